@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Types shared by the BPF program (bpf/nfs_ebpf.bpf.c) and the collectd
+ * plugin (src/). Only fixed-width __u* types: this header is compiled for
+ * -target bpf and for the host, and both must agree on every byte.
+ */
+#ifndef NFS_EBPF_H
+#define NFS_EBPF_H
+
+/* Upper bound of configurable latency buckets. The +Inf bucket is not
+ * stored: it equals op_stats.count. */
+#define NFS_EBPF_MAX_BUCKETS 32
+
+/* NFS client operations, in the order of the output contract's op list.
+ * Names for these live in src/op_names.c; keep both in step. */
+enum nfs_ebpf_op {
+	NFS_OP_READ,
+	NFS_OP_WRITE,
+	NFS_OP_OPEN,
+	NFS_OP_CLOSE,
+	NFS_OP_FSYNC,
+	NFS_OP_GETATTR,
+	NFS_OP_SETATTR,
+	NFS_OP_LOOKUP,
+	NFS_OP_READDIR,
+	NFS_OP_CREATE,
+	NFS_OP_UNLINK,
+	NFS_OP_RENAME,
+	NFS_OP_MKDIR,
+	NFS_OP_RMDIR,
+	NFS_OP_MAX,
+};
+
+/* Why the kernel side could not record an event. Every one of these is a
+ * counter in the `lost_events` array map and reaches the user as
+ * nfs_ebpf_lost_events_total{reason}. */
+enum nfs_ebpf_lost_reason {
+	NFS_LOST_START_MAP_FULL,  /* entry timestamp could not be stored */
+	NFS_LOST_STATS_MAP_FULL,  /* op_stats map at max_entries */
+	NFS_LOST_ERRORS_MAP_FULL, /* op_errors map at max_entries */
+	NFS_LOST_MISSED_ENTRY,    /* return seen without its entry */
+	NFS_LOST_MISSED_RETURN,   /* entry never returned (kretprobe miss) */
+	NFS_LOST_MAX,
+};
+
+/* Key of the op_stats map: who (cgroup), where (device), what (op). */
+struct op_key {
+	__u64 cgroup_id; /* cgroup v2 kernfs id, or a v1 controller's id */
+	__u32 dev;       /* super_block->s_dev, kernel encoding major<<20|minor */
+	__u32 op;        /* enum nfs_ebpf_op */
+};
+
+/* Value of the op_stats map. Cumulative since the program was loaded;
+ * updated with atomic adds, read (never reset) by user space. */
+struct op_stats {
+	__u64 count;      /* operations completed, successful or not */
+	__u64 bytes;      /* sum of positive return values (read/write) */
+	__u64 latency_ns; /* sum of entry-to-return time */
+	/* buckets[i]: operations with latency <= bucket_bounds_ns[i] and
+	 * > bucket_bounds_ns[i-1] (not cumulative; user space sums) */
+	__u64 buckets[NFS_EBPF_MAX_BUCKETS];
+};
+
+/* Key of the op_errors map; the value is a __u64 count. */
+struct err_key {
+	__u64 cgroup_id;
+	__u32 dev;
+	__u16 op;
+	__u16 err; /* positive errno */
+};
+
+#endif /* NFS_EBPF_H */
