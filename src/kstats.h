@@ -1,0 +1,45 @@
+/*
+ * Reading the kernel-side aggregation maps (op_stats, op_errors).
+ *
+ * The BPF program only ever adds to these maps; values are cumulative since
+ * load. Reading never resets them, so an increment that lands while we read
+ * is simply seen next interval instead of being lost. Keys are removed only
+ * for cgroups that no longer exist (nothing can add to those any more).
+ */
+#ifndef NFS_EBPF_KSTATS_H
+#define NFS_EBPF_KSTATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A copy of one map's entries, taken in one pass. The buffers are kept and
+ * grown across intervals so a steady-state read allocates nothing. */
+typedef struct {
+  size_t key_size;
+  size_t val_size;
+  void *keys; /* len keys of key_size bytes */
+  void *vals; /* len values of val_size bytes */
+  size_t len;
+  size_t cap;
+} kstats_snapshot_t;
+
+void kstats_snapshot_init(kstats_snapshot_t *s, size_t key_size,
+                          size_t val_size);
+void kstats_snapshot_free(kstats_snapshot_t *s);
+
+static inline const void *kstats_key(const kstats_snapshot_t *s, size_t i) {
+  return (const char *)s->keys + i * s->key_size;
+}
+static inline const void *kstats_val(const kstats_snapshot_t *s, size_t i) {
+  return (const char *)s->vals + i * s->val_size;
+}
+
+/* Replace the snapshot's content with every entry of the map. Uses
+ * BPF_MAP_LOOKUP_BATCH where the kernel has it (5.6+) and falls back to
+ * get_next_key + lookup otherwise. Returns 0 or -errno. */
+int kstats_read(int map_fd, kstats_snapshot_t *s);
+
+/* Delete one key (of a cgroup that is gone). Returns 0 or -errno. */
+int kstats_delete(int map_fd, const void *key);
+
+#endif /* NFS_EBPF_KSTATS_H */

@@ -1,0 +1,302 @@
+/*
+ * Output series storage and the kernel-key index (see series.h).
+ * Two chained hash tables with power-of-two sizes that double when their
+ * load passes 1; nothing here is on the kernel's hot path, only in the read
+ * callback.
+ */
+#include "collectd_compat.h"
+
+#include "series.h"
+
+#include <errno.h>
+
+#define INITIAL_BUCKETS 64
+
+typedef struct binding_s {
+  struct op_key key;
+  series_t *series;
+  struct binding_s *next;
+} binding_t;
+
+struct series_table_s {
+  series_t **series_buckets;
+  size_t series_nbuckets;
+  size_t series_len;
+
+  binding_t **binding_buckets;
+  size_t binding_nbuckets;
+  size_t binding_len;
+
+  uint64_t stamp;
+};
+
+/* FNV-1a: cheap, good enough for short names, stable. */
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len) {
+  const unsigned char *p = data;
+  for (size_t i = 0; i < len; i++) {
+    h ^= p[i];
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+
+static uint64_t series_hash(const char *who, const char *server,
+                            const char *export_, uint32_t op) {
+  uint64_t h = FNV_OFFSET;
+  /* Include the terminating NULs so ("ab","c") and ("a","bc") differ. */
+  h = fnv1a(h, who, strlen(who) + 1);
+  h = fnv1a(h, server, strlen(server) + 1);
+  h = fnv1a(h, export_, strlen(export_) + 1);
+  return fnv1a(h, &op, sizeof(op));
+}
+
+static uint64_t key_hash(const struct op_key *k) {
+  uint64_t h = FNV_OFFSET;
+  h = fnv1a(h, &k->cgroup_id, sizeof(k->cgroup_id));
+  h = fnv1a(h, &k->dev, sizeof(k->dev));
+  return fnv1a(h, &k->op, sizeof(k->op));
+}
+
+static bool key_equal(const struct op_key *a, const struct op_key *b) {
+  return a->cgroup_id == b->cgroup_id && a->dev == b->dev && a->op == b->op;
+}
+
+series_table_t *series_table_create(void) {
+  series_table_t *t = calloc(1, sizeof(*t));
+  if (t == NULL)
+    return NULL;
+  t->series_buckets = calloc(INITIAL_BUCKETS, sizeof(*t->series_buckets));
+  t->binding_buckets = calloc(INITIAL_BUCKETS, sizeof(*t->binding_buckets));
+  if (t->series_buckets == NULL || t->binding_buckets == NULL) {
+    series_table_destroy(t);
+    return NULL;
+  }
+  t->series_nbuckets = t->binding_nbuckets = INITIAL_BUCKETS;
+  return t;
+}
+
+static void series_free(series_t *s) {
+  free(s->errnos);
+  free(s);
+}
+
+void series_table_destroy(series_table_t *t) {
+  if (t == NULL)
+    return;
+  for (size_t i = 0; t->series_buckets && i < t->series_nbuckets; i++) {
+    series_t *s = t->series_buckets[i];
+    while (s != NULL) {
+      series_t *next = s->next;
+      series_free(s);
+      s = next;
+    }
+  }
+  for (size_t i = 0; t->binding_buckets && i < t->binding_nbuckets; i++) {
+    binding_t *b = t->binding_buckets[i];
+    while (b != NULL) {
+      binding_t *next = b->next;
+      free(b);
+      b = next;
+    }
+  }
+  free(t->series_buckets);
+  free(t->binding_buckets);
+  free(t);
+}
+
+void series_begin_interval(series_table_t *t, uint64_t stamp) {
+  t->stamp = stamp;
+  for (size_t i = 0; i < t->series_nbuckets; i++)
+    for (series_t *s = t->series_buckets[i]; s != NULL; s = s->next) {
+      memset(&s->live, 0, sizeof(s->live));
+      for (size_t j = 0; j < s->n_errnos; j++)
+        s->errnos[j].live = 0;
+    }
+}
+
+/* Double the series table when it is as full as it has buckets. A failed
+ * allocation only leaves the chains longer. */
+static void series_grow(series_table_t *t) {
+  size_t n = t->series_nbuckets * 2;
+  series_t **nb = calloc(n, sizeof(*nb));
+  if (nb == NULL)
+    return;
+  for (size_t i = 0; i < t->series_nbuckets; i++) {
+    series_t *s = t->series_buckets[i];
+    while (s != NULL) {
+      series_t *next = s->next;
+      size_t j = series_hash(s->who, s->server, s->export_, s->op) & (n - 1);
+      s->next = nb[j];
+      nb[j] = s;
+      s = next;
+    }
+  }
+  free(t->series_buckets);
+  t->series_buckets = nb;
+  t->series_nbuckets = n;
+}
+
+series_t *series_get(series_table_t *t, const char *who, const char *server,
+                     const char *export_, uint32_t op) {
+  uint64_t h = series_hash(who, server, export_, op);
+  size_t i = h & (t->series_nbuckets - 1);
+  for (series_t *s = t->series_buckets[i]; s != NULL; s = s->next)
+    if (s->op == op && strcmp(s->who, who) == 0 &&
+        strcmp(s->server, server) == 0 && strcmp(s->export_, export_) == 0)
+      return s;
+
+  series_t *s = calloc(1, sizeof(*s));
+  if (s == NULL)
+    return NULL;
+  sstrncpy(s->who, who, sizeof(s->who));
+  sstrncpy(s->server, server, sizeof(s->server));
+  sstrncpy(s->export_, export_, sizeof(s->export_));
+  s->op = op;
+  s->last_live = t->stamp;
+  s->next = t->series_buckets[i];
+  t->series_buckets[i] = s;
+  if (++t->series_len > t->series_nbuckets)
+    series_grow(t);
+  return s;
+}
+
+static void stats_add(struct op_stats *dst, const struct op_stats *src) {
+  dst->count += src->count;
+  dst->bytes += src->bytes;
+  dst->latency_ns += src->latency_ns;
+  for (size_t i = 0; i < NFS_EBPF_MAX_BUCKETS; i++)
+    dst->buckets[i] += src->buckets[i];
+}
+
+void series_add_stats(series_table_t *t, series_t *s,
+                      const struct op_stats *val, bool retire) {
+  if (retire) {
+    stats_add(&s->retired, val);
+  } else {
+    stats_add(&s->live, val);
+    s->last_live = t->stamp;
+  }
+}
+
+int series_add_errors(series_table_t *t, series_t *s, uint16_t err,
+                      uint64_t count, bool retire) {
+  series_errno_t *e = NULL;
+  for (size_t i = 0; i < s->n_errnos; i++)
+    if (s->errnos[i].err == err)
+      e = &s->errnos[i];
+  if (e == NULL) {
+    series_errno_t *grown =
+        realloc(s->errnos, (s->n_errnos + 1) * sizeof(*s->errnos));
+    if (grown == NULL)
+      return -ENOMEM;
+    s->errnos = grown;
+    e = &s->errnos[s->n_errnos++];
+    *e = (series_errno_t){.err = err};
+  }
+  if (retire) {
+    e->retired += count;
+  } else {
+    e->live += count;
+    s->last_live = t->stamp;
+  }
+  return 0;
+}
+
+void series_total(const series_t *s, struct op_stats *out) {
+  *out = s->retired;
+  stats_add(out, &s->live);
+}
+
+size_t series_expire(series_table_t *t, uint64_t oldest_stamp) {
+  size_t dropped = 0;
+  for (size_t i = 0; i < t->series_nbuckets; i++) {
+    series_t **pp = &t->series_buckets[i];
+    while (*pp != NULL) {
+      series_t *s = *pp;
+      /* A series with a bound key is still fed by the kernel, however
+       * quiet it is; only orphaned series age out. */
+      if (s->n_keys == 0 && s->last_live < oldest_stamp) {
+        *pp = s->next;
+        series_free(s);
+        t->series_len--;
+        dropped++;
+      } else {
+        pp = &s->next;
+      }
+    }
+  }
+  return dropped;
+}
+
+int series_for_each(const series_table_t *t, series_cb cb, void *user_data) {
+  for (size_t i = 0; i < t->series_nbuckets; i++)
+    for (series_t *s = t->series_buckets[i]; s != NULL; s = s->next) {
+      int status = cb(s, user_data);
+      if (status != 0)
+        return status;
+    }
+  return 0;
+}
+
+size_t series_count(const series_table_t *t) { return t->series_len; }
+
+series_t *series_bound(const series_table_t *t, const struct op_key *key) {
+  size_t i = key_hash(key) & (t->binding_nbuckets - 1);
+  for (binding_t *b = t->binding_buckets[i]; b != NULL; b = b->next)
+    if (key_equal(&b->key, key))
+      return b->series;
+  return NULL;
+}
+
+static void binding_grow(series_table_t *t) {
+  size_t n = t->binding_nbuckets * 2;
+  binding_t **nb = calloc(n, sizeof(*nb));
+  if (nb == NULL)
+    return;
+  for (size_t i = 0; i < t->binding_nbuckets; i++) {
+    binding_t *b = t->binding_buckets[i];
+    while (b != NULL) {
+      binding_t *next = b->next;
+      size_t j = key_hash(&b->key) & (n - 1);
+      b->next = nb[j];
+      nb[j] = b;
+      b = next;
+    }
+  }
+  free(t->binding_buckets);
+  t->binding_buckets = nb;
+  t->binding_nbuckets = n;
+}
+
+int series_bind(series_table_t *t, const struct op_key *key, series_t *s) {
+  if (series_bound(t, key) != NULL)
+    return -EEXIST;
+  binding_t *b = calloc(1, sizeof(*b));
+  if (b == NULL)
+    return -ENOMEM;
+  b->key = *key;
+  b->series = s;
+  size_t i = key_hash(key) & (t->binding_nbuckets - 1);
+  b->next = t->binding_buckets[i];
+  t->binding_buckets[i] = b;
+  s->n_keys++;
+  if (++t->binding_len > t->binding_nbuckets)
+    binding_grow(t);
+  return 0;
+}
+
+void series_unbind(series_table_t *t, const struct op_key *key) {
+  size_t i = key_hash(key) & (t->binding_nbuckets - 1);
+  for (binding_t **pp = &t->binding_buckets[i]; *pp != NULL;
+       pp = &(*pp)->next) {
+    binding_t *b = *pp;
+    if (!key_equal(&b->key, key))
+      continue;
+    *pp = b->next;
+    b->series->n_keys--;
+    free(b);
+    t->binding_len--;
+    return;
+  }
+}

@@ -1,0 +1,92 @@
+/*
+ * The plugin's output series and the index from kernel map keys to them.
+ *
+ * A series is what the user sees: one (who, mount, op). Several kernel keys
+ * (cgroup id, device, op) can feed one series: a restarted container gets a
+ * new cgroup id under the same pod/container name, and one export can be
+ * mounted on two devices. Each series keeps:
+ *  - live: the sum, this interval, of the cumulative values of the kernel
+ *    keys that still exist (recomputed every read), and
+ *  - retired: the final values of kernel keys that were removed because
+ *    their cgroup is gone,
+ * so that live + retired never decreases and `rate()` stays right.
+ *
+ * A kernel key is bound to its series the first time it is resolved and
+ * stays bound for its whole life, so its counts never move from one series
+ * to another (which would make one counter go backwards).
+ */
+#ifndef NFS_EBPF_SERIES_H
+#define NFS_EBPF_SERIES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "nfs_ebpf.h"
+
+/* Mirrors DATA_MAX_NAME_LEN: the encoded strings go straight into
+ * value_list_t fields. */
+#define SERIES_NAME_LEN 128
+
+typedef struct {
+  uint16_t err; /* positive errno */
+  uint64_t retired;
+  uint64_t live;
+} series_errno_t;
+
+typedef struct series_s {
+  char who[SERIES_NAME_LEN];    /* plugin_instance, already encoded */
+  char server[SERIES_NAME_LEN]; /* raw, from mountinfo */
+  char export_[SERIES_NAME_LEN * 2];
+  uint32_t op; /* enum nfs_ebpf_op */
+
+  struct op_stats retired;
+  struct op_stats live;
+  series_errno_t *errnos;
+  size_t n_errnos;
+
+  uint64_t last_live; /* interval stamp when a live key last fed it */
+  unsigned n_keys;    /* kernel keys bound to this series */
+
+  struct series_s *next; /* hash chain */
+} series_t;
+
+typedef struct series_table_s series_table_t;
+
+series_table_t *series_table_create(void);
+void series_table_destroy(series_table_t *t);
+
+/* Start a read: every series' live part is recomputed from scratch.
+ * `stamp` is any increasing number (the read time). */
+void series_begin_interval(series_table_t *t, uint64_t stamp);
+
+/* Find or create the series for (who, server, export, op). NULL on ENOMEM. */
+series_t *series_get(series_table_t *t, const char *who, const char *server,
+                     const char *export_, uint32_t op);
+
+/* Add one kernel key's cumulative value, as live data or as the final value
+ * of a key that is being removed. */
+void series_add_stats(series_table_t *t, series_t *s,
+                      const struct op_stats *val, bool retire);
+int series_add_errors(series_table_t *t, series_t *s, uint16_t err,
+                      uint64_t count, bool retire);
+
+/* live + retired */
+void series_total(const series_t *s, struct op_stats *out);
+
+/* Drop series that no live kernel key has fed since `oldest_stamp`: the
+ * pod is gone and its last values have been reported for long enough. */
+size_t series_expire(series_table_t *t, uint64_t oldest_stamp);
+
+typedef int (*series_cb)(const series_t *s, void *user_data);
+int series_for_each(const series_table_t *t, series_cb cb, void *user_data);
+size_t series_count(const series_table_t *t);
+
+/* Kernel key -> series. `cgroup_id, dev, op` is the triple both maps share
+ * (struct op_key; errors use the same triple). */
+series_t *series_bound(const series_table_t *t, const struct op_key *key);
+int series_bind(series_table_t *t, const struct op_key *key, series_t *s);
+void series_unbind(series_table_t *t, const struct op_key *key);
+
+#endif /* NFS_EBPF_SERIES_H */
