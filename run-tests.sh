@@ -1,0 +1,118 @@
+#!/bin/bash
+# Run every test of nfs_ebpf: install missing Debian packages, build, unit
+# tests (make check), Prometheus relabel test, Debian packaging test, VM lab.
+# Ends with `N passed, N failed` over all TAP lines; exits non-zero if any
+# test failed or any suite crashed, exited non-zero or printed no TAP.
+#
+# Environment: JOBS (parallel make, default: number of CPUs),
+#   SKIP_DEPS=1 (do not install packages), RESULTS (default ./test-results).
+set -u
+cd "$(dirname "$0")"
+ROOT=$PWD
+RESULTS=${RESULTS:-$ROOT/test-results}
+JOBS=${JOBS:-$(nproc)}
+rm -rf "$RESULTS"
+mkdir -p "$RESULTS"
+. tests/lib/tap-summary.sh
+
+t0=$(date +%s)
+timing() { # NAME START
+	echo "# timing: $1 $(($(date +%s) - $2)) s" | tee -a "$RESULTS/timing.txt"
+}
+
+# --- dependencies ----------------------------------------------------------
+s=$(date +%s)
+if [ "${SKIP_DEPS:-0}" != 1 ]; then
+	if tests/lib/install-deps.sh >"$RESULTS/deps.log" 2>&1; then
+		echo "ok 1 - dependencies installed (tests/deps.txt)" >"$RESULTS/deps.tap"
+	else
+		echo "not ok 1 - dependencies installed (tests/deps.txt): see $RESULTS/deps.log" >"$RESULTS/deps.tap"
+		tail -20 "$RESULTS/deps.log"
+	fi
+	cat "$RESULTS/deps.tap"
+fi
+timing deps "$s"
+
+# --- build -------------------------------------------------------------------
+build() {
+	local n=0
+	step() { # TEXT CMD...
+		local text=$1
+		shift
+		n=$((n + 1))
+		if "$@" >>"$RESULTS/build.log" 2>&1; then
+			echo "ok $n - $text"
+		else
+			echo "not ok $n - $text (see test-results/build.log)"
+			tail -30 "$RESULTS/build.log" | sed 's/^/# /'
+			return 1
+		fi
+	}
+	step "autogen.sh (autoreconf -fi)" ./autogen.sh &&
+		step "configure" ./configure &&
+		step "make: BPF object, skeleton, plugin module" make -j"$JOBS" &&
+		step "plugin exports only module_register" check_exports
+}
+check_exports() {
+	local syms
+	syms=$(nm -D --defined-only .libs/nfs_ebpf.so | awk '$2 ~ /^[TDBRW]$/ {print $3}')
+	echo "exported: $syms"
+	[ "$syms" = module_register ]
+}
+s=$(date +%s)
+tap_suite build "$RESULTS/build.tap" build
+timing build "$s"
+
+# --- unit tests (make check) -------------------------------------------------
+unit() {
+	local rc=0 tests t log trs result
+	make -j"$JOBS" check >"$RESULTS/make-check.log" 2>&1 || rc=$?
+	tests=$(make -s print-tests 2>/dev/null)
+	if [ -z "$tests" ]; then
+		echo "not ok - make check: no unit test is registered in Makefile.am"
+		return 1
+	fi
+	for t in $tests; do
+		log=$t.log trs=$t.trs
+		echo "# --- $t"
+		if [ ! -f "$trs" ]; then
+			echo "not ok - $t: not built or not run (see test-results/make-check.log)"
+			continue
+		fi
+		cat "$log"
+		result=$(sed -n 's/^:test-result: //p' "$trs")
+		if [ "$result" != PASS ] && ! grep -q '^not ok' "$log"; then
+			echo "not ok - $t: $result (crashed or exited non-zero)"
+		elif ! grep -Eq '^(not )?ok([ \t]|$)' "$log"; then
+			echo "not ok - $t: printed no TAP line"
+		fi
+	done
+	[ "$rc" -eq 0 ] || grep -E '(error|Error)' "$RESULTS/make-check.log" | head -20 | sed 's/^/# /'
+	return "$rc"
+}
+s=$(date +%s)
+tap_suite unit "$RESULTS/unit.tap" unit
+timing unit "$s"
+
+# --- Prometheus relabelling through a real Prometheus --------------------------
+s=$(date +%s)
+tap_suite relabel "$RESULTS/relabel.tap" tests/prom/relabel_test.sh
+timing relabel "$s"
+
+# --- Debian package ------------------------------------------------------------
+s=$(date +%s)
+tap_suite packaging "$RESULTS/packaging.tap" tests/packaging_test.sh
+timing packaging "$s"
+
+# --- VM lab: real kernels, real NFS --------------------------------------------
+s=$(date +%s)
+if [ -x tests/vm/lab.sh ] || [ -f tests/vm/lab.sh ]; then
+	tap_suite vm "$RESULTS/vm.tap" bash tests/vm/lab.sh
+else
+	echo "not ok - vm: tests/vm/lab.sh does not exist" | tee "$RESULTS/vm.tap"
+fi
+timing vm "$s"
+
+timing total "$t0"
+echo "# results in $RESULTS"
+tests/lib/tap-summary.sh "$RESULTS"/*.tap
