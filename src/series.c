@@ -12,9 +12,12 @@
 
 #define INITIAL_BUCKETS 64
 
+/* A kernel key's entry in the index: bound to a series, or pending (series
+ * NULL) since first_seen. */
 typedef struct binding_s {
   struct op_key key;
   series_t *series;
+  uint64_t first_seen;
   struct binding_s *next;
 } binding_t;
 
@@ -241,12 +244,18 @@ int series_for_each(const series_table_t *t, series_cb cb, void *user_data) {
 
 size_t series_count(const series_table_t *t) { return t->series_len; }
 
-series_t *series_bound(const series_table_t *t, const struct op_key *key) {
+static binding_t *binding_find(const series_table_t *t,
+                               const struct op_key *key) {
   size_t i = key_hash(key) & (t->binding_nbuckets - 1);
   for (binding_t *b = t->binding_buckets[i]; b != NULL; b = b->next)
     if (key_equal(&b->key, key))
-      return b->series;
+      return b;
   return NULL;
+}
+
+series_t *series_bound(const series_table_t *t, const struct op_key *key) {
+  binding_t *b = binding_find(t, key);
+  return b != NULL ? b->series : NULL;
 }
 
 static void binding_grow(series_table_t *t) {
@@ -269,21 +278,36 @@ static void binding_grow(series_table_t *t) {
   t->binding_nbuckets = n;
 }
 
-int series_bind(series_table_t *t, const struct op_key *key, series_t *s) {
-  if (series_bound(t, key) != NULL)
-    return -EEXIST;
+static binding_t *binding_insert(series_table_t *t, const struct op_key *key) {
   binding_t *b = calloc(1, sizeof(*b));
   if (b == NULL)
-    return -ENOMEM;
+    return NULL;
   b->key = *key;
-  b->series = s;
+  b->first_seen = t->stamp;
   size_t i = key_hash(key) & (t->binding_nbuckets - 1);
   b->next = t->binding_buckets[i];
   t->binding_buckets[i] = b;
-  s->n_keys++;
   if (++t->binding_len > t->binding_nbuckets)
     binding_grow(t);
+  return b;
+}
+
+int series_bind(series_table_t *t, const struct op_key *key, series_t *s) {
+  binding_t *b = binding_find(t, key);
+  if (b != NULL && b->series != NULL)
+    return -EEXIST;
+  if (b == NULL && (b = binding_insert(t, key)) == NULL)
+    return -ENOMEM;
+  b->series = s;
+  s->n_keys++;
   return 0;
+}
+
+uint64_t series_pending_since(series_table_t *t, const struct op_key *key) {
+  binding_t *b = binding_find(t, key);
+  if (b == NULL && (b = binding_insert(t, key)) == NULL)
+    return 0;
+  return b->first_seen;
 }
 
 void series_unbind(series_table_t *t, const struct op_key *key) {
@@ -294,7 +318,8 @@ void series_unbind(series_table_t *t, const struct op_key *key) {
     if (!key_equal(&b->key, key))
       continue;
     *pp = b->next;
-    b->series->n_keys--;
+    if (b->series != NULL)
+      b->series->n_keys--;
     free(b);
     t->binding_len--;
     return;

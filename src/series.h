@@ -89,4 +89,11 @@ series_t *series_bound(const series_table_t *t, const struct op_key *key);
 int series_bind(series_table_t *t, const struct op_key *key, series_t *s);
 void series_unbind(series_table_t *t, const struct op_key *key);
 
+/* A key that could not be resolved yet (its pod's state file or its mount
+ * is not visible yet) is left unbound and retried next read: its kernel
+ * values are cumulative, so waiting loses nothing. Returns the stamp of the
+ * first read that saw the key unresolved, recording it if new (0 on
+ * ENOMEM). */
+uint64_t series_pending_since(series_table_t *t, const struct op_key *key);
+
 #endif /* NFS_EBPF_SERIES_H */
