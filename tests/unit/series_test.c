@@ -1,0 +1,155 @@
+/*
+ * series.c: the user-visible counters must never go backwards, whatever
+ * happens to the kernel keys that feed them.
+ */
+#include "collectd_compat.h"
+#include "testing.h"
+
+#include <linux/types.h> /* __u* for the shared header */
+
+#include "series.h"
+
+static struct op_stats stats(uint64_t count, uint64_t bytes) {
+  struct op_stats v = {.count = count, .bytes = bytes, .latency_ns = count};
+  v.buckets[0] = count;
+  return v;
+}
+
+DEF_TEST(keys_of_one_pod_add_up) {
+  series_table_t *t = series_table_create();
+  OK(t != NULL);
+  series_begin_interval(t, 1);
+  /* Two cgroups (a restarted container) feeding one series. */
+  series_t *s = series_get(t, "ns_pod_c", "10.0.0.5", "/vol", 0);
+  OK(s != NULL);
+  OK(s == series_get(t, "ns_pod_c", "10.0.0.5", "/vol", 0));
+  OK(s != series_get(t, "ns_pod_c", "10.0.0.5", "/vol", 1));
+  OK(s != series_get(t, "ns_pod_c", "10.0.0.5", "/vo", 0));
+  struct op_key k1 = {.cgroup_id = 11, .dev = 53, .op = 0};
+  struct op_key k2 = {.cgroup_id = 12, .dev = 53, .op = 0};
+  EXPECT_EQ_INT(0, series_bind(t, &k1, s));
+  EXPECT_EQ_INT(0, series_bind(t, &k2, s));
+  EXPECT_EQ_INT(-EEXIST, series_bind(t, &k1, s));
+  OK(series_bound(t, &k1) == s);
+
+  struct op_stats a = stats(3, 300), b = stats(4, 400), total;
+  series_add_stats(t, s, &a, false);
+  series_add_stats(t, s, &b, false);
+  series_total(s, &total);
+  EXPECT_EQ_UINT64(7, total.count);
+  EXPECT_EQ_UINT64(700, total.bytes);
+  EXPECT_EQ_UINT64(7, total.buckets[0]);
+  series_table_destroy(t);
+  return 0;
+}
+
+DEF_TEST(retired_keys_keep_their_counts) {
+  series_table_t *t = series_table_create();
+  series_t *s = series_get(t, "ns_pod_c", "srv", "/e", 0);
+  struct op_key old = {.cgroup_id = 11, .dev = 53, .op = 0};
+  struct op_key new = {.cgroup_id = 12, .dev = 53, .op = 0};
+  series_bind(t, &old, s);
+  series_bind(t, &new, s);
+
+  /* Read 1: both alive. */
+  series_begin_interval(t, 1);
+  struct op_stats v_old = stats(10, 0), v_new = stats(1, 0), total;
+  series_add_stats(t, s, &v_old, false);
+  series_add_stats(t, s, &v_new, false);
+  EXPECT_EQ_INT(0, series_add_errors(t, s, 30, 2, false));
+  series_total(s, &total);
+  EXPECT_EQ_UINT64(11, total.count);
+
+  /* Read 2: the old cgroup is gone; its final value is retired and its key
+   * removed. The total must not drop. */
+  series_begin_interval(t, 2);
+  series_add_stats(t, s, &v_old, true);
+  EXPECT_EQ_INT(0, series_add_errors(t, s, 30, 2, true));
+  v_new = stats(2, 0);
+  series_add_stats(t, s, &v_new, false);
+  series_unbind(t, &old);
+  series_total(s, &total);
+  EXPECT_EQ_UINT64(12, total.count);
+  EXPECT_EQ_UINT64(1, s->n_errnos);
+  EXPECT_EQ_UINT64(2, s->errnos[0].retired + s->errnos[0].live);
+
+  /* Read 3: only the new key, read again from scratch. */
+  series_begin_interval(t, 3);
+  series_add_stats(t, s, &v_new, false);
+  series_total(s, &total);
+  EXPECT_EQ_UINT64(12, total.count);
+  EXPECT_EQ_UINT64(2, s->errnos[0].retired + s->errnos[0].live);
+  series_table_destroy(t);
+  return 0;
+}
+
+DEF_TEST(orphaned_series_expire_bound_ones_do_not) {
+  series_table_t *t = series_table_create();
+  series_begin_interval(t, 1);
+  series_t *gone = series_get(t, "ns_gone_c", "srv", "/e", 0);
+  series_t *quiet = series_get(t, "ns_quiet_c", "srv", "/e", 0);
+  struct op_key kq = {.cgroup_id = 20, .dev = 53, .op = 0};
+  series_bind(t, &kq, quiet);
+  EXPECT_EQ_UINT64(2, series_count(t));
+  (void)gone;
+  /* Nothing fed either since read 1; only the unbound one ends. */
+  series_begin_interval(t, 10);
+  EXPECT_EQ_UINT64(1, series_expire(t, 5));
+  EXPECT_EQ_UINT64(1, series_count(t));
+  OK(series_bound(t, &kq) == quiet);
+  series_table_destroy(t);
+  return 0;
+}
+
+DEF_TEST(pending_keys_remember_first_sight) {
+  series_table_t *t = series_table_create();
+  struct op_key k = {.cgroup_id = 30, .dev = 53, .op = 2};
+  series_begin_interval(t, 4);
+  EXPECT_EQ_UINT64(4, series_pending_since(t, &k));
+  series_begin_interval(t, 5);
+  EXPECT_EQ_UINT64(4, series_pending_since(t, &k));
+  OK(series_bound(t, &k) == NULL);
+  series_t *s = series_get(t, "@kubelet.service", "srv", "/e", 2);
+  EXPECT_EQ_INT(0, series_bind(t, &k, s));
+  OK(series_bound(t, &k) == s);
+  EXPECT_EQ_UINT64(1, s->n_keys);
+  series_unbind(t, &k);
+  EXPECT_EQ_UINT64(0, s->n_keys);
+  series_table_destroy(t);
+  return 0;
+}
+
+DEF_TEST(many_series_and_keys) {
+  /* Past several table doublings, every key still finds its series. */
+  series_table_t *t = series_table_create();
+  series_begin_interval(t, 1);
+  char who[64];
+  size_t wrong = 0;
+  for (uint64_t i = 0; i < 5000; i++) {
+    snprintf(who, sizeof(who), "ns_pod-%" PRIu64 "_c", i);
+    series_t *s = series_get(t, who, "srv", "/e", (uint32_t)(i % 14));
+    struct op_key k = {.cgroup_id = i, .dev = 1, .op = (uint32_t)(i % 14)};
+    if (s == NULL || series_bind(t, &k, s) != 0)
+      wrong++;
+  }
+  for (uint64_t i = 0; i < 5000; i++) {
+    snprintf(who, sizeof(who), "ns_pod-%" PRIu64 "_c", i);
+    struct op_key k = {.cgroup_id = i, .dev = 1, .op = (uint32_t)(i % 14)};
+    series_t *s = series_bound(t, &k);
+    if (s == NULL || strcmp(s->who, who) != 0)
+      wrong++;
+  }
+  EXPECT_EQ_UINT64(0, wrong);
+  EXPECT_EQ_UINT64(5000, series_count(t));
+  series_table_destroy(t);
+  return 0;
+}
+
+int main(void) {
+  RUN_TEST(keys_of_one_pod_add_up);
+  RUN_TEST(retired_keys_keep_their_counts);
+  RUN_TEST(orphaned_series_expire_bound_ones_do_not);
+  RUN_TEST(pending_keys_remember_first_sight);
+  RUN_TEST(many_series_and_keys);
+  END_TEST;
+}
