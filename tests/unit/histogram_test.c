@@ -1,0 +1,243 @@
+/*
+ * Tests for histogram.c: validation messages, exact ns conversion, the
+ * shortest round-trip `le` text (checked against Go/Prometheus outputs and
+ * by brute force) and cumulative counts.
+ */
+#include "collectd_compat.h"
+
+#include "histogram.h"
+
+#include <collectd/core/testing.h>
+#include <float.h>
+
+static char err[256];
+
+static int init(histogram_t *h, const double *b, size_t n) {
+  err[0] = '\0';
+  return histogram_init(h, b, n, err, sizeof(err));
+}
+
+static const char *le(double v) {
+  static char buf[HISTOGRAM_LE_LEN];
+  if (histogram_format_le(v, buf, sizeof(buf)) != 0)
+    return "(error)";
+  return buf;
+}
+
+DEF_TEST(default_bounds) {
+  const double *b;
+  size_t n;
+  histogram_t h;
+  histogram_default_bounds(&b, &n);
+  EXPECT_EQ_INT(16, n);
+  CHECK_ZERO(init(&h, b, n));
+  EXPECT_EQ_INT(16, h.count);
+  const char *want[] = {"0.0001", "0.00025", "0.0005", "0.001", "0.0025",
+                        "0.005",  "0.01",    "0.025",  "0.05",  "0.1",
+                        "0.25",   "0.5",     "1",      "2.5",   "5",
+                        "10",     "+Inf"};
+  for (size_t i = 0; i <= n; i++)
+    EXPECT_EQ_STR(want[i], h.le[i]);
+  const uint64_t want_ns[] = {100000,     250000,     500000,      1000000,
+                              2500000,    5000000,    10000000,    25000000,
+                              50000000,   100000000,  250000000,   500000000,
+                              1000000000, 2500000000, 5000000000,  10000000000};
+  for (size_t i = 0; i < n; i++)
+    EXPECT_EQ_UINT64(want_ns[i], h.bounds_ns[i]);
+  /* padding keeps the array sorted */
+  EXPECT_EQ_UINT64(UINT64_MAX, h.bounds_ns[16]);
+  EXPECT_EQ_UINT64(UINT64_MAX, h.bounds_ns[NFS_EBPF_MAX_BUCKETS - 1]);
+  return 0;
+}
+
+DEF_TEST(ns_conversion_is_exact) {
+  histogram_t h;
+  /* 0.0001 * 1e9 is 100000.00000000001 in doubles; ns must be exact */
+  double b[] = {1e-9, 2.5e-9, 0.0001, 0.3, 1.0 / 3.0, 18446744072.5};
+  CHECK_ZERO(init(&h, b, 6));
+  EXPECT_EQ_UINT64(1, h.bounds_ns[0]);
+  /* the double 2.5e-9 is 2.50000000000000005e-9: nearest is 3 */
+  EXPECT_EQ_UINT64(3, h.bounds_ns[1]);
+  EXPECT_EQ_UINT64(100000, h.bounds_ns[2]);
+  EXPECT_EQ_UINT64(300000000, h.bounds_ns[3]);
+  EXPECT_EQ_UINT64(333333333, h.bounds_ns[4]);
+  EXPECT_EQ_UINT64(UINT64_C(18446744072500000000), h.bounds_ns[5]);
+  EXPECT_EQ_STR("0.3333333333333333", h.le[4]);
+  EXPECT_EQ_STR("1.84467440725e+10", h.le[5]);
+  EXPECT_EQ_STR("+Inf", h.le[6]);
+  /* the double 1.5e-9 is 1.49999999999999999e-9: nearest is 1, where
+   * llround(1.5e-9 * 1e9) would say 2 */
+  double b2[] = {1.5e-9};
+  CHECK_ZERO(init(&h, b2, 1));
+  EXPECT_EQ_UINT64(1, h.bounds_ns[0]);
+  EXPECT_EQ_STR("1.5e-09", h.le[0]);
+  return 0;
+}
+
+DEF_TEST(invalid_bounds_rejected_with_reason) {
+  histogram_t h, before;
+  double one[] = {0.5};
+  CHECK_ZERO(init(&h, one, 1));
+  before = h;
+
+  OK(init(&h, one, 0) == -1 && strstr(err, "at least one") != NULL);
+  double zero[] = {0.0};
+  OK(init(&h, zero, 1) == -1 && strstr(err, "greater than 0") != NULL);
+  double neg[] = {0.1, -1};
+  OK(init(&h, neg, 2) == -1 && strstr(err, "bound 2 is -1") != NULL);
+  double nan_[] = {NAN};
+  OK(init(&h, nan_, 1) == -1 && strstr(err, "finite") != NULL);
+  double inf[] = {0.1, INFINITY};
+  OK(init(&h, inf, 2) == -1 && strstr(err, "+Inf is implied") != NULL);
+  double dup[] = {0.1, 0.2, 0.2};
+  OK(init(&h, dup, 3) == -1 && strstr(err, "strictly increasing") != NULL);
+  double down[] = {1, 0.5};
+  OK(init(&h, down, 2) == -1 && strstr(err, "bound 2 (0.5") != NULL);
+  double tiny[] = {1e-10};
+  OK(init(&h, tiny, 1) == -1 && strstr(err, "half a nanosecond") != NULL);
+  double same_ns[] = {1e-9, 1.4e-9};
+  OK(init(&h, same_ns, 2) == -1 && strstr(err, "same nanosecond") != NULL);
+  double huge[] = {2e10};
+  OK(init(&h, huge, 1) == -1 && strstr(err, "below") != NULL);
+  double many[NFS_EBPF_MAX_BUCKETS + 1];
+  for (size_t i = 0; i < NFS_EBPF_MAX_BUCKETS + 1; i++)
+    many[i] = 0.001 * (double)(i + 1);
+  OK(init(&h, many, NFS_EBPF_MAX_BUCKETS + 1) == -1 &&
+     strstr(err, "at most 32") != NULL);
+  printf("# last error: %s\n", err);
+  /* a failed init leaves the previous histogram alone */
+  OK(memcmp(&h, &before, sizeof(h)) == 0);
+  /* exactly the maximum is fine */
+  CHECK_ZERO(init(&h, many, NFS_EBPF_MAX_BUCKETS));
+  EXPECT_EQ_STR("0.032", h.le[NFS_EBPF_MAX_BUCKETS - 1]);
+  EXPECT_EQ_STR("+Inf", h.le[NFS_EBPF_MAX_BUCKETS]);
+  /* a NULL err buffer is allowed */
+  OK(histogram_init(&h, zero, 1, NULL, 0) == -1);
+  return 0;
+}
+
+/* Expected strings are what Go's strconv.FormatFloat(v, 'g', -1, 64)
+ * (used by Prometheus client libraries) prints. */
+DEF_TEST(le_like_prometheus) {
+  EXPECT_EQ_STR("0.001", le(0.001));
+  EXPECT_EQ_STR("0.25", le(0.25));
+  EXPECT_EQ_STR("1", le(1));
+  EXPECT_EQ_STR("2.5", le(2.5));
+  EXPECT_EQ_STR("10", le(10));
+  EXPECT_EQ_STR("100000", le(100000));
+  EXPECT_EQ_STR("123456", le(123456));
+  EXPECT_EQ_STR("1e+06", le(1e6));
+  EXPECT_EQ_STR("1.234567e+06", le(1234567));
+  EXPECT_EQ_STR("0.0001", le(0.0001));
+  EXPECT_EQ_STR("1e-05", le(0.00001));
+  EXPECT_EQ_STR("2.5e-05", le(0.000025));
+  EXPECT_EQ_STR("0.30000000000000004", le(0.1 + 0.2));
+  EXPECT_EQ_STR("1.7976931348623157e+308", le(DBL_MAX));
+  EXPECT_EQ_STR("5e-324", le(4.9406564584124654e-324));
+  EXPECT_EQ_STR("0", le(0.0));
+  EXPECT_EQ_STR("+Inf", le(INFINITY));
+  EXPECT_EQ_STR("-Inf", le(-INFINITY));
+  EXPECT_EQ_STR("NaN", le(NAN));
+  EXPECT_EQ_STR("-2.5", le(-2.5));
+  char small[4];
+  EXPECT_EQ_INT(-1, histogram_format_le(0.00025, small, sizeof(small)));
+  EXPECT_EQ_STR("", small);
+  return 0;
+}
+
+/* Significant digits of a formatted number: leading zeros never count,
+ * trailing zeros of an integer without a point ("100000") neither. */
+static int significant_digits(const char *s) {
+  int n = 0, trailing_zeros = 0;
+  bool leading = true, point = false;
+  for (; *s != '\0' && *s != 'e'; s++) {
+    if (*s == '.')
+      point = true;
+    if (!isdigit((unsigned char)*s))
+      continue;
+    if (leading && *s == '0')
+      continue;
+    leading = false;
+    n++;
+    trailing_zeros = (*s == '0') ? trailing_zeros + 1 : 0;
+  }
+  return point ? n : n - trailing_zeros;
+}
+
+DEF_TEST(le_round_trips_and_is_shortest) {
+  uint64_t state = 0x9e3779b97f4a7c15u;
+  int not_round_trip = 0, not_shortest = 0;
+  for (int i = 0; i < 200000; i++) {
+    /* xorshift: random bit patterns cover every exponent */
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    double v;
+    if (i % 2 == 0) {
+      memcpy(&v, &state, sizeof(v));
+      if (!isfinite(v))
+        continue;
+    } else {
+      /* and plausible bucket bounds with few digits */
+      v = (double)(state % 100000) / pow(10, (double)(state >> 60));
+    }
+    const char *text = le(v);
+    if (strtod(text, NULL) != v) {
+      if (not_round_trip++ < 5)
+        printf("# %.17g -> %s does not read back\n", v, text);
+    }
+    int digits = significant_digits(text);
+    char shorter[64];
+    if (digits > 1 && v != 0) {
+      snprintf(shorter, sizeof(shorter), "%.*e", digits - 2, v);
+      if (strtod(shorter, NULL) == v && not_shortest++ < 5)
+        printf("# %.17g -> %s but %s is shorter\n", v, text, shorter);
+    }
+  }
+  EXPECT_EQ_INT(0, not_round_trip);
+  EXPECT_EQ_INT(0, not_shortest);
+  return 0;
+}
+
+DEF_TEST(cumulative_counts) {
+  histogram_t h;
+  double b[] = {0.001, 0.01, 0.1};
+  CHECK_ZERO(init(&h, b, 3));
+  uint64_t out[4];
+  uint64_t per_bucket[] = {5, 0, 7};
+  EXPECT_EQ_INT(0, histogram_cumulative(&h, per_bucket, 20, out));
+  EXPECT_EQ_UINT64(5, out[0]);
+  EXPECT_EQ_UINT64(5, out[1]);
+  EXPECT_EQ_UINT64(12, out[2]);
+  EXPECT_EQ_UINT64(20, out[3]); /* +Inf == count, 8 slower than 0.1 s */
+
+  /* all slower than the last bound */
+  uint64_t none[] = {0, 0, 0};
+  EXPECT_EQ_INT(0, histogram_cumulative(&h, none, 9, out));
+  EXPECT_EQ_UINT64(0, out[2]);
+  EXPECT_EQ_UINT64(9, out[3]);
+
+  /* torn snapshot: bucket incremented, count not yet */
+  uint64_t torn[] = {3, 4, 5};
+  EXPECT_EQ_INT(1, histogram_cumulative(&h, torn, 11, out));
+  EXPECT_EQ_UINT64(12, out[2]);
+  EXPECT_EQ_UINT64(12, out[3]);
+
+  /* saturate instead of wrapping */
+  uint64_t big[] = {UINT64_MAX - 1, 5, 0};
+  EXPECT_EQ_INT(0, histogram_cumulative(&h, big, UINT64_MAX, out));
+  EXPECT_EQ_UINT64(UINT64_MAX - 1, out[0]);
+  EXPECT_EQ_UINT64(UINT64_MAX, out[1]);
+  EXPECT_EQ_UINT64(UINT64_MAX, out[3]);
+  return 0;
+}
+
+int main(void) {
+  RUN_TEST(default_bounds);
+  RUN_TEST(ns_conversion_is_exact);
+  RUN_TEST(invalid_bounds_rejected_with_reason);
+  RUN_TEST(le_like_prometheus);
+  RUN_TEST(le_round_trips_and_is_shortest);
+  RUN_TEST(cumulative_counts);
+  END_TEST;
+}
