@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Every kernel difference nfs_ebpf.bpf.c cares about, detected with CO-RE
+ * (type and field existence in the running kernel's BTF), never with version
+ * numbers: distributions backport.
+ */
+#ifndef NFS_EBPF_CORE_FIXES_BPF_H
+#define NFS_EBPF_CORE_FIXES_BPF_H
+
+#include <bpf/bpf_core_read.h>
+
+/*
+ * Idmapped mounts gave nfs_getattr, nfs_setattr, nfs_create, nfs_mkdir and
+ * nfs_rename (and every other inode_operations member they implement) a new
+ * first argument:
+ *   - 5.12, commit 549c7297717c ("fs: make helpers idmap mount aware"):
+ *     struct user_namespace *mnt_userns. The same idmapped-mounts series
+ *     (v5.12-rc1) added struct vfsmount.mnt_userns, which we test for.
+ *   - 6.3, commit c1632a0f1120 ("fs: port ->setattr() to pass mnt_idmap")
+ *     and its siblings: struct mnt_idmap *idmap. The type itself came with
+ *     commit 256c8aed2b42 ("fs: introduce dedicated idmap type for mounts"),
+ *     which also replaced vfsmount.mnt_userns by mnt_idmap.
+ * Verified in the BTF of Debian's 6.1 (user_namespace *) and 6.12
+ * (mnt_idmap *) nfs.ko; 5.10 has no first argument.
+ * Either way the arguments we read move one slot right; we never read the
+ * first one itself.
+ */
+struct mnt_idmap {
+	int __unused_marker;
+} __attribute__((preserve_access_index));
+
+struct vfsmount___userns {
+	void *mnt_userns;
+} __attribute__((preserve_access_index));
+
+static __always_inline bool inode_ops_have_idmap_arg(void)
+{
+	return bpf_core_type_exists(struct mnt_idmap) ||
+	       bpf_core_field_exists(struct vfsmount___userns, mnt_userns);
+}
+
+/*
+ * FMODE_OPENED: set by do_dentry_open() once ->open succeeded (or when
+ * atomic_open called finish_open()). Value 0x80000 since 4.18, commit
+ * 73a09dd94377 ("introduce FMODE_OPENED"), unchanged through 6.12.
+ */
+#define NFS_EBPF_FMODE_OPENED 0x80000
+
+/*
+ * kernfs_node->id: a u64 since 5.5, commit 67c0496e87d1 ("kernfs: convert
+ * kernfs_node->id from union kernfs_node_id to u64"); before that a union
+ * whose u64 member `id` holds the same value cgroup ids are built from
+ * (bpf_get_current_cgroup_id() returned kn->id.id there).
+ */
+union kernfs_node_id___old {
+	struct {
+		u32 ino;
+		u32 generation;
+	};
+	u64 id;
+} __attribute__((preserve_access_index));
+
+struct kernfs_node___old {
+	union kernfs_node_id___old id;
+} __attribute__((preserve_access_index));
+
+static __always_inline u64 kernfs_node_id(struct kernfs_node *kn)
+{
+	if (bpf_core_type_exists(union kernfs_node_id___old)) {
+		struct kernfs_node___old *old = (void *)kn;
+
+		return BPF_CORE_READ(old, id.id);
+	}
+	return BPF_CORE_READ(kn, id);
+}
+
+/*
+ * Return values that may be an int or a pointer. nfs_mkdir returns int up
+ * to 6.14 and struct dentry * (ERR_PTR on failure) since 6.15 ("Change
+ * inode_operations.mkdir to return struct dentry *"). An int return leaves
+ * the upper half of the register undefined (in practice zero after a 32-bit
+ * move, or the sign extension after a 64-bit one), an ERR_PTR is a
+ * sign-extended -errno, and a valid kernel pointer never has an upper half
+ * of 0 or 0xffffffff with the lower half in [-4095, -1]. So one test covers
+ * both without knowing which signature the kernel has.
+ */
+static __always_inline long int_or_errptr_errno(u64 rc)
+{
+	u32 hi = rc >> 32;
+	int lo = (int)rc;
+
+	if ((hi == 0 || hi == 0xffffffff) && lo < 0 && lo >= -4095)
+		return lo;
+	return 0;
+}
+
+/*
+ * Optional targets, resolved in user space (src/tracer.c) by looking the
+ * function up in /proc/kallsyms, not here:
+ *   - nfs_file_splice_read: 6.5, David Howells' splice rework ("nfs: Provide
+ *     a splice-read wrapper"); before it splice/sendfile reads went through
+ *     nfs_file_read, so nothing is lost on older kernels.
+ *   - nfs_atomic_open_v23: NFSv2/3 atomic_open (handles O_TRUNC); absent in
+ *     Debian's 6.1, present in 6.12.
+ */
+
+#endif /* NFS_EBPF_CORE_FIXES_BPF_H */

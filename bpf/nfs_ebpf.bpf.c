@@ -1,0 +1,863 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * nfs_ebpf: per (cgroup, device, op) latency, bytes and errors of the Linux
+ * NFS client's application-facing functions, aggregated in kernel maps that
+ * the collectd plugin reads every interval.
+ *
+ * Every hook exists twice: fentry/fexit (needs the module's BTF at load time,
+ * 5.11+) and kprobe/kretprobe (works everywhere, can miss returns under
+ * concurrency). User space (src/tracer.c) enables exactly one twin of each
+ * hook whose target exists with bpf_program__set_autoload().
+ *
+ * Hot path per call: one hash update at entry; at return one lookup and one
+ * delete of the start record, one lookup (rarely an insert) in op_stats,
+ * atomic adds, and for failures the same in op_errors. No output buffers,
+ * no locks, no loop other than the bounded bucket search.
+ */
+#include "vmlinux_min.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "nfs_ebpf.h"
+#include "core_fixes.bpf.h"
+
+#define E2BIG_ERR 7
+#define EEXIST_ERR 17
+#define MAX_ERRNO 4095
+/* css_set.subsys[] length as declared in vmlinux_min.h; user space
+ * rejects larger ids before load. */
+#define MAX_V1_SUBSYS 16
+
+/* Settings, written by user space between open and load. */
+const volatile __u64 bucket_bounds_ns[NFS_EBPF_MAX_BUCKETS] = {};
+const volatile __u32 nr_buckets = 0;
+/* -1: cgroup v2 (bpf_get_current_cgroup_id()); otherwise the index of a
+ * cgroup v1 controller in css_set.subsys[] whose hierarchy names pods. */
+const volatile int cgroup_v1_subsys_id = -1;
+
+/*
+ * op_starts is keyed by hook rather than op so that nested hooks sharing
+ * an op cannot collide: nfs_atomic_open_v23 calls nfs_file_open through
+ * finish_open() on the same thread.
+ */
+#define HOOK_ATOMIC_OPEN NFS_OP_MAX
+
+struct start_key {
+	__u32 tid;
+	__u32 hook; /* enum nfs_ebpf_op, or HOOK_ATOMIC_OPEN */
+};
+
+struct start_val {
+	__u64 ts;
+	__u64 cgroup_id;
+	__u32 dev;
+	__u32 inner_open; /* atomic open: ->open ran (and counted) inside */
+	__u64 aux;        /* atomic open: struct file * */
+};
+
+/* Sizes are defaults; user space sets MaxEntries before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct op_key);
+	__type(value, struct op_stats);
+} op_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct err_key);
+	__type(value, __u64);
+} op_errors SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NFS_LOST_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct start_key);
+	__type(value, struct start_val);
+} op_starts SEC(".maps");
+
+static __always_inline void count_lost(__u32 reason)
+{
+	__u64 *v = bpf_map_lookup_elem(&lost_events, &reason);
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
+
+static __always_inline __u64 current_cgroup_id(void)
+{
+	struct task_struct *task;
+	struct css_set *cset;
+	struct cgroup_subsys_state **slot;
+	struct cgroup_subsys_state *css = NULL;
+	struct kernfs_node *kn;
+	__u32 idx;
+
+	if (cgroup_v1_subsys_id < 0)
+		return bpf_get_current_cgroup_id();
+
+	/* On a v1-only host bpf_get_current_cgroup_id() is the v2 root for
+	 * everyone, so follow the chosen controller's hierarchy instead. */
+	idx = cgroup_v1_subsys_id;
+	if (idx >= MAX_V1_SUBSYS)
+		return 0;
+	task = (struct task_struct *)bpf_get_current_task();
+	cset = BPF_CORE_READ(task, cgroups);
+	if (!cset)
+		return 0;
+	slot = __builtin_preserve_access_index(&cset->subsys[0]);
+	if (bpf_probe_read_kernel(&css, sizeof(css), slot + idx) || !css)
+		return 0;
+	kn = BPF_CORE_READ(css, cgroup, kn);
+	if (!kn)
+		return 0;
+	return kernfs_node_id(kn);
+}
+
+/* Device of the superblock, from whichever object the hook gets first. */
+static __always_inline __u32 dev_of_inode(struct inode *inode)
+{
+	return BPF_CORE_READ(inode, i_sb, s_dev);
+}
+
+static __always_inline __u32 dev_of_file(struct file *file)
+{
+	return BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+}
+
+static __always_inline __u32 dev_of_kiocb(struct kiocb *iocb)
+{
+	return BPF_CORE_READ(iocb, ki_filp, f_inode, i_sb, s_dev);
+}
+
+static __always_inline __u32 dev_of_dentry(struct dentry *dentry)
+{
+	return BPF_CORE_READ(dentry, d_sb, s_dev);
+}
+
+static __always_inline __u32 dev_of_path(struct path *path)
+{
+	return BPF_CORE_READ(path, dentry, d_sb, s_dev);
+}
+
+static __always_inline int on_entry(__u32 hook, __u32 dev, __u64 aux)
+{
+	struct start_key key = {
+		.tid = (__u32)bpf_get_current_pid_tgid(),
+		.hook = hook,
+	};
+	struct start_val val = {
+		.ts = bpf_ktime_get_ns(),
+		.cgroup_id = current_cgroup_id(),
+		.dev = dev,
+		.aux = aux,
+	};
+	long err;
+
+	err = bpf_map_update_elem(&op_starts, &key, &val, BPF_NOEXIST);
+	if (err == -EEXIST_ERR) {
+		/* The previous call of this hook on this thread never reported
+		 * its return (kretprobe maxactive exhausted, or detached in
+		 * between): count it and start over. */
+		count_lost(NFS_LOST_MISSED_RETURN);
+		err = bpf_map_update_elem(&op_starts, &key, &val, BPF_ANY);
+	}
+	if (err)
+		count_lost(NFS_LOST_START_MAP_FULL);
+	return 0;
+}
+
+/* Take (copy and delete) this thread's start record of a hook. */
+static __always_inline bool take_start(__u32 hook, struct start_val *out)
+{
+	struct start_key key = {
+		.tid = (__u32)bpf_get_current_pid_tgid(),
+		.hook = hook,
+	};
+	struct start_val *v;
+
+	v = bpf_map_lookup_elem(&op_starts, &key);
+	if (!v) {
+		count_lost(NFS_LOST_MISSED_ENTRY);
+		return false;
+	}
+	/* Copy before deleting: a preallocated element is recycled at once. */
+	*out = *v;
+	bpf_map_delete_elem(&op_starts, &key);
+	return true;
+}
+
+static __always_inline struct op_stats *stats_slot(struct op_key *key)
+{
+	struct op_stats zero;
+	struct op_stats *s;
+	long err;
+
+	s = bpf_map_lookup_elem(&op_stats, key);
+	if (s)
+		return s;
+	__builtin_memset(&zero, 0, sizeof(zero));
+	err = bpf_map_update_elem(&op_stats, key, &zero, BPF_NOEXIST);
+	/* -EEXIST: another CPU inserted it first; use theirs. */
+	if (err && err != -EEXIST_ERR) {
+		count_lost(NFS_LOST_STATS_MAP_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&op_stats, key);
+}
+
+static __always_inline void count_error(const struct op_key *key, long err)
+{
+	struct err_key ekey = {
+		.cgroup_id = key->cgroup_id,
+		.dev = key->dev,
+		.op = (__u16)key->op,
+		.err = (__u16)(-err),
+	};
+	__u64 one = 1, *v;
+	long rc;
+
+	v = bpf_map_lookup_elem(&op_errors, &ekey);
+	if (v) {
+		__sync_fetch_and_add(v, 1);
+		return;
+	}
+	rc = bpf_map_update_elem(&op_errors, &ekey, &one, BPF_NOEXIST);
+	if (rc == -EEXIST_ERR) {
+		v = bpf_map_lookup_elem(&op_errors, &ekey);
+		if (v)
+			__sync_fetch_and_add(v, 1);
+	} else if (rc) {
+		count_lost(NFS_LOST_ERRORS_MAP_FULL);
+	}
+}
+
+/*
+ * Account one completed operation. err is 0 or a negative errno, bytes the
+ * positive byte count (read/write only).
+ */
+static __always_inline void account(__u32 op, const struct start_val *start,
+				    long err, __u64 bytes)
+{
+	struct op_key key = {
+		.cgroup_id = start->cgroup_id,
+		.dev = start->dev,
+		.op = op,
+	};
+	__u64 delta = bpf_ktime_get_ns() - start->ts;
+	__u32 n = nr_buckets;
+	struct op_stats *s;
+	__u32 i;
+
+	s = stats_slot(&key);
+	if (!s)
+		return;
+	__sync_fetch_and_add(&s->count, 1);
+	__sync_fetch_and_add(&s->latency_ns, delta);
+	if (bytes)
+		__sync_fetch_and_add(&s->bytes, bytes);
+	/* Latencies above the last bound land only in count (the +Inf
+	 * bucket, which user space derives from count). */
+	for (i = 0; i < NFS_EBPF_MAX_BUCKETS; i++) {
+		if (i >= n)
+			break;
+		if (delta <= bucket_bounds_ns[i]) {
+			__sync_fetch_and_add(&s->buckets[i], 1);
+			break;
+		}
+	}
+	if (err < 0)
+		count_error(&key, err);
+}
+
+/* Return kinds: how the raw return register becomes (err, bytes). */
+static __always_inline int ret_ssize(__u32 op, __u64 rc)
+{
+	struct start_val start;
+	long ret = (long)rc;
+
+	if (!take_start(op, &start))
+		return 0;
+	/* A negative value outside the errno range is not an error code:
+	 * count the operation but neither an error nor bytes. */
+	if (ret < 0)
+		account(op, &start, ret >= -MAX_ERRNO ? ret : 0, 0);
+	else
+		account(op, &start, 0, ret);
+	return 0;
+}
+
+static __always_inline int ret_int(__u32 op, __u64 rc)
+{
+	struct start_val start;
+	int ret = (int)rc; /* upper half of the register is undefined */
+
+	if (!take_start(op, &start))
+		return 0;
+	account(op, &start, ret < 0 && ret >= -MAX_ERRNO ? ret : 0, 0);
+	return 0;
+}
+
+static __always_inline int ret_ptr(__u32 op, __u64 rc)
+{
+	struct start_val start;
+	long ret = (long)rc;
+
+	if (!take_start(op, &start))
+		return 0;
+	account(op, &start, ret < 0 && ret >= -MAX_ERRNO ? ret : 0, 0);
+	return 0;
+}
+
+static __always_inline int ret_int_or_ptr(__u32 op, __u64 rc)
+{
+	struct start_val start;
+
+	if (!take_start(op, &start))
+		return 0;
+	account(op, &start, int_or_errptr_errno(rc), 0);
+	return 0;
+}
+
+/*
+ * ->atomic_open: counted as an open only when it opened the file itself
+ * (FMODE_OPENED set, NFSv4's finish_open() with its own callback) or failed
+ * before any ->open ran. When it ends in finish_no_open() the VFS calls
+ * ->open next, and when it went through finish_open(..., NULL) (the v2/v3
+ * variant) ->open already ran inside it; in both cases that ->open hook is
+ * the one counted, so nothing is counted twice.
+ */
+static __always_inline int on_atomic_open_return(__u64 rc)
+{
+	struct start_val start;
+	int ret = (int)rc;
+	fmode_t mode;
+
+	if (!take_start(HOOK_ATOMIC_OPEN, &start))
+		return 0;
+	if (start.inner_open)
+		return 0;
+	if (ret < 0) {
+		account(NFS_OP_OPEN, &start, ret >= -MAX_ERRNO ? ret : 0, 0);
+		return 0;
+	}
+	mode = BPF_CORE_READ((struct file *)start.aux, f_mode);
+	if (mode & NFS_EBPF_FMODE_OPENED)
+		account(NFS_OP_OPEN, &start, 0, 0);
+	return 0;
+}
+
+/* ->open entry: tell an enclosing atomic_open that ->open is counted. */
+static __always_inline int on_open_entry(struct inode *inode)
+{
+	struct start_key key = {
+		.tid = (__u32)bpf_get_current_pid_tgid(),
+		.hook = HOOK_ATOMIC_OPEN,
+	};
+	struct start_val *outer;
+
+	outer = bpf_map_lookup_elem(&op_starts, &key);
+	if (outer)
+		outer->inner_open = 1;
+	return on_entry(NFS_OP_OPEN, dev_of_inode(inode), 0);
+}
+
+/* Index shift of the arguments after an idmap/userns first argument. */
+#define IDMAP_SHIFT (inode_ops_have_idmap_arg() ? 1 : 0)
+
+/* fentry/fexit programs see the arguments as a u64 array; the return value
+ * of fexit follows the last argument. */
+#define FARG(i) ((void *)ctx[i])
+#define FARG_SHIFTED(i) (IDMAP_SHIFT ? FARG((i) + 1) : FARG(i))
+#define FRET(nargs) (ctx[nargs])
+#define FRET_SHIFTED(nargs) (IDMAP_SHIFT ? ctx[(nargs) + 1] : ctx[nargs])
+
+#define KARG1 ((void *)PT_REGS_PARM1(ctx))
+#define KARG2 ((void *)PT_REGS_PARM2(ctx))
+#define KARG3 ((void *)PT_REGS_PARM3(ctx))
+#define KARG_SHIFTED1 (IDMAP_SHIFT ? KARG2 : KARG1)
+#define KRET ((__u64)PT_REGS_RC(ctx))
+
+/* ---- read ---- */
+SEC("fentry/nfs_file_read")
+int fentry_nfs_file_read(__u64 *ctx)
+{
+	return on_entry(NFS_OP_READ, dev_of_kiocb(FARG(0)), 0);
+}
+
+SEC("fexit/nfs_file_read")
+int fexit_nfs_file_read(__u64 *ctx)
+{
+	return ret_ssize(NFS_OP_READ, FRET(2));
+}
+
+SEC("kprobe/nfs_file_read")
+int kprobe_nfs_file_read(struct pt_regs *ctx)
+{
+	return on_entry(NFS_OP_READ, dev_of_kiocb(KARG1), 0);
+}
+
+SEC("kretprobe/nfs_file_read")
+int kretprobe_nfs_file_read(struct pt_regs *ctx)
+{
+	return ret_ssize(NFS_OP_READ, KRET);
+}
+
+/* splice/sendfile reads (6.5+); ssize_t (struct file *in, loff_t *, ...) */
+SEC("fentry/nfs_file_splice_read")
+int fentry_nfs_file_splice_read(__u64 *ctx)
+{
+	return on_entry(NFS_OP_READ, dev_of_file(FARG(0)), 0);
+}
+
+SEC("fexit/nfs_file_splice_read")
+int fexit_nfs_file_splice_read(__u64 *ctx)
+{
+	return ret_ssize(NFS_OP_READ, FRET(5));
+}
+
+SEC("kprobe/nfs_file_splice_read")
+int kprobe_nfs_file_splice_read(struct pt_regs *ctx)
+{
+	return on_entry(NFS_OP_READ, dev_of_file(KARG1), 0);
+}
+
+SEC("kretprobe/nfs_file_splice_read")
+int kretprobe_nfs_file_splice_read(struct pt_regs *ctx)
+{
+	return ret_ssize(NFS_OP_READ, KRET);
+}
+
+/* ---- write ---- */
+SEC("fentry/nfs_file_write")
+int fentry_nfs_file_write(__u64 *ctx)
+{
+	return on_entry(NFS_OP_WRITE, dev_of_kiocb(FARG(0)), 0);
+}
+
+SEC("fexit/nfs_file_write")
+int fexit_nfs_file_write(__u64 *ctx)
+{
+	return ret_ssize(NFS_OP_WRITE, FRET(2));
+}
+
+SEC("kprobe/nfs_file_write")
+int kprobe_nfs_file_write(struct pt_regs *ctx)
+{
+	return on_entry(NFS_OP_WRITE, dev_of_kiocb(KARG1), 0);
+}
+
+SEC("kretprobe/nfs_file_write")
+int kretprobe_nfs_file_write(struct pt_regs *ctx)
+{
+	return ret_ssize(NFS_OP_WRITE, KRET);
+}
+
+/* ---- open: ->open of v2/v3 (nfs.ko) and v4 (nfsv4.ko) ---- */
+SEC("fentry/nfs_file_open")
+int fentry_nfs_file_open(__u64 *ctx)
+{
+	return on_open_entry(FARG(0));
+}
+
+SEC("fexit/nfs_file_open")
+int fexit_nfs_file_open(__u64 *ctx)
+{
+	return ret_int(NFS_OP_OPEN, FRET(2));
+}
+
+SEC("kprobe/nfs_file_open")
+int kprobe_nfs_file_open(struct pt_regs *ctx)
+{
+	return on_open_entry(KARG1);
+}
+
+SEC("kretprobe/nfs_file_open")
+int kretprobe_nfs_file_open(struct pt_regs *ctx)
+{
+	return ret_int(NFS_OP_OPEN, KRET);
+}
+
+SEC("fentry/nfs4_file_open")
+int fentry_nfs4_file_open(__u64 *ctx)
+{
+	return on_open_entry(FARG(0));
+}
+
+SEC("fexit/nfs4_file_open")
+int fexit_nfs4_file_open(__u64 *ctx)
+{
+	return ret_int(NFS_OP_OPEN, FRET(2));
+}
+
+SEC("kprobe/nfs4_file_open")
+int kprobe_nfs4_file_open(struct pt_regs *ctx)
+{
+	return on_open_entry(KARG1);
+}
+
+SEC("kretprobe/nfs4_file_open")
+int kretprobe_nfs4_file_open(struct pt_regs *ctx)
+{
+	return ret_int(NFS_OP_OPEN, KRET);
+}
+
+/* ---- open: ->atomic_open (inode *dir, dentry *, file *, flags, mode) ---- */
+SEC("fentry/nfs_atomic_open")
+int fentry_nfs_atomic_open(__u64 *ctx)
+{
+	return on_entry(HOOK_ATOMIC_OPEN, dev_of_inode(FARG(0)), ctx[2]);
+}
+
+SEC("fexit/nfs_atomic_open")
+int fexit_nfs_atomic_open(__u64 *ctx)
+{
+	return on_atomic_open_return(FRET(5));
+}
+
+SEC("kprobe/nfs_atomic_open")
+int kprobe_nfs_atomic_open(struct pt_regs *ctx)
+{
+	return on_entry(HOOK_ATOMIC_OPEN, dev_of_inode(KARG1),
+			(__u64)PT_REGS_PARM3(ctx));
+}
+
+SEC("kretprobe/nfs_atomic_open")
+int kretprobe_nfs_atomic_open(struct pt_regs *ctx)
+{
+	return on_atomic_open_return(KRET);
+}
+
+SEC("fentry/nfs_atomic_open_v23")
+int fentry_nfs_atomic_open_v23(__u64 *ctx)
+{
+	return on_entry(HOOK_ATOMIC_OPEN, dev_of_inode(FARG(0)), ctx[2]);
+}
+
+SEC("fexit/nfs_atomic_open_v23")
+int fexit_nfs_atomic_open_v23(__u64 *ctx)
+{
+	return on_atomic_open_return(FRET(5));
+}
+
+SEC("kprobe/nfs_atomic_open_v23")
+int kprobe_nfs_atomic_open_v23(struct pt_regs *ctx)
+{
+	return on_entry(HOOK_ATOMIC_OPEN, dev_of_inode(KARG1),
+			(__u64)PT_REGS_PARM3(ctx));
+}
+
+SEC("kretprobe/nfs_atomic_open_v23")
+int kretprobe_nfs_atomic_open_v23(struct pt_regs *ctx)
+{
+	return on_atomic_open_return(KRET);
+}
+
+/* ---- close: ->flush (file *, fl_owner_t) ---- */
+SEC("fentry/nfs_file_flush")
+int fentry_nfs_file_flush(__u64 *ctx)
+{
+	return on_entry(NFS_OP_CLOSE, dev_of_file(FARG(0)), 0);
+}
+
+SEC("fexit/nfs_file_flush")
+int fexit_nfs_file_flush(__u64 *ctx)
+{
+	return ret_int(NFS_OP_CLOSE, FRET(2));
+}
+
+SEC("kprobe/nfs_file_flush")
+int kprobe_nfs_file_flush(struct pt_regs *ctx)
+{
+	return on_entry(NFS_OP_CLOSE, dev_of_file(KARG1), 0);
+}
+
+SEC("kretprobe/nfs_file_flush")
+int kretprobe_nfs_file_flush(struct pt_regs *ctx)
+{
+	return ret_int(NFS_OP_CLOSE, KRET);
+}
+
+SEC("fentry/nfs4_file_flush")
+int fentry_nfs4_file_flush(__u64 *ctx)
+{
+	return on_entry(NFS_OP_CLOSE, dev_of_file(FARG(0)), 0);
+}
+
+SEC("fexit/nfs4_file_flush")
+int fexit_nfs4_file_flush(__u64 *ctx)
+{
+	return ret_int(NFS_OP_CLOSE, FRET(2));
+}
+
+SEC("kprobe/nfs4_file_flush")
+int kprobe_nfs4_file_flush(struct pt_regs *ctx)
+{
+	return on_entry(NFS_OP_CLOSE, dev_of_file(KARG1), 0);
+}
+
+SEC("kretprobe/nfs4_file_flush")
+int kretprobe_nfs4_file_flush(struct pt_regs *ctx)
+{
+	return ret_int(NFS_OP_CLOSE, KRET);
+}
+
+/* ---- fsync (file *, loff_t, loff_t, int) ---- */
+SEC("fentry/nfs_file_fsync")
+int fentry_nfs_file_fsync(__u64 *ctx)
+{
+	return on_entry(NFS_OP_FSYNC, dev_of_file(FARG(0)), 0);
+}
+
+SEC("fexit/nfs_file_fsync")
+int fexit_nfs_file_fsync(__u64 *ctx)
+{
+	return ret_int(NFS_OP_FSYNC, FRET(4));
+}
+
+SEC("kprobe/nfs_file_fsync")
+int kprobe_nfs_file_fsync(struct pt_regs *ctx)
+{
+	return on_entry(NFS_OP_FSYNC, dev_of_file(KARG1), 0);
+}
+
+SEC("kretprobe/nfs_file_fsync")
+int kretprobe_nfs_file_fsync(struct pt_regs *ctx)
+{
+	return ret_int(NFS_OP_FSYNC, KRET);
+}
+
+/* ---- getattr ([idmap,] const struct path *, kstat *, u32, unsigned) ---- */
+SEC("fentry/nfs_getattr")
+int fentry_nfs_getattr(__u64 *ctx)
+{
+	return on_entry(NFS_OP_GETATTR, dev_of_path(FARG_SHIFTED(0)), 0);
+}
+
+SEC("fexit/nfs_getattr")
+int fexit_nfs_getattr(__u64 *ctx)
+{
+	return ret_int(NFS_OP_GETATTR, FRET_SHIFTED(4));
+}
+
+SEC("kprobe/nfs_getattr")
+int kprobe_nfs_getattr(struct pt_regs *ctx)
+{
+	return on_entry(NFS_OP_GETATTR, dev_of_path(KARG_SHIFTED1), 0);
+}
+
+SEC("kretprobe/nfs_getattr")
+int kretprobe_nfs_getattr(struct pt_regs *ctx)
+{
+	return ret_int(NFS_OP_GETATTR, KRET);
+}
+
+/* ---- setattr ([idmap,] struct dentry *, struct iattr *) ---- */
+SEC("fentry/nfs_setattr")
+int fentry_nfs_setattr(__u64 *ctx)
+{
+	return on_entry(NFS_OP_SETATTR, dev_of_dentry(FARG_SHIFTED(0)), 0);
+}
+
+SEC("fexit/nfs_setattr")
+int fexit_nfs_setattr(__u64 *ctx)
+{
+	return ret_int(NFS_OP_SETATTR, FRET_SHIFTED(2));
+}
+
+SEC("kprobe/nfs_setattr")
+int kprobe_nfs_setattr(struct pt_regs *ctx)
+{
+	return on_entry(NFS_OP_SETATTR, dev_of_dentry(KARG_SHIFTED1), 0);
+}
+
+SEC("kretprobe/nfs_setattr")
+int kretprobe_nfs_setattr(struct pt_regs *ctx)
+{
+	return ret_int(NFS_OP_SETATTR, KRET);
+}
+
+/* ---- lookup (inode *dir, dentry *, unsigned) -> struct dentry * ---- */
+SEC("fentry/nfs_lookup")
+int fentry_nfs_lookup(__u64 *ctx)
+{
+	return on_entry(NFS_OP_LOOKUP, dev_of_inode(FARG(0)), 0);
+}
+
+SEC("fexit/nfs_lookup")
+int fexit_nfs_lookup(__u64 *ctx)
+{
+	return ret_ptr(NFS_OP_LOOKUP, FRET(3));
+}
+
+SEC("kprobe/nfs_lookup")
+int kprobe_nfs_lookup(struct pt_regs *ctx)
+{
+	return on_entry(NFS_OP_LOOKUP, dev_of_inode(KARG1), 0);
+}
+
+SEC("kretprobe/nfs_lookup")
+int kretprobe_nfs_lookup(struct pt_regs *ctx)
+{
+	return ret_ptr(NFS_OP_LOOKUP, KRET);
+}
+
+/* ---- readdir (file *, struct dir_context *) ---- */
+SEC("fentry/nfs_readdir")
+int fentry_nfs_readdir(__u64 *ctx)
+{
+	return on_entry(NFS_OP_READDIR, dev_of_file(FARG(0)), 0);
+}
+
+SEC("fexit/nfs_readdir")
+int fexit_nfs_readdir(__u64 *ctx)
+{
+	return ret_int(NFS_OP_READDIR, FRET(2));
+}
+
+SEC("kprobe/nfs_readdir")
+int kprobe_nfs_readdir(struct pt_regs *ctx)
+{
+	return on_entry(NFS_OP_READDIR, dev_of_file(KARG1), 0);
+}
+
+SEC("kretprobe/nfs_readdir")
+int kretprobe_nfs_readdir(struct pt_regs *ctx)
+{
+	return ret_int(NFS_OP_READDIR, KRET);
+}
+
+/* ---- create ([idmap,] inode *dir, dentry *, umode_t, bool) ---- */
+SEC("fentry/nfs_create")
+int fentry_nfs_create(__u64 *ctx)
+{
+	return on_entry(NFS_OP_CREATE, dev_of_inode(FARG_SHIFTED(0)), 0);
+}
+
+SEC("fexit/nfs_create")
+int fexit_nfs_create(__u64 *ctx)
+{
+	return ret_int(NFS_OP_CREATE, FRET_SHIFTED(4));
+}
+
+SEC("kprobe/nfs_create")
+int kprobe_nfs_create(struct pt_regs *ctx)
+{
+	return on_entry(NFS_OP_CREATE, dev_of_inode(KARG_SHIFTED1), 0);
+}
+
+SEC("kretprobe/nfs_create")
+int kretprobe_nfs_create(struct pt_regs *ctx)
+{
+	return ret_int(NFS_OP_CREATE, KRET);
+}
+
+/* ---- unlink (inode *dir, dentry *) ---- */
+SEC("fentry/nfs_unlink")
+int fentry_nfs_unlink(__u64 *ctx)
+{
+	return on_entry(NFS_OP_UNLINK, dev_of_inode(FARG(0)), 0);
+}
+
+SEC("fexit/nfs_unlink")
+int fexit_nfs_unlink(__u64 *ctx)
+{
+	return ret_int(NFS_OP_UNLINK, FRET(2));
+}
+
+SEC("kprobe/nfs_unlink")
+int kprobe_nfs_unlink(struct pt_regs *ctx)
+{
+	return on_entry(NFS_OP_UNLINK, dev_of_inode(KARG1), 0);
+}
+
+SEC("kretprobe/nfs_unlink")
+int kretprobe_nfs_unlink(struct pt_regs *ctx)
+{
+	return ret_int(NFS_OP_UNLINK, KRET);
+}
+
+/* ---- rename ([idmap,] old_dir, old_dentry, new_dir, new_dentry, flags) */
+SEC("fentry/nfs_rename")
+int fentry_nfs_rename(__u64 *ctx)
+{
+	return on_entry(NFS_OP_RENAME, dev_of_inode(FARG_SHIFTED(0)), 0);
+}
+
+SEC("fexit/nfs_rename")
+int fexit_nfs_rename(__u64 *ctx)
+{
+	return ret_int(NFS_OP_RENAME, FRET_SHIFTED(5));
+}
+
+SEC("kprobe/nfs_rename")
+int kprobe_nfs_rename(struct pt_regs *ctx)
+{
+	return on_entry(NFS_OP_RENAME, dev_of_inode(KARG_SHIFTED1), 0);
+}
+
+SEC("kretprobe/nfs_rename")
+int kretprobe_nfs_rename(struct pt_regs *ctx)
+{
+	return ret_int(NFS_OP_RENAME, KRET);
+}
+
+/* ---- mkdir ([idmap,] inode *dir, dentry *, umode_t) -> int or dentry * */
+SEC("fentry/nfs_mkdir")
+int fentry_nfs_mkdir(__u64 *ctx)
+{
+	return on_entry(NFS_OP_MKDIR, dev_of_inode(FARG_SHIFTED(0)), 0);
+}
+
+SEC("fexit/nfs_mkdir")
+int fexit_nfs_mkdir(__u64 *ctx)
+{
+	return ret_int_or_ptr(NFS_OP_MKDIR, FRET_SHIFTED(3));
+}
+
+SEC("kprobe/nfs_mkdir")
+int kprobe_nfs_mkdir(struct pt_regs *ctx)
+{
+	return on_entry(NFS_OP_MKDIR, dev_of_inode(KARG_SHIFTED1), 0);
+}
+
+SEC("kretprobe/nfs_mkdir")
+int kretprobe_nfs_mkdir(struct pt_regs *ctx)
+{
+	return ret_int_or_ptr(NFS_OP_MKDIR, KRET);
+}
+
+/* ---- rmdir (inode *dir, dentry *) ---- */
+SEC("fentry/nfs_rmdir")
+int fentry_nfs_rmdir(__u64 *ctx)
+{
+	return on_entry(NFS_OP_RMDIR, dev_of_inode(FARG(0)), 0);
+}
+
+SEC("fexit/nfs_rmdir")
+int fexit_nfs_rmdir(__u64 *ctx)
+{
+	return ret_int(NFS_OP_RMDIR, FRET(2));
+}
+
+SEC("kprobe/nfs_rmdir")
+int kprobe_nfs_rmdir(struct pt_regs *ctx)
+{
+	return on_entry(NFS_OP_RMDIR, dev_of_inode(KARG1), 0);
+}
+
+SEC("kretprobe/nfs_rmdir")
+int kretprobe_nfs_rmdir(struct pt_regs *ctx)
+{
+	return ret_int(NFS_OP_RMDIR, KRET);
+}
+
+char LICENSE[] SEC("license") = "GPL";
