@@ -1,0 +1,67 @@
+/*
+ * Index of one cgroup hierarchy: cgroup id -> path below the hierarchy's
+ * mount, built by walking the mount and kept up to date by rescans and by
+ * resolving single unknown ids. Cgroups that disappear stay as tombstones
+ * for a while, so the last interval of a short-lived container can still be
+ * attributed; tombstones are bounded in time (the caller's ttl) and memory
+ * (max_entries, oldest tombstones evicted first).
+ *
+ * The id is what bpf_get_current_cgroup_id() (or a v1 controller's kernfs
+ * id) returns: the 8-byte FILEID_KERNFS handle of the directory, which
+ * equals st_ino on 64-bit 5.5+ kernels. On file systems that are not
+ * kernfs (a test tree in a temp dir) st_ino is used.
+ */
+#ifndef NFS_EBPF_CGROUP_INDEX_H
+#define NFS_EBPF_CGROUP_INDEX_H
+
+#include "collectd_compat.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CGROUP_INDEX_DEFAULT_MAX_ENTRIES 65536
+/* Deeper trees than this are not walked (kubelet nests 5 levels). */
+#define CGROUP_INDEX_MAX_DEPTH 32
+
+typedef struct cgroup_index_s cgroup_index_t;
+
+typedef struct {
+  uint64_t id;
+  const char *path;   /* "/" for the root, "/a/b" below; owned by the index */
+  bool alive;         /* seen by the last scan or lookup */
+  cdtime_t dead_since;/* when it was first missed; 0 while alive */
+  uint64_t serial;    /* changes when the id starts naming another path */
+} cgroup_index_entry_t;
+
+/* mount_path: the hierarchy's mount point (with any host-root prefix).
+ * max_entries: 0 for the default. Returns NULL (logged) if the mount
+ * cannot be opened. */
+cgroup_index_t *cgroup_index_create(const char *mount_path, size_t max_entries);
+void cgroup_index_destroy(cgroup_index_t *idx);
+
+/* Walks the whole hierarchy: new cgroups are added, missing ones become
+ * tombstones dated now, an id found under another path gets a new serial.
+ * Returns the number of live cgroups, or -errno. */
+int cgroup_index_rescan(cgroup_index_t *idx, cdtime_t now);
+
+/* Resolves one id without a walk, through open_by_handle_at() on the
+ * mount (kernfs only, needs CAP_DAC_READ_SEARCH). Returns 0 and updates
+ * the index, -ENOENT if no such cgroup exists now, or -EOPNOTSUPP if the
+ * hierarchy cannot be asked this way (then the caller rescans). */
+int cgroup_index_resolve(cgroup_index_t *idx, uint64_t id, cdtime_t now);
+
+/* The entry for id (live or tombstone) or NULL. Valid until the next call
+ * that changes the index. */
+const cgroup_index_entry_t *cgroup_index_find(const cgroup_index_t *idx,
+                                              uint64_t id);
+
+/* Drops tombstones dead for longer than ttl. Returns how many. */
+size_t cgroup_index_expire(cgroup_index_t *idx, cdtime_t now, cdtime_t ttl);
+
+size_t cgroup_index_count(const cgroup_index_t *idx);
+
+/* The id of the directory name in dirfd (name "" or NULL: dirfd itself).
+ * Returns 0 or -errno. */
+int cgroup_id_at(int dirfd, const char *name, uint64_t *id);
+
+#endif /* NFS_EBPF_CGROUP_INDEX_H */

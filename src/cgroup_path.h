@@ -1,0 +1,67 @@
+/*
+ * What a cgroup path says about the process inside it: the Kubernetes pod
+ * uid and the container id that kubelet and the runtimes encode in
+ * directory names, and the short name used for processes outside pods.
+ * Pure string work; no file system access.
+ */
+#ifndef NFS_EBPF_CGROUP_PATH_H
+#define NFS_EBPF_CGROUP_PATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CGROUP_CONTAINER_ID_LEN 64 /* hex characters */
+#define CGROUP_POD_UID_MAX 36      /* 8-4-4-4-12 uuid; static pods: 32 hex */
+
+/* Which runtime naming the container id was found in. */
+typedef enum {
+  CGROUP_RUNTIME_NONE = 0, /* no container id */
+  CGROUP_RUNTIME_PLAIN,    /* bare id (cgroupfs driver: containerd, Docker) */
+  CGROUP_RUNTIME_CONTAINERD,
+  CGROUP_RUNTIME_CRIO,
+  CGROUP_RUNTIME_DOCKER,
+  CGROUP_RUNTIME_LIBPOD,
+} cgroup_runtime_t;
+
+typedef enum {
+  CGROUP_QOS_NONE = 0, /* not under kubepods */
+  CGROUP_QOS_GUARANTEED,
+  CGROUP_QOS_BURSTABLE,
+  CGROUP_QOS_BESTEFFORT,
+} cgroup_qos_t;
+
+typedef struct {
+  bool in_kubepods;     /* a kubepods[.slice] / kubepods-* component */
+  cgroup_qos_t qos;
+  char pod_uid[CGROUP_POD_UID_MAX + 1];                 /* "" if none; '-' form */
+  char container_id[CGROUP_CONTAINER_ID_LEN + 1];       /* "" if none; lower hex */
+  cgroup_runtime_t runtime;
+  bool is_conmon;       /* the leaf is CRI-O's conmon, not the container */
+} cgroup_path_info_t;
+
+/* Parses a cgroup path relative to its hierarchy's root ("/kubepods.slice/
+ * .../cri-containerd-<id>.scope", "/kubepods/burstable/pod<uid>/<id>",
+ * "/system.slice/kubelet.service", "/"). The container id is searched
+ * from the leaf upwards and only below the pod component (so crun's extra
+ * "container" sub-cgroup resolves to its parent); conmon scopes never give
+ * a container id. Anything unrecognised leaves the fields empty. */
+void cgroup_path_parse(const char *path, cgroup_path_info_t *info);
+
+/* If one path component names a container, stores its 64-hex id and the
+ * runtime its prefix belongs to and returns true. */
+bool cgroup_path_component_container(const char *component, size_t len,
+                                     char id[CGROUP_CONTAINER_ID_LEN + 1],
+                                     cgroup_runtime_t *runtime);
+
+/* If one component is a pod's ("pod<uid>" or "...-pod<uid_>.slice"), stores
+ * the uid in '-' form and returns true. */
+bool cgroup_path_component_pod(const char *component, size_t len,
+                               char uid[CGROUP_POD_UID_MAX + 1]);
+
+/* The name reported for a process outside pods: the last component of the
+ * path, skipping crun's generic "container" leaf; "/" for the root. A
+ * component longer than size - 1 is cut (cgroup names are at most
+ * NAME_MAX = 255 bytes, so 256 always suffices). */
+void cgroup_path_short_name(const char *path, char *buf, size_t size);
+
+#endif /* NFS_EBPF_CGROUP_PATH_H */

@@ -1,0 +1,340 @@
+/*
+ * cgroup id -> Kubernetes identity: see identity.h.
+ */
+#include "collectd_compat.h"
+
+#include "cgroup_index.h"
+#include "cgroup_path.h"
+#include "identity.h"
+#include "log_once.h"
+#include "runtime_state.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+#define IDENTITY_DEFAULT_RESCAN TIME_T_TO_CDTIME_T(60)
+#define IDENTITY_DEFAULT_TTL TIME_T_TO_CDTIME_T(300)
+#define IDENTITY_CACHE_BUCKETS 4096
+
+/* A resolution that is final for this cgroup incarnation (serial): a pod,
+ * or a cgroup that names no container. Resolutions that may still improve
+ * (container id without state yet) are not cached. */
+typedef struct identity_cached_s {
+  uint64_t cgroup_id;
+  uint64_t serial;
+  pod_identity_t ident;
+  struct identity_cached_s *next;
+} identity_cached_t;
+
+struct identity_s {
+  pthread_mutex_t lock;
+  identity_cgroup_mode_t mode;
+  const char *v1_controller;
+  cgroup_index_t *cgroups;
+  runtime_state_t *runtime;
+  cdtime_t rescan_interval;
+  cdtime_t ttl;
+  cdtime_t now;          /* time of the last tick */
+  cdtime_t last_rescan;
+  bool rescanned_on_demand; /* at most one full walk per tick for unknown ids */
+  identity_cached_t *cache[IDENTITY_CACHE_BUCKETS];
+};
+
+static bool identity_is_file(const char *dir, const char *name) {
+  char path[PATH_MAX];
+  struct stat st;
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  return stat(path, &st) == 0;
+}
+
+static bool identity_is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* cgroup2 at the root: v2. cgroup2 at unified/: hybrid (runc puts every
+ * container there too, so bpf_get_current_cgroup_id() is meaningful). Else
+ * v1 only: the BPF side reads one controller's id, in the order the notes
+ * recommend. A plain directory (a test tree) is treated as v2. */
+static void identity_detect(identity_t *id, const char *root, char *mount,
+                            size_t size) {
+  id->v1_controller = NULL;
+  if (identity_is_file(root, "cgroup.controllers")) {
+    id->mode = IDENTITY_CGROUP_V2;
+    snprintf(mount, size, "%s", root);
+    return;
+  }
+  char path[PATH_MAX];
+  snprintf(path, sizeof(path), "%s/unified", root);
+  if (identity_is_file(path, "cgroup.controllers")) {
+    id->mode = IDENTITY_CGROUP_HYBRID;
+    snprintf(mount, size, "%s", path);
+    return;
+  }
+  static const char *const controllers[] = {"memory", "pids", "cpuset"};
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(controllers); i++) {
+    snprintf(path, sizeof(path), "%s/%s", root, controllers[i]);
+    if (identity_is_dir(path) && identity_is_file(path, "cgroup.procs")) {
+      id->mode = IDENTITY_CGROUP_V1;
+      id->v1_controller = controllers[i];
+      snprintf(mount, size, "%s", path);
+      return;
+    }
+  }
+  id->mode = IDENTITY_CGROUP_V2;
+  snprintf(mount, size, "%s", root);
+}
+
+identity_t *identity_create(const identity_config_t *cfg) {
+  identity_t *id = calloc(1, sizeof(*id));
+  if (id == NULL)
+    return NULL;
+  pthread_mutex_init(&id->lock, NULL);
+  id->rescan_interval = cfg->rescan_interval ? cfg->rescan_interval
+                                             : IDENTITY_DEFAULT_RESCAN;
+  id->ttl = cfg->tombstone_ttl ? cfg->tombstone_ttl : IDENTITY_DEFAULT_TTL;
+  id->now = cdtime();
+
+  const char *host_root = cfg->host_root;
+  if (host_root == NULL || strcmp(host_root, "/") == 0)
+    host_root = "";
+  size_t hl = strlen(host_root);
+  while (hl > 0 && host_root[hl - 1] == '/')
+    hl--;
+  char root[PATH_MAX], mount[PATH_MAX];
+  snprintf(root, sizeof(root), "%.*s%s", (int)hl, host_root,
+           cfg->cgroup_root ? cfg->cgroup_root : "/sys/fs/cgroup");
+  identity_detect(id, root, mount, sizeof(mount));
+
+  id->cgroups = cgroup_index_create(mount, cfg->max_cgroups);
+  runtime_state_config_t rcfg = {
+      .host_root = cfg->host_root,
+      .state_dirs = cfg->state_dirs,
+      .n_state_dirs = cfg->n_state_dirs,
+      .max_file_size = cfg->max_file_size,
+      .max_containers = cfg->max_containers,
+      .tombstone_ttl = id->ttl,
+      .any_owner = cfg->any_owner,
+      .no_inotify = cfg->no_inotify,
+  };
+  id->runtime = runtime_state_create(&rcfg);
+  if (id->cgroups == NULL || id->runtime == NULL) {
+    identity_destroy(id);
+    return NULL;
+  }
+  int ncg = cgroup_index_rescan(id->cgroups, id->now);
+  int nct = runtime_state_rescan(id->runtime, id->now);
+  id->last_rescan = id->now;
+  INFO("nfs_ebpf plugin: pod identity: cgroup %s at %s%s%s, %d cgroups, %d "
+       "containers",
+       id->mode == IDENTITY_CGROUP_V2       ? "v2"
+       : id->mode == IDENTITY_CGROUP_HYBRID ? "hybrid"
+                                            : "v1",
+       mount, id->v1_controller ? " controller " : "",
+       id->v1_controller ? id->v1_controller : "", ncg, nct);
+  return id;
+}
+
+static void identity_cache_clear(identity_t *id) {
+  for (size_t b = 0; b < IDENTITY_CACHE_BUCKETS; b++) {
+    for (identity_cached_t *c = id->cache[b], *next; c; c = next) {
+      next = c->next;
+      free(c);
+    }
+    id->cache[b] = NULL;
+  }
+}
+
+void identity_destroy(identity_t *id) {
+  if (id == NULL)
+    return;
+  identity_cache_clear(id);
+  cgroup_index_destroy(id->cgroups);
+  runtime_state_destroy(id->runtime);
+  pthread_mutex_destroy(&id->lock);
+  free(id);
+}
+
+identity_cgroup_mode_t identity_cgroup_mode(const identity_t *id,
+                                            const char **v1_controller) {
+  if (v1_controller != NULL)
+    *v1_controller = id->v1_controller;
+  return id->mode;
+}
+
+static size_t identity_bucket(uint64_t cgroup_id) {
+  return (size_t)((cgroup_id * 0x9E3779B97F4A7C15ULL) >> 40) %
+         IDENTITY_CACHE_BUCKETS;
+}
+
+static identity_cached_t **identity_cache_slot(identity_t *id, uint64_t cgroup_id) {
+  identity_cached_t **pp = &id->cache[identity_bucket(cgroup_id)];
+  while (*pp != NULL && (*pp)->cgroup_id != cgroup_id)
+    pp = &(*pp)->next;
+  return pp;
+}
+
+static void identity_set_cgroup(pod_identity_t *out, const char *path) {
+  memset(out, 0, sizeof(*out));
+  cgroup_path_short_name(path, out->cgroup, sizeof(out->cgroup));
+}
+
+static void identity_set_pod(pod_identity_t *out, const runtime_container_t *c,
+                             const char *container) {
+  memset(out, 0, sizeof(*out));
+  sstrncpy(out->ns, c->ns, sizeof(out->ns));
+  sstrncpy(out->pod, c->pod, sizeof(out->pod));
+  sstrncpy(out->container, container, sizeof(out->container));
+  out->in_pod = true;
+}
+
+/* Resolves a cgroup path. Returns true if the answer is final. */
+static bool identity_resolve_path(identity_t *id, const char *path,
+                                  pod_identity_t *out) {
+  cgroup_path_info_t info;
+  cgroup_path_parse(path, &info);
+
+  if (info.container_id[0] != '\0') {
+    const runtime_container_t *c =
+        runtime_state_find(id->runtime, info.container_id, id->now);
+    if (c == NULL) {
+      /* No state (yet, or a runtime we do not read): the cgroup name is
+       * the honest answer until the next rescan. */
+      identity_set_cgroup(out, path);
+      return false;
+    }
+    if (!c->is_pod) {
+      identity_set_cgroup(out, path); /* plain container, or bad state (logged) */
+      return true;
+    }
+    if (info.pod_uid[0] != '\0' && c->pod_uid[0] != '\0' &&
+        strcmp(info.pod_uid, c->pod_uid) != 0) {
+      /* The cgroup says one pod, the state file another: never guess. */
+      char key[128];
+      snprintf(key, sizeof(key), "identity:uid-mismatch:%s", c->id);
+      log_once(LOG_WARNING, key,
+               "nfs_ebpf plugin: container %.12s: cgroup %s names pod uid %s "
+               "but its state says %s; reporting the cgroup",
+               c->id, path, info.pod_uid, c->pod_uid);
+      identity_set_cgroup(out, path);
+      return true;
+    }
+    identity_set_pod(out, c, c->container);
+    return true;
+  }
+
+  if (info.pod_uid[0] != '\0') {
+    /* In a pod but in no container: conmon, or a process kubelet put in the
+     * pod slice. It belongs to the pod's infrastructure. */
+    const runtime_container_t *c = runtime_state_find_pod(id->runtime, info.pod_uid);
+    if (c != NULL) {
+      identity_set_pod(out, c, RUNTIME_SANDBOX_NAME);
+      return true;
+    }
+    identity_set_cgroup(out, path);
+    return false;
+  }
+
+  identity_set_cgroup(out, path);
+  return true;
+}
+
+static int identity_lookup_locked(identity_t *id, uint64_t cgroup_id,
+                                  pod_identity_t *out) {
+  const cgroup_index_entry_t *e = cgroup_index_find(id->cgroups, cgroup_id);
+  if (e == NULL) {
+    /* Never seen: ask the kernel for this one id; if the hierarchy does not
+     * allow that, walk it, at most once per interval. */
+    int status = cgroup_index_resolve(id->cgroups, cgroup_id, id->now);
+    if (status == -EOPNOTSUPP && !id->rescanned_on_demand) {
+      id->rescanned_on_demand = true;
+      cgroup_index_rescan(id->cgroups, id->now);
+    }
+    e = cgroup_index_find(id->cgroups, cgroup_id);
+  }
+  if (e == NULL) {
+    memset(out, 0, sizeof(*out));
+    sstrncpy(out->cgroup, IDENTITY_UNRESOLVED_CGROUP, sizeof(out->cgroup));
+    return -ENOENT;
+  }
+
+  identity_cached_t **slot = identity_cache_slot(id, cgroup_id);
+  if (*slot != NULL && (*slot)->serial == e->serial) {
+    *out = (*slot)->ident;
+    return 0;
+  }
+  bool final = identity_resolve_path(id, e->path, out);
+  if (*slot != NULL && (*slot)->serial != e->serial) {
+    /* The id names another cgroup now: forget the old answer entirely. */
+    identity_cached_t *stale = *slot;
+    *slot = stale->next;
+    free(stale);
+  }
+  if (final) {
+    identity_cached_t *c = calloc(1, sizeof(*c));
+    if (c != NULL) {
+      c->cgroup_id = cgroup_id;
+      c->serial = e->serial;
+      c->ident = *out;
+      size_t b = identity_bucket(cgroup_id);
+      c->next = id->cache[b];
+      id->cache[b] = c;
+    }
+  }
+  return 0;
+}
+
+int identity_lookup(identity_t *id, uint64_t cgroup_id, pod_identity_t *out) {
+  if (id == NULL || out == NULL)
+    return -EINVAL;
+  pthread_mutex_lock(&id->lock);
+  int status = identity_lookup_locked(id, cgroup_id, out);
+  pthread_mutex_unlock(&id->lock);
+  return status;
+}
+
+/* Drops cached answers whose cgroup left the index (tombstone expired). */
+static void identity_cache_prune(identity_t *id) {
+  for (size_t b = 0; b < IDENTITY_CACHE_BUCKETS; b++)
+    for (identity_cached_t **pp = &id->cache[b]; *pp;) {
+      identity_cached_t *c = *pp;
+      const cgroup_index_entry_t *e = cgroup_index_find(id->cgroups, c->cgroup_id);
+      if (e == NULL || e->serial != c->serial) {
+        *pp = c->next;
+        free(c);
+      } else {
+        pp = &c->next;
+      }
+    }
+}
+
+void identity_tick(identity_t *id, cdtime_t now) {
+  if (id == NULL)
+    return;
+  pthread_mutex_lock(&id->lock);
+  id->now = now;
+  id->rescanned_on_demand = false;
+  runtime_state_poll(id->runtime, now);
+  if (now - id->last_rescan >= id->rescan_interval || now < id->last_rescan) {
+    cgroup_index_rescan(id->cgroups, now);
+    runtime_state_rescan(id->runtime, now);
+    id->last_rescan = now;
+  }
+  cgroup_index_expire(id->cgroups, now, id->ttl);
+  identity_cache_prune(id);
+  pthread_mutex_unlock(&id->lock);
+}
+
+bool identity_cgroup_alive(identity_t *id, uint64_t cgroup_id) {
+  if (id == NULL)
+    return false;
+  pthread_mutex_lock(&id->lock);
+  const cgroup_index_entry_t *e = cgroup_index_find(id->cgroups, cgroup_id);
+  if (e == NULL && cgroup_index_resolve(id->cgroups, cgroup_id, id->now) == 0)
+    e = cgroup_index_find(id->cgroups, cgroup_id);
+  bool alive = e != NULL;
+  pthread_mutex_unlock(&id->lock);
+  return alive;
+}

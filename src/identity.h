@@ -1,0 +1,88 @@
+/*
+ * Who did an NFS operation: the kernel side keys its counters by cgroup id;
+ * this module turns a cgroup id into a Kubernetes namespace/pod/container,
+ * or, for processes outside pods, into the cgroup's short name
+ * (kubelet.service, "/" for the root cgroup).
+ *
+ * All the work happens here, in the read callback, never on the kernel's
+ * hot path: cgroup ids are mapped to paths by cgroup_index (walk of the
+ * cgroup mount, on-demand open_by_handle_at for ids never seen), container
+ * ids in those paths to pods by runtime_state (containerd, CRI-O, Docker
+ * state files). Ended cgroups keep their identity for tombstone_ttl, so the
+ * last interval of a short-lived container is still attributed to it.
+ *
+ * Calls are serialised by an internal mutex.
+ */
+#ifndef NFS_EBPF_IDENTITY_H
+#define NFS_EBPF_IDENTITY_H
+
+#include "collectd_compat.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+  char ns[64];
+  char pod[254];
+  char container[64]; /* "POD" for sandbox / pod-level processes (conmon) */
+  char cgroup[256];   /* filled only when !in_pod */
+  bool in_pod;
+} pod_identity_t;
+
+/* cgroup name reported for an id that no longer exists and was never
+ * seen (born and gone between two scans): see identity_lookup. */
+#define IDENTITY_UNRESOLVED_CGROUP "unresolved"
+
+typedef struct {
+  const char *host_root;   /* prefix of cgroup_root and state dirs; NULL or "/": none */
+  const char *cgroup_root; /* NULL: "/sys/fs/cgroup"; v2, hybrid or v1 is detected */
+  const char *const *state_dirs; /* NULL: runtime_state_default_dirs */
+  size_t n_state_dirs;
+  cdtime_t rescan_interval; /* 0: 60 s */
+  cdtime_t tombstone_ttl;   /* 0: 5 min */
+  size_t max_cgroups;       /* 0: CGROUP_INDEX_DEFAULT_MAX_ENTRIES */
+  size_t max_containers;    /* 0: RUNTIME_DEFAULT_MAX_CONTAINERS */
+  size_t max_file_size;     /* 0: 16 MiB */
+  bool any_owner;           /* tests only: accept state files not owned by root */
+  bool no_inotify;          /* tests only */
+} identity_config_t;
+
+typedef enum {
+  IDENTITY_CGROUP_V2,     /* unified hierarchy at cgroup_root */
+  IDENTITY_CGROUP_HYBRID, /* v1 controllers + v2 at cgroup_root/unified */
+  IDENTITY_CGROUP_V1,     /* v1 only: ids of one controller's hierarchy */
+} identity_cgroup_mode_t;
+
+typedef struct identity_s identity_t;
+
+/* Detects the cgroup layout, scans cgroups and runtime state once. NULL
+ * (logged) if the cgroup hierarchy cannot be opened. */
+identity_t *identity_create(const identity_config_t *cfg);
+void identity_destroy(identity_t *id);
+
+/* Which hierarchy cgroup ids must come from. For IDENTITY_CGROUP_V1,
+ * *v1_controller (if not NULL) is set to "memory", "pids" or "cpuset":
+ * the BPF side must then read that controller's cgroup id instead of
+ * bpf_get_current_cgroup_id(). */
+identity_cgroup_mode_t identity_cgroup_mode(const identity_t *id,
+                                            const char **v1_controller);
+
+/* Fills *out and returns 0 when the id is known (live, or ended less than
+ * tombstone_ttl ago): a pod process (in_pod) or a plain cgroup (its short
+ * name). An id never seen is first resolved on demand. Returns -ENOENT if
+ * it still cannot be found (the cgroup was created and removed between two
+ * scans): *out is then a plain cgroup named IDENTITY_UNRESOLVED_CGROUP, so
+ * a caller may aggregate such counts under it rather than drop them.
+ * -EINVAL for bad arguments. */
+int identity_lookup(identity_t *id, uint64_t cgroup_id, pod_identity_t *out);
+
+/* Once per read interval: inotify events, periodic rescan, expiry of
+ * tombstones. */
+void identity_tick(identity_t *id, cdtime_t now);
+
+/* True while the cgroup exists or its tombstone has not expired (an id
+ * never seen is resolved on demand first). False means the kernel map
+ * keys of that id can be garbage-collected. */
+bool identity_cgroup_alive(identity_t *id, uint64_t cgroup_id);
+
+#endif /* NFS_EBPF_IDENTITY_H */

@@ -1,0 +1,123 @@
+/*
+ * Container runtime state on the node: which Kubernetes namespace, pod and
+ * container a container id belongs to, read from the runtimes' own state
+ * files (no Kubernetes API, no runtime socket):
+ *
+ *   containerd (CRI)  <state>/io.containerd.runtime.v2.task/k8s.io/<id>/config.json
+ *   containerd v1     <state>/io.containerd.runtime.v1.linux/k8s.io/<id>/config.json
+ *   CRI-O             <state>/overlay-containers/<id>/userdata/config.json
+ *   Docker            <state>/containers/<id>/config.v2.json (cri-dockerd labels)
+ *
+ * Every configured state directory is probed for all four layouts. The
+ * files are written by the runtimes from data the pod's author controls,
+ * so they are read defensively (safe_file.h), parsed by a streaming parser
+ * that keeps only the few fields needed, and every extracted name is
+ * validated; a problem is logged once and the container is then treated as
+ * unknown (the caller falls back to the cgroup name).
+ *
+ * Not thread-safe: one owner (identity.c) calls it from the read callback.
+ */
+#ifndef NFS_EBPF_RUNTIME_STATE_H
+#define NFS_EBPF_RUNTIME_STATE_H
+
+#include "collectd_compat.h"
+
+#include "safe_file.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define RUNTIME_ID_LEN 64
+#define RUNTIME_NS_MAX 63         /* DNS-1123 label */
+#define RUNTIME_POD_MAX 253       /* DNS-1123 subdomain */
+#define RUNTIME_CONTAINER_MAX 63  /* DNS-1123 label */
+#define RUNTIME_UID_MAX 36
+#define RUNTIME_CGROUPS_PATH_MAX 255
+/* JSON limits beyond the file size cap. */
+#define RUNTIME_JSON_MAX_DEPTH 64
+#define RUNTIME_JSON_MAX_STRING (1024 * 1024)
+#define RUNTIME_DEFAULT_MAX_CONTAINERS 16384
+/* The name given to pod sandbox (pause / infra) containers, as kubelet and
+ * CRI-O call them. */
+#define RUNTIME_SANDBOX_NAME "POD"
+
+typedef enum {
+  RUNTIME_KIND_CONTAINERD,
+  RUNTIME_KIND_CRIO,
+  RUNTIME_KIND_DOCKER,
+} runtime_kind_t;
+
+typedef struct {
+  char id[RUNTIME_ID_LEN + 1];
+  runtime_kind_t kind;
+  bool is_pod;      /* namespace, pod and container are valid */
+  bool sandbox;     /* the pod's sandbox/infra container */
+  char ns[RUNTIME_NS_MAX + 1];
+  char pod[RUNTIME_POD_MAX + 1];
+  char container[RUNTIME_CONTAINER_MAX + 1]; /* "POD" for sandboxes */
+  char pod_uid[RUNTIME_UID_MAX + 1];         /* "" if the runtime omits it */
+  char cgroups_path[RUNTIME_CGROUPS_PATH_MAX + 1]; /* linux.cgroupsPath */
+  bool alive;       /* bundle present at the last scan */
+} runtime_container_t;
+
+typedef struct {
+  const char *host_root;          /* prefix for every state dir; NULL or "/" */
+  const char *const *state_dirs;  /* NULL: runtime_state_default_dirs */
+  size_t n_state_dirs;
+  size_t max_file_size;           /* 0: SAFE_FILE_DEFAULT_MAX_SIZE */
+  size_t max_containers;          /* 0: RUNTIME_DEFAULT_MAX_CONTAINERS */
+  cdtime_t tombstone_ttl;         /* how long removed bundles are kept */
+  bool any_owner;                 /* tests only: accept non-root files */
+  bool no_inotify;                /* tests only */
+} runtime_state_config_t;
+
+typedef struct runtime_state_s runtime_state_t;
+
+/* containerd, k3s/RKE2, microk8s, k0s, CRI-O, Docker; NULL-terminated. */
+extern const char *const runtime_state_default_dirs[];
+
+/* Never NULL on success even if no state dir exists yet (they are probed
+ * again on every full rescan). NULL only on allocation failure. */
+runtime_state_t *runtime_state_create(const runtime_state_config_t *cfg);
+void runtime_state_destroy(runtime_state_t *rs);
+
+/* Re-probes every state dir and layout and re-reads changed bundles
+ * (unchanged files, by dev/inode/size/mtime, are not parsed again).
+ * Returns the number of live containers or -errno. */
+int runtime_state_rescan(runtime_state_t *rs, cdtime_t now);
+
+/* Drains inotify events: re-lists the layouts that changed, or everything
+ * after IN_Q_OVERFLOW; retries bundles whose config was not written yet;
+ * drops tombstones older than the ttl. Returns how many layouts were
+ * re-listed. Never blocks. */
+int runtime_state_poll(runtime_state_t *rs, cdtime_t now);
+
+/* The container (live or tombstone) with that 64-hex id. An id not known
+ * yet is looked up on demand in every layout (a handful of openat calls);
+ * misses are remembered until the next full rescan. NULL if unknown. */
+const runtime_container_t *runtime_state_find(runtime_state_t *rs,
+                                              const char *id, cdtime_t now);
+
+/* Some container of the pod with that uid, the sandbox preferred (for
+ * processes in the pod's cgroup but in no container, e.g. conmon). */
+const runtime_container_t *runtime_state_find_pod(runtime_state_t *rs,
+                                                  const char *pod_uid);
+
+size_t runtime_state_count(const runtime_state_t *rs);
+
+/* Parses one state file: name (config.json / config.v2.json) in the bundle
+ * directory bundle_fd, for a runtime of that kind. Fills out (id is left
+ * to the caller) and returns 0, or -errno for a file that could not be
+ * read or parsed (logged once, keyed by where). A readable file without
+ * Kubernetes metadata, or with invalid names, returns 0 with
+ * out->is_pod == false. */
+int runtime_state_parse_file(int bundle_fd, const char *name,
+                             runtime_kind_t kind,
+                             const safe_file_policy_t *policy,
+                             const char *where, runtime_container_t *out);
+
+/* DNS-1123 checks used on extracted names (exposed for tests). */
+bool runtime_dns1123_label(const char *s, size_t max_len);
+bool runtime_dns1123_subdomain(const char *s, size_t max_len);
+
+#endif /* NFS_EBPF_RUNTIME_STATE_H */
