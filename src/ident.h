@@ -1,0 +1,57 @@
+/*
+ * The collectd identifier encoding of docs/identifiers.md: the "who"
+ * (plugin_instance) and "what" (type_instance) fields, built so that
+ * collectd's escape_slashes leaves them unchanged and the shipped
+ * Prometheus relabel rules can split them again.
+ *
+ *   who  = "<ns>_<pod>_<container>"  |  "@<cgroup>"
+ *   what = "<op>[-<qualifier>]@<server>:<export>"
+ *
+ * Decoding (what the relabel rules do; tests/unit/ident_test.c mirrors it):
+ *   who:  ^@(.*)$ -> cgroup;  ^([^_]*)_([^_]*)_(.*)$ -> namespace, pod,
+ *         container
+ *   what: ^([^-@]+)(-([^@]*))?@(.*?):([|~].*)?$ -> op, qualifier, server,
+ *         export (RE2, lazy server: the split is the first ':' followed by
+ *         '|' or '~', or the final ':' when the export is empty)
+ *   then every '|' -> '/'.
+ */
+#ifndef NFS_EBPF_IDENT_H
+#define NFS_EBPF_IDENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* collectd's name fields hold 127 characters. */
+#define IDENT_MAX_LEN 127
+
+/* Length of "~" + 12 hex digits. */
+#define IDENT_HASH_LEN 13
+
+/* FNV-1a 64 over len bytes (exposed for tests and for anyone who wants to
+ * find an identifier from the long name). */
+uint64_t ident_fnv1a64(const void *data, size_t len);
+
+/* who of a pod process (ns, pod, container non-NULL, cgroup ignored) or of
+ * a process outside pods (ns == NULL: "@" + cgroup; "/" becomes "@|").
+ * Writes at most min(size - 1, IDENT_MAX_LEN) characters. Returns 0, 1 when
+ * a segment was shortened or replaced by its hash, -1 on bad arguments
+ * (logged; buf then holds ""). */
+int ident_who(char *buf, size_t size, const char *ns, const char *pod,
+              const char *container, const char *cgroup);
+
+/* what of a series: op (e.g. "read"), optional qualifier ("0.001", "+Inf",
+ * "ESTALE"; NULL or "" for none), server and export as split by
+ * ident_split_source. Same return values as ident_who. op must not contain
+ * '-', '@', '/', and the qualifier no '@' or '/': they are ours, not user
+ * data, so a bad one is a bug and returns -1. */
+int ident_what(char *buf, size_t size, const char *op, const char *qualifier,
+               const char *server, const char *export_);
+
+/* Splits a mount source at its first ":/": "10.0.0.5:/vol" -> "10.0.0.5",
+ * "/vol"; "[fd00::1]:/x" -> "[fd00::1]", "/x"; no ":/" -> whole source as
+ * server, "" as export. Returns 0, or -1 if a buffer is too small (both
+ * buffers then hold ""; never a truncated name). */
+int ident_split_source(const char *source, char *server, size_t server_size,
+                       char *export_, size_t export_size);
+
+#endif /* NFS_EBPF_IDENT_H */

@@ -1,0 +1,416 @@
+/*
+ * Tests for ident.c. Besides the documented examples they prove, over many
+ * generated names, that identifiers are unique, stable, untouched by the
+ * daemon's escape_slashes, and that a decoder built like the Prometheus
+ * relabel rules (see ident.h) gets the original labels back.
+ */
+#include "collectd_compat.h"
+
+#include "ident.h"
+#include "mock_collectd.h"
+
+#include <collectd/core/testing.h>
+
+/* ---- a decoder mirroring the relabel regexes in ident.h ---- */
+
+typedef struct {
+  char ns[512], pod[512], container[512], cgroup[512];
+  char op[64], qualifier[64], server[512], export_[512];
+} labels_t;
+
+static void unbar(char *dst, const char *src, size_t len) {
+  for (size_t i = 0; i < len; i++)
+    dst[i] = src[i] == '|' ? '/' : src[i];
+  dst[len] = '\0';
+}
+
+/* ^@(.*)$ | ^([^_]*)_([^_]*)_(.*)$ */
+static int decode_who(const char *who, labels_t *l) {
+  if (who[0] == '@') {
+    unbar(l->cgroup, who + 1, strlen(who + 1));
+    return 0;
+  }
+  const char *u1 = strchr(who, '_');
+  if (u1 == NULL)
+    return -1;
+  const char *u2 = strchr(u1 + 1, '_');
+  if (u2 == NULL)
+    return -1;
+  unbar(l->ns, who, (size_t)(u1 - who));
+  unbar(l->pod, u1 + 1, (size_t)(u2 - u1 - 1));
+  unbar(l->container, u2 + 1, strlen(u2 + 1));
+  return 0;
+}
+
+/* ^([^-@]+)(-([^@]*))?@(.*?):([|~].*)?$ */
+static int decode_what(const char *what, labels_t *l) {
+  size_t op_len = strcspn(what, "-@");
+  if (op_len == 0)
+    return -1;
+  memcpy(l->op, what, op_len);
+  l->op[op_len] = '\0';
+  const char *p = what + op_len;
+  l->qualifier[0] = '\0';
+  if (*p == '-') {
+    size_t q_len = strcspn(p + 1, "@");
+    memcpy(l->qualifier, p + 1, q_len);
+    l->qualifier[q_len] = '\0';
+    p += 1 + q_len;
+  }
+  if (*p != '@')
+    return -1;
+  p++;
+  /* lazy (.*?) then ':' then optional [|~].* to the end */
+  for (const char *c = p; *c != '\0'; c++) {
+    if (*c != ':')
+      continue;
+    if (c[1] == '\0' || c[1] == '|' || c[1] == '~') {
+      unbar(l->server, p, (size_t)(c - p));
+      unbar(l->export_, c + 1, strlen(c + 1));
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* ---- helpers ---- */
+
+static char who[DATA_MAX_NAME_LEN], what[DATA_MAX_NAME_LEN];
+
+/* Dispatches who/what through the mock and returns whether the daemon's
+ * escape_slashes left both exactly as they were. */
+static bool survives_dispatch(const char *w, const char *t) {
+  value_t v = {.derive = 1};
+  value_list_t vl = VALUE_LIST_INIT;
+  vl.values = &v;
+  vl.values_len = 1;
+  sstrncpy(vl.plugin, "nfs_ebpf", sizeof(vl.plugin));
+  sstrncpy(vl.plugin_instance, w, sizeof(vl.plugin_instance));
+  sstrncpy(vl.type, "operations", sizeof(vl.type));
+  sstrncpy(vl.type_instance, t, sizeof(vl.type_instance));
+  plugin_dispatch_values(&vl);
+  const value_list_t *got = mock_dispatched(mock_dispatch_count() - 1);
+  return got != NULL && strcmp(got->plugin_instance, w) == 0 &&
+         strcmp(got->type_instance, t) == 0;
+}
+
+static uint64_t rng_state = 0x2545f4914f6cdd1du;
+static uint64_t rng(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return rng_state;
+}
+
+static void random_text(char *out, size_t len, const char *alphabet) {
+  size_t n = strlen(alphabet);
+  for (size_t i = 0; i < len; i++)
+    out[i] = alphabet[rng() % n];
+  out[len] = '\0';
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* ---- tests ---- */
+
+DEF_TEST(documented_examples) {
+  EXPECT_EQ_INT(0, ident_who(who, sizeof(who), "shop", "web-0", "nginx", NULL));
+  EXPECT_EQ_STR("shop_web-0_nginx", who);
+  char server[64], export_[64];
+  CHECK_ZERO(ident_split_source("10.0.0.5:/vol/data", server, sizeof(server),
+                                export_, sizeof(export_)));
+  EXPECT_EQ_STR("10.0.0.5", server);
+  EXPECT_EQ_STR("/vol/data", export_);
+  EXPECT_EQ_INT(0, ident_what(what, sizeof(what), "read", NULL, server,
+                              export_));
+  EXPECT_EQ_STR("read@10.0.0.5:|vol|data", what);
+  OK(survives_dispatch(who, what));
+
+  EXPECT_EQ_INT(0, ident_who(who, sizeof(who), NULL, NULL, NULL,
+                             "kubelet.service"));
+  EXPECT_EQ_STR("@kubelet.service", who);
+  EXPECT_EQ_INT(0, ident_who(who, sizeof(who), NULL, NULL, NULL, "/"));
+  EXPECT_EQ_STR("@|", who);
+  /* a lone "/" would become "root" in the daemon; ours never is one */
+  OK(survives_dispatch(who, what));
+  EXPECT_EQ_INT(0, ident_who(who, sizeof(who), NULL, NULL, NULL,
+                             "user@1000.service"));
+  EXPECT_EQ_STR("@user@1000.service", who);
+
+  ident_what(what, sizeof(what), "read", "0.001", "10.0.0.5", "/vol/data");
+  EXPECT_EQ_STR("read-0.001@10.0.0.5:|vol|data", what);
+  ident_what(what, sizeof(what), "read", "+Inf", "10.0.0.5", "/vol/data");
+  EXPECT_EQ_STR("read-+Inf@10.0.0.5:|vol|data", what);
+  ident_what(what, sizeof(what), "write", "ESTALE", "10.0.0.5", "/");
+  EXPECT_EQ_STR("write-ESTALE@10.0.0.5:|", what);
+  return 0;
+}
+
+DEF_TEST(split_source) {
+  char s[64], e[64];
+  CHECK_ZERO(ident_split_source("[fd00::1]:/export", s, sizeof(s), e,
+                                sizeof(e)));
+  EXPECT_EQ_STR("[fd00::1]", s);
+  EXPECT_EQ_STR("/export", e);
+  CHECK_ZERO(ident_split_source("nfs.example:/a:/b", s, sizeof(s), e,
+                                sizeof(e)));
+  EXPECT_EQ_STR("nfs.example", s);
+  EXPECT_EQ_STR("/a:/b", e);
+  CHECK_ZERO(ident_split_source("nfsserver:vol", s, sizeof(s), e, sizeof(e)));
+  EXPECT_EQ_STR("nfsserver:vol", s);
+  EXPECT_EQ_STR("", e);
+  CHECK_ZERO(ident_split_source("srv:/", s, sizeof(s), e, sizeof(e)));
+  EXPECT_EQ_STR("srv", s);
+  EXPECT_EQ_STR("/", e);
+  /* too small: nothing, never a truncated name */
+  char tiny[4];
+  EXPECT_EQ_INT(-1, ident_split_source("10.0.0.5:/v", tiny, sizeof(tiny), e,
+                                       sizeof(e)));
+  EXPECT_EQ_STR("", tiny);
+  EXPECT_EQ_STR("", e);
+  EXPECT_EQ_INT(-1, ident_split_source(NULL, s, sizeof(s), e, sizeof(e)));
+  return 0;
+}
+
+DEF_TEST(decodes_tricky_mounts) {
+  labels_t l;
+  struct {
+    const char *source, *qualifier;
+  } cases[] = {
+      {"[fd00::1]:/export", NULL},
+      {"nfsserver:vol", NULL},       /* no ":/": export empty */
+      {"host::/exp", "0.00025"},     /* server ends in ':' */
+      {"10.1.2.3:/srv/my share", "1e-05"},
+      {"fs@corp:/a@b/c-d:e", "ENOENT"},
+      {"srv:/", "+Inf"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char s[128], e[128];
+    CHECK_ZERO(ident_split_source(cases[i].source, s, sizeof(s), e,
+                                  sizeof(e)));
+    EXPECT_EQ_INT(0, ident_what(what, sizeof(what), "getattr",
+                                cases[i].qualifier, s, e));
+    memset(&l, 0, sizeof(l));
+    CHECK_ZERO(decode_what(what, &l));
+    EXPECT_EQ_STR("getattr", l.op);
+    EXPECT_EQ_STR(cases[i].qualifier ? cases[i].qualifier : "", l.qualifier);
+    EXPECT_EQ_STR(s, l.server);
+    EXPECT_EQ_STR(e, l.export_);
+    OK(survives_dispatch("x", what));
+  }
+  return 0;
+}
+
+DEF_TEST(bad_segments_hashed_and_logged_once) {
+  mock_reset();
+  mock_log_set_echo(false);
+  EXPECT_EQ_INT(1, ident_who(who, sizeof(who), "ns", "bad_pod", "c", NULL));
+  /* "bad_pod" would split the who wrongly: replaced by its hash */
+  char expect[64];
+  snprintf(expect, sizeof(expect), "ns_~%012" PRIx64 "_c",
+           ident_fnv1a64("bad_pod", 7) >> 16);
+  EXPECT_EQ_STR(expect, who);
+  labels_t l;
+  CHECK_ZERO(decode_who(who, &l));
+  EXPECT_EQ_STR("ns", l.ns);
+  EXPECT_EQ_STR("c", l.container);
+
+  EXPECT_EQ_INT(1, ident_what(what, sizeof(what), "read", NULL, "srv",
+                              "/caf\xc3\xa9"));
+  OK(strncmp(what, "read@srv:~", 10) == 0 && strlen(what) == 10 + 12);
+  CHECK_ZERO(decode_what(what, &l));
+  EXPECT_EQ_STR("srv", l.server);
+  OK(l.export_[0] == '~');
+  EXPECT_EQ_INT(1, ident_who(who, sizeof(who), NULL, NULL, NULL, "a|b"));
+  OK(who[0] == '@' && who[1] == '~');
+  EXPECT_EQ_INT(1, ident_what(what, sizeof(what), "read", NULL, "s~x", "/e"));
+  EXPECT_EQ_INT(1, ident_what(what, sizeof(what), "read", NULL, "tab\there",
+                              "/e"));
+  /* logged, and only once for all of the above */
+  EXPECT_EQ_INT(1, mock_log_count(LOG_WARNING, "reserved characters"));
+  OK(survives_dispatch(who, what));
+
+  /* our own vocabulary is checked, not hashed */
+  EXPECT_EQ_INT(-1, ident_what(what, sizeof(what), "re-ad", NULL, "s", "/e"));
+  EXPECT_EQ_STR("", what);
+  EXPECT_EQ_INT(-1, ident_what(what, sizeof(what), "read", "a@b", "s", "/e"));
+  EXPECT_EQ_INT(-1, ident_who(who, sizeof(who), "ns", NULL, "c", NULL));
+  EXPECT_EQ_INT(-1, ident_who(who, sizeof(who), NULL, NULL, NULL, NULL));
+  OK(mock_log_count(LOG_ERR, "nfs_ebpf plugin: ") >= 4);
+  mock_log_set_echo(true);
+  return 0;
+}
+
+DEF_TEST(long_names_shortened_with_hash_of_whole_field) {
+  mock_reset();
+  mock_log_set_echo(false);
+  char pod[254];
+  memset(pod, 'p', 253);
+  pod[253] = '\0';
+  EXPECT_EQ_INT(1, ident_who(who, sizeof(who), "team-a", pod, "app", NULL));
+  EXPECT_EQ_INT(IDENT_MAX_LEN, strlen(who));
+  /* the hash is FNV-1a of the whole unshortened field */
+  char full[512];
+  snprintf(full, sizeof(full), "team-a_%s_app", pod);
+  char suffix[32];
+  snprintf(suffix, sizeof(suffix), "~%012" PRIx64 "_app",
+           ident_fnv1a64(full, strlen(full)) >> 16);
+  OK(strncmp(who, "team-a_ppp", 10) == 0);
+  OK(strcmp(who + strlen(who) - strlen(suffix), suffix) == 0);
+  printf("# %s\n", who);
+  EXPECT_EQ_INT(1, mock_log_count(LOG_INFO, "shortened"));
+
+  /* stability: same input, same identifier */
+  char again[DATA_MAX_NAME_LEN];
+  ident_who(again, sizeof(again), "team-a", pod, "app", NULL);
+  EXPECT_EQ_STR(who, again);
+  /* a difference past the cut still gives another identifier */
+  pod[252] = 'q';
+  ident_who(again, sizeof(again), "team-a", pod, "app", NULL);
+  OK(strcmp(who, again) != 0);
+
+  /* long server and export: both stay decodable */
+  char server[200], export_[300];
+  memset(server, 'a', 150);
+  server[150] = '\0';
+  strcpy(export_, "/");
+  for (int i = 0; i < 30; i++)
+    strcat(export_, "dir-long/");
+  EXPECT_EQ_INT(1, ident_what(what, sizeof(what), "readdir", "2.5", server,
+                              export_));
+  EXPECT_EQ_INT(IDENT_MAX_LEN, strlen(what));
+  labels_t l;
+  CHECK_ZERO(decode_what(what, &l));
+  EXPECT_EQ_STR("readdir", l.op);
+  EXPECT_EQ_STR("2.5", l.qualifier);
+  OK(strchr(l.server, '~') != NULL && strncmp(l.server, "aaa", 3) == 0);
+  OK(l.export_[0] == '/' && strchr(l.export_, '~') != NULL);
+  printf("# %s\n", what);
+  OK(survives_dispatch(who, what));
+
+  /* an IPv6 server cut right after a ':' must not fake the split */
+  char v6[200] = "[";
+  for (int i = 0; i < 40; i++)
+    strcat(v6, "fd00:");
+  strcat(v6, "1]");
+  for (size_t cut = 0; cut < 20; cut++) {
+    char exp2[64];
+    snprintf(exp2, sizeof(exp2), "/%.*s", (int)cut, "xxxxxxxxxxxxxxxxxxxx");
+    ident_what(what, sizeof(what), "read", "ESTALE", v6, exp2);
+    CHECK_ZERO(decode_what(what, &l));
+    if (strcmp(l.export_, exp2) != 0) {
+      printf("not ok %d - %s decodes export \"%s\"\n", ++check_count__, what,
+             l.export_);
+      return -1;
+    }
+  }
+  OK(1); /* all 20 cut positions decoded their export */
+
+  /* a small buffer limits the length too */
+  char small[40];
+  EXPECT_EQ_INT(1, ident_who(small, sizeof(small), "team-a", pod, "app",
+                             NULL));
+  EXPECT_EQ_INT(39, strlen(small));
+  /* too small to hold even the hashes: error, empty */
+  char tiny[10];
+  EXPECT_EQ_INT(-1, ident_who(tiny, sizeof(tiny), "team-a", pod, "app", NULL));
+  EXPECT_EQ_STR("", tiny);
+  mock_log_set_echo(true);
+  return 0;
+}
+
+#define UNIQUE_N 20000
+
+DEF_TEST(unique_stable_escape_proof_and_round_trip) {
+  mock_reset();
+  mock_log_set_echo(false);
+  static char names[UNIQUE_N][DATA_MAX_NAME_LEN];
+  static char *sorted[UNIQUE_N];
+  int round_trip_fail = 0, escape_fail = 0, unstable = 0, decoded_fail = 0;
+
+  for (int i = 0; i < UNIQUE_N; i++) {
+    char ns[64], pod[300], container[64], server[200], export_[400];
+    /* long, nearly identical names: most of them get shortened */
+    random_text(ns, 3 + rng() % 20, "abc-");
+    size_t pod_len = 1 + rng() % 250;
+    memset(pod, 'w', pod_len);
+    pod[pod_len] = '\0';
+    random_text(pod + pod_len - (pod_len > 6 ? 6 : pod_len),
+                pod_len > 6 ? 6 : pod_len, "0123456789abcdef-.");
+    random_text(container, 1 + rng() % 30, "xyz0-");
+    random_text(server, 1 + rng() % 120, "0123456789.:[]abc-@");
+    if (strstr(server, ":/") != NULL)
+      continue;
+    export_[0] = '/';
+    random_text(export_ + 1, rng() % 200, "/abc .:@-_");
+
+    char w[DATA_MAX_NAME_LEN], t[DATA_MAX_NAME_LEN];
+    int sw = ident_who(w, sizeof(w), ns, pod, container, NULL);
+    int st = ident_what(t, sizeof(t), "write", (i % 3) ? "0.005" : NULL,
+                        server, export_);
+    if (sw < 0 || st < 0 || strlen(w) > IDENT_MAX_LEN ||
+        strlen(t) > IDENT_MAX_LEN) {
+      printf("not ok %d - encoding failed for #%d\n", ++check_count__, i);
+      return -1;
+    }
+    snprintf(names[i], sizeof(names[i]), "%.63s/%.63s", w, t);
+    char w2[DATA_MAX_NAME_LEN], t2[DATA_MAX_NAME_LEN];
+    ident_who(w2, sizeof(w2), ns, pod, container, NULL);
+    ident_what(t2, sizeof(t2), "write", (i % 3) ? "0.005" : NULL, server,
+               export_);
+    unstable += strcmp(w, w2) != 0 || strcmp(t, t2) != 0;
+
+    if (i % 50 == 0 && !survives_dispatch(w, t))
+      escape_fail++;
+    if (strchr(w, '/') != NULL || strchr(t, '/') != NULL)
+      escape_fail++;
+
+    labels_t l;
+    memset(&l, 0, sizeof(l));
+    if (decode_who(w, &l) != 0 || decode_what(t, &l) != 0) {
+      decoded_fail++;
+      continue;
+    }
+    if (sw == 0 && (strcmp(l.ns, ns) || strcmp(l.pod, pod) ||
+                    strcmp(l.container, container)))
+      round_trip_fail++;
+    if (st == 0 && (strcmp(l.op, "write") || strcmp(l.server, server) ||
+                    strcmp(l.export_, export_)))
+      round_trip_fail++;
+    /* shortened: the visible parts still come back in the right labels */
+    if (st == 1 && strcmp(l.op, "write") != 0)
+      round_trip_fail++;
+    if (sw == 1 && strcmp(l.ns, ns) != 0 && strchr(l.ns, '~') == NULL)
+      round_trip_fail++;
+  }
+  EXPECT_EQ_INT(0, unstable);
+  EXPECT_EQ_INT(0, escape_fail);
+  EXPECT_EQ_INT(0, decoded_fail);
+  EXPECT_EQ_INT(0, round_trip_fail);
+
+  /* uniqueness of the full (who, what) pair: compare whole identifiers */
+  int n = 0;
+  for (int i = 0; i < UNIQUE_N; i++)
+    if (names[i][0] != '\0')
+      sorted[n++] = names[i];
+  qsort(sorted, n, sizeof(sorted[0]), cmp_str);
+  int dups = 0;
+  for (int i = 1; i < n; i++)
+    dups += strcmp(sorted[i - 1], sorted[i]) == 0;
+  printf("# %d identifiers, %d duplicates\n", n, dups);
+  EXPECT_EQ_INT(0, dups);
+  mock_log_set_echo(true);
+  return 0;
+}
+
+int main(void) {
+  RUN_TEST(documented_examples);
+  RUN_TEST(split_source);
+  RUN_TEST(decodes_tricky_mounts);
+  RUN_TEST(bad_segments_hashed_and_logged_once);
+  RUN_TEST(long_names_shortened_with_hash_of_whole_field);
+  RUN_TEST(unique_stable_escape_proof_and_round_trip);
+  END_TEST;
+}
