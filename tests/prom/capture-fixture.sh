@@ -1,0 +1,83 @@
+#!/bin/bash
+# Capture tests/prom/fixtures/write_prometheus.txt from a REAL collectd 5.x
+# with write_prometheus: the nfs_ebpf identifiers below are dispatched through
+# the exec plugin's PUTVAL (the same plugin_dispatch_values path the plugin
+# uses), next to the stock cpu and load plugins and an in-tree-nfs-plugin-like
+# series whose name also starts with collectd_nfs_. The relabel test runs the
+# committed capture through Prometheus; rerun this to refresh it:
+#   tests/prom/capture-fixture.sh > tests/prom/fixtures/write_prometheus.txt
+set -euo pipefail
+tmp=$(mktemp -d /tmp/nfs-ebpf-capture.XXXXXX)
+chmod 755 "$tmp"
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+# identifier (as nfs_ebpf dispatches it) and value
+cat >"$tmp/values" <<'V'
+nfs_ebpf-shop_web-0_nginx/operations-read@10.0.0.5:|vol|data 10
+nfs_ebpf-shop_web-0_nginx/total_operations-read-1e-05@10.0.0.5:|vol|data 0
+nfs_ebpf-shop_web-0_nginx/total_operations-read-0.001@10.0.0.5:|vol|data 3
+nfs_ebpf-shop_web-0_nginx/total_operations-read-0.01@10.0.0.5:|vol|data 7
+nfs_ebpf-shop_web-0_nginx/total_operations-read-0.1@10.0.0.5:|vol|data 9
+nfs_ebpf-shop_web-0_nginx/total_operations-read-1@10.0.0.5:|vol|data 10
+nfs_ebpf-shop_web-0_nginx/total_operations-read-2.5@10.0.0.5:|vol|data 10
+nfs_ebpf-shop_web-0_nginx/total_operations-read-+Inf@10.0.0.5:|vol|data 10
+nfs_ebpf-shop_web-0_nginx/duration-read@10.0.0.5:|vol|data 0.125
+nfs_ebpf-shop_web-0_nginx/total_bytes-read@10.0.0.5:|vol|data 40960
+nfs_ebpf-shop_web-0_nginx/total_bytes-write@10.0.0.5:|vol|data 8192
+nfs_ebpf-shop_web-0_nginx/operations-write@10.0.0.5:|vol|data 2
+nfs_ebpf-shop_web-0_nginx/errors-open-ENOENT@10.0.0.5:|vol|data 4
+nfs_ebpf-kube-system_csi-nfs-node-7x2k9_liveness-probe/operations-getattr@[fd00::1]:|exports|team|a|b|c|d|e|f|g|h|i|j 5
+nfs_ebpf-kube-system_csi-nfs-node-7x2k9_liveness-probe/errors-getattr-ESTALE@[fd00::1]:|exports|team|a|b|c|d|e|f|g|h|i|j 1
+nfs_ebpf-@kubelet.service/operations-lookup@nfs.example.com:|srv|nfs_share.v2 7
+nfs_ebpf-@kubelet.service/errors-lookup-EACCES@nfs.example.com:|srv|nfs_share.v2 2
+nfs_ebpf-@|/operations-fsync@fileserver:| 3
+nfs_ebpf-@system.slice|backup.service/operations-write@fileserver:vol 6
+nfs_ebpf-@user.slice/errors-write-EIO@10.0.0.5:|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x 1
+nfs_ebpf-shop_web-0-very-long-name~0123456789ab_nginx/operations-readdir@10.0.0.5:|vol|data 1
+nfs_ebpf/derive-stats_map_full 12
+nfs_ebpf/derive-missed_return 0
+nfs-v3client/nfs_procedure-read 42
+V
+{
+	echo '#!/bin/sh'
+	echo 'while :; do'
+	while read -r id val; do
+		echo "echo 'PUTVAL \"node1/$id\" interval=1 N:$val'"
+	done <"$tmp/values"
+	echo 'sleep 1; done'
+} >"$tmp/emit.sh"
+chmod 755 "$tmp/emit.sh"
+cat >"$tmp/collectd.conf" <<C
+Hostname "node1"
+FQDNLookup false
+Interval 1
+LoadPlugin cpu
+LoadPlugin load
+LoadPlugin exec
+LoadPlugin write_prometheus
+<Plugin exec>
+  Exec "nobody" "$tmp/emit.sh"
+</Plugin>
+<Plugin write_prometheus>
+  Host "127.0.0.1"
+  Port "$port"
+</Plugin>
+C
+collectd -f -C "$tmp/collectd.conf" >"$tmp/collectd.log" 2>&1 &
+pid=$!
+want=$(wc -l <"$tmp/values")
+for _ in $(seq 150); do
+	if curl -fsS "http://127.0.0.1:$port/metrics" -o "$tmp/m" 2>/dev/null &&
+		[ "$(grep -c -e '^collectd_nfs_ebpf_' -e '^collectd_nfs_nfs' "$tmp/m")" -ge "$want" ] &&
+		grep -q '^collectd_cpu_total' "$tmp/m" && grep -q '^collectd_load_' "$tmp/m"; then
+		# keep the cpu family short: the first CPU only
+		grep -v -E '^collectd_cpu_total\{cpu="[1-9]' "$tmp/m"
+		exit 0
+	fi
+	sleep 0.2
+done
+echo "capture failed" >&2
+cat "$tmp/collectd.log" >&2
+exit 1

@@ -1,0 +1,187 @@
+#!/bin/bash
+# TAP test: the shipped Prometheus scrape job (contrib/prometheus/scrape-config.yml)
+# turns a real collectd 5.12 write_prometheus exposition (captured by
+# tests/prom/capture-fixture.sh) into the contract metrics of
+# /shared/spec/metrics.md, run through a real Prometheus.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+fixture=${1:-$here/tests/prom/fixtures/write_prometheus.txt}
+tmp=$(mktemp -d /tmp/nfs-ebpf-relabel-test.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+nok() { n=$((n + 1)); echo "not ok $n - $*"; }
+
+# 1. the shipped YAML is what its generator writes
+if "$here/contrib/prometheus/generate-scrape-config.py" | cmp -s - "$here/contrib/prometheus/scrape-config.yml"; then
+	ok "scrape-config.yml is up to date with generate-scrape-config.py"
+else
+	nok "scrape-config.yml differs from generate-scrape-config.py output"
+fi
+
+# 2. Prometheus accepts it as it is
+if promtool check config "$here/contrib/prometheus/scrape-config.yml" >"$tmp/promtool.log" 2>&1; then
+	ok "promtool check config accepts the shipped scrape config"
+else
+	nok "promtool check config rejects the shipped scrape config"
+	sed 's/^/# /' "$tmp/promtool.log"
+fi
+
+# 3. through Prometheus; timestamps refreshed to now (collectd stamps each
+#    sample with its collection time, Prometheus only returns recent ones)
+now=$(date +%s%3N)
+sed -E "s/^([^#].*\} [^ ]+) [0-9]+\$/\\1 $now/" "$fixture" >"$tmp/metrics.txt"
+if "$here/tests/prom/relabel-through-prometheus.sh" "$tmp/metrics.txt" "$tmp/all.json" \
+	'{job="nfs_ebpf",__name__!~"up|scrape_.*"}' \
+	"$tmp/quantile.json" 'histogram_quantile(0.5, nfs_ebpf_operation_duration_seconds_bucket)' \
+	"$tmp/inf.json" 'nfs_ebpf_operation_duration_seconds_bucket{le="+Inf"} - ignoring(le) nfs_ebpf_operation_duration_seconds_count' \
+	2>"$tmp/through.log"; then
+	ok "exposition scraped and queried through a real Prometheus"
+else
+	nok "exposition scraped and queried through a real Prometheus"
+	sed 's/^/# /' "$tmp/through.log"
+	echo "1..$n"
+	exit 1
+fi
+
+python3 - "$tmp/all.json" "$tmp/quantile.json" "$tmp/inf.json" "$fixture" "$n" <<'PY'
+import json, math, re, sys
+
+allres = json.load(open(sys.argv[1]))
+quant = json.load(open(sys.argv[2]))
+infdiff = json.load(open(sys.argv[3]))
+fixture = sys.argv[4]
+n = int(sys.argv[5])
+
+
+def tap(cond, text):
+    global n
+    n += 1
+    print(("ok %d - %s" if cond else "not ok %d - %s") % (n, text))
+    return cond
+
+
+def key(labels):
+    return tuple(sorted(labels.items()))
+
+
+got = {}
+for r in allres:
+    m = dict(r["metric"])
+    if m.pop("job", None) != "nfs_ebpf":
+        continue
+    got[key(m)] = r["value"][1]
+
+POD = {"namespace": "shop", "pod": "web-0", "container": "nginx"}
+M1 = {"server": "10.0.0.5", "export": "/vol/data"}
+DEEP6 = {"server": "[fd00::1]", "export": "/exports/team/a/b/c/d/e/f/g/h/i/j"}
+CSI = {"namespace": "kube-system", "pod": "csi-nfs-node-7x2k9", "container": "liveness-probe"}
+KUBELET = {"cgroup": "kubelet.service"}
+EX = {"server": "nfs.example.com", "export": "/srv/nfs_share.v2"}
+VERY_DEEP = {"server": "10.0.0.5", "export": "/x" * 54}
+
+
+def s(name, value, *parts, **labels):
+    d = {"__name__": name, "instance": "node1"}
+    for p in parts:
+        d.update(p)
+    d.update(labels)
+    return (d, value)
+
+
+B = "nfs_ebpf_operation_duration_seconds_bucket"
+expected = [
+    s("nfs_ebpf_operation_duration_seconds_count", "10", POD, M1, op="read"),
+    s("nfs_ebpf_operation_duration_seconds_count", "2", POD, M1, op="write"),
+    s("nfs_ebpf_operation_duration_seconds_sum", "0.125", POD, M1, op="read"),
+    s(B, "0", POD, M1, op="read", le="1e-05"),
+    s(B, "3", POD, M1, op="read", le="0.001"),
+    s(B, "7", POD, M1, op="read", le="0.01"),
+    s(B, "9", POD, M1, op="read", le="0.1"),
+    s(B, "10", POD, M1, op="read", le="1"),
+    s(B, "10", POD, M1, op="read", le="2.5"),
+    s(B, "10", POD, M1, op="read", le="+Inf"),
+    s("nfs_ebpf_bytes_total", "40960", POD, M1, op="read"),
+    s("nfs_ebpf_bytes_total", "8192", POD, M1, op="write"),
+    s("nfs_ebpf_operation_errors_total", "4", POD, M1, op="open", errno="ENOENT"),
+    s("nfs_ebpf_operation_duration_seconds_count", "5", CSI, DEEP6, op="getattr"),
+    s("nfs_ebpf_operation_errors_total", "1", CSI, DEEP6, op="getattr", errno="ESTALE"),
+    s("nfs_ebpf_operation_duration_seconds_count", "7", KUBELET, EX, op="lookup"),
+    s("nfs_ebpf_operation_errors_total", "2", KUBELET, EX, op="lookup", errno="EACCES"),
+    s("nfs_ebpf_operation_duration_seconds_count", "3", op="fsync", cgroup="/", server="fileserver", export="/"),
+    s("nfs_ebpf_operation_duration_seconds_count", "6", op="write", cgroup="system.slice/backup.service", server="fileserver:vol"),
+    s("nfs_ebpf_operation_errors_total", "1", VERY_DEEP, op="write", errno="EIO", cgroup="user.slice"),
+    s("nfs_ebpf_operation_duration_seconds_count", "1", M1, op="readdir", namespace="shop",
+      pod="web-0-very-long-name~0123456789ab", container="nginx"),
+    s("nfs_ebpf_lost_events_total", "12", reason="stats_map_full"),
+    s("nfs_ebpf_lost_events_total", "0", reason="missed_return"),
+]
+
+descr = {
+    0: "pod read count", 2: "duration sum (gauge -> _sum)", 3: "bucket le with exponent",
+    9: "+Inf bucket", 10: "bytes read", 12: "errno label",
+    13: "IPv6 server in brackets, deep export (>8 levels)",
+    15: "non-pod cgroup (kubelet.service)", 17: "root cgroup '/' and root export '/'",
+    18: "nested cgroup path, source without ':/' is all server",
+    19: "export with 54 levels (chain crosses 8/4/2 boundaries)",
+    20: "hash-shortened pod name kept verbatim",
+    21: "lost events: reason from a series without plugin instance",
+}
+for i, (labels, value) in enumerate(expected):
+    k = key(labels)
+    what = descr.get(i, "series")
+    text = "%s: %s{%s} = %s" % (what, labels["__name__"],
+                                ",".join("%s=%r" % kv for kv in sorted(labels.items()) if kv[0] != "__name__"),
+                                value)
+    if k not in got:
+        tap(False, text + " (missing)")
+    else:
+        tap(got[k] == value, text + ("" if got[k] == value else " (got %s)" % got[k]))
+
+ours = {k: v for k, v in got.items() if dict(k)["__name__"].startswith("nfs_ebpf_")}
+exp_keys = {key(l) for l, _ in expected}
+extra = [dict(k) for k in ours if k not in exp_keys]
+tap(not extra, "no unexpected nfs_ebpf_ series (%d expected, %d got)%s" % (
+    len(expected), len(ours), "" if not extra else ": %r" % extra[:3]))
+raw = [dict(k)["__name__"] for k in got if dict(k)["__name__"].startswith("collectd_nfs_ebpf_")]
+tap(not raw, "no raw collectd_nfs_ebpf_* series left%s" % ("" if not raw else ": %r" % raw[:3]))
+leaked = sorted({l for k in ours for l, _ in k if l in ("nfs_ebpf", "type") or l.startswith("__nfs_ebpf")})
+tap(not leaked, "raw nfs_ebpf/type and temporary labels removed%s" % ("" if not leaked else ": %r" % leaked))
+allowed = {"__name__", "instance", "namespace", "pod", "container", "cgroup", "server", "export",
+           "op", "le", "errno", "reason"}
+odd = sorted({l for k in ours for l, _ in k} - allowed)
+tap(not odd, "only contract labels on nfs_ebpf_ series%s" % ("" if not odd else ": %r" % odd))
+pipes = [v for k in ours for l, v in k if "|" in v]
+tap(not pipes, "no '|' left in any label value%s" % ("" if not pipes else ": %r" % pipes[:2]))
+
+# le ordering: numerically sorted bounds, +Inf last, cumulative counts, +Inf == _count
+bk = sorted(((float(dict(k)["le"]), dict(k)["le"], float(v)) for k, v in ours.items()
+             if dict(k)["__name__"] == B and dict(k).get("pod") == "web-0" and dict(k).get("op") == "read"))
+les = [b[1] for b in bk]
+tap(les == ["1e-05", "0.001", "0.01", "0.1", "1", "2.5", "+Inf"],
+    "le values parse as floats in the right order, +Inf last: %s" % les)
+counts = [b[2] for b in bk]
+tap(all(a <= b for a, b in zip(counts, counts[1:])), "bucket counts are cumulative: %s" % counts)
+tap(len(infdiff) == 1 and float(infdiff[0]["value"][1]) == 0.0,
+    "+Inf bucket equals _count (PromQL join on all labels but le)")
+q = [r for r in quant if r["metric"].get("pod") == "web-0" and r["metric"].get("op") == "read"]
+# rank 5 of 10 lies in (0.001, 0.01] holding ranks 4..7: 0.001 + 0.009 * (5-3)/4
+tap(len(q) == 1 and abs(float(q[0]["value"][1]) - 0.0055) < 1e-9,
+    "histogram_quantile(0.5) over the relabelled buckets = 0.0055 (got %s)" % (q[0]["value"][1] if q else None))
+
+# other collectd metrics: exactly the labels write_prometheus gave them
+line_re = re.compile(r'^(collectd_(?:cpu|load|nfs_nfs)[a-z_]*)\{(.*)\} (\S+) \d+$')
+others = []
+for line in open(fixture):
+    m = line_re.match(line.strip())
+    if not m:
+        continue
+    labels = dict(re.findall(r'([a-zA-Z_]+)="([^"]*)"', m.group(2)))
+    labels["__name__"] = m.group(1)
+    others.append((labels, m.group(3)))
+tap(len(others) >= 4, "fixture holds other collectd metrics (%d)" % len(others))
+bad = [l for l, v in others if got.get(key(l)) != v]
+tap(not bad, "cpu, load and the nfs plugin's collectd_nfs_nfs_procedure_total are untouched "
+    "(same name, labels incl. type=, value)%s" % ("" if not bad else ": %r" % bad[:2]))
+print("1..%d" % n)
+PY
