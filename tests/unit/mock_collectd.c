@@ -84,6 +84,15 @@ int ssnprintf(char *str, size_t size, const char *format, ...) {
   return status;
 }
 
+char *sstrerror(int errnum, char *buf, size_t buflen) {
+  if (buf == NULL || buflen == 0)
+    return buf;
+  /* Tests are single-threaded; strerror_r's GNU/XSI split is not worth
+   * it here. */
+  sstrncpy(buf, strerror(errnum), buflen);
+  return buf;
+}
+
 int escape_slashes(char *buffer, size_t buffer_size) {
   size_t len = strlen(buffer);
 

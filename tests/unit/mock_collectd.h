@@ -3,7 +3,8 @@
  * plugin's modules can be unit-tested without a running daemon.
  *
  * Link tests/unit/mock_collectd.c into a test program instead of the daemon.
- * It defines plugin_log, sstrncpy, ssnprintf, escape_slashes, cdtime,
+ * It defines plugin_log, sstrncpy, ssnprintf, sstrerror, escape_slashes,
+ * cdtime,
  * plugin_get_interval, the plugin_register_* functions the plugin uses,
  * plugin_dispatch_values and the cf_util_get_* config helpers, and records
  * what the code under test did so the test can assert on it.
