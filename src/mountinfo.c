@@ -275,7 +275,8 @@ static int table_build(mount_table_t *t, char *text, nfs_mount_t **ret,
    * duplicates are merged, when it becomes the line count. */
   for (size_t i = 0; i < num; i++)
     mounts[i].lines = (unsigned int)i;
-  qsort(mounts, num, sizeof(*mounts), compare_dev);
+  if (num > 1)
+    qsort(mounts, num, sizeof(*mounts), compare_dev);
   size_t kept = 0;
   for (size_t i = 0; i < num;) {
     size_t first = i, end = i + 1;

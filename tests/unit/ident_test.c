@@ -291,7 +291,7 @@ DEF_TEST(long_names_shortened_with_hash_of_whole_field) {
   OK(survives_dispatch(who, what));
 
   /* an IPv6 server cut right after a ':' must not fake the split */
-  char v6[200] = "[";
+  char v6[256] = "[";
   for (int i = 0; i < 40; i++)
     strcat(v6, "fd00:");
   strcat(v6, "1]");
