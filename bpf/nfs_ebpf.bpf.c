@@ -21,6 +21,9 @@
 #include "nfs_ebpf.h"
 #include "core_fixes.bpf.h"
 
+/* 1 when the inode operations take an idmap/userns first argument. */
+#define IDMAP_SHIFT (inode_ops_have_idmap_arg() ? 1 : 0)
+
 #define E2BIG_ERR 7
 #define EEXIST_ERR 17
 #define MAX_ERRNO 4095
@@ -339,6 +342,7 @@ static __always_inline int on_atomic_open_return(__u64 rc)
 {
 	struct start_val start;
 	int ret = (int)rc;
+	struct file *file;
 	fmode_t mode;
 
 	if (!take_start(HOOK_ATOMIC_OPEN, &start))
@@ -349,7 +353,10 @@ static __always_inline int on_atomic_open_return(__u64 rc)
 		account(NFS_OP_OPEN, &start, ret >= -MAX_ERRNO ? ret : 0, 0);
 		return 0;
 	}
-	mode = BPF_CORE_READ((struct file *)start.aux, f_mode);
+	/* Not BPF_CORE_READ((struct file *)start.aux, ...): that would also
+	 * relocate start.aux, a local type unknown to the kernel. */
+	file = (struct file *)start.aux;
+	mode = BPF_CORE_READ(file, f_mode);
 	if (mode & NFS_EBPF_FMODE_OPENED)
 		account(NFS_OP_OPEN, &start, 0, 0);
 	return 0;
@@ -370,20 +377,30 @@ static __always_inline int on_open_entry(struct inode *inode)
 	return on_entry(NFS_OP_OPEN, dev_of_inode(inode), 0);
 }
 
-/* Index shift of the arguments after an idmap/userns first argument. */
-#define IDMAP_SHIFT (inode_ops_have_idmap_arg() ? 1 : 0)
-
 /* fentry/fexit programs see the arguments as a u64 array; the return value
  * of fexit follows the last argument. */
 #define FARG(i) ((void *)ctx[i])
-#define FARG_SHIFTED(i) (IDMAP_SHIFT ? FARG((i) + 1) : FARG(i))
 #define FRET(nargs) (ctx[nargs])
-#define FRET_SHIFTED(nargs) (IDMAP_SHIFT ? ctx[(nargs) + 1] : ctx[nargs])
+
+/*
+ * Arguments after an optional idmap/userns first argument. Both candidate
+ * slots are loaded with constant offsets and only the values are selected:
+ * left alone, clang folds the choice into a variable offset on the context
+ * pointer, which the verifier refuses ("dereference of modified ctx ptr").
+ */
+static __always_inline __u64 pick_shifted(__u64 unshifted, __u64 shifted)
+{
+	barrier_var(unshifted);
+	barrier_var(shifted);
+	return IDMAP_SHIFT ? shifted : unshifted;
+}
+
+#define FARG_SHIFTED(i) ((void *)pick_shifted(ctx[i], ctx[(i) + 1]))
+#define FRET_SHIFTED(nargs) pick_shifted(ctx[nargs], ctx[(nargs) + 1])
 
 #define KARG1 ((void *)PT_REGS_PARM1(ctx))
-#define KARG2 ((void *)PT_REGS_PARM2(ctx))
-#define KARG3 ((void *)PT_REGS_PARM3(ctx))
-#define KARG_SHIFTED1 (IDMAP_SHIFT ? KARG2 : KARG1)
+#define KARG_SHIFTED1 \
+	((void *)pick_shifted(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx)))
 #define KRET ((__u64)PT_REGS_RC(ctx))
 
 /* ---- read ---- */

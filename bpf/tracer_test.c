@@ -1,0 +1,623 @@
+/*
+ * Tests of the loader (src/tracer.c) and of the BPF programs' data path on
+ * a kernel WITHOUT NFS. Needs root (or CAP_BPF+CAP_PERFMON) and kernel BTF:
+ * without them every test fails, on purpose (nothing here is skipped).
+ *
+ *  - configuration errors are refused with a clear ERROR;
+ *  - maps are created with MaxEntries;
+ *  - a missing nfs module gives one WARNING, not one per interval;
+ *  - with a fake /sys/module and kallsyms naming the NFS functions:
+ *    AttachMode "fentry" fails cleanly (no module BTF), "auto" falls back to
+ *    kprobes, whose programs all pass this kernel's verifier (only the
+ *    attach fails, the functions do not exist here);
+ *  - the data path: the kprobe/kretprobe twins are attached as uprobes to
+ *    stand-ins in this program (this host has neither NFS nor kprobes), so
+ *    counts, bytes, latency buckets, errno, int/ERR_PTR return handling,
+ *    the atomic-open rules, lost events and the cgroup id (v2 and, where
+ *    mounted, v1) recorded in the maps are checked against what the test
+ *    did. Real attachment to nfs.ko is proven in the VMs (tests/vm).
+ *
+ * Build (from the repository root, after generating the skeleton):
+ *   gcc -std=gnu11 -Wall -Wextra -DHAVE_CONFIG_H -I/usr/include/collectd \
+ *       -Isrc -Ibpf -I<dir of nfs_ebpf.skel.h> bpf/tracer_test.c \
+ *       tests/unit/mock_collectd.c -o tracer_test -lbpf -lelf -lz
+ */
+#include "../src/tracer.c"
+
+#include <collectd/core/testing.h>
+
+#include "../tests/unit/mock_collectd.h"
+
+
+static char tmpdir[] = "/tmp/nfs_ebpf_tracer_test.XXXXXX";
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *fh = fopen(path, "w");
+	if (fh == NULL) {
+		fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	fputs(text, fh);
+	fclose(fh);
+}
+
+static tracer_config_t base_config(const char *module_dir)
+{
+	tracer_config_t cfg = {
+	    .mode = TRACER_ATTACH_AUTO,
+	    .bucket_bounds_ns = {1000, 1000000, 1000000000},
+	    .nr_buckets = 3,
+	    .max_entries = 1234,
+	    .cgroup_v1_subsys_id = -1,
+	    .sys_module_dir = module_dir,
+	};
+	return cfg;
+}
+
+DEF_TEST(environment)
+{
+	OK1(geteuid() == 0, "runs as root (needed to load BPF programs)");
+	OK1(access("/sys/kernel/btf/vmlinux", R_OK) == 0,
+	    "kernel BTF is readable");
+	return 0;
+}
+
+DEF_TEST(bad_config)
+{
+	tracer_config_t cfg = base_config(tmpdir);
+	tracer_t *t = (void *)1;
+
+	mock_reset();
+	cfg.bucket_bounds_ns[1] = cfg.bucket_bounds_ns[0];
+	EXPECT_EQ_INT(-EINVAL, tracer_open(&cfg, &t));
+	OK(t == NULL);
+	OK(mock_log_count(LOG_ERR, "strictly increasing") == 1);
+
+	cfg = base_config(tmpdir);
+	cfg.nr_buckets = NFS_EBPF_MAX_BUCKETS + 1;
+	EXPECT_EQ_INT(-EINVAL, tracer_open(&cfg, &t));
+
+	cfg = base_config(tmpdir);
+	cfg.cgroup_v1_subsys_id = 99;
+	EXPECT_EQ_INT(-EINVAL, tracer_open(&cfg, &t));
+	OK(mock_log_count(LOG_ERR, "cgroup v1 controller index 99") == 1);
+	return 0;
+}
+
+DEF_TEST(open_and_absent_module)
+{
+	char empty[PATH_MAX];
+	tracer_config_t cfg;
+	tracer_t *t = NULL;
+	uint64_t lost[NFS_LOST_MAX];
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	struct op_key key;
+
+	snprintf(empty, sizeof(empty), "%s/empty", tmpdir);
+	mkdir(empty, 0755);
+	cfg = base_config(empty);
+	mock_reset();
+	EXPECT_EQ_INT(0, tracer_open(&cfg, &t));
+	CHECK_NOT_NULL(t);
+	OK(tracer_stats_fd(t) >= 0);
+	OK(tracer_errors_fd(t) >= 0);
+
+	memset(&info, 0, sizeof(info));
+	EXPECT_EQ_INT(0, bpf_obj_get_info_by_fd(tracer_stats_fd(t), &info, &len));
+	EXPECT_EQ_INT(1234, (int)info.max_entries);
+	EXPECT_EQ_INT(-ENOENT,
+		      bpf_map_get_next_key(tracer_stats_fd(t), NULL, &key) ? -errno
+									 : 0);
+
+	EXPECT_EQ_INT(0, tracer_read_lost(t, lost));
+	for (int i = 0; i < NFS_LOST_MAX; i++)
+		EXPECT_EQ_UINT64(0, lost[i]);
+
+	EXPECT_EQ_INT(0, tracer_sync_modules(t));
+	EXPECT_EQ_INT(0, tracer_sync_modules(t));
+	OK1(mock_log_count(LOG_WARNING, "nfs kernel module is not loaded") == 1,
+	    "absent nfs module warned exactly once over two intervals");
+	tracer_close(t);
+	tracer_close(NULL);
+	return 0;
+}
+
+/* A /sys/module with live nfs and nfsv4 and a kallsyms naming every hook. */
+static void fake_modules(char *moddir, size_t size)
+{
+	char dir[PATH_MAX + 32];
+	FILE *fh;
+
+	snprintf(moddir, size, "%s/module", tmpdir);
+	mkdir(moddir, 0755);
+	for (int set = 0; set < SET_MAX; set++) {
+		snprintf(dir, sizeof(dir), "%s/%s", moddir, set_modules[set]);
+		mkdir(dir, 0755);
+		write_file(dir, "initstate", "live\n");
+	}
+	snprintf(dir, sizeof(dir), "%s/kallsyms", tmpdir);
+	fh = fopen(dir, "w");
+	fprintf(fh, "ffffffff81000000 T _stext\n");
+	for (size_t i = 0; i < NR_HOOKS; i++)
+		fprintf(fh, "ffffffffc0a%05zx t %s\t[%s]\n", i * 16, hooks[i].func,
+			set_modules[hooks[i].set]);
+	fprintf(fh, "ffffffffc0b00000 t nfs_file_read\t[not_nfs]\n");
+	fclose(fh);
+	static char kallsyms[PATH_MAX + 32];
+	sstrncpy(kallsyms, dir, sizeof(kallsyms));
+	tracer_kallsyms_path = kallsyms;
+}
+
+DEF_TEST(fentry_forced_fails_cleanly)
+{
+	char moddir[PATH_MAX];
+	tracer_config_t cfg;
+	tracer_t *t = NULL;
+
+	fake_modules(moddir, sizeof(moddir));
+	cfg = base_config(moddir);
+	cfg.mode = TRACER_ATTACH_FENTRY;
+	mock_reset();
+	EXPECT_EQ_INT(0, tracer_open(&cfg, &t));
+	int rc = tracer_sync_modules(t);
+	OK1(rc < 0, "forced fentry without module BTF returns an error");
+	OK1(mock_log_count(LOG_ERR, "AttachMode \"fentry\" is not possible for "
+				    "module nfs (") == 1,
+	    "one clear ERROR for nfs");
+	OK1(mock_log_count(LOG_ERR, "AttachMode \"fentry\" is not possible for "
+				    "module nfsv4") == 1,
+	    "one clear ERROR for nfsv4");
+	OK1(mock_log_count(LOG_ERR, "nfs_file_read") >= 1,
+	    "the ERROR names the missing target");
+	OK1(mock_log_count(LOG_INFO, "attached") == 0, "nothing attached");
+	size_t before = mock_log_count(LOG_ERR, NULL);
+	tracer_sync_modules(t);
+	OK1(mock_log_count(LOG_ERR, NULL) == before,
+	    "the failure is not logged again next interval");
+	tracer_close(t);
+	return 0;
+}
+
+DEF_TEST(auto_falls_back_and_kprobes_verify)
+{
+	char moddir[PATH_MAX];
+	tracer_config_t cfg;
+	tracer_t *t = NULL;
+
+	fake_modules(moddir, sizeof(moddir));
+	cfg = base_config(moddir);
+	mock_reset();
+	EXPECT_EQ_INT(0, tracer_open(&cfg, &t));
+	EXPECT_EQ_INT(0, tracer_sync_modules(t));
+	OK1(mock_log_count(LOG_NOTICE, "fentry/fexit not usable for nfs") == 1,
+	    "fallback to kprobes is logged once with its reason");
+	OK1(mock_log_count(LOG_ERR, "loading:") == 0,
+	    "every kprobe/kretprobe program passed the verifier");
+	OK1(mock_log_count(LOG_WARNING, "attaching kprobe/kretprobe to "
+					"nfs_file_read failed") == 1,
+	    "attach failure (no such function here) is reported per hook");
+	OK1(mock_log_count(LOG_ERR, "no program could be attached") == 2,
+	    "both sets end with a clear ERROR");
+	tracer_close(t);
+	return 0;
+}
+
+/* ---- data path with kprobes on look-alike local functions ---- */
+
+static __u64 expected_cgroup_v2(void)
+{
+	char line[4096], mnt[PATH_MAX] = "", cg[PATH_MAX] = "", path[2 * PATH_MAX];
+	struct stat st;
+	FILE *fh = fopen("/proc/self/mountinfo", "r");
+
+	while (fh && fgets(line, sizeof(line), fh)) {
+		char m[PATH_MAX], fstype[64];
+		char *sep = strstr(line, " - ");
+		if (sep && sscanf(sep, " - %63s", fstype) == 1 &&
+		    strcmp(fstype, "cgroup2") == 0 &&
+		    sscanf(line, "%*s %*s %*s %*s %4095s", m) == 1) {
+			sstrncpy(mnt, m, sizeof(mnt));
+			break;
+		}
+	}
+	if (fh)
+		fclose(fh);
+	fh = fopen("/proc/self/cgroup", "r");
+	while (fh && fgets(line, sizeof(line), fh)) {
+		if (strncmp(line, "0::", 3) == 0) {
+			sstrncpy(cg, line + 3, sizeof(cg));
+			cg[strcspn(cg, "\n")] = '\0';
+		}
+	}
+	if (fh)
+		fclose(fh);
+	if (mnt[0] == '\0')
+		return 0;
+	snprintf(path, sizeof(path), "%s%s", mnt, cg);
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/* The memory controller's v1 subsys index and this process's cgroup id in
+ * it, or -1 when no v1 memory hierarchy is mounted. */
+static int expected_cgroup_v1(__u64 *id)
+{
+	char line[4096], name[64], path[2 * PATH_MAX], cg[PATH_MAX] = "";
+	int idx = -1, row = 0;
+	struct stat st;
+	FILE *fh = fopen("/proc/cgroups", "r");
+
+	while (fh && fgets(line, sizeof(line), fh)) {
+		int hier;
+		if (line[0] == '#')
+			continue;
+		if (sscanf(line, "%63s %d", name, &hier) == 2 &&
+		    strcmp(name, "memory") == 0 && hier > 0)
+			idx = row;
+		row++;
+	}
+	if (fh)
+		fclose(fh);
+	if (idx < 0)
+		return -1;
+	fh = fopen("/proc/self/cgroup", "r");
+	while (fh && fgets(line, sizeof(line), fh)) {
+		char *p = strstr(line, ":memory:");
+		if (p) {
+			sstrncpy(cg, p + 8, sizeof(cg));
+			cg[strcspn(cg, "\n")] = '\0';
+		}
+	}
+	if (fh)
+		fclose(fh);
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/memory%s", cg);
+	if (cg[0] == '\0' || stat(path, &st) != 0)
+		return -1;
+	*id = st.st_ino;
+	return idx;
+}
+
+/*
+ * Stand-ins for the NFS functions, in this program: the kprobe/kretprobe
+ * twins are attached to them as uprobes (same program type, same pt_regs),
+ * which works on a kernel without NFS and even without kprobes. Argument
+ * pointers are user memory, which the programs' kernel reads cannot follow:
+ * the device is recorded as 0. Everything else (count, latency, buckets,
+ * bytes, errno, cgroup id, lost events, atomic-open rules) is real.
+ * unsigned long returns put exactly the given value in the return register,
+ * including the "undefined" upper half of an int.
+ */
+#define LOOKALIKE __attribute__((noinline, noclone, used))
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+LOOKALIKE unsigned long la_read(void *iocb, void *iter, unsigned long rax)
+{
+	__asm__ volatile("" ::: "memory");
+	return rax;
+}
+LOOKALIKE unsigned long la_fsync(void *file, long s, long e, unsigned long rax)
+{
+	__asm__ volatile("" ::: "memory");
+	return rax + 0 * (s + e);
+}
+LOOKALIKE unsigned long la_lookup(void *dir, void *dentry, unsigned long rax)
+{
+	__asm__ volatile("" ::: "memory");
+	return rax;
+}
+LOOKALIKE unsigned long la_mkdir(void *idmap, void *dir, unsigned long rax)
+{
+	__asm__ volatile("" ::: "memory");
+	return rax;
+}
+LOOKALIKE unsigned long la_file_open(void *inode, void *file, unsigned long rax)
+{
+	__asm__ volatile("" ::: "memory");
+	return rax;
+}
+LOOKALIKE unsigned long la_atomic_open(void *dir, void *dentry, void *file,
+				       int inner, unsigned long rax)
+{
+	__asm__ volatile("" ::: "memory");
+	if (inner)
+		la_file_open(dir, file, 0);
+	return rax;
+}
+LOOKALIKE unsigned long la_rmdir(void *dir, void *dentry)
+{
+	__asm__ volatile("" ::: "memory");
+	return 0;
+}
+LOOKALIKE unsigned long la_unlink(void *dir, void *dentry)
+{
+	__asm__ volatile("" ::: "memory");
+	return 0;
+}
+
+#define ERRPTR(e) ((unsigned long)(long)(e))
+#define INT_ZEXT(e) ((unsigned long)(unsigned int)(int)(e))
+
+typedef struct {
+	const char *prog;
+	const char *func;
+	bool retprobe;
+} probe_t;
+
+static const probe_t probes[] = {
+    {"kretprobe_nfs_file_read", "la_read", true},
+    {"kprobe_nfs_file_read", "la_read", false},
+    {"kretprobe_nfs_file_fsync", "la_fsync", true},
+    {"kprobe_nfs_file_fsync", "la_fsync", false},
+    {"kretprobe_nfs_lookup", "la_lookup", true},
+    {"kprobe_nfs_lookup", "la_lookup", false},
+    {"kretprobe_nfs_mkdir", "la_mkdir", true},
+    {"kprobe_nfs_mkdir", "la_mkdir", false},
+    {"kretprobe_nfs_file_open", "la_file_open", true},
+    {"kprobe_nfs_file_open", "la_file_open", false},
+    {"kretprobe_nfs_atomic_open", "la_atomic_open", true},
+    {"kprobe_nfs_atomic_open", "la_atomic_open", false},
+    /* only the return: every call is a missed entry */
+    {"kretprobe_nfs_rmdir", "la_rmdir", true},
+    /* only the entry: every call after the first finds a missed return */
+    {"kprobe_nfs_unlink", "la_unlink", false},
+};
+#define NR_PROBES (sizeof(probes) / sizeof(probes[0]))
+
+static struct nfs_ebpf *load_lookalikes(const __u64 *bounds, __u32 n,
+					int v1_idx, struct bpf_link **links)
+{
+	struct nfs_ebpf *skel = nfs_ebpf__open();
+	struct bpf_program *prog;
+
+	if (skel == NULL)
+		return NULL;
+	for (__u32 i = 0; i < n; i++)
+		skel->rodata->bucket_bounds_ns[i] = bounds[i];
+	skel->rodata->nr_buckets = n;
+	skel->rodata->cgroup_v1_subsys_id = v1_idx;
+	bpf_object__for_each_program(prog, skel->obj)
+	    bpf_program__set_autoload(prog, false);
+	for (size_t i = 0; i < NR_PROBES; i++)
+		bpf_program__set_autoload(
+		    bpf_object__find_program_by_name(skel->obj, probes[i].prog), true);
+	if (nfs_ebpf__load(skel) != 0) {
+		fprintf(stderr, "# loading the kprobe programs failed\n");
+		nfs_ebpf__destroy(skel);
+		return NULL;
+	}
+	for (size_t i = 0; i < NR_PROBES; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = probes[i].func,
+			    .retprobe = probes[i].retprobe);
+		links[i] = bpf_program__attach_uprobe_opts(
+		    bpf_object__find_program_by_name(skel->obj, probes[i].prog),
+		    getpid(), "/proc/self/exe", 0, &opts);
+		if (links[i] == NULL) {
+			fprintf(stderr, "# uprobe %s on %s failed: %s\n", probes[i].prog,
+				probes[i].func, strerror(errno));
+			for (size_t j = 0; j < i; j++)
+				bpf_link__destroy(links[j]);
+			nfs_ebpf__destroy(skel);
+			return NULL;
+		}
+	}
+	return skel;
+}
+
+static void unload_lookalikes(struct nfs_ebpf *skel, struct bpf_link **links)
+{
+	for (size_t i = 0; i < NR_PROBES; i++)
+		bpf_link__destroy(links[i]);
+	nfs_ebpf__destroy(skel);
+}
+
+static int stats_of(struct nfs_ebpf *skel, __u64 cg, __u32 op,
+		    struct op_stats *out)
+{
+	struct op_key key = {.cgroup_id = cg, .dev = 0, .op = op};
+	memset(out, 0, sizeof(*out));
+	return bpf_map__lookup_elem(skel->maps.op_stats, &key, sizeof(key), out,
+				    sizeof(*out), 0);
+}
+
+static __u64 errors_of(struct nfs_ebpf *skel, __u64 cg, __u32 op, int err)
+{
+	struct err_key ek = {.cgroup_id = cg, .dev = 0, .op = op, .err = err};
+	__u64 n = 0;
+	if (bpf_map__lookup_elem(skel->maps.op_errors, &ek, sizeof(ek), &n,
+				 sizeof(n), 0) != 0)
+		return 0;
+	return n;
+}
+
+static __u64 lost_of(struct nfs_ebpf *skel, __u32 reason)
+{
+	__u64 n = 0;
+	bpf_map__lookup_elem(skel->maps.lost_events, &reason, sizeof(reason), &n,
+			     sizeof(n), 0);
+	return n;
+}
+
+DEF_TEST(data_path_v2)
+{
+	const __u64 bounds[] = {1, 2, 60000000000ULL};
+	struct bpf_link *links[NR_PROBES] = {0};
+	struct op_stats s;
+	char fake[64];
+	__u64 cg = expected_cgroup_v2();
+
+	OK1(cg != 0, "found this process's cgroup v2 directory");
+	struct nfs_ebpf *skel = load_lookalikes(bounds, 3, -1, links);
+	CHECK_NOT_NULL(skel);
+
+	/* read: ssize_t, bytes on success, errno on failure */
+	for (int i = 0; i < 3; i++)
+		la_read(fake, fake, 100);
+	la_read(fake, fake, 0);
+	la_read(fake, fake, ERRPTR(-EIO));
+	EXPECT_EQ_INT(0, stats_of(skel, cg, NFS_OP_READ, &s));
+	EXPECT_EQ_UINT64(5, s.count);
+	EXPECT_EQ_UINT64(300, s.bytes);
+	OK1(s.latency_ns > 0, "latency summed");
+	EXPECT_EQ_UINT64(0, s.buckets[0]);
+	EXPECT_EQ_UINT64(0, s.buckets[1]);
+	EXPECT_EQ_UINT64(5, s.buckets[2]);
+	EXPECT_EQ_UINT64(0, s.buckets[3]);
+	EXPECT_EQ_UINT64(1, errors_of(skel, cg, NFS_OP_READ, EIO));
+
+	/* fsync: int; only the low half of the register counts */
+	la_fsync(fake, 0, 0, 0);
+	la_fsync(fake, 0, 0, 0x1234567800000000UL); /* int 0: success */
+	la_fsync(fake, 0, 0, INT_ZEXT(-EINTR));      /* zero-extended -4 */
+	la_fsync(fake, 0, 0, ERRPTR(-EINTR));        /* sign-extended -4 */
+	EXPECT_EQ_INT(0, stats_of(skel, cg, NFS_OP_FSYNC, &s));
+	EXPECT_EQ_UINT64(4, s.count);
+	EXPECT_EQ_UINT64(0, s.bytes);
+	EXPECT_EQ_UINT64(2, errors_of(skel, cg, NFS_OP_FSYNC, EINTR));
+
+	/* lookup: struct dentry * (NULL or a dentry is success) */
+	la_lookup(fake, fake, 0);
+	la_lookup(fake, fake, 0xffff888812345678UL);
+	la_lookup(fake, fake, ERRPTR(-ENOENT));
+	la_lookup(fake, fake, INT_ZEXT(-ENOENT)); /* not an ERR_PTR */
+	EXPECT_EQ_INT(0, stats_of(skel, cg, NFS_OP_LOOKUP, &s));
+	EXPECT_EQ_UINT64(4, s.count);
+	EXPECT_EQ_UINT64(1, errors_of(skel, cg, NFS_OP_LOOKUP, ENOENT));
+
+	/* mkdir: int before 6.15, struct dentry * since */
+	la_mkdir(fake, fake, 0);
+	la_mkdir(fake, fake, 0xffff888812345678UL);
+	la_mkdir(fake, fake, ERRPTR(-ENOMEM));
+	la_mkdir(fake, fake, INT_ZEXT(-EEXIST));
+	EXPECT_EQ_INT(0, stats_of(skel, cg, NFS_OP_MKDIR, &s));
+	EXPECT_EQ_UINT64(4, s.count);
+	EXPECT_EQ_UINT64(1, errors_of(skel, cg, NFS_OP_MKDIR, ENOMEM));
+	EXPECT_EQ_UINT64(1, errors_of(skel, cg, NFS_OP_MKDIR, EEXIST));
+
+	/* open: atomic_open counted only when nothing inside counted it */
+	la_atomic_open(fake, fake, fake, 0, INT_ZEXT(-ENOENT)); /* failed */
+	EXPECT_EQ_INT(0, stats_of(skel, cg, NFS_OP_OPEN, &s));
+	EXPECT_EQ_UINT64(1, s.count);
+	EXPECT_EQ_UINT64(1, errors_of(skel, cg, NFS_OP_OPEN, ENOENT));
+	la_atomic_open(fake, fake, fake, 1, 0); /* ->open ran inside */
+	EXPECT_EQ_INT(0, stats_of(skel, cg, NFS_OP_OPEN, &s));
+	OK1(s.count == 2, "an atomic open that called ->open is counted once");
+	la_atomic_open(fake, fake, fake, 0, 0); /* finish_no_open: not opened */
+	la_atomic_open(fake, fake, fake, 1, INT_ZEXT(-EIO));
+	EXPECT_EQ_INT(0, stats_of(skel, cg, NFS_OP_OPEN, &s));
+	OK1(s.count == 3, "no open counted for finish_no_open, one for the inner "
+			  "->open of a failing atomic open");
+	EXPECT_EQ_UINT64(0, errors_of(skel, cg, NFS_OP_OPEN, EIO));
+	la_file_open(fake, fake, 0);
+	EXPECT_EQ_INT(0, stats_of(skel, cg, NFS_OP_OPEN, &s));
+	EXPECT_EQ_UINT64(4, s.count);
+
+	/* lost events */
+	EXPECT_EQ_UINT64(0, lost_of(skel, NFS_LOST_MISSED_ENTRY));
+	EXPECT_EQ_UINT64(0, lost_of(skel, NFS_LOST_MISSED_RETURN));
+	la_rmdir(fake, fake);
+	la_rmdir(fake, fake);
+	la_unlink(fake, fake);
+	la_unlink(fake, fake);
+	la_unlink(fake, fake);
+	EXPECT_EQ_UINT64(2, lost_of(skel, NFS_LOST_MISSED_ENTRY));
+	EXPECT_EQ_UINT64(2, lost_of(skel, NFS_LOST_MISSED_RETURN));
+	OK1(stats_of(skel, cg, NFS_OP_RMDIR, &s) != 0,
+	    "a return without entry is not counted as an operation");
+	EXPECT_EQ_UINT64(0, lost_of(skel, NFS_LOST_START_MAP_FULL));
+	EXPECT_EQ_UINT64(0, lost_of(skel, NFS_LOST_STATS_MAP_FULL));
+	EXPECT_EQ_UINT64(0, lost_of(skel, NFS_LOST_ERRORS_MAP_FULL));
+	unload_lookalikes(skel, links);
+	return 0;
+}
+
+DEF_TEST(data_path_full_maps)
+{
+	const __u64 bounds[] = {60000000000ULL};
+	struct bpf_link *links[NR_PROBES] = {0};
+	struct nfs_ebpf *skel = nfs_ebpf__open();
+	char fake[64];
+
+	CHECK_NOT_NULL(skel);
+	skel->rodata->bucket_bounds_ns[0] = bounds[0];
+	skel->rodata->nr_buckets = 1;
+	skel->rodata->cgroup_v1_subsys_id = -1;
+	/* Room for one key per map: a second op or errno is lost. */
+	bpf_map__set_max_entries(skel->maps.op_stats, 1);
+	bpf_map__set_max_entries(skel->maps.op_errors, 1);
+	struct bpf_program *prog;
+	bpf_object__for_each_program(prog, skel->obj)
+	    bpf_program__set_autoload(prog, false);
+	for (size_t i = 0; i < 4; i++)
+		bpf_program__set_autoload(
+		    bpf_object__find_program_by_name(skel->obj, probes[i].prog), true);
+	EXPECT_EQ_INT(0, nfs_ebpf__load(skel));
+	for (size_t i = 0; i < 4; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = probes[i].func,
+			    .retprobe = probes[i].retprobe);
+		links[i] = bpf_program__attach_uprobe_opts(
+		    bpf_object__find_program_by_name(skel->obj, probes[i].prog),
+		    getpid(), "/proc/self/exe", 0, &opts);
+		CHECK_NOT_NULL(links[i]);
+	}
+	la_read(fake, fake, ERRPTR(-EIO));
+	la_read(fake, fake, ERRPTR(-EAGAIN)); /* second errno key: no room */
+	la_fsync(fake, 0, 0, 0);              /* second stats key: no room */
+	EXPECT_EQ_UINT64(1, lost_of(skel, NFS_LOST_STATS_MAP_FULL));
+	EXPECT_EQ_UINT64(1, lost_of(skel, NFS_LOST_ERRORS_MAP_FULL));
+	for (size_t i = 0; i < 4; i++)
+		bpf_link__destroy(links[i]);
+	nfs_ebpf__destroy(skel);
+	return 0;
+}
+
+DEF_TEST(data_path_above_last_bucket_and_v1)
+{
+	const __u64 bounds[] = {1};
+	struct bpf_link *links[NR_PROBES] = {0};
+	struct op_stats s;
+	char fake[64];
+	__u64 cg = 0;
+	int idx = expected_cgroup_v1(&cg);
+
+	if (idx < 0)
+		printf("# no cgroup v1 memory hierarchy mounted: the v1 id is not "
+		       "compared, the v1 code path still runs (controller 0)\n");
+	struct nfs_ebpf *skel =
+	    load_lookalikes(bounds, 1, idx < 0 ? 0 : idx, links);
+	CHECK_NOT_NULL(skel);
+	la_fsync(fake, 0, 0, 0);
+	la_fsync(fake, 0, 0, 0);
+	if (idx >= 0) {
+		OK1(stats_of(skel, cg, NFS_OP_FSYNC, &s) == 0,
+		    "keyed by the v1 memory cgroup's id");
+	} else {
+		struct op_key next;
+		OK(bpf_map__get_next_key(skel->maps.op_stats, NULL, &next,
+					 sizeof(next)) == 0);
+		EXPECT_EQ_INT(0, stats_of(skel, next.cgroup_id, NFS_OP_FSYNC, &s));
+	}
+	EXPECT_EQ_UINT64(2, s.count);
+	OK1(s.buckets[0] == 0 && s.buckets[1] == 0,
+	    "latency above the last bound counts only in count (+Inf)");
+	unload_lookalikes(skel, links);
+	return 0;
+}
+
+int main(void)
+{
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 2;
+	}
+	RUN_TEST(environment);
+	RUN_TEST(bad_config);
+	RUN_TEST(open_and_absent_module);
+	RUN_TEST(fentry_forced_fails_cleanly);
+	RUN_TEST(auto_falls_back_and_kprobes_verify);
+	RUN_TEST(data_path_v2);
+	RUN_TEST(data_path_full_maps);
+	RUN_TEST(data_path_above_last_bucket_and_v1);
+	END_TEST;
+}

@@ -1,0 +1,705 @@
+/*
+ * Loader of the nfs_ebpf BPF object (see tracer.h).
+ *
+ * The module problem: fentry/fexit programs resolve their target in the
+ * target module's BTF when they are LOADED, and nfsv4.ko is only loaded at
+ * the first NFSv4 mount, possibly hours after nfs.ko. So the object is
+ * opened several times:
+ *   - a "base" instance with no programs, which only creates the maps and
+ *     lives until tracer_close (so counters survive module reloads);
+ *   - one instance per module set (nfs, nfsv4), loaded when that module
+ *     appears, with only its own programs autoloaded and the base maps
+ *     shared through bpf_map__reuse_fd().
+ * Each set is tried with fentry/fexit first (AUTO), then kprobe/kretprobe;
+ * which one works is decided by trying, never from the kernel version.
+ */
+#include "collectd_compat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "tracer.h"
+#include "nfs_ebpf.skel.h"
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+#define TRACER_DEFAULT_MAX_ENTRIES 16384
+#define TRACER_MAX_V1_SUBSYS 16 /* css_set.subsys[] as declared in bpf */
+#define TRACER_BTF_VMLINUX "/sys/kernel/btf/vmlinux"
+
+enum { SET_NFS, SET_NFSV4, SET_MAX };
+
+static const char *const set_modules[SET_MAX] = {"nfs", "nfsv4"};
+
+/* One traced function: its programs are <kind>_<func> in nfs_ebpf.bpf.c. */
+typedef struct {
+	const char *func;
+	int set;
+	bool optional; /* absent on some kernels: no warning when missing */
+} tracer_hook_t;
+
+static const tracer_hook_t hooks[] = {
+    {"nfs_file_read", SET_NFS, false},
+    {"nfs_file_splice_read", SET_NFS, true}, /* 6.5+ */
+    {"nfs_file_write", SET_NFS, false},
+    {"nfs_file_open", SET_NFS, false},
+    {"nfs_atomic_open", SET_NFS, false},
+    {"nfs_atomic_open_v23", SET_NFS, true}, /* newer than 6.1 */
+    {"nfs_file_flush", SET_NFS, false},
+    {"nfs_file_fsync", SET_NFS, false},
+    {"nfs_getattr", SET_NFS, false},
+    {"nfs_setattr", SET_NFS, false},
+    {"nfs_lookup", SET_NFS, false},
+    {"nfs_readdir", SET_NFS, false},
+    {"nfs_create", SET_NFS, false},
+    {"nfs_unlink", SET_NFS, false},
+    {"nfs_rename", SET_NFS, false},
+    {"nfs_mkdir", SET_NFS, false},
+    {"nfs_rmdir", SET_NFS, false},
+    {"nfs4_file_open", SET_NFSV4, false},
+    {"nfs4_file_flush", SET_NFSV4, false},
+};
+#define NR_HOOKS (sizeof(hooks) / sizeof(hooks[0]))
+
+typedef enum { MODE_FENTRY, MODE_KPROBE } tracer_mode_t;
+
+static const char *mode_name(tracer_mode_t m)
+{
+	return m == MODE_FENTRY ? "fentry" : "kprobe";
+}
+
+typedef struct {
+	struct nfs_ebpf *skel;
+	struct bpf_link *links[2 * NR_HOOKS];
+	int nlinks;
+	/* What was attached to: the module's .text address (changes when it
+	 * is reloaded) or "builtin". Empty while not attached. */
+	char ident[64];
+	/* Identity of a module instance we failed to attach to, so a
+	 * failure is logged once instead of every interval. */
+	char failed_ident[64];
+} tracer_set_t;
+
+struct tracer_s {
+	tracer_config_t cfg;
+	char sys_module_dir[PATH_MAX];
+	struct nfs_ebpf *base;
+	tracer_set_t sets[SET_MAX];
+	bool warned_nfs_absent;
+	bool logged_fallback;
+	bool warned_kallsyms;
+};
+
+/* Where function names are looked up; a variable so that tests, which
+ * #include this file, can point it at a fixture. */
+static const char *tracer_kallsyms_path = "/proc/kallsyms";
+
+/* First warning libbpf printed since the last reset: the specific cause
+ * ("failed to find kernel BTF type ID of 'nfs_file_read'"), not the
+ * generic "failed to load object" that follows it. */
+static char libbpf_last_warning[256];
+
+static int tracer_libbpf_print(enum libbpf_print_level level,
+			       const char *fmt, va_list args)
+{
+	char buf[1024];
+	size_t len;
+
+#if !defined(COLLECT_DEBUG) || !COLLECT_DEBUG
+	/* libbpf's DEBUG level is a running commentary of every relocation;
+	 * only a collectd built for debugging wants it. */
+	if (level == LIBBPF_DEBUG)
+		return 0;
+#endif
+	vsnprintf(buf, sizeof(buf), fmt, args);
+	len = strlen(buf);
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	if (level == LIBBPF_WARN && libbpf_last_warning[0] == '\0')
+		sstrncpy(libbpf_last_warning, buf, sizeof(libbpf_last_warning));
+	/* libbpf's own messages (verifier logs included) are for debugging;
+	 * everything the user must see is logged by us with context. */
+	plugin_log(LOG_DEBUG, "nfs_ebpf plugin: %s", buf);
+	return 0;
+}
+
+static int check_btf(void)
+{
+	if (access(TRACER_BTF_VMLINUX, R_OK) == 0)
+		return 0;
+	int err = errno;
+	ERROR("nfs_ebpf plugin: cannot read %s (%s): this kernel does not "
+	      "expose its BTF type information, which nfs_ebpf needs to "
+	      "relocate its BPF programs (CO-RE). Use a kernel built with "
+	      "CONFIG_DEBUG_INFO_BTF=y (most distribution kernels since 2020) "
+	      "and make sure /sys is mounted.",
+	      TRACER_BTF_VMLINUX, STRERROR(err));
+	return -err;
+}
+
+static int check_privileges(void)
+{
+	struct __user_cap_header_struct hdr = {
+	    .version = _LINUX_CAPABILITY_VERSION_3,
+	    .pid = 0,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data) != 0) {
+		int err = errno;
+		ERROR("nfs_ebpf plugin: capget failed (%s): cannot tell whether "
+		      "collectd may load BPF programs.",
+		      STRERROR(err));
+		return -err;
+	}
+#define HAS_CAP(c) ((data[(c) / 32].effective & (1u << ((c) % 32))) != 0)
+	if (HAS_CAP(CAP_SYS_ADMIN) || (HAS_CAP(CAP_BPF) && HAS_CAP(CAP_PERFMON)))
+		return 0;
+#undef HAS_CAP
+	ERROR("nfs_ebpf plugin: insufficient privileges to trace the kernel: "
+	      "collectd needs CAP_SYS_ADMIN, or CAP_BPF plus CAP_PERFMON on "
+	      "kernel 5.8+. Run collectd as root, or grant them (systemd: "
+	      "AmbientCapabilities=CAP_BPF CAP_PERFMON CAP_SYS_RESOURCE; "
+	      "Kubernetes: securityContext.capabilities.add or privileged: true).");
+	return -EPERM;
+}
+
+static int check_config(const tracer_config_t *cfg)
+{
+	if (cfg->nr_buckets > NFS_EBPF_MAX_BUCKETS) {
+		ERROR("nfs_ebpf plugin: %" PRIu32 " latency buckets configured, "
+		      "at most %d are supported.",
+		      cfg->nr_buckets, NFS_EBPF_MAX_BUCKETS);
+		return -EINVAL;
+	}
+	for (uint32_t i = 1; i < cfg->nr_buckets; i++) {
+		if (cfg->bucket_bounds_ns[i] <= cfg->bucket_bounds_ns[i - 1]) {
+			ERROR("nfs_ebpf plugin: latency bucket bounds must be "
+			      "strictly increasing (bound %" PRIu32 " is %" PRIu64
+			      " ns, the previous one %" PRIu64 " ns).",
+			      i + 1, cfg->bucket_bounds_ns[i],
+			      cfg->bucket_bounds_ns[i - 1]);
+			return -EINVAL;
+		}
+	}
+	if (cfg->cgroup_v1_subsys_id < -1 ||
+	    cfg->cgroup_v1_subsys_id >= TRACER_MAX_V1_SUBSYS) {
+		ERROR("nfs_ebpf plugin: cgroup v1 controller index %d is out of "
+		      "range (-1 for cgroup v2, 0..%d).",
+		      cfg->cgroup_v1_subsys_id, TRACER_MAX_V1_SUBSYS - 1);
+		return -EINVAL;
+	}
+	if (cfg->mode != TRACER_ATTACH_AUTO && cfg->mode != TRACER_ATTACH_FENTRY &&
+	    cfg->mode != TRACER_ATTACH_KPROBE) {
+		ERROR("nfs_ebpf plugin: unknown attach mode %d.", (int)cfg->mode);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Settings that must be identical in every instance of the object. */
+static void configure_instance(const tracer_t *t, struct nfs_ebpf *skel)
+{
+	for (uint32_t i = 0; i < t->cfg.nr_buckets; i++)
+		skel->rodata->bucket_bounds_ns[i] = t->cfg.bucket_bounds_ns[i];
+	skel->rodata->nr_buckets = t->cfg.nr_buckets;
+	skel->rodata->cgroup_v1_subsys_id = t->cfg.cgroup_v1_subsys_id;
+
+	struct bpf_program *prog;
+	bpf_object__for_each_program(prog, skel->obj)
+	    bpf_program__set_autoload(prog, false);
+}
+
+/* Make a module instance use the base instance's maps. */
+static int share_maps(const tracer_t *t, struct nfs_ebpf *skel)
+{
+	struct {
+		struct bpf_map *dst;
+		const struct bpf_map *src;
+	} maps[] = {
+	    {skel->maps.op_stats, t->base->maps.op_stats},
+	    {skel->maps.op_errors, t->base->maps.op_errors},
+	    {skel->maps.lost_events, t->base->maps.lost_events},
+	    {skel->maps.op_starts, t->base->maps.op_starts},
+	};
+
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		int err = bpf_map__reuse_fd(maps[i].dst, bpf_map__fd(maps[i].src));
+		if (err) {
+			ERROR("nfs_ebpf plugin: sharing map %s failed: %s",
+			      bpf_map__name(maps[i].dst), STRERROR(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Module state. Returns false when the module is not loaded. ident gets
+ * the address of its .text section, which differs after a reload, or
+ * "builtin" when the code is part of the kernel image.
+ */
+static bool module_state(const tracer_t *t, const char *module, char *ident,
+			 size_t ident_size, bool *builtin)
+{
+	char path[PATH_MAX + 64];
+	char buf[64] = "";
+	struct stat st;
+
+	*builtin = false;
+	snprintf(path, sizeof(path), "%s/%s", t->sys_module_dir, module);
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		return false;
+
+	/* Loadable modules have initstate; built-in code only shows up in
+	 * /sys/module because of its parameters. */
+	snprintf(path, sizeof(path), "%s/%s/initstate", t->sys_module_dir, module);
+	FILE *fh = fopen(path, "r");
+	if (fh == NULL) {
+		*builtin = true;
+		sstrncpy(ident, "builtin", ident_size);
+		return true;
+	}
+	if (fgets(buf, sizeof(buf), fh) == NULL)
+		buf[0] = '\0';
+	fclose(fh);
+	/* "coming" or "going": not ready (or being removed); look again
+	 * next interval. */
+	if (strncmp(buf, "live", 4) != 0)
+		return false;
+
+	snprintf(path, sizeof(path), "%s/%s/sections/.text", t->sys_module_dir,
+		 module);
+	fh = fopen(path, "r");
+	buf[0] = '\0';
+	if (fh != NULL) {
+		if (fgets(buf, sizeof(buf), fh) == NULL)
+			buf[0] = '\0';
+		fclose(fh);
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+	/* Without access to sections/ a reload between two intervals goes
+	 * unnoticed; unload and load in separate intervals still works. */
+	snprintf(ident, ident_size, "live:%s", buf);
+	return true;
+}
+
+/*
+ * Which hooks of a set have their function in the running kernel. A
+ * module's functions are tagged "[module]" in kallsyms, built-in ones are
+ * untagged.
+ */
+static int find_targets(tracer_t *t, int set, bool builtin,
+			bool present[NR_HOOKS])
+{
+	char line[512];
+	char tag[64];
+	int found = 0;
+
+	memset(present, 0, sizeof(bool) * NR_HOOKS);
+	snprintf(tag, sizeof(tag), "[%s]", set_modules[set]);
+
+	FILE *fh = fopen(tracer_kallsyms_path, "r");
+	if (fh == NULL) {
+		if (!t->warned_kallsyms) {
+			WARNING("nfs_ebpf plugin: cannot read %s (%s); assuming every "
+				"required NFS function exists and no optional one does.",
+				tracer_kallsyms_path, STRERRNO);
+			t->warned_kallsyms = true;
+		}
+		for (size_t i = 0; i < NR_HOOKS; i++) {
+			present[i] = hooks[i].set == set && !hooks[i].optional;
+			found += present[i];
+		}
+		return found;
+	}
+
+	while (fgets(line, sizeof(line), fh) != NULL) {
+		char *name, *mod, *save = NULL;
+
+		/* "<addr> <type> <name>[\t[<module>]]" */
+		if (strtok_r(line, " \t\n", &save) == NULL ||
+		    strtok_r(NULL, " \t\n", &save) == NULL)
+			continue;
+		name = strtok_r(NULL, " \t\n", &save);
+		if (name == NULL)
+			continue;
+		mod = strtok_r(NULL, " \t\n", &save);
+		if (builtin ? mod != NULL : (mod == NULL || strcmp(mod, tag) != 0))
+			continue;
+		for (size_t i = 0; i < NR_HOOKS; i++) {
+			if (hooks[i].set == set && !present[i] &&
+			    strcmp(name, hooks[i].func) == 0) {
+				present[i] = true;
+				found++;
+			}
+		}
+	}
+	fclose(fh);
+
+	for (size_t i = 0; i < NR_HOOKS; i++) {
+		if (hooks[i].set == set && !present[i] && !hooks[i].optional)
+			WARNING("nfs_ebpf plugin: %s not found in %s: its operation "
+				"is not traced on this kernel.",
+				hooks[i].func, set_modules[set]);
+	}
+	return found;
+}
+
+static struct bpf_program *find_prog(struct nfs_ebpf *skel, const char *kind,
+				     const char *func)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "%s_%s", kind, func);
+	return bpf_object__find_program_by_name(skel->obj, name);
+}
+
+static void set_detach(tracer_set_t *s)
+{
+	/* Entries first, so no new start record appears without its exit. */
+	for (int i = s->nlinks - 1; i >= 0; i--)
+		bpf_link__destroy(s->links[i]);
+	s->nlinks = 0;
+	nfs_ebpf__destroy(s->skel);
+	s->skel = NULL;
+	s->ident[0] = '\0';
+}
+
+/*
+ * Load and attach one set's programs in one mode. Returns the number of
+ * programs attached (> 0) or -errno, with *why describing the failure.
+ */
+static int set_load_attach(tracer_t *t, tracer_set_t *s,
+			   const bool present[NR_HOOKS], tracer_mode_t mode,
+			   char *why, size_t why_size)
+{
+	const char *entry_kind = mode == MODE_FENTRY ? "fentry" : "kprobe";
+	const char *exit_kind = mode == MODE_FENTRY ? "fexit" : "kretprobe";
+	int err;
+
+	s->nlinks = 0;
+	s->skel = nfs_ebpf__open();
+	if (s->skel == NULL) {
+		err = -errno;
+		snprintf(why, why_size, "opening the BPF object: %s", STRERROR(-err));
+		return err;
+	}
+	configure_instance(t, s->skel);
+	err = share_maps(t, s->skel);
+	if (err) {
+		snprintf(why, why_size, "sharing maps: %s", STRERROR(-err));
+		goto fail;
+	}
+	for (size_t i = 0; i < NR_HOOKS; i++) {
+		if (!present[i])
+			continue;
+		struct bpf_program *en = find_prog(s->skel, entry_kind, hooks[i].func);
+		struct bpf_program *ex = find_prog(s->skel, exit_kind, hooks[i].func);
+		if (en == NULL || ex == NULL) {
+			err = -ENOENT;
+			snprintf(why, why_size, "no %s program for %s in the object",
+				 entry_kind, hooks[i].func);
+			goto fail;
+		}
+		bpf_program__set_autoload(en, true);
+		bpf_program__set_autoload(ex, true);
+	}
+
+	libbpf_last_warning[0] = '\0';
+	err = nfs_ebpf__load(s->skel);
+	if (err) {
+		snprintf(why, why_size, "loading: %s%s%s", STRERROR(-err),
+			 libbpf_last_warning[0] ? "; " : "",
+			 libbpf_last_warning);
+		goto fail;
+	}
+
+	for (size_t i = 0; i < NR_HOOKS; i++) {
+		if (!present[i])
+			continue;
+		struct bpf_program *en = find_prog(s->skel, entry_kind, hooks[i].func);
+		struct bpf_program *ex = find_prog(s->skel, exit_kind, hooks[i].func);
+		struct bpf_link *lex, *len = NULL;
+
+		/* Exit before entry: a start record is only ever written when
+		 * its return will be seen. */
+		libbpf_last_warning[0] = '\0';
+		lex = bpf_program__attach(ex);
+		if (lex == NULL) {
+			err = -errno;
+		} else {
+			len = bpf_program__attach(en);
+			if (len == NULL) {
+				err = -errno;
+				bpf_link__destroy(lex);
+			}
+		}
+		if (len == NULL) {
+			if (mode == MODE_FENTRY) {
+				/* All or nothing: the kprobe twin may still work. */
+				snprintf(why, why_size, "attaching to %s: %s%s%s",
+					 hooks[i].func, STRERROR(-err),
+					 libbpf_last_warning[0] ? "; " : "",
+					 libbpf_last_warning);
+				goto fail;
+			}
+			WARNING("nfs_ebpf plugin: attaching %s/%s to %s failed (%s); "
+				"its operation is not traced.",
+				entry_kind, exit_kind, hooks[i].func, STRERROR(-err));
+			continue;
+		}
+		s->links[s->nlinks++] = lex;
+		s->links[s->nlinks++] = len;
+	}
+	if (s->nlinks == 0) {
+		err = -ENOENT;
+		snprintf(why, why_size, "no program could be attached");
+		goto fail;
+	}
+	return s->nlinks;
+
+fail:
+	set_detach(s);
+	return err;
+}
+
+/* Attach one set in the configured mode(s). Returns programs or -errno. */
+static int set_attach(tracer_t *t, int set, bool builtin, const char *ident)
+{
+	tracer_set_t *s = &t->sets[set];
+	bool present[NR_HOOKS];
+	char why[512] = "";
+	int rc;
+
+	if (find_targets(t, set, builtin, present) == 0) {
+		WARNING("nfs_ebpf plugin: module %s is loaded but none of the "
+			"functions nfs_ebpf traces was found in it.",
+			set_modules[set]);
+		return -ENOENT;
+	}
+
+	if (t->cfg.mode != TRACER_ATTACH_KPROBE) {
+		rc = set_load_attach(t, s, present, MODE_FENTRY, why, sizeof(why));
+		if (rc > 0)
+			goto attached;
+		if (t->cfg.mode == TRACER_ATTACH_FENTRY) {
+			ERROR("nfs_ebpf plugin: AttachMode \"fentry\" is not possible "
+			      "for module %s (%s). fentry/fexit on modules needs "
+			      "kernel BTF for modules (CONFIG_DEBUG_INFO_BTF_MODULES) "
+			      "and trampolines (5.11+ on x86_64); use AttachMode "
+			      "\"auto\" or \"kprobe\".",
+			      set_modules[set], why);
+			return rc;
+		}
+		if (!t->logged_fallback) {
+			NOTICE("nfs_ebpf plugin: fentry/fexit not usable for %s (%s); "
+			       "using kprobe/kretprobe instead.",
+			       set_modules[set], why);
+			t->logged_fallback = true;
+		}
+	}
+
+	rc = set_load_attach(t, s, present, MODE_KPROBE, why, sizeof(why));
+	if (rc > 0) {
+		sstrncpy(s->ident, ident, sizeof(s->ident));
+		INFO("nfs_ebpf plugin: attached %d programs to %s (%s)", rc,
+		     set_modules[set], mode_name(MODE_KPROBE));
+		return rc;
+	}
+	ERROR("nfs_ebpf plugin: cannot trace module %s with kprobes either: %s",
+	      set_modules[set], why);
+	return rc;
+
+attached:
+	sstrncpy(s->ident, ident, sizeof(s->ident));
+	INFO("nfs_ebpf plugin: attached %d programs to %s (%s)", rc,
+	     set_modules[set], mode_name(MODE_FENTRY));
+	return rc;
+}
+
+int tracer_sync_modules(tracer_t *t)
+{
+	int total = 0;
+	int ret = 0;
+	bool nfs_builtin = false;
+
+	if (t == NULL)
+		return -EINVAL;
+
+	for (int set = 0; set < SET_MAX; set++) {
+		tracer_set_t *s = &t->sets[set];
+		char ident[64] = "";
+		bool builtin = false;
+		bool present = module_state(t, set_modules[set], ident, sizeof(ident),
+					    &builtin);
+
+		/* A built-in NFS client may have NFSv4 built in too, without a
+		 * /sys/module/nfsv4 directory: look for its functions anyway. */
+		if (!present && set == SET_NFSV4 && nfs_builtin) {
+			present = true;
+			builtin = true;
+			sstrncpy(ident, "builtin", sizeof(ident));
+		}
+		if (set == SET_NFS)
+			nfs_builtin = present && builtin;
+
+		if (s->skel != NULL && (!present || strcmp(ident, s->ident) != 0)) {
+			INFO("nfs_ebpf plugin: module %s %s; detaching its %d programs.",
+			     set_modules[set], present ? "was reloaded" : "was unloaded",
+			     s->nlinks);
+			set_detach(s);
+		}
+
+		if (!present) {
+			if (set == SET_NFS && !t->warned_nfs_absent) {
+				WARNING("nfs_ebpf plugin: the nfs kernel module is not "
+					"loaded (no NFS mount yet?); nothing is traced until "
+					"it appears. Looking again every interval.");
+				t->warned_nfs_absent = true;
+			}
+			s->failed_ident[0] = '\0';
+			continue;
+		}
+
+		if (s->skel == NULL && strcmp(ident, s->failed_ident) != 0) {
+			int rc = set_attach(t, set, builtin, ident);
+			if (rc < 0) {
+				sstrncpy(s->failed_ident, ident, sizeof(s->failed_ident));
+				if (t->cfg.mode == TRACER_ATTACH_FENTRY)
+					ret = rc;
+			}
+		}
+		total += s->nlinks;
+	}
+	return ret < 0 ? ret : total;
+}
+
+int tracer_open(const tracer_config_t *cfg, tracer_t **out)
+{
+	tracer_t *t;
+	int err;
+
+	if (cfg == NULL || out == NULL)
+		return -EINVAL;
+	*out = NULL;
+
+	libbpf_set_print(tracer_libbpf_print);
+
+	err = check_config(cfg);
+	if (err)
+		return err;
+	err = check_btf();
+	if (err)
+		return err;
+	err = check_privileges();
+	if (err)
+		return err;
+
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return -ENOMEM;
+	t->cfg = *cfg;
+	sstrncpy(t->sys_module_dir,
+		 cfg->sys_module_dir != NULL ? cfg->sys_module_dir : "/sys/module",
+		 sizeof(t->sys_module_dir));
+	t->cfg.sys_module_dir = t->sys_module_dir;
+	if (t->cfg.max_entries == 0)
+		t->cfg.max_entries = TRACER_DEFAULT_MAX_ENTRIES;
+
+	/* The base instance: maps only, no programs. */
+	t->base = nfs_ebpf__open();
+	if (t->base == NULL) {
+		err = -errno;
+		ERROR("nfs_ebpf plugin: opening the BPF object failed: %s",
+		      STRERROR(-err));
+		goto fail;
+	}
+	configure_instance(t, t->base);
+	struct bpf_map *sized[] = {t->base->maps.op_stats, t->base->maps.op_errors,
+				   t->base->maps.op_starts};
+	for (size_t i = 0; i < sizeof(sized) / sizeof(sized[0]); i++) {
+		err = bpf_map__set_max_entries(sized[i], t->cfg.max_entries);
+		if (err) {
+			ERROR("nfs_ebpf plugin: setting the size of map %s failed: %s",
+			      bpf_map__name(sized[i]), STRERROR(-err));
+			goto fail;
+		}
+	}
+	libbpf_last_warning[0] = '\0';
+	err = nfs_ebpf__load(t->base);
+	if (err) {
+		ERROR("nfs_ebpf plugin: creating the BPF maps failed: %s%s%s "
+		      "(MaxEntries %" PRIu32 "; a smaller value needs less locked "
+		      "memory).",
+		      STRERROR(-err), libbpf_last_warning[0] ? "; " : "",
+		      libbpf_last_warning, t->cfg.max_entries);
+		goto fail;
+	}
+
+	*out = t;
+	return 0;
+
+fail:
+	tracer_close(t);
+	return err;
+}
+
+int tracer_stats_fd(const tracer_t *t)
+{
+	return t != NULL ? bpf_map__fd(t->base->maps.op_stats) : -EINVAL;
+}
+
+int tracer_errors_fd(const tracer_t *t)
+{
+	return t != NULL ? bpf_map__fd(t->base->maps.op_errors) : -EINVAL;
+}
+
+int tracer_read_lost(tracer_t *t, uint64_t lost[NFS_LOST_MAX])
+{
+	if (t == NULL || lost == NULL)
+		return -EINVAL;
+	int fd = bpf_map__fd(t->base->maps.lost_events);
+	for (uint32_t i = 0; i < NFS_LOST_MAX; i++) {
+		__u64 v = 0;
+		if (bpf_map_lookup_elem(fd, &i, &v) != 0) {
+			int err = -errno;
+			ERROR("nfs_ebpf plugin: reading lost-event counter %" PRIu32
+			      " failed: %s",
+			      i, STRERROR(-err));
+			return err;
+		}
+		lost[i] = v;
+	}
+	return 0;
+}
+
+void tracer_close(tracer_t *t)
+{
+	if (t == NULL)
+		return;
+	for (int set = 0; set < SET_MAX; set++)
+		if (t->sets[set].skel != NULL)
+			set_detach(&t->sets[set]);
+	nfs_ebpf__destroy(t->base);
+	free(t);
+}
