@@ -80,6 +80,8 @@ series_table_t *series_table_create(void) {
 }
 
 static void series_free(series_t *s) {
+  free(s->server);
+  free(s->export_);
   free(s->errnos);
   free(s);
 }
@@ -152,9 +154,13 @@ series_t *series_get(series_table_t *t, const char *who, const char *server,
   series_t *s = calloc(1, sizeof(*s));
   if (s == NULL)
     return NULL;
+  s->server = strdup(server);
+  s->export_ = strdup(export_);
+  if (s->server == NULL || s->export_ == NULL) {
+    series_free(s);
+    return NULL;
+  }
   sstrncpy(s->who, who, sizeof(s->who));
-  sstrncpy(s->server, server, sizeof(s->server));
-  sstrncpy(s->export_, export_, sizeof(s->export_));
   s->op = op;
   s->last_live = t->stamp;
   s->next = t->series_buckets[i];

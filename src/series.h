@@ -36,9 +36,11 @@ typedef struct {
 } series_errno_t;
 
 typedef struct series_s {
-  char who[SERIES_NAME_LEN];    /* plugin_instance, already encoded */
-  char server[SERIES_NAME_LEN]; /* raw, from mountinfo */
-  char export_[SERIES_NAME_LEN * 2];
+  char who[SERIES_NAME_LEN]; /* plugin_instance, already encoded */
+  /* Raw, from mountinfo, whole: two long exports that differ only at the
+   * end must stay two series (ident.c hashes them apart). */
+  char *server;
+  char *export_;
   uint32_t op; /* enum nfs_ebpf_op */
 
   struct op_stats retired;

@@ -119,6 +119,24 @@ DEF_TEST(pending_keys_remember_first_sight) {
   return 0;
 }
 
+DEF_TEST(long_exports_stay_apart) {
+  /* Two exports that differ only after 300 characters. */
+  char a[400], b[400];
+  memset(a, 'x', sizeof(a));
+  a[0] = '/';
+  a[sizeof(a) - 1] = '\0';
+  memcpy(b, a, sizeof(b));
+  b[350] = 'y';
+  series_table_t *t = series_table_create();
+  series_t *sa = series_get(t, "ns_pod_c", "srv", a, 0);
+  series_t *sb = series_get(t, "ns_pod_c", "srv", b, 0);
+  OK(sa != NULL && sb != NULL);
+  OK(sa != sb);
+  EXPECT_EQ_STR(b, sb->export_);
+  series_table_destroy(t);
+  return 0;
+}
+
 DEF_TEST(many_series_and_keys) {
   /* Past several table doublings, every key still finds its series. */
   series_table_t *t = series_table_create();
@@ -150,6 +168,7 @@ int main(void) {
   RUN_TEST(retired_keys_keep_their_counts);
   RUN_TEST(orphaned_series_expire_bound_ones_do_not);
   RUN_TEST(pending_keys_remember_first_sight);
+  RUN_TEST(long_exports_stay_apart);
   RUN_TEST(many_series_and_keys);
   END_TEST;
 }
