@@ -513,7 +513,8 @@ static void submit_lost(cdtime_t now) {
     submit_derive(now, "", "derive", lost_reason_name(i), lost[i]);
 }
 
-static int nfs_ebpf_read(void) {
+static int nfs_ebpf_read(user_data_t *ud) {
+  (void)ud;
   cdtime_t now = cdtime();
   read_number++;
 
@@ -561,6 +562,7 @@ static int nfs_ebpf_shutdown(void) {
 void module_register(void) {
   plugin_register_complex_config(PLUGIN_NAME, nfs_ebpf_config);
   plugin_register_init(PLUGIN_NAME, nfs_ebpf_init);
-  plugin_register_read(PLUGIN_NAME, nfs_ebpf_read);
+  plugin_register_complex_read(/* group = */ NULL, PLUGIN_NAME, nfs_ebpf_read,
+                               /* interval = */ 0, /* user_data = */ NULL);
   plugin_register_shutdown(PLUGIN_NAME, nfs_ebpf_shutdown);
 }

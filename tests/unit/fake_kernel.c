@@ -1,0 +1,194 @@
+/*
+ * Stand-ins for the parts of the plugin that need a kernel (tracer, kstats)
+ * or a node (identity), so nfs_ebpf_test can drive the read callback with
+ * exactly the map contents and pod names a scenario needs. Their real
+ * versions have their own tests (kstats_test on real BPF maps,
+ * identity_test on fixture trees, and the VM lab on real kernels).
+ */
+#include "collectd_compat.h"
+
+#include "fake_kernel.h"
+
+#include <errno.h>
+
+fake_kernel_t fake;
+
+void fake_reset(void) { memset(&fake, 0, sizeof(fake)); }
+
+/* tracer */
+struct tracer_s {
+  int unused;
+};
+static struct tracer_s the_tracer;
+
+int tracer_open(const tracer_config_t *cfg, tracer_t **out) {
+  fake.tracer_config = *cfg;
+  fake.tracer_opened++;
+  if (fake.tracer_open_status != 0)
+    return fake.tracer_open_status;
+  *out = &the_tracer;
+  return 0;
+}
+int tracer_sync_modules(tracer_t *t) {
+  (void)t;
+  fake.syncs++;
+  return 0;
+}
+int tracer_stats_fd(const tracer_t *t) {
+  (void)t;
+  return FAKE_STATS_FD;
+}
+int tracer_errors_fd(const tracer_t *t) {
+  (void)t;
+  return FAKE_ERRORS_FD;
+}
+int tracer_read_lost(tracer_t *t, uint64_t lost[NFS_LOST_MAX]) {
+  (void)t;
+  memcpy(lost, fake.lost, sizeof(fake.lost));
+  return 0;
+}
+void tracer_close(tracer_t *t) {
+  (void)t;
+  fake.tracer_closed++;
+}
+
+/* kstats: the two fake maps */
+void kstats_snapshot_init(kstats_snapshot_t *s, size_t key_size,
+                          size_t val_size) {
+  memset(s, 0, sizeof(*s));
+  s->key_size = key_size;
+  s->val_size = val_size;
+}
+void kstats_snapshot_free(kstats_snapshot_t *s) { (void)s; }
+
+int kstats_read(int map_fd, kstats_snapshot_t *s) {
+  if (map_fd == FAKE_STATS_FD) {
+    s->keys = fake.stats_keys;
+    s->vals = fake.stats_vals;
+    s->len = fake.n_stats;
+  } else {
+    s->keys = fake.err_keys;
+    s->vals = fake.err_vals;
+    s->len = fake.n_errs;
+  }
+  return 0;
+}
+
+/* Deleting removes the entry from the fake map, as the kernel would. */
+int kstats_delete(int map_fd, const void *key) {
+  if (map_fd == FAKE_STATS_FD) {
+    for (size_t i = 0; i < fake.n_stats; i++)
+      if (memcmp(&fake.stats_keys[i], key, sizeof(struct op_key)) == 0) {
+        fake.stats_keys[i] = fake.stats_keys[fake.n_stats - 1];
+        fake.stats_vals[i] = fake.stats_vals[fake.n_stats - 1];
+        fake.n_stats--;
+        fake.deleted_stats++;
+        return 0;
+      }
+  } else {
+    for (size_t i = 0; i < fake.n_errs; i++)
+      if (memcmp(&fake.err_keys[i], key, sizeof(struct err_key)) == 0) {
+        fake.err_keys[i] = fake.err_keys[fake.n_errs - 1];
+        fake.err_vals[i] = fake.err_vals[fake.n_errs - 1];
+        fake.n_errs--;
+        fake.deleted_errs++;
+        return 0;
+      }
+  }
+  return -ENOENT;
+}
+
+/* identity */
+struct identity_s {
+  int unused;
+};
+static struct identity_s the_identity;
+
+identity_t *identity_create(const identity_config_t *cfg) {
+  (void)cfg;
+  return &the_identity;
+}
+void identity_destroy(identity_t *id) { (void)id; }
+identity_cgroup_mode_t identity_cgroup_mode(const identity_t *id,
+                                            const char **v1_controller) {
+  (void)id;
+  *v1_controller = NULL;
+  return IDENTITY_CGROUP_V2;
+}
+void identity_tick(identity_t *id, cdtime_t now) {
+  (void)id;
+  (void)now;
+}
+
+static fake_cgroup_t *find_cgroup(uint64_t cgroup_id) {
+  for (size_t i = 0; i < fake.n_cgroups; i++)
+    if (fake.cgroups[i].id == cgroup_id)
+      return &fake.cgroups[i];
+  return NULL;
+}
+
+int identity_lookup(identity_t *id, uint64_t cgroup_id, pod_identity_t *out) {
+  (void)id;
+  memset(out, 0, sizeof(*out));
+  fake_cgroup_t *c = find_cgroup(cgroup_id);
+  if (c == NULL) {
+    sstrncpy(out->cgroup, IDENTITY_UNRESOLVED_CGROUP, sizeof(out->cgroup));
+    return -ENOENT;
+  }
+  *out = c->identity;
+  return 0;
+}
+
+bool identity_cgroup_alive(identity_t *id, uint64_t cgroup_id) {
+  (void)id;
+  fake_cgroup_t *c = find_cgroup(cgroup_id);
+  return c != NULL && !c->dead;
+}
+
+void fake_add_pod(uint64_t id, const char *ns, const char *pod,
+                  const char *container) {
+  fake_cgroup_t *c = &fake.cgroups[fake.n_cgroups++];
+  memset(c, 0, sizeof(*c));
+  c->id = id;
+  c->identity.in_pod = true;
+  sstrncpy(c->identity.ns, ns, sizeof(c->identity.ns));
+  sstrncpy(c->identity.pod, pod, sizeof(c->identity.pod));
+  sstrncpy(c->identity.container, container, sizeof(c->identity.container));
+}
+
+void fake_add_cgroup(uint64_t id, const char *name) {
+  fake_cgroup_t *c = &fake.cgroups[fake.n_cgroups++];
+  memset(c, 0, sizeof(*c));
+  c->id = id;
+  sstrncpy(c->identity.cgroup, name, sizeof(c->identity.cgroup));
+}
+
+void fake_kill_cgroup(uint64_t id) {
+  fake_cgroup_t *c = find_cgroup(id);
+  if (c != NULL)
+    c->dead = true;
+}
+
+struct op_stats *fake_set_stats(uint64_t cgroup_id, uint32_t dev,
+                                uint32_t op) {
+  struct op_key k = {.cgroup_id = cgroup_id, .dev = dev, .op = op};
+  for (size_t i = 0; i < fake.n_stats; i++)
+    if (memcmp(&fake.stats_keys[i], &k, sizeof(k)) == 0)
+      return &fake.stats_vals[i];
+  fake.stats_keys[fake.n_stats] = k;
+  memset(&fake.stats_vals[fake.n_stats], 0, sizeof(struct op_stats));
+  return &fake.stats_vals[fake.n_stats++];
+}
+
+void fake_set_error(uint64_t cgroup_id, uint32_t dev, uint32_t op, int err,
+                    uint64_t count) {
+  struct err_key k = {
+      .cgroup_id = cgroup_id, .dev = dev, .op = (__u16)op, .err = (__u16)err};
+  for (size_t i = 0; i < fake.n_errs; i++)
+    if (memcmp(&fake.err_keys[i], &k, sizeof(k)) == 0) {
+      fake.err_vals[i] = count;
+      return;
+    }
+  fake.err_keys[fake.n_errs] = k;
+  fake.err_vals[fake.n_errs++] = count;
+}

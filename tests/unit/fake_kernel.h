@@ -1,0 +1,53 @@
+/* Fakes for tracer, kstats and identity used by nfs_ebpf_test (see
+ * fake_kernel.c). */
+#ifndef NFS_EBPF_FAKE_KERNEL_H
+#define NFS_EBPF_FAKE_KERNEL_H
+
+#include <linux/types.h>
+
+#include "identity.h"
+#include "kstats.h"
+#include "nfs_ebpf.h"
+#include "tracer.h"
+
+#define FAKE_STATS_FD 1001
+#define FAKE_ERRORS_FD 1002
+#define FAKE_MAX 64
+
+typedef struct {
+  uint64_t id;
+  pod_identity_t identity;
+  bool dead;
+} fake_cgroup_t;
+
+typedef struct {
+  tracer_config_t tracer_config;
+  int tracer_open_status;
+  int tracer_opened, tracer_closed, syncs;
+  uint64_t lost[NFS_LOST_MAX];
+
+  struct op_key stats_keys[FAKE_MAX];
+  struct op_stats stats_vals[FAKE_MAX];
+  size_t n_stats;
+  struct err_key err_keys[FAKE_MAX];
+  __u64 err_vals[FAKE_MAX];
+  size_t n_errs;
+  size_t deleted_stats, deleted_errs;
+
+  fake_cgroup_t cgroups[FAKE_MAX];
+  size_t n_cgroups;
+} fake_kernel_t;
+
+extern fake_kernel_t fake;
+
+void fake_reset(void);
+void fake_add_pod(uint64_t id, const char *ns, const char *pod,
+                  const char *container);
+void fake_add_cgroup(uint64_t id, const char *name);
+void fake_kill_cgroup(uint64_t id);
+/* The op_stats value of a key, created zeroed if new. */
+struct op_stats *fake_set_stats(uint64_t cgroup_id, uint32_t dev, uint32_t op);
+void fake_set_error(uint64_t cgroup_id, uint32_t dev, uint32_t op, int err,
+                    uint64_t count);
+
+#endif

@@ -1,0 +1,306 @@
+/*
+ * The plugin end to end through collectd's (mocked) dispatcher: config,
+ * init, read and shutdown, with the kernel maps and pod names faked
+ * (fake_kernel.c) and the real mountinfo, series, ident, histogram and name
+ * modules. Checks the exact identifiers and values a write plugin gets.
+ */
+#include "nfs_ebpf.c" /* static functions and state of the plugin */
+
+#include "fake_kernel.h"
+#include "mock_collectd.h"
+#include "testing.h"
+
+#define DEV_DATA 53u                   /* 0:53 in the mountinfo below */
+#define WHAT_READ "read@10.0.0.5:|vol|data" /* after collectd's escaping too */
+
+static char mountinfo_path[] = "/tmp/nfs_ebpf_test_mountinfo_XXXXXX";
+
+static void write_mountinfo(void) {
+  int fd = mkstemp(mountinfo_path);
+  const char *text =
+      "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+      "36 22 0:53 / /var/lib/kubelet/pods/uid/volumes/kubernetes.io~nfs/data "
+      "rw,relatime shared:2 - nfs4 10.0.0.5:/vol/data "
+      "rw,vers=4.2,rsize=1048576,addr=10.0.0.5\n";
+  if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+    printf("# cannot write %s\n", mountinfo_path);
+  close(fd);
+}
+
+/* Back to a freshly loaded plugin. */
+static void reset_plugin(void) {
+  nfs_ebpf_shutdown();
+  conf_attach_mode = TRACER_ATTACH_AUTO;
+  conf_bucket_count = 0;
+  conf_max_entries = 16384;
+  conf_retain_ended = 0;
+  read_number = 0;
+  fake_reset();
+  mock_reset();
+}
+
+/* Config from key/value pairs; numbers are given as strings starting with
+ * a digit. */
+static int configure(const char *const *kv, size_t n) {
+  oconfig_item_t *ci = mock_config_new("Plugin");
+  mock_config_add_string(ci, "nfs_ebpf");
+  oconfig_item_t *mi = mock_config_add_child(ci, "MountInfo");
+  mock_config_add_string(mi, mountinfo_path);
+  for (size_t i = 0; i + 1 < n; i += 2) {
+    oconfig_item_t *c = mock_config_add_child(ci, kv[i]);
+    const char *v = kv[i + 1];
+    if (v[0] >= '0' && v[0] <= '9')
+      mock_config_add_number(c, atof(v));
+    else
+      mock_config_add_string(c, v);
+  }
+  int status = nfs_ebpf_config(ci);
+  mock_config_free(ci);
+  return status;
+}
+
+static const value_list_t *find(const char *who, const char *type,
+                                const char *what) {
+  return mock_dispatch_find(who, type, what);
+}
+
+static derive_t derive_of(const char *who, const char *type,
+                          const char *what) {
+  const value_list_t *vl = find(who, type, what);
+  return vl != NULL ? vl->values[0].derive : -1;
+}
+
+/* One read, with a fresh record of what it dispatched. */
+static int read_once(void) {
+  mock_dispatch_clear();
+  return nfs_ebpf_read(NULL);
+}
+
+DEF_TEST(config_rejects_bad_values) {
+  reset_plugin();
+  const char *bad_mode[] = {"AttachMode", "sometimes"};
+  EXPECT_EQ_INT(-1, configure(bad_mode, 2));
+  OK(mock_log_count(LOG_ERR, "AttachMode") >= 1);
+  const char *small[] = {"MaxEntries", "10"};
+  EXPECT_EQ_INT(-1, configure(small, 2));
+  const char *unknown[] = {"Frobnicate", "yes"};
+  EXPECT_EQ_INT(-1, configure(unknown, 2));
+  OK(mock_log_count(LOG_ERR, "Frobnicate") == 1);
+  const char *word_bucket[] = {"Bucket", "fast"};
+  EXPECT_EQ_INT(-1, configure(word_bucket, 2));
+
+  /* Decreasing bounds are caught at init, with the reason. */
+  reset_plugin();
+  const char *decreasing[] = {"Bucket", "0.1", "Bucket", "0.01"};
+  EXPECT_EQ_INT(0, configure(decreasing, 4));
+  EXPECT_EQ_INT(-1, nfs_ebpf_init());
+  OK(mock_log_count(LOG_ERR, "Bucket") >= 1);
+  EXPECT_EQ_INT(0, fake.tracer_opened);
+  return 0;
+}
+
+DEF_TEST(config_reaches_the_kernel_side) {
+  reset_plugin();
+  const char *kv[] = {"AttachMode", "kprobe", "Bucket", "0.001",
+                      "Bucket",     "0.01",   "MaxEntries", "4096"};
+  EXPECT_EQ_INT(0, configure(kv, 8));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  EXPECT_EQ_INT(TRACER_ATTACH_KPROBE, fake.tracer_config.mode);
+  EXPECT_EQ_INT(2, fake.tracer_config.nr_buckets);
+  EXPECT_EQ_UINT64(1000000, fake.tracer_config.bucket_bounds_ns[0]);
+  EXPECT_EQ_UINT64(10000000, fake.tracer_config.bucket_bounds_ns[1]);
+  EXPECT_EQ_INT(4096, fake.tracer_config.max_entries);
+  EXPECT_EQ_INT(-1, fake.tracer_config.cgroup_v1_subsys_id);
+  /* init already looked for the nfs modules once. */
+  EXPECT_EQ_INT(1, fake.syncs);
+  return 0;
+}
+
+DEF_TEST(init_fails_cleanly_without_the_tracer) {
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  fake.tracer_open_status = -EPERM;
+  EXPECT_EQ_INT(-1, nfs_ebpf_init());
+  return 0;
+}
+
+DEF_TEST(pod_read_becomes_contract_values) {
+  reset_plugin();
+  const char *kv[] = {"Bucket", "0.001", "Bucket", "0.01"};
+  EXPECT_EQ_INT(0, configure(kv, 4));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  fake_add_pod(100, "shop", "web-0", "nginx");
+  struct op_stats *v = fake_set_stats(100, DEV_DATA, NFS_OP_READ);
+  v->count = 3; /* 0.5 ms, 5 ms, and one 20 ms read that failed */
+  v->bytes = 12288;
+  v->latency_ns = 500000 + 5000000 + 20000000;
+  v->buckets[0] = 1;
+  v->buckets[1] = 1;
+  fake_set_error(100, DEV_DATA, NFS_OP_READ, EIO, 1);
+  fake.lost[NFS_LOST_MISSED_RETURN] = 7;
+
+  EXPECT_EQ_INT(0, read_once());
+  const char *who = "shop_web-0_nginx";
+  EXPECT_EQ_INT(12288, derive_of(who, "total_bytes", WHAT_READ));
+  EXPECT_EQ_INT(3, derive_of(who, "operations", WHAT_READ));
+  EXPECT_EQ_INT(1, derive_of(who, "total_operations",
+                             "read-0.001@10.0.0.5:|vol|data"));
+  EXPECT_EQ_INT(2, derive_of(who, "total_operations",
+                             "read-0.01@10.0.0.5:|vol|data"));
+  EXPECT_EQ_INT(3, derive_of(who, "total_operations",
+                             "read-+Inf@10.0.0.5:|vol|data"));
+  EXPECT_EQ_INT(1, derive_of(who, "errors", "read-EIO@10.0.0.5:|vol|data"));
+  const value_list_t *sum = find(who, "duration", WHAT_READ);
+  OK(sum != NULL);
+  if (sum != NULL)
+    EXPECT_EQ_DOUBLE(0.0255, sum->values[0].gauge);
+  const value_list_t *bytes = find(who, "total_bytes", WHAT_READ);
+  if (bytes != NULL) {
+    EXPECT_EQ_STR("nfs_ebpf", bytes->plugin);
+    OK(bytes->time > 0);
+  }
+  /* Lost events: every reason, zeros too. */
+  EXPECT_EQ_INT(7, derive_of("", "derive", "missed_return"));
+  EXPECT_EQ_INT(0, derive_of("", "derive", "stats_map_full"));
+  EXPECT_EQ_INT(0, derive_of("", "derive", "missed_entry"));
+  /* 5 series values + 3 buckets + 1 error... exactly these, plus lost. */
+  EXPECT_EQ_INT(2 + 1 + 3 + 1 + NFS_LOST_MAX, mock_dispatch_count());
+  return 0;
+}
+
+DEF_TEST(metadata_ops_have_no_bytes_and_non_pods_their_cgroup) {
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  fake_add_cgroup(200, "kubelet.service");
+  fake_set_stats(200, DEV_DATA, NFS_OP_GETATTR)->count = 4;
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(4, derive_of("@kubelet.service", "operations",
+                             "getattr@10.0.0.5:|vol|data"));
+  OK(find("@kubelet.service", "total_bytes", NULL) == NULL);
+  /* Default buckets: 16 bounds + Inf. */
+  EXPECT_EQ_INT(4, derive_of("@kubelet.service", "total_operations",
+                             "getattr-+Inf@10.0.0.5:|vol|data"));
+  OK(find("@kubelet.service", "total_operations",
+          "getattr-0.0001@10.0.0.5:|vol|data") != NULL);
+  return 0;
+}
+
+DEF_TEST(ended_pod_keeps_its_counts_and_its_keys_are_freed) {
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  /* The same container, restarted: two cgroups, one series. */
+  fake_add_pod(300, "shop", "db-0", "pg");
+  fake_add_pod(301, "shop", "db-0", "pg");
+  fake_set_stats(300, DEV_DATA, NFS_OP_WRITE)->bytes = 1000;
+  fake_set_stats(300, DEV_DATA, NFS_OP_WRITE)->count = 1;
+  fake_set_error(300, DEV_DATA, NFS_OP_WRITE, EDQUOT, 2);
+  fake_set_stats(301, DEV_DATA, NFS_OP_WRITE)->bytes = 10;
+  fake_set_stats(301, DEV_DATA, NFS_OP_WRITE)->count = 1;
+  const char *who = "shop_db-0_pg", *what = "write@10.0.0.5:|vol|data";
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(1010, derive_of(who, "total_bytes", what));
+
+  /* The first cgroup ends: its last values stay, its keys leave the maps. */
+  fake_kill_cgroup(300);
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(1010, derive_of(who, "total_bytes", what));
+  EXPECT_EQ_INT(2, derive_of(who, "errors", "write-EDQUOT@10.0.0.5:|vol|data"));
+  EXPECT_EQ_INT(1, fake.deleted_stats);
+  EXPECT_EQ_INT(1, fake.deleted_errs);
+
+  /* Next read: only the live key is in the map; totals keep growing. */
+  fake_set_stats(301, DEV_DATA, NFS_OP_WRITE)->bytes = 20;
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(1020, derive_of(who, "total_bytes", what));
+  EXPECT_EQ_INT(2, derive_of(who, "errors", "write-EDQUOT@10.0.0.5:|vol|data"));
+  return 0;
+}
+
+DEF_TEST(unresolved_keys_wait_then_say_so) {
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  fake_add_pod(400, "shop", "web-1", "nginx");
+  fake_set_stats(400, 99, NFS_OP_READ)->count = 1; /* device not mounted */
+  fake_set_stats(555, DEV_DATA, NFS_OP_READ)->count = 2; /* unknown cgroup */
+  for (int i = 0; i < UNRESOLVED_GRACE_READS; i++) {
+    EXPECT_EQ_INT(0, read_once());
+    OK(find("shop_web-1_nginx", "operations", NULL) == NULL);
+    OK(find("@unresolved", "operations", NULL) == NULL);
+  }
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(1, derive_of("shop_web-1_nginx", "operations",
+                             "read@unknown-dev-0-99:"));
+  EXPECT_EQ_INT(2, derive_of("@unresolved", "operations", WHAT_READ));
+  return 0;
+}
+
+DEF_TEST(container_without_state_yet_is_not_pinned) {
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  /* Resolved to its cgroup name only: the runtime's state is not readable
+   * yet. The first read must not pin the counts to that name. */
+  fake_add_cgroup(
+      500,
+      "cri-containerd-"
+      "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope");
+  fake_set_stats(500, DEV_DATA, NFS_OP_OPEN)->count = 1;
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(0, mock_dispatch_count() - NFS_LOST_MAX);
+  /* Then the bundle appears. */
+  fake.cgroups[0].identity = (pod_identity_t){.in_pod = true};
+  sstrncpy(fake.cgroups[0].identity.ns, "shop", 64);
+  sstrncpy(fake.cgroups[0].identity.pod, "web-2", 254);
+  sstrncpy(fake.cgroups[0].identity.container, "nginx", 64);
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(1, derive_of("shop_web-2_nginx", "operations",
+                             "open@10.0.0.5:|vol|data"));
+  return 0;
+}
+
+DEF_TEST(torn_read_keeps_histogram_valid) {
+  reset_plugin();
+  const char *kv[] = {"Bucket", "0.001"};
+  EXPECT_EQ_INT(0, configure(kv, 2));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  fake_add_pod(600, "shop", "web-3", "nginx");
+  struct op_stats *v = fake_set_stats(600, DEV_DATA, NFS_OP_READ);
+  v->count = 4;
+  v->buckets[0] = 5; /* caught the bucket's add before the count's */
+  EXPECT_EQ_INT(0, read_once());
+  derive_t count = derive_of("shop_web-3_nginx", "operations", WHAT_READ);
+  derive_t inf = derive_of("shop_web-3_nginx", "total_operations",
+                           "read-+Inf@10.0.0.5:|vol|data");
+  EXPECT_EQ_INT(5, inf);
+  EXPECT_EQ_INT(inf, count);
+  return 0;
+}
+
+DEF_TEST(shutdown_closes_the_tracer) {
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  EXPECT_EQ_INT(0, nfs_ebpf_shutdown());
+  EXPECT_EQ_INT(1, fake.tracer_closed);
+  OK(series == NULL && mounts == NULL && tracer == NULL);
+  return 0;
+}
+
+int main(void) {
+  write_mountinfo();
+  RUN_TEST(config_rejects_bad_values);
+  RUN_TEST(config_reaches_the_kernel_side);
+  RUN_TEST(init_fails_cleanly_without_the_tracer);
+  RUN_TEST(pod_read_becomes_contract_values);
+  RUN_TEST(metadata_ops_have_no_bytes_and_non_pods_their_cgroup);
+  RUN_TEST(ended_pod_keeps_its_counts_and_its_keys_are_freed);
+  RUN_TEST(unresolved_keys_wait_then_say_so);
+  RUN_TEST(container_without_state_yet_is_not_pinned);
+  RUN_TEST(torn_read_keeps_histogram_valid);
+  RUN_TEST(shutdown_closes_the_tracer);
+  unlink(mountinfo_path);
+  END_TEST;
+}
