@@ -1,0 +1,30 @@
+#!/bin/bash
+# Builds and runs the identity resolver benchmark: tests/bench/run.sh [N ...]
+# (default N = 1000 10000 containers). Prints figures, asserts no timing;
+# exits non-zero only if the build fails or the resolver resolves a
+# container wrongly (then the figures would be meaningless).
+#
+# Built like the plugin (gcc -O2, no sanitizer) against the real identity,
+# cgroup_index, cgroup_path, runtime_state, safe_file and log_once modules,
+# with tests/unit/mock_collectd.c for the daemon's symbols. Environment:
+# BENCH_OUT (binary; default ${TMPDIR:-/tmp}/nfs_ebpf-bench), CC (gcc).
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+OUT=${BENCH_OUT:-${TMPDIR:-/tmp}/nfs_ebpf-bench}
+CC=${CC:-gcc}
+mkdir -p "$OUT"
+
+if ! $CC -std=gnu11 -g -O2 -Wall -Wextra -DHAVE_CONFIG_H \
+	-I/usr/include/collectd -I/usr/include/yajl -I"$ROOT/src" \
+	-I"$ROOT/tests/unit" -o "$OUT/identity_bench" \
+	"$ROOT/tests/bench/identity_bench.c" "$ROOT/src/identity.c" \
+	"$ROOT/src/cgroup_index.c" "$ROOT/src/cgroup_path.c" \
+	"$ROOT/src/runtime_state.c" "$ROOT/src/safe_file.c" \
+	"$ROOT/src/log_once.c" "$ROOT/tests/unit/mock_collectd.c" \
+	-lyajl -lpthread -lm >"$OUT/build.log" 2>&1; then
+	echo "not ok 1 - identity_bench: build failed"
+	sed 's/^/# /' "$OUT/build.log" | grep -i error | head -20
+	exit 1
+fi
+exec "$OUT/identity_bench" "$ROOT/tests/fixtures" "$@"
