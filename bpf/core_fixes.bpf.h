@@ -42,7 +42,8 @@ static __always_inline bool inode_ops_have_idmap_arg(void)
 /*
  * FMODE_OPENED: set by do_dentry_open() once ->open succeeded (or when
  * atomic_open called finish_open()). Value 0x80000 since 4.18, commit
- * 73a09dd94377 ("introduce FMODE_OPENED"), unchanged through 6.12.
+ * 73a09dd94377 ("introduce FMODE_OPENED"); the VM lab confirms it on
+ * Debian's 6.1 and 6.12 (NFSv4 fresh opens are counted exactly once).
  */
 #define NFS_EBPF_FMODE_OPENED 0x80000
 

@@ -395,6 +395,10 @@ static __always_inline __u64 pick_shifted(__u64 unshifted, __u64 shifted)
 	return IDMAP_SHIFT ? shifted : unshifted;
 }
 
+/* FRET_SHIFTED also loads ctx[nargs + 1]: on a kernel whose functions lack
+ * the extra argument but that has fentry on modules (5.11 only) the
+ * verifier refuses that slot, the load fails and the loader falls back to
+ * kprobes, which is still correct. */
 #define FARG_SHIFTED(i) ((void *)pick_shifted(ctx[i], ctx[(i) + 1]))
 #define FRET_SHIFTED(nargs) pick_shifted(ctx[nargs], ctx[(nargs) + 1])
 
