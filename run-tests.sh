@@ -51,13 +51,30 @@ build() {
 	step "autogen.sh (autoreconf -fi)" ./autogen.sh &&
 		step "configure" ./configure &&
 		step "make: BPF object, skeleton, plugin module" make -j"$JOBS" &&
-		step "plugin exports only module_register" check_exports
+		step "plugin exports only module_register" check_exports &&
+		step "plugin's undefined symbols all resolve (collectd binary + its libraries)" check_undefined
 }
 check_exports() {
 	local syms
 	syms=$(nm -D --defined-only .libs/nfs_ebpf.so | awk '$2 ~ /^[TDBRW]$/ {print $3}')
 	echo "exported: $syms"
 	[ "$syms" = module_register ]
+}
+# Every symbol the plugin leaves undefined must come from the collectd
+# executable (resolved at dlopen time) or a library the plugin links.
+check_undefined() {
+	local collectd lib missing
+	collectd=$(command -v collectd || echo /usr/sbin/collectd)
+	{
+		nm -D --defined-only "$collectd"
+		ldd .libs/nfs_ebpf.so | awk '$3 ~ /^\// {print $3}' | while read -r lib; do
+			nm -D --defined-only "$lib"
+		done
+	} | awk '{print $3}' | sed 's/@.*//' | sort -u >"$RESULTS/defined.txt"
+	nm -D --undefined-only .libs/nfs_ebpf.so | awk '$1 == "U" {print $2}' | sed 's/@.*//' |
+		sort -u >"$RESULTS/undefined.txt"
+	missing=$(comm -23 "$RESULTS/undefined.txt" "$RESULTS/defined.txt")
+	[ -z "$missing" ] || { echo "unresolved: $missing"; return 1; }
 }
 s=$(date +%s)
 tap_suite build "$RESULTS/build.tap" build
