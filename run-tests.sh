@@ -1,11 +1,13 @@
 #!/bin/bash
 # Run every test of nfs_ebpf: install missing Debian packages, build, unit
-# tests (make check), Prometheus relabel test, Debian packaging test, VM lab.
+# tests (make check), Prometheus relabel test, Debian packaging test, fuzz
+# corpus replay, VM lab.
 # Ends with `N passed, N failed` over all TAP lines; exits non-zero if any
 # test failed or any suite crashed, exited non-zero or printed no TAP.
 #
 # Environment: JOBS (parallel make, default: number of CPUs),
-#   SKIP_DEPS=1 (do not install packages), RESULTS (default ./test-results).
+#   SKIP_DEPS=1 (do not install packages), RESULTS (default ./test-results),
+#   FUZZ_SECONDS (per fuzz target, default 0: corpus replay only).
 set -u
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -120,6 +122,14 @@ timing relabel "$s"
 s=$(date +%s)
 tap_suite packaging "$RESULTS/packaging.tap" tests/packaging_test.sh
 timing packaging "$s"
+
+# --- fuzz targets: replay of the committed corpus and reproducers under
+#     ASan/UBSan (deterministic); FUZZ_SECONDS>0 also fuzzes each target
+s=$(date +%s)
+if [ -f tests/fuzz/run.sh ]; then
+	tap_suite fuzz "$RESULTS/fuzz.tap" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-0}"
+fi
+timing fuzz "$s"
 
 # --- VM lab: real kernels, real NFS --------------------------------------------
 s=$(date +%s)
