@@ -113,14 +113,17 @@ static int config_buckets(oconfig_item_t *ci) {
 }
 
 static int config_max_entries(oconfig_item_t *ci) {
-  int value = 0;
-  if (cf_util_get_int(ci, &value) != 0)
+  /* Read as a double and range-check before converting: collectd's
+   * cf_util_get_int casts without checking, and 1e12 does not fit. */
+  double value = 0;
+  if (cf_util_get_double(ci, &value) != 0)
     return -1;
   /* Below 64 the maps are useless; above 2^22 the op_stats map alone would
    * take over a gigabyte of kernel memory. */
-  if (value < 64 || value > (1 << 22)) {
-    ERROR("nfs_ebpf plugin: MaxEntries %d is out of range [64, %d].", value,
-          1 << 22);
+  if (!(value >= 64 && value <= (1 << 22)) || value != (double)(int)value) {
+    ERROR("nfs_ebpf plugin: MaxEntries %g is not a whole number in "
+          "[64, %d].",
+          value, 1 << 22);
     return -1;
   }
   conf_max_entries = (uint32_t)value;

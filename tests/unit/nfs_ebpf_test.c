@@ -83,6 +83,10 @@ DEF_TEST(config_rejects_bad_values) {
   OK(mock_log_count(LOG_ERR, "AttachMode") >= 1);
   const char *small[] = {"MaxEntries", "10"};
   EXPECT_EQ_INT(-1, configure(small, 2));
+  const char *huge[] = {"MaxEntries", "1e12"};
+  EXPECT_EQ_INT(-1, configure(huge, 2));
+  const char *fraction[] = {"MaxEntries", "100.5"};
+  EXPECT_EQ_INT(-1, configure(fraction, 2));
   const char *unknown[] = {"Frobnicate", "yes"};
   EXPECT_EQ_INT(-1, configure(unknown, 2));
   OK(mock_log_count(LOG_ERR, "Frobnicate") == 1);
