@@ -1,0 +1,284 @@
+# shellcheck shell=bash
+# Common guest set-up for the VM lab, sourced by the guest scripts (which
+# run as PID 1's child inside run-vm.sh's VM, as root, with the host's /
+# under a tmpfs overlay and /vmout shared with the host).
+#
+# Every step either works or stops the script with a clear "lab: ..." line:
+# a lab that cannot bring up NFS, BPF or cgroups fails, it never skips.
+
+LAB_GUEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_RUN=/run/nfs_ebpf-lab
+LAB_OUT=${LAB_OUT:-/vmout}
+# NFS layout: v3 mounts talk to 127.0.0.1, v4.2 mounts to 127.0.0.2, so the
+# two protocol versions end up as different server labels in the output.
+LAB_V3_SERVER=127.0.0.1
+LAB_V4_SERVER=127.0.0.2
+
+lab_log() { echo "lab: $*"; }
+lab_die() {
+	echo "lab: FAILED: $*"
+	exit 1
+}
+
+# Poll CMD... every 0.2 s until it succeeds or SECONDS_MAX pass.
+# Usage: lab_wait SECONDS_MAX WHAT CMD...
+lab_wait() {
+	local max=$1 what=$2 deadline
+	shift 2
+	deadline=$((SECONDS + max))
+	until "$@" >/dev/null 2>&1; do
+		if ((SECONDS >= deadline)); then
+			lab_log "timed out after ${max}s waiting for $what"
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
+# ---- base file systems ---------------------------------------------------
+
+# Cgroup layout of the node. Only the unified (v2) layout is implemented;
+# hybrid (v1 controllers + /sys/fs/cgroup/unified) and v1-only hosts are
+# separate functions to add here, selected by NFS_EBPF_VM_CGROUP.
+lab_mount_cgroup() {
+	local layout=${NFS_EBPF_VM_CGROUP:-v2}
+	case $layout in
+	v2)
+		mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup ||
+			lab_die "cannot mount cgroup2 on /sys/fs/cgroup"
+		LAB_CGROUP_ROOT=/sys/fs/cgroup
+		;;
+	hybrid | v1)
+		lab_die "cgroup layout '$layout' is not implemented in the lab yet"
+		;;
+	*) lab_die "unknown cgroup layout '$layout' (NFS_EBPF_VM_CGROUP)" ;;
+	esac
+	export LAB_CGROUP_ROOT
+}
+
+lab_base() {
+	mount -t tmpfs -o mode=0755 tmpfs /run || lab_die "cannot mount /run"
+	mkdir -p "$LAB_RUN" /run/lock
+	mount -t tmpfs -o mode=1777 tmpfs /tmp || lab_die "cannot mount /tmp"
+	mount -t tracefs tracefs /sys/kernel/tracing || lab_die "cannot mount tracefs"
+	mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
+	mount -t bpf bpf /sys/fs/bpf || lab_die "cannot mount bpffs"
+	lab_mount_cgroup
+	ip link set lo up || lab_die "cannot bring lo up"
+	# write_prometheus resolves its bind address with AI_ADDRCONFIG, which
+	# finds nothing on a host with loopback addresses only: give lo one
+	# documentation-range address so IPv4 counts as configured.
+	ip addr add 192.0.2.1/32 dev lo || lab_die "cannot add an address to lo"
+	# /etc comes from the host: the guest's own name and exports live in
+	# the overlay and never reach the host.
+	echo nfs-ebpf-vm >/etc/hostname
+	printf '127.0.0.1 localhost nfs-ebpf-vm\n' >/etc/hosts
+	[[ -r /sys/kernel/btf/vmlinux ]] || lab_die "kernel has no /sys/kernel/btf/vmlinux"
+	lab_log "base ready: kernel $(uname -r), cgroup ${NFS_EBPF_VM_CGROUP:-v2}"
+}
+
+# ---- NFS server ----------------------------------------------------------
+
+# knfsd with two exports on tmpfs (which needs explicit fsids):
+# $LAB_EXPORT_DIR/export (rw) and $LAB_EXPORT_DIR/export-ro (read-only, to
+# provoke EROFS), below an NFSv4 pseudo root (fsid=0) at $LAB_EXPORT_DIR.
+# v3 mounts name the full path, v4 mounts the path below the pseudo root:
+# 127.0.0.1:/srv/nfs/export and 127.0.0.2:/export.
+LAB_EXPORT_DIR=/srv/nfs
+lab_nfs_server() {
+	local d=$LAB_EXPORT_DIR
+	modprobe nfsd || lab_die "modprobe nfsd failed"
+	mount -t nfsd nfsd /proc/fs/nfsd || lab_die "cannot mount /proc/fs/nfsd"
+	mkdir -p "$d" /var/lib/nfs/v4recovery
+	mount -t tmpfs -o mode=0755 tmpfs "$d"
+	mkdir -p "$d/export" "$d/export-ro"
+	mount -t tmpfs -o mode=0777 tmpfs "$d/export"
+	mount -t tmpfs -o mode=0777 tmpfs "$d/export-ro"
+	# Content the read-only export serves: a file to read and to try chmod on.
+	head -c 65536 /dev/zero | tr '\0' 'r' >"$d/export-ro/data"
+	mkdir -p "$d/export-ro/dir"
+	: >/var/lib/nfs/etab
+	: >/var/lib/nfs/rmtab
+	cat >/etc/exports <<-EOF
+		$d 127.0.0.0/8(ro,fsid=0,insecure,no_subtree_check)
+		$d/export 127.0.0.0/8(rw,no_root_squash,insecure,no_subtree_check,sync,fsid=1)
+		$d/export-ro 127.0.0.0/8(ro,no_root_squash,insecure,no_subtree_check,sync,fsid=2)
+	EOF
+	rpcbind -w || lab_die "rpcbind failed"
+	exportfs -ra || lab_die "exportfs failed"
+	rpc.mountd || lab_die "rpc.mountd failed"
+	rpc.nfsd 4 || lab_die "rpc.nfsd failed"
+	lab_wait 30 "nfsd threads" grep -qv '^0$' /proc/fs/nfsd/threads ||
+		lab_die "knfsd did not start"
+	lab_log "knfsd up: $(tr '\n' ' ' </proc/fs/nfsd/versions)"
+}
+
+# ---- NFS client mounts ---------------------------------------------------
+
+# File system type of the mount at $1, from mountinfo (field after " - ").
+lab_fstype() {
+	awk -v m="$1" '$5 == m { for (i = 7; i <= NF; i++) if ($i == "-") { print $(i + 1); exit } }' \
+		/proc/self/mountinfo
+}
+
+# lab_mount v3|v4: mounts /export and /export-ro with that protocol version
+# on /mnt/<ver> and /mnt/<ver>-ro (the first mount loads the nfs modules).
+lab_mount() {
+	local ver=$1 opts server
+	local base
+	case $ver in
+	v3) opts=vers=3,nolock server=$LAB_V3_SERVER base=$LAB_EXPORT_DIR ;;
+	v4) opts=vers=4.2 server=$LAB_V4_SERVER base="" ;;
+	*) lab_die "lab_mount: unknown version $ver" ;;
+	esac
+	mkdir -p "/mnt/$ver" "/mnt/$ver-ro"
+	mount -t nfs -o "$opts" "$server:$base/export" "/mnt/$ver" ||
+		lab_die "NFS did not mount: $server:$base/export ($opts)"
+	mount -t nfs -o "$opts" "$server:$base/export-ro" "/mnt/$ver-ro" ||
+		lab_die "NFS did not mount: $server:$base/export-ro ($opts)"
+	[[ $(lab_fstype "/mnt/$ver") == nfs* ]] ||
+		lab_die "/mnt/$ver is not an NFS mount after mount"
+	[[ -r /mnt/$ver-ro/data ]] || lab_die "/mnt/$ver-ro/data not readable over NFS"
+	lab_log "mounted $ver: $(awk -v m="/mnt/$ver" '$5==m {print $0}' /proc/self/mountinfo | sed 's/.* - //')"
+}
+
+# ---- Kubernetes node -------------------------------------------------------
+
+# Kubelet-style cgroup tree and containerd state dir; writes
+# $LAB_RUN/node.json (pods, containers, cgroup paths) for the helpers.
+lab_node() {
+	python3 "$LAB_GUEST_DIR/mknode.py" --cgroup-root "$LAB_CGROUP_ROOT" \
+		--state /run/containerd --out "$LAB_RUN/node.json" ||
+		lab_die "cannot lay out the Kubernetes node"
+	mkdir -p "$LAB_CGROUP_ROOT/system.slice/collectd.service" \
+		"$LAB_CGROUP_ROOT/system.slice/nfs-backup.service"
+	lab_log "node laid out: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(", ".join(p["namespace"]+"/"+p["name"] for p in d["pods"]))' "$LAB_RUN/node.json")"
+}
+
+# lab_in_cgroup CGROUP_REL CMD...: run CMD inside that cgroup (relative to
+# the cgroup root). The subshell moves itself, then execs, so CMD and its
+# children are the cgroup's from their first instruction.
+lab_in_cgroup() {
+	local rel=$1
+	shift
+	[[ -d $LAB_CGROUP_ROOT/$rel ]] || lab_die "no cgroup $rel"
+	(
+		echo "$BASHPID" >"$LAB_CGROUP_ROOT/$rel/cgroup.procs" || exit 125
+		exec "$@"
+	)
+}
+
+# lab_in_pod NAMESPACE/POD/CONTAINER CMD...
+lab_in_pod() {
+	local who=$1 rel
+	shift
+	rel=$(python3 "$LAB_GUEST_DIR/mknode.py" --node "$LAB_RUN/node.json" --cgroup-of "$who") ||
+		lab_die "no container $who on this node"
+	lab_in_cgroup "$rel" "$@"
+}
+
+# ---- collectd --------------------------------------------------------------
+
+# lab_collectd_conf FILE [EXTRA_CONF_FILE]: Interval 1, logfile (info) into
+# $LAB_OUT/collectd.log, write_prometheus on 9103, plus EXTRA_CONF_FILE.
+lab_collectd_conf() {
+	local conf=$1 extra=${2:-}
+	mkdir -p /run/collectd
+	cat >"$conf" <<-EOF
+		Hostname "nfs-ebpf-vm"
+		FQDNLookup false
+		Interval 1
+		BaseDir "/run/collectd"
+		PIDFile "/run/collectd/collectd.pid"
+		PluginDir "/usr/lib/collectd"
+		TypesDB "/usr/share/collectd/types.db"
+		LoadPlugin logfile
+		<Plugin logfile>
+		  LogLevel info
+		  File "$LAB_OUT/collectd.log"
+		  Timestamp true
+		  PrintSeverity true
+		</Plugin>
+		LoadPlugin write_prometheus
+		<Plugin write_prometheus>
+		  # The guest has no IPv6 on lo: the default [::] bind fails.
+		  Host "127.0.0.1"
+		  Port "9103"
+		</Plugin>
+	EOF
+	[[ -z $extra ]] || cat "$extra" >>"$conf"
+}
+
+# lab_collectd_start CONF: start the host's collectd in its own cgroup and
+# wait until it serves /metrics.
+lab_collectd_start() {
+	local conf=$1
+	[[ -x /usr/sbin/collectd ]] || lab_die "/usr/sbin/collectd missing (apt-get install collectd-core)"
+	# The logfile plugin appends: start from an empty log so stale lines of
+	# an earlier run in the same OUTDIR can never satisfy a wait.
+	: >"$LAB_OUT/collectd.log"
+	lab_in_cgroup system.slice/collectd.service /usr/sbin/collectd -C "$conf" -f \
+		>"$LAB_OUT/collectd.stdout" 2>&1 &
+	LAB_COLLECTD_PID=$!
+	local deadline=$((SECONDS + 120)) why=""
+	until lab_scrape /dev/null 2>/dev/null; do
+		if ! kill -0 "$LAB_COLLECTD_PID" 2>/dev/null; then
+			why="collectd exited"
+		elif grep -qE 'Initialization of plugin .write_prometheus. failed' "$LAB_OUT/collectd.log" 2>/dev/null; then
+			why="write_prometheus failed to initialise"
+		elif ((SECONDS >= deadline)); then
+			why="not serving after 120s"
+		fi
+		if [[ -n $why ]]; then
+			tail -n 20 "$LAB_OUT/collectd.log" "$LAB_OUT/collectd.stdout" 2>/dev/null || true
+			lab_die "collectd did not start serving /metrics: $why"
+		fi
+		sleep 0.2
+	done
+	lab_log "collectd running (pid $LAB_COLLECTD_PID)"
+}
+
+lab_collectd_stop() {
+	[[ -n ${LAB_COLLECTD_PID:-} ]] || return 0
+	kill "$LAB_COLLECTD_PID" 2>/dev/null || true
+	wait "$LAB_COLLECTD_PID" 2>/dev/null || true
+	LAB_COLLECTD_PID=
+}
+
+# lab_scrape FILE: one scrape of write_prometheus into FILE. (Debian's
+# static busybox wget segfaults on this endpoint; curl, else python.)
+lab_scrape() {
+	if command -v curl >/dev/null; then
+		curl -sf -m 5 -o "$1" http://127.0.0.1:9103/metrics
+	else
+		python3 -c 'import sys, urllib.request
+open(sys.argv[1], "wb").write(urllib.request.urlopen("http://127.0.0.1:9103/metrics", timeout=5).read())' "$1"
+	fi
+}
+
+# lab_wait_log PATTERN SECONDS: poll collectd's log for an extended regex.
+lab_wait_log() {
+	lab_wait "$2" "collectd log line /$1/" grep -qE "$1" "$LAB_OUT/collectd.log"
+}
+
+# lab_scrape_settled FILE SECONDS PATTERN: scrape until the lines matching
+# PATTERN (the values under test) are identical in two scrapes taken at
+# least two collectd intervals apart, i.e. the last workload has been
+# read out.
+lab_scrape_settled() {
+	local out=$1 max=$2 pattern=$3 deadline prev="" cur
+	deadline=$((SECONDS + max))
+	while ((SECONDS < deadline)); do
+		lab_scrape "$out.tmp" || lab_die "scrape of :9103 failed"
+		# Compare series and values, not write_prometheus' timestamps.
+		cur=$(grep -E "$pattern" "$out.tmp" | sed -E 's/(\} [^ ]+) [0-9]+$/\1/' | sort || true)
+		if [[ -n $cur && $cur == "$prev" ]]; then
+			mv "$out.tmp" "$out"
+			return 0
+		fi
+		prev=$cur
+		# Two intervals (Interval 1) between the compared scrapes.
+		sleep 2.2
+	done
+	lab_die "values matching /$pattern/ did not settle within ${max}s"
+}
