@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""Check one VM lab run against its ground truth, on the series as a
+Prometheus user sees them (after the shipped relabel rules).
+
+  check.py --truth truth.json --series relabeled.json [--name PREFIX]
+
+truth.json: the list workload.py runs wrote (scenario.sh merges them).
+relabeled.json: Prometheus' data.result for {__name__=~"nfs_ebpf_.*"}
+(tests/prom/relabel-through-prometheus.sh), [{"metric": {...}, "value": [ts, "v"]}].
+
+Prints TAP lines (ok N - ... / not ok N - ...), exits 1 if any failed.
+Prometheus drops empty labels: a missing label reads as "".
+"""
+
+import argparse
+import json
+import math
+import sys
+
+WHO = ("namespace", "pod", "container", "cgroup")
+
+
+class Tap:
+    def __init__(self, prefix):
+        self.n = 0
+        self.failed = 0
+        self.prefix = prefix + ": " if prefix else ""
+
+    def check(self, cond, text, detail=None):
+        self.n += 1
+        if cond:
+            print("ok %d - %s%s" % (self.n, self.prefix, text))
+        else:
+            self.failed += 1
+            print("not ok %d - %s%s" % (self.n, self.prefix, text))
+            if detail:
+                print("# " + str(detail).replace("\n", "\n# "))
+        return cond
+
+
+def lab(metric, name):
+    return metric.get(name, "")
+
+
+def load_series(path):
+    with open(path) as f:
+        data = json.load(f)
+    if isinstance(data, dict):  # a whole API answer
+        data = data.get("data", {}).get("result", [])
+    out = []
+    for s in data:
+        m = dict(s["metric"])
+        out.append((m, float(s["value"][1])))
+    return out
+
+
+def merge_truth(runs):
+    """(who, server, export) -> {"ops": {op: {count, exact, bytes}},
+    "any_of": {ops_tuple: n}, "errors": {(ops_tuple, errno): n}}"""
+    merged = {}
+    estale = []
+    for run in runs:
+        who = tuple(run["actor"].get(k, "") for k in WHO)
+        if run.get("estale"):
+            estale.append((who, run["estale"]))
+        for mp in run["mounts"]:
+            key = (who, mp["server"], mp["export"])
+            t = merged.setdefault(key, {"ops": {}, "any_of": {}, "errors": {}})
+            for op, o in mp["ops"].items():
+                d = t["ops"].setdefault(op, {"count": 0, "exact": o["exact"], "bytes": 0})
+                d["count"] += o["count"]
+                d["bytes"] += o.get("bytes", 0)
+            for a in mp["any_of"]:
+                k = tuple(a["ops"])
+                t["any_of"][k] = t["any_of"].get(k, 0) + a["count"]
+            for e in mp["errors"]:
+                k = (tuple(e["ops"]), e["errno"])
+                t["errors"][k] = t["errors"].get(k, 0) + e["count"]
+    return merged, estale
+
+
+def select(series, name, **want):
+    return [(m, v) for m, v in series
+            if m.get("__name__") == name and all(lab(m, k) == w for k, w in want.items())]
+
+
+def total(series, name, **want):
+    return sum(v for _, v in select(series, name, **want))
+
+
+def who_text(who):
+    if who[1]:
+        return "%s/%s/%s" % who[:3]
+    return "cgroup %s" % who[3]
+
+
+def check_truth(tap, series, merged):
+    for (who, server, export), t in sorted(merged.items()):
+        where = "%s on %s:%s" % (who_text(who), server, export)
+        labels = dict(zip(WHO, who), server=server, export=export)
+        for op, o in sorted(t["ops"].items()):
+            cnt = select(series, "nfs_ebpf_operation_duration_seconds_count", op=op, **labels)
+            got = sum(v for _, v in cnt)
+            if o["exact"]:
+                tap.check(len(cnt) == 1 and got == o["count"],
+                          "%s: %s count == %d" % (where, op, o["count"]),
+                          "got %s from %d series" % (got, len(cnt)))
+            else:
+                tap.check(got >= o["count"], "%s: %s count >= %d" % (where, op, o["count"]),
+                          "got %s" % got)
+            if op in ("read", "write"):
+                b = select(series, "nfs_ebpf_bytes_total", op=op, **labels)
+                gotb = sum(v for _, v in b)
+                tap.check(len(b) == 1 and gotb == o["bytes"],
+                          "%s: %s bytes == %d" % (where, op, o["bytes"]),
+                          "got %s from %d series" % (gotb, len(b)))
+        for ops, n in sorted(t["any_of"].items()):
+            got = sum(total(series, "nfs_ebpf_operation_duration_seconds_count", op=op, **labels)
+                      for op in ops)
+            tap.check(got >= n, "%s: %s count >= %d" % (where, "+".join(ops), n),
+                      "got %s" % got)
+        for (ops, err), n in sorted(t["errors"].items()):
+            got = sum(total(series, "nfs_ebpf_operation_errors_total", op=op, errno=err, **labels)
+                      for op in ops)
+            tap.check(got >= n, "%s: %s errors %s >= %d" % (where, "|".join(ops), err, n),
+                      "got %s" % got)
+
+
+def le_value(s):
+    return math.inf if s == "+Inf" else float(s)
+
+
+def check_histograms(tap, series):
+    groups = {}
+    for m, v in series:
+        if m.get("__name__") != "nfs_ebpf_operation_duration_seconds_bucket":
+            continue
+        key = tuple(sorted((k, x) for k, x in m.items() if k not in ("le", "__name__")))
+        groups.setdefault(key, []).append((lab(m, "le"), v))
+    counts = {tuple(sorted((k, x) for k, x in m.items() if k != "__name__")): v
+              for m, v in series if m.get("__name__") == "nfs_ebpf_operation_duration_seconds_count"}
+    tap.check(len(groups) > 0 and len(groups) == len(counts),
+              "every _count series has buckets (%d histograms, %d counts)"
+              % (len(groups), len(counts)))
+    bad_inf, bad_order, bad_le = [], [], []
+    for key, buckets in groups.items():
+        try:
+            buckets.sort(key=lambda b: le_value(b[0]))
+        except ValueError:
+            bad_le.append(dict(key))
+            continue
+        inf = [v for le, v in buckets if le == "+Inf"]
+        if len(inf) != 1 or inf[0] != counts.get(key):
+            bad_inf.append((dict(key), inf, counts.get(key)))
+        vals = [v for _, v in buckets]
+        if any(b > a for a, b in zip(vals[1:], vals)):
+            bad_order.append((dict(key), buckets))
+    tap.check(not bad_le, "every le label is a number or +Inf", bad_le[:3])
+    tap.check(not bad_inf, 'le="+Inf" bucket == _count for every series', bad_inf[:3])
+    tap.check(not bad_order, "bucket counts non-decreasing in le", bad_order[:3])
+
+
+def check_lost(tap, series):
+    lost = select(series, "nfs_ebpf_lost_events_total")
+    tap.check(len(lost) > 0, "nfs_ebpf_lost_events_total is exported (%d reasons)" % len(lost))
+    nonzero = [(lab(m, "reason") or m, v) for m, v in lost if v != 0]
+    tap.check(not nonzero, "nfs_ebpf_lost_events_total == 0 for every reason", nonzero)
+
+
+def check_attribution(tap, series, merged, idle_pods):
+    actors = {who for who, _, _ in merged}
+    pods = {who for who in actors if who[1]}
+    seen_pods = set()
+    strays, mixed = [], []
+    for m, _ in series:
+        if m.get("__name__") == "nfs_ebpf_lost_events_total":
+            continue
+        who = tuple(lab(m, k) for k in WHO)
+        if who[1] or who[0] or who[2]:
+            seen_pods.add(who)
+            if not (who[0] and who[1] and who[2]) or who[3]:
+                mixed.append(m)
+            elif who not in pods:
+                strays.append(m)
+        elif not who[3]:
+            mixed.append(m)
+    tap.check(not mixed, "pod series carry namespace+pod+container and no cgroup; "
+              "others a cgroup", mixed[:3])
+    tap.check(not strays, "no series attributed to a pod container that did no NFS I/O",
+              strays[:3])
+    for ns, pod in idle_pods:
+        tap.check(not any(w[0] == ns and w[1] == pod for w in seen_pods),
+                  "idle pod %s/%s has no series" % (ns, pod))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--truth", required=True)
+    ap.add_argument("--series", required=True)
+    ap.add_argument("--name", default="")
+    ap.add_argument("--idle-pod", action="append", default=[],
+                    help="NAMESPACE/POD that must have no series (repeatable)")
+    o = ap.parse_args()
+    tap = Tap(o.name)
+    try:
+        with open(o.truth) as f:
+            runs = json.load(f)
+        series = load_series(o.series)
+    except (OSError, ValueError, KeyError) as e:
+        tap.check(False, "inputs readable", e)
+        return 1
+    merged, estale = merge_truth(runs)
+    tap.check(len(merged) > 0, "ground truth has %d actor/mount entries" % len(merged))
+    tap.check(len(series) > 0, "relabelled scrape has %d nfs_ebpf series" % len(series))
+    check_truth(tap, series, merged)
+    for who, err in estale:
+        tap.check(err == "ESTALE", "stale handle probe of %s saw ESTALE" % who_text(who),
+                  "the application saw %s" % err)
+    check_histograms(tap, series)
+    check_lost(tap, series)
+    check_attribution(tap, series, merged,
+                      [tuple(p.split("/", 1)) for p in o.idle_pod])
+    print("# %d checks, %d failed" % (tap.n, tap.failed))
+    return 1 if tap.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

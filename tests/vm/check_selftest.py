@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Self-test of check.py: it must pass on series that match a ground truth
+and fail on each kind of wrong data. The truth is sample/truth.json (from a
+real lab run on 6.1); the series are synthesised the way docs/identifiers.md
+says the relabelled output looks. Prints TAP lines."""
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import check  # noqa: E402
+
+LES = ["0.001", "0.01", "0.1", "1", "+Inf"]
+LOST = ["start_map_full", "stats_map_full", "errors_map_full", "missed_entry", "missed_return"]
+
+
+def series_from_truth(runs):
+    merged, _ = check.merge_truth(runs)
+    out = []
+
+    def add(name, labels, value):
+        m = {k: v for k, v in labels.items() if v != ""}  # Prometheus drops empty labels
+        m["__name__"] = name
+        m["instance"] = "nfs-ebpf-vm"
+        out.append({"metric": m, "value": [1700000000.0, repr(float(value))]})
+
+    for (who, server, export), t in merged.items():
+        base = dict(zip(check.WHO, who), server=server, export=export)
+        counts = {op: o["count"] + (0 if o["exact"] else 1) for op, o in t["ops"].items()}
+        for ops, n in t["any_of"].items():
+            counts[ops[0]] = counts.get(ops[0], 0) + n
+        for op, n in counts.items():
+            lb = dict(base, op=op)
+            add("nfs_ebpf_operation_duration_seconds_count", lb, n)
+            add("nfs_ebpf_operation_duration_seconds_sum", lb, n * 0.002)
+            for i, le in enumerate(LES):
+                add("nfs_ebpf_operation_duration_seconds_bucket", dict(lb, le=le),
+                    n if le == "+Inf" else min(n, i * n // 3))
+            if op in ("read", "write"):
+                add("nfs_ebpf_bytes_total", lb, t["ops"][op]["bytes"])
+        for (ops, err), n in t["errors"].items():
+            add("nfs_ebpf_operation_errors_total", dict(base, op=ops[0], errno=err), n)
+    for r in LOST:
+        add("nfs_ebpf_lost_events_total", {"reason": r}, 0)
+    return out
+
+
+def find(series, name, **want):
+    for s in series:
+        m = s["metric"]
+        if m["__name__"] == name and all(m.get(k, "") == v for k, v in want.items()):
+            return s
+    raise LookupError("%s %r not in the synthetic series" % (name, want))
+
+
+def bump(s, delta):
+    s["value"][1] = repr(float(s["value"][1]) + delta)
+
+
+# Each mutation: (description, function changing the series in place)
+def m_bytes(ss):
+    bump(find(ss, "nfs_ebpf_bytes_total", pod="web-0", container="nginx", op="write"), 1)
+
+
+def m_count(ss):
+    bump(find(ss, "nfs_ebpf_operation_duration_seconds_count", pod="loader-7d9f8c6b5-x2kqp",
+              op="fsync"), 1)
+
+
+def m_pod(ss):
+    s = find(ss, "nfs_ebpf_bytes_total", pod="web-0", container="nginx", op="read")
+    s["metric"]["pod"] = "web-1"
+
+
+def m_namespace(ss):
+    for s in ss:
+        if s["metric"].get("pod") == "loader-7d9f8c6b5-x2kqp":
+            s["metric"]["namespace"] = "shop"
+
+
+def m_cgroup(ss):
+    for s in ss:
+        if s["metric"].get("cgroup") == "nfs-backup.service":
+            s["metric"]["cgroup"] = "system.slice"
+
+
+def m_inf(ss):
+    bump(find(ss, "nfs_ebpf_operation_duration_seconds_bucket", pod="web-0", op="read",
+              le="+Inf"), -1)
+
+
+def m_order(ss):
+    bump(find(ss, "nfs_ebpf_operation_duration_seconds_bucket", pod="web-0", op="write",
+              le="0.1"), 1000)
+
+
+def m_lost(ss):
+    bump(find(ss, "nfs_ebpf_lost_events_total", reason="missed_return"), 1)
+
+
+def m_no_lost(ss):
+    ss[:] = [s for s in ss if s["metric"]["__name__"] != "nfs_ebpf_lost_events_total"]
+
+
+def m_erofs(ss):
+    ss[:] = [s for s in ss if s["metric"].get("errno") != "EROFS"
+             or s["metric"].get("op") != "mkdir" or s["metric"].get("pod") != "web-0"]
+
+
+def m_idle(ss):
+    s = copy.deepcopy(find(ss, "nfs_ebpf_bytes_total", pod="web-0", op="read"))
+    s["metric"].update(namespace="kube-system", pod="etcd-nfs-ebpf-vm", container="etcd")
+    ss.append(s)
+
+
+def m_split(ss):
+    # The same bytes split over two series (e.g. one per device) is wrong.
+    s = find(ss, "nfs_ebpf_bytes_total", pod="web-0", container="nginx", op="write")
+    t = copy.deepcopy(s)
+    v = float(s["value"][1])
+    s["value"][1] = repr(v - 10)
+    t["value"][1] = "10"
+    t["metric"]["instance"] = "other"
+    ss.append(t)
+
+
+MUTATIONS = [
+    ("write bytes off by one", m_bytes),
+    ("exact fsync count off by one", m_count),
+    ("bytes attributed to the wrong pod", m_pod),
+    ("pod in the wrong namespace", m_namespace),
+    ("non-pod process in the wrong cgroup", m_cgroup),
+    ("+Inf bucket != _count", m_inf),
+    ("buckets decreasing in le", m_order),
+    ("a lost event", m_lost),
+    ("lost-event counters missing", m_no_lost),
+    ("mkdir EROFS missing", m_erofs),
+    ("idle pod has a series", m_idle),
+    ("bytes split over two series", m_split),
+]
+
+
+def run_check(truth_path, series, tmp):
+    p = os.path.join(tmp, "series.json")
+    with open(p, "w") as f:
+        json.dump(series, f)
+    r = subprocess.run([sys.executable, os.path.join(HERE, "check.py"), "--truth", truth_path,
+                        "--series", p, "--idle-pod", "kube-system/etcd-nfs-ebpf-vm"],
+                       capture_output=True, text=True)
+    return r.returncode, r.stdout
+
+
+def main():
+    truth_path = os.path.join(HERE, "sample", "truth.json")
+    with open(truth_path) as f:
+        runs = json.load(f)
+    good = series_from_truth(runs)
+    n = failed = 0
+
+    def tap(ok, text, detail=""):
+        nonlocal n, failed
+        n += 1
+        failed += not ok
+        print("%s %d - %s" % ("ok" if ok else "not ok", n, text))
+        if not ok and detail:
+            print("# " + detail.strip().replace("\n", "\n# "))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rc, out = run_check(truth_path, good, tmp)
+        tap(rc == 0 and "not ok" not in out, "check.py passes on series matching the truth",
+            "\n".join(l for l in out.splitlines() if l.startswith("not ok")))
+        for text, fn in MUTATIONS:
+            bad = copy.deepcopy(good)
+            fn(bad)
+            rc, out = run_check(truth_path, bad, tmp)
+            tap(rc != 0 and "not ok" in out, "check.py fails on: " + text)
+        rc, out = run_check(truth_path, [], tmp)
+        tap(rc != 0, "check.py fails on an empty scrape")
+    print("%d passed, %d failed" % (n - failed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
