@@ -1,0 +1,140 @@
+#!/bin/bash
+# The VM lab matrix: every kernel (5.10, 6.1, 6.12) x every attach mode it
+# supports, each a fresh VM with knfsd, NFSv3 + NFSv4.2 mounts, a
+# Kubernetes-shaped node, the real collectd with the freshly built plugin and
+# workloads of known size; the scrape goes through the shipped Prometheus
+# relabel rules and check.py compares it with the ground truth.
+#
+#   tests/vm/lab.sh [SERIES...]      # e.g. tests/vm/lab.sh 6.1
+#
+# Environment: NFS_EBPF_PLUGIN (plugin .so; default the build tree's
+# .libs/nfs_ebpf.so), NFS_EBPF_LAB_OUT (results, default
+# /var/tmp/nfs_ebpf-lab), NFS_EBPF_LAB_INFRA=1 (no plugin: prove the lab
+# itself with collectd's cpu plugin), plus run-vm.sh's knobs.
+# Output: TAP lines renumbered across the matrix, then "N passed, N failed".
+# Exit status non-zero if anything failed, including a VM that did not boot
+# or NFS that did not come up: nothing is skipped.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+OUT=${NFS_EBPF_LAB_OUT:-/var/tmp/nfs_ebpf-lab}
+INFRA=${NFS_EBPF_LAB_INFRA:-0}
+
+# Matrix cells: "<series> <AttachMode> <mount order> <expectation>".
+# expectation: kprobe|fentry (mode that must be reported), refuse (the
+# mode must fail with a clear log line), "-" (AttachMode is explicit).
+# Mount orders alternate so attach-on-module-load is proven on every kernel.
+CELLS=(
+	"5.10 kprobe mixed -"
+	"5.10 auto after kprobe"
+	"5.10 fentry before refuse"
+	"6.1 kprobe before -"
+	"6.1 fentry after -"
+	"6.12 kprobe mixed -"
+	"6.12 fentry before -"
+)
+INFRA_CELLS=("5.10 none mixed -" "6.1 none after -" "6.12 none before -")
+
+N=0 FAILED=0
+tap() { # tap 0|1 text
+	N=$((N + 1))
+	if [[ $1 == 0 ]]; then echo "ok $N - $2"; else FAILED=$((FAILED + 1)); echo "not ok $N - $2"; fi
+}
+# Re-emit a file of TAP lines under the global numbering.
+retap() {
+	local prefix=$1 file=$2 line
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) tap 0 "$prefix${line#ok * - }" ;;
+		"not ok "*) tap 1 "$prefix${line#not ok * - }" ;;
+		"#"*) echo "$line" ;;
+		esac
+	done <"$file"
+}
+
+kver_of() { # newest cached kernel of a series
+	"$HERE/fetch-kernels.sh" --list | grep -E "^${1//./\\.}\.[0-9]+[-.+]" | sort -V | tail -n1 ||
+		true
+}
+
+plugin_path() {
+	local so
+	for so in "${NFS_EBPF_PLUGIN:-}" "$REPO/.libs/nfs_ebpf.so" "$REPO/src/.libs/nfs_ebpf.so"; do
+		[[ -n $so && -f $so ]] && { echo "$so"; return 0; }
+	done
+	return 1
+}
+
+run_cell() {
+	local series=$1 mode=$2 order=$3 expect=$4 kver name dir args start rc=0
+	name="$series $mode $order"
+	kver=$(kver_of "$series")
+	if [[ -z $kver ]]; then
+		tap 1 "$name: kernel $series is in the cache (run tests/vm/fetch-kernels.sh)"
+		return
+	fi
+	dir=$OUT/$kver-$mode-$order
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	args=(--mode "$mode" --order "$order")
+	case $expect in
+	refuse) args+=(--expect-attach-failure) ;;
+	kprobe | fentry) args+=(--expect-mode "$expect") ;;
+	esac
+	start=$SECONDS
+	"$HERE/run-vm.sh" "$kver" "$HERE/guest/scenario.sh" "$dir" "${args[@]}" \
+		>"$dir/run-vm.log" 2>&1 || rc=$?
+	echo "# $name: VM run ${rc}, $((SECONDS - start))s ($kver)"
+	[[ ! -s $dir/guest.tap ]] || retap "$name: " "$dir/guest.tap"
+	if ((rc != 0)); then
+		tap 1 "$name: VM scenario completed (see $dir)"
+		grep -E '^(run-vm|lab|workload)' "$dir/run-vm.log" "$dir/guest.log" 2>/dev/null |
+			grep -iE 'fail|did not|timed out|kernel' | sed 's/^/# /' | tail -n 5 || true
+		return
+	fi
+	tap 0 "$name: VM scenario completed ($((SECONDS - start))s)"
+	[[ $expect != refuse && $mode != none ]] || return 0
+
+	if ! "$REPO/tests/prom/relabel-through-prometheus.sh" "$dir/metrics.txt" \
+		"$dir/relabeled.json" >"$dir/relabel.log" 2>&1; then
+		tap 1 "$name: scrape relabelled through Prometheus (see $dir/relabel.log)"
+		return
+	fi
+	python3 "$HERE/check.py" --truth "$dir/truth.json" --series "$dir/relabeled.json" \
+		--idle-pod kube-system/etcd-nfs-ebpf-vm >"$dir/check.tap" 2>&1 || true
+	retap "$name: " "$dir/check.tap"
+}
+
+main() {
+	local want=("$@") cell series cells start
+	mkdir -p "$OUT"
+	start=$SECONDS
+	"$HERE/fetch-kernels.sh" >/dev/null || { tap 1 "kernels fetched"; exit 1; }
+	if [[ $INFRA == 1 ]]; then
+		cells=("${INFRA_CELLS[@]}")
+	else
+		cells=("${CELLS[@]}")
+		local so
+		if ! so=$(plugin_path); then
+			tap 1 "plugin built (no .libs/nfs_ebpf.so; set NFS_EBPF_PLUGIN or NFS_EBPF_LAB_INFRA=1)"
+			echo "$((N - FAILED)) passed, $FAILED failed"
+			exit 1
+		fi
+		export NFS_EBPF_PLUGIN=$so
+		echo "# plugin: $so"
+	fi
+	for cell in "${cells[@]}"; do
+		read -r series _ <<<"$cell"
+		if ((${#want[@]})) && [[ " ${want[*]} " != *" $series "* ]]; then
+			continue
+		fi
+		# shellcheck disable=SC2086
+		run_cell $cell
+	done
+	echo "# matrix took $((SECONDS - start))s, results in $OUT"
+	echo "$((N - FAILED)) passed, $FAILED failed"
+	((FAILED == 0 && N > 0))
+}
+
+main "$@"
