@@ -132,9 +132,10 @@ lab_mount() {
 	*) lab_die "lab_mount: unknown version $ver" ;;
 	esac
 	mkdir -p "/mnt/$ver" "/mnt/$ver-ro"
-	mount -t nfs -o "$opts" "$server:$base/export" "/mnt/$ver" ||
+	# Bounded: a hard NFS mount that cannot reach the server would hang.
+	timeout 180 mount -t nfs -o "$opts" "$server:$base/export" "/mnt/$ver" ||
 		lab_die "NFS did not mount: $server:$base/export ($opts)"
-	mount -t nfs -o "$opts" "$server:$base/export-ro" "/mnt/$ver-ro" ||
+	timeout 180 mount -t nfs -o "$opts" "$server:$base/export-ro" "/mnt/$ver-ro" ||
 		lab_die "NFS did not mount: $server:$base/export-ro ($opts)"
 	[[ $(lab_fstype "/mnt/$ver") == nfs* ]] ||
 		lab_die "/mnt/$ver is not an NFS mount after mount"
