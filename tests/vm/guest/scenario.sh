@@ -154,6 +154,11 @@ workloads() {
 	EOF
 }
 
+# One scrape into metrics.txt that contains PATTERN.
+scrape_has() {
+	lab_scrape "$LAB_OUT/metrics.txt" && grep -q "$1" "$LAB_OUT/metrics.txt"
+}
+
 main() {
 	parse_args "$@"
 	rm -f "$LAB_OUT"/{metrics.txt,truth.json,info.json,node.json}
@@ -192,9 +197,8 @@ main() {
 	workloads
 	if [[ $MODE == none ]]; then
 		# cpu counters never settle: one scrape that has them is enough.
-		lab_wait 30 "cpu series in the scrape" grep -q '^collectd_cpu_' <(lab_scrape /dev/stdout) ||
+		lab_wait 30 "cpu series in the scrape" scrape_has '^collectd_cpu_' ||
 			lab_die "no collectd_cpu series scraped"
-		lab_scrape "$LAB_OUT/metrics.txt"
 	else
 		lab_scrape_settled "$LAB_OUT/metrics.txt" 120 '^collectd_nfs_ebpf_'
 	fi
