@@ -281,5 +281,9 @@ lab_scrape_settled() {
 		# Two intervals (Interval 1) between the compared scrapes.
 		sleep 2.2
 	done
+	# Keep the last two scrapes so the moving series can be found.
+	printf '%s\n' "$prev" >"$out.prev"
+	printf '%s\n' "$cur" >"$out.last"
+	diff "$out.prev" "$out.last" | head -n 20 || true
 	lab_die "values matching /$pattern/ did not settle within ${max}s"
 }
