@@ -23,6 +23,7 @@
 #include "ident.h"
 #include "identity.h"
 #include "kstats.h"
+#include "log_once.h"
 #include "mountinfo.h"
 #include "nfs_ebpf.h"
 #include "op_names.h"
@@ -66,6 +67,7 @@ static series_table_t *series;
 static kstats_snapshot_t stats_snapshot;
 static kstats_snapshot_t errors_snapshot;
 static uint64_t read_number; /* counts reads; the series table's stamp */
+static cdtime_t last_read_time; /* time stamped on the previous read's values */
 
 static int config_attach_mode(oconfig_item_t *ci) {
   char *mode = NULL;
@@ -516,9 +518,21 @@ static void submit_lost(cdtime_t now) {
     submit_derive(now, "", "derive", lost_reason_name(i), lost[i]);
 }
 
+/* The time stamped on one read's values. collectd's cache drops a value
+ * whose time is not after the previous one ("Value too old"); a wall clock
+ * stepped back (NTP, a VM's clocksource switch) must not cost a read. */
+static cdtime_t read_timestamp(void) {
+  cdtime_t now = cdtime();
+  if (now <= last_read_time)
+    now = last_read_time + 1;
+  last_read_time = now;
+  return now;
+}
+
 static int nfs_ebpf_read(user_data_t *ud) {
   (void)ud;
-  cdtime_t now = cdtime();
+  cdtime_t started = cdtime();
+  cdtime_t now = read_timestamp();
   read_number++;
 
   tracer_sync_modules(tracer);
@@ -538,6 +552,17 @@ static int nfs_ebpf_read(user_data_t *ud) {
   uint64_t keep_reads = interval > 0 ? conf_retain_ended / interval : 0;
   if (read_number > keep_reads)
     series_expire(series, read_number - keep_reads);
+
+  /* A read longer than the interval makes write plugins that time series
+   * out (write_prometheus) drop some of them between reads. */
+  cdtime_t took = cdtime() - started;
+  if (interval > 0 && took > interval)
+    log_once(LOG_WARNING, "nfs_ebpf:slow-read",
+             "nfs_ebpf plugin: one read took %.3f s, longer than the "
+             "interval (%.3f s), for %zu series; consider a longer "
+             "Interval for this plugin.",
+             CDTIME_T_TO_DOUBLE(took), CDTIME_T_TO_DOUBLE(interval),
+             series_count(series));
   return 0;
 }
 

@@ -35,6 +35,7 @@ static void reset_plugin(void) {
   conf_max_entries = 16384;
   conf_retain_ended = 0;
   read_number = 0;
+  last_read_time = 0;
   fake_reset();
   mock_reset();
 }
@@ -283,6 +284,21 @@ DEF_TEST(torn_read_keeps_histogram_valid) {
   return 0;
 }
 
+DEF_TEST(clock_stepped_back_still_advances_value_time) {
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  mock_set_time(TIME_T_TO_CDTIME_T(1000));
+  EXPECT_EQ_INT(0, read_once());
+  const value_list_t *first = find("", "derive", "missed_return");
+  cdtime_t t1 = first != NULL ? first->time : 0;
+  mock_set_time(TIME_T_TO_CDTIME_T(999)); /* the wall clock went back */
+  EXPECT_EQ_INT(0, read_once());
+  const value_list_t *second = find("", "derive", "missed_return");
+  OK(second != NULL && second->time > t1);
+  return 0;
+}
+
 DEF_TEST(shutdown_closes_the_tracer) {
   reset_plugin();
   EXPECT_EQ_INT(0, configure(NULL, 0));
@@ -304,6 +320,7 @@ int main(void) {
   RUN_TEST(unresolved_keys_wait_then_say_so);
   RUN_TEST(container_without_state_yet_is_not_pinned);
   RUN_TEST(torn_read_keeps_histogram_valid);
+  RUN_TEST(clock_stepped_back_still_advances_value_time);
   RUN_TEST(shutdown_closes_the_tracer);
   unlink(mountinfo_path);
   END_TEST;

@@ -180,15 +180,23 @@ lab_in_pod() {
 
 # ---- collectd --------------------------------------------------------------
 
-# lab_collectd_conf FILE [EXTRA_CONF_FILE]: Interval 1, logfile (info) into
-# $LAB_OUT/collectd.log, write_prometheus on 9103, plus EXTRA_CONF_FILE.
+# collectd's interval in the lab. Under qemu TCG one read of a few hundred
+# values can take longer than a second; write_prometheus drops series not
+# updated within Timeout intervals, so a short interval makes whole series
+# flicker in and out of the scrape. 3 s with Timeout 20 keeps them steady.
+LAB_INTERVAL=3
+
+# lab_collectd_conf FILE [EXTRA_CONF_FILE]: Interval $LAB_INTERVAL, logfile
+# (info) into $LAB_OUT/collectd.log, write_prometheus on 9103, plus
+# EXTRA_CONF_FILE.
 lab_collectd_conf() {
 	local conf=$1 extra=${2:-}
 	mkdir -p /run/collectd
 	cat >"$conf" <<-EOF
 		Hostname "nfs-ebpf-vm"
 		FQDNLookup false
-		Interval 1
+		Interval $LAB_INTERVAL
+		Timeout 20
 		BaseDir "/run/collectd"
 		PIDFile "/run/collectd/collectd.pid"
 		PluginDir "/usr/lib/collectd"
@@ -278,8 +286,8 @@ lab_scrape_settled() {
 			return 0
 		fi
 		prev=$cur
-		# Two intervals (Interval 1) between the compared scrapes.
-		sleep 2.2
+		# Two intervals between the compared scrapes.
+		sleep $((2 * LAB_INTERVAL + 1))
 	done
 	# Keep the last two scrapes so the moving series can be found.
 	printf '%s\n' "$prev" >"$out.prev"

@@ -66,9 +66,7 @@ write_plugin_conf() {
 		return
 	fi
 	cat >"$f" <<-EOF
-		<LoadPlugin nfs_ebpf>
-		  Interval 1
-		</LoadPlugin>
+		LoadPlugin nfs_ebpf
 		<Plugin nfs_ebpf>
 		  AttachMode "$MODE"
 		</Plugin>
