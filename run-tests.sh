@@ -7,7 +7,8 @@
 #
 # Environment: JOBS (parallel make, default: number of CPUs),
 #   SKIP_DEPS=1 (do not install packages), RESULTS (default ./test-results),
-#   FUZZ_SECONDS (per fuzz target, default 0: corpus replay only).
+#   FUZZ_SECONDS (per fuzz target; default 0, corpus replay only, and 20
+#   under CI so every CI run also fuzzes each parser for a bounded time).
 set -u
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -127,12 +128,15 @@ timing packaging "$s"
 #     ASan/UBSan (deterministic); FUZZ_SECONDS>0 also fuzzes each target
 s=$(date +%s)
 if [ -f tests/fuzz/run.sh ]; then
-	tap_suite fuzz "$RESULTS/fuzz.tap" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-0}"
+	if [ "${CI:-}" = true ]; then fuzz_default=20; else fuzz_default=0; fi
+	tap_suite fuzz "$RESULTS/fuzz.tap" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-$fuzz_default}"
 fi
 timing fuzz "$s"
 
 # --- VM lab: real kernels, real NFS --------------------------------------------
 s=$(date +%s)
+# The lab's checker must fail on wrong data before its passes mean anything.
+tap_suite vm-check "$RESULTS/vm-check.tap" python3 tests/vm/check_selftest.py
 if [ -x tests/vm/lab.sh ] || [ -f tests/vm/lab.sh ]; then
 	tap_suite vm "$RESULTS/vm.tap" bash tests/vm/lab.sh
 else
