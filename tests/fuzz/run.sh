@@ -86,7 +86,8 @@ for t in $TARGETS; do
 		problem="replay build failed"
 	else
 		# shellcheck disable=SC2086
-		if "$OUT/bin/replay_$t" $replay_dirs >"$OUT/logs/$t.replay" 2>&1; then
+		# (in a subshell: bash would report an abort on our stderr)
+		if ( "$OUT/bin/replay_$t" $replay_dirs >"$OUT/logs/$t.replay" 2>&1 ) 2>/dev/null; then
 			replayed=$(sed -n 's/^# replayed \([0-9]*\) inputs/\1/p' "$OUT/logs/$t.replay")
 		else
 			cat "$OUT/logs/$t.replay" >>"$log"
@@ -111,7 +112,7 @@ for t in $TARGETS; do
 				-artifact_prefix="$OUT/findings/$t-" \
 				"$OUT/work/$t" "$corpus" >"$OUT/logs/$t.fuzz" 2>&1
 			rc=$?
-			execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$OUT/logs/$t.fuzz")
+			execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$OUT/logs/$t.fuzz" | tail -1)
 			cov=$(grep -o 'cov: [0-9]*' "$OUT/logs/$t.fuzz" | tail -1 | cut -d' ' -f2)
 			stats=", libFuzzer ${SECS} s: ${execs:-?} execs, cov ${cov:-?}"
 			if [ "$rc" -ne 0 ]; then
