@@ -44,7 +44,9 @@ static inline int fuzz_lowest_free_fd(void) {
 }
 
 /* A private scratch directory, on tmpfs when there is one, so writing each
- * input to a file costs no disk I/O. Created once, removed at exit. */
+ * input to a file costs no disk I/O. Created once, removed at exit; a
+ * crash skips atexit, so run.sh points FUZZ_SCRATCH at a directory of its
+ * own and removes that at the end. */
 static char fuzz_scratch_dir[256];
 static int fuzz_scratch_fd = -1;
 
@@ -60,7 +62,9 @@ static void fuzz_scratch_cleanup(void) {
 static inline int fuzz_scratch_open(void) {
   if (fuzz_scratch_fd >= 0)
     return fuzz_scratch_fd;
-  const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+  const char *base = getenv("FUZZ_SCRATCH");
+  if (base == NULL || base[0] == '\0')
+    base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
   snprintf(fuzz_scratch_dir, sizeof(fuzz_scratch_dir),
            "%s/nfs_ebpf_fuzz_XXXXXX", base);
   if (mkdtemp(fuzz_scratch_dir) == NULL) {

@@ -35,6 +35,15 @@ case $SECS in '' | *[!0-9]*)
 esac
 
 mkdir -p "$OUT/bin" "$OUT/logs" "$OUT/findings"
+# Scratch files of the targets (on tmpfs if possible); a crashing target
+# cannot clean up after itself, so this script does.
+if [ -w /dev/shm ]; then
+	FUZZ_SCRATCH=$(mktemp -d /dev/shm/nfs_ebpf-fuzz.XXXXXX)
+else
+	FUZZ_SCRATCH=$(mktemp -d "$OUT/scratch.XXXXXX")
+fi
+export FUZZ_SCRATCH
+trap 'rm -rf "$FUZZ_SCRATCH"' EXIT
 
 # Same include set as the unit tests (Makefile.am): collectd's headers as
 # Debian installs them, config.h through HAVE_CONFIG_H.
@@ -86,8 +95,13 @@ for t in $TARGETS; do
 		problem="replay build failed"
 	else
 		# shellcheck disable=SC2086
-		# (in a subshell: bash would report an abort on our stderr)
-		if ( "$OUT/bin/replay_$t" $replay_dirs >"$OUT/logs/$t.replay" 2>&1 ) 2>/dev/null; then
+		# (in a subshell that does not exec the driver, so bash's "Aborted"
+		# notice goes to the subshell's silenced stderr, not into the TAP)
+		if (
+			"$OUT/bin/replay_$t" $replay_dirs >"$OUT/logs/$t.replay" 2>&1
+			rc=$?
+			exit $rc
+		) 2>/dev/null; then
 			replayed=$(sed -n 's/^# replayed \([0-9]*\) inputs/\1/p' "$OUT/logs/$t.replay")
 		else
 			cat "$OUT/logs/$t.replay" >>"$log"
