@@ -38,25 +38,9 @@ const volatile __u32 nr_buckets = 0;
  * cgroup v1 controller in css_set.subsys[] whose hierarchy names pods. */
 const volatile int cgroup_v1_subsys_id = -1;
 
-/*
- * op_starts is keyed by hook rather than op so that nested hooks sharing
- * an op cannot collide: nfs_atomic_open_v23 calls nfs_file_open through
- * finish_open() on the same thread.
- */
-#define HOOK_ATOMIC_OPEN NFS_OP_MAX
-
-struct start_key {
-	__u32 tid;
-	__u32 hook; /* enum nfs_ebpf_op, or HOOK_ATOMIC_OPEN */
-};
-
-struct start_val {
-	__u64 ts;
-	__u64 cgroup_id;
-	__u32 dev;
-	__u32 inner_open; /* atomic open: ->open ran (and counted) inside */
-	__u64 aux;        /* atomic open: struct file * */
-};
+/* struct start_key / start_val (the op_starts map) are in nfs_ebpf.h: user
+ * space sweeps records whose return never came. */
+#define HOOK_ATOMIC_OPEN NFS_HOOK_ATOMIC_OPEN
 
 /* Sizes are defaults; user space sets MaxEntries before load. */
 struct {

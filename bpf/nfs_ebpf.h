@@ -69,4 +69,26 @@ struct err_key {
 	__u16 err; /* positive errno */
 };
 
+/*
+ * op_starts: one record per call in flight, written at entry and taken at
+ * return. Keyed by hook rather than op so that nested hooks sharing an op
+ * cannot collide: nfs_atomic_open_v23 calls nfs_file_open through
+ * finish_open() on the same thread. User space (src/tracer.c) removes and
+ * counts as NFS_LOST_MISSED_RETURN the records whose return never came.
+ */
+#define NFS_HOOK_ATOMIC_OPEN NFS_OP_MAX
+
+struct start_key {
+	__u32 tid;
+	__u32 hook; /* enum nfs_ebpf_op, or NFS_HOOK_ATOMIC_OPEN */
+};
+
+struct start_val {
+	__u64 ts;         /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 cgroup_id;
+	__u32 dev;
+	__u32 inner_open; /* atomic open: ->open ran (and counted) inside */
+	__u64 aux;        /* atomic open: struct file * */
+};
+
 #endif /* NFS_EBPF_H */

@@ -605,6 +605,48 @@ DEF_TEST(data_path_above_last_bucket_and_v1)
 	return 0;
 }
 
+/* A start record whose return never came is counted once, by the sweep,
+ * and a call still in flight is left alone. */
+DEF_TEST(stale_starts_are_counted)
+{
+	char empty[PATH_MAX];
+	tracer_config_t cfg;
+	tracer_t *t = NULL;
+	uint64_t lost[NFS_LOST_MAX];
+	struct timespec ts;
+
+	snprintf(empty, sizeof(empty), "%s/empty", tmpdir);
+	mkdir(empty, 0755);
+	cfg = base_config(empty);
+	mock_reset();
+	EXPECT_EQ_INT(0, tracer_open(&cfg, &t));
+	CHECK_NOT_NULL(t);
+	int fd = bpf_map__fd(t->base->maps.op_starts);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	struct start_key old_key = {.tid = 4242, .hook = NFS_OP_READ};
+	struct start_val old_val = {.ts = now - 2 * TRACER_STALE_START_NS};
+	struct start_key new_key = {.tid = 4343, .hook = NFS_OP_WRITE};
+	struct start_val new_val = {.ts = now};
+	EXPECT_EQ_INT(0, bpf_map_update_elem(fd, &old_key, &old_val, BPF_ANY));
+	EXPECT_EQ_INT(0, bpf_map_update_elem(fd, &new_key, &new_val, BPF_ANY));
+
+	EXPECT_EQ_INT(1, tracer_sweep_stale_starts(t, TRACER_STALE_START_NS));
+	EXPECT_EQ_INT(0, tracer_read_lost(t, lost));
+	EXPECT_EQ_UINT64(1, lost[NFS_LOST_MISSED_RETURN]);
+	OK(mock_log_count(LOG_WARNING, "never reported a return") == 1);
+	struct start_val v;
+	OK(bpf_map_lookup_elem(fd, &old_key, &v) != 0);
+	EXPECT_EQ_INT(0, bpf_map_lookup_elem(fd, &new_key, &v));
+
+	/* Nothing stale left: a second sweep counts nothing more. */
+	EXPECT_EQ_INT(0, tracer_sweep_stale_starts(t, TRACER_STALE_START_NS));
+	EXPECT_EQ_INT(0, tracer_read_lost(t, lost));
+	EXPECT_EQ_UINT64(1, lost[NFS_LOST_MISSED_RETURN]);
+	tracer_close(t);
+	return 0;
+}
+
 int main(void)
 {
 	if (mkdtemp(tmpdir) == NULL) {
@@ -619,5 +661,6 @@ int main(void)
 	RUN_TEST(data_path_v2);
 	RUN_TEST(data_path_full_maps);
 	RUN_TEST(data_path_above_last_bucket_and_v1);
+	RUN_TEST(stale_starts_are_counted);
 	END_TEST;
 }

@@ -106,6 +106,9 @@ struct tracer_s {
 	bool warned_nfs_absent;
 	bool logged_fallback;
 	bool warned_kallsyms;
+	/* Start records removed by tracer_sweep_stale_starts: returns the
+	 * kernel never reported. Added to the BPF side's own count. */
+	uint64_t swept_missed_returns;
 };
 
 /* Where function names are looked up; a variable so that tests, which
@@ -690,7 +693,57 @@ int tracer_read_lost(tracer_t *t, uint64_t lost[NFS_LOST_MAX])
 		}
 		lost[i] = v;
 	}
+	lost[NFS_LOST_MISSED_RETURN] += t->swept_missed_returns;
 	return 0;
+}
+
+/* Stale records found per sweep, removed after the walk (deleting during a
+ * hash map walk can restart it). More than this many are left for the next
+ * read. */
+#define SWEEP_BATCH 1024
+
+int tracer_sweep_stale_starts(tracer_t *t, uint64_t max_age_ns)
+{
+	if (t == NULL)
+		return -EINVAL;
+	struct timespec ts;
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) /* bpf_ktime_get_ns' clock */
+		return -errno;
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	if (now < max_age_ns)
+		return 0;
+	uint64_t oldest_ok = now - max_age_ns;
+
+	int fd = bpf_map__fd(t->base->maps.op_starts);
+	static struct start_key stale[SWEEP_BATCH];
+	size_t n_stale = 0;
+	struct start_key key, next;
+	const struct start_key *prev = NULL;
+	while (n_stale < SWEEP_BATCH && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		struct start_val val;
+		if (bpf_map_lookup_elem(fd, &key, &val) != 0)
+			continue; /* returned meanwhile */
+		if (val.ts < oldest_ok)
+			stale[n_stale++] = key;
+	}
+
+	int removed = 0;
+	for (size_t i = 0; i < n_stale; i++)
+		/* ENOENT: the call returned after all, and was counted. */
+		if (bpf_map_delete_elem(fd, &stale[i]) == 0)
+			removed++;
+	if (removed > 0) {
+		t->swept_missed_returns += (uint64_t)removed;
+		WARNING("nfs_ebpf plugin: %d NFS calls started more than %" PRIu64
+			" s ago never reported a return; counted as "
+			"lost events (missed_return). With kprobes this happens "
+			"under heavy concurrency; AttachMode \"fentry\" avoids it "
+			"where the kernel supports it.",
+			removed, (uint64_t)(max_age_ns / 1000000000ULL));
+	}
+	return removed;
 }
 
 void tracer_close(tracer_t *t)
