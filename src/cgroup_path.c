@@ -102,12 +102,15 @@ static bool cgroup_uid_copy(const char *s, size_t len, char dash_as,
   }
   if (len != 36)
     return false;
+  /* Validate the whole uid before writing any of it: a component that
+   * fails late must leave the caller's "" untouched (found by fuzzing). */
   for (size_t i = 0; i < len; i++) {
     bool dash_pos = (i == 8 || i == 13 || i == 18 || i == 23);
     if (dash_pos ? s[i] != dash_as : !cgroup_is_lower_hex(s[i]))
       return false;
-    uid[i] = dash_pos ? '-' : s[i];
   }
+  for (size_t i = 0; i < len; i++)
+    uid[i] = s[i] == dash_as ? '-' : s[i];
   uid[len] = '\0';
   return true;
 }

@@ -132,6 +132,22 @@ static int config_max_entries(oconfig_item_t *ci) {
   return 0;
 }
 
+static int config_retain_ended(oconfig_item_t *ci) {
+  /* Range-checked as a double: cf_util_get_cdtime converts 1e30 or NaN
+   * without checking. A week is far more than any tombstone needs. */
+  double seconds = 0;
+  if (cf_util_get_double(ci, &seconds) != 0)
+    return -1;
+  if (!(seconds >= 0 && seconds <= 7 * 86400)) {
+    ERROR("nfs_ebpf plugin: RetainEndedSeries %g is not a number of "
+          "seconds in [0, 604800].",
+          seconds);
+    return -1;
+  }
+  conf_retain_ended = DOUBLE_TO_CDTIME_T(seconds);
+  return 0;
+}
+
 static int config_state_dir(oconfig_item_t *ci) {
   char *dir = NULL;
   if (cf_util_get_string(ci, &dir) != 0)
@@ -166,7 +182,7 @@ static int nfs_ebpf_config(oconfig_item_t *ci) {
     else if (strcasecmp("StateDir", child->key) == 0)
       status = config_state_dir(child);
     else if (strcasecmp("RetainEndedSeries", child->key) == 0)
-      status = cf_util_get_cdtime(child, &conf_retain_ended);
+      status = config_retain_ended(child);
     else {
       ERROR("nfs_ebpf plugin: unknown option \"%s\".", child->key);
       status = -1;

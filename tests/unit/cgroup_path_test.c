@@ -83,6 +83,12 @@ static const case_t cases[] = {
     {"/kubepods.slice/kubepods-pod25fae09f-3c1d-4b6e-9a7f-0e8d2c4b6a13.slice/"
      "cri-containerd-" ID ".scope",
      "", ID, CGROUP_RUNTIME_CONTAINERD, CGROUP_QOS_NONE, false},
+    /* a uid that fails only at its last character must leave no partial
+     * uid behind (tests/fuzz/crashes/cgroup_path-*) */
+    {"/kubepods/pod0b1e7c44-52f3-4e0a-8d6b-3f9a1c2e5d7r",
+     "", "", CGROUP_RUNTIME_NONE, CGROUP_QOS_GUARANTEED, false},
+    {"/kubepods.slice/kubepods-pod0b1e7c44_52f3_4e0a_8d6b_3f9a1c2e5d7r.slice",
+     "", "", CGROUP_RUNTIME_NONE, CGROUP_QOS_NONE, false},
 };
 
 DEF_TEST(patterns) {

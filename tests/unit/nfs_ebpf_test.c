@@ -88,6 +88,10 @@ DEF_TEST(config_rejects_bad_values) {
   EXPECT_EQ_INT(-1, configure(huge, 2));
   const char *fraction[] = {"MaxEntries", "100.5"};
   EXPECT_EQ_INT(-1, configure(fraction, 2));
+  const char *forever[] = {"RetainEndedSeries", "1e30"};
+  EXPECT_EQ_INT(-1, configure(forever, 2));
+  const char *negative[] = {"RetainEndedSeries", "-1"};
+  EXPECT_EQ_INT(-1, configure(negative, 2));
   const char *unknown[] = {"Frobnicate", "yes"};
   EXPECT_EQ_INT(-1, configure(unknown, 2));
   OK(mock_log_count(LOG_ERR, "Frobnicate") == 1);
