@@ -133,6 +133,13 @@ if [ -f tests/fuzz/run.sh ]; then
 fi
 timing fuzz "$s"
 
+# --- benchmark: pod identity at 1,000 and 10,000 containers. It prints
+#     figures (times, memory, ratios); its TAP lines only say that every id
+#     resolved to the right pod, never that something was fast enough.
+s=$(date +%s)
+tap_suite bench "$RESULTS/bench.tap" bash tests/bench/run.sh
+timing bench "$s"
+
 # --- VM lab: real kernels, real NFS --------------------------------------------
 s=$(date +%s)
 # The lab's checker must fail on wrong data before its passes mean anything.
