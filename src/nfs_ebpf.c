@@ -419,6 +419,12 @@ static void collect_stats(void) {
   }
 }
 
+/* The op_stats key an op_errors entry belongs to: same cgroup, device, op. */
+static struct op_key op_key_of_error(const struct err_key *ek) {
+  return (struct op_key){
+      .cgroup_id = ek->cgroup_id, .dev = ek->dev, .op = ek->op};
+}
+
 static void collect_errors(void) {
   int status = kstats_read(tracer_errors_fd(tracer), &errors_snapshot);
   if (status != 0) {
@@ -428,8 +434,7 @@ static void collect_errors(void) {
   }
   for (size_t i = 0; i < errors_snapshot.len; i++) {
     const struct err_key *ek = kstats_key(&errors_snapshot, i);
-    struct op_key key = {
-        .cgroup_id = ek->cgroup_id, .dev = ek->dev, .op = ek->op};
+    struct op_key key = op_key_of_error(ek);
     /* The BPF side updates op_stats before op_errors, so a bound stats key
      * exists for every error except one that raced with this read: it is
      * picked up next time (counts are cumulative). */
@@ -449,8 +454,7 @@ static void collect_errors(void) {
 static void remove_retired_keys(void) {
   for (size_t i = 0; i < errors_snapshot.len; i++) {
     const struct err_key *ek = kstats_key(&errors_snapshot, i);
-    struct op_key key = {
-        .cgroup_id = ek->cgroup_id, .dev = ek->dev, .op = ek->op};
+    struct op_key key = op_key_of_error(ek);
     if (series_bound(series, &key) != NULL &&
         !identity_cgroup_alive(identity, key.cgroup_id))
       kstats_delete(tracer_errors_fd(tracer), ek);
