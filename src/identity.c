@@ -6,6 +6,7 @@
 #include "cgroup_index.h"
 #include "cgroup_path.h"
 #include "identity.h"
+#include "host_path.h"
 #include "log_once.h"
 #include "runtime_state.h"
 
@@ -97,15 +98,9 @@ identity_t *identity_create(const identity_config_t *cfg) {
   id->ttl = cfg->tombstone_ttl ? cfg->tombstone_ttl : IDENTITY_DEFAULT_TTL;
   id->now = cdtime();
 
-  const char *host_root = cfg->host_root;
-  if (host_root == NULL || strcmp(host_root, "/") == 0)
-    host_root = "";
-  size_t hl = strlen(host_root);
-  while (hl > 0 && host_root[hl - 1] == '/')
-    hl--;
   char root[PATH_MAX], mount[PATH_MAX];
-  snprintf(root, sizeof(root), "%.*s%s", (int)hl, host_root,
-           cfg->cgroup_root ? cfg->cgroup_root : "/sys/fs/cgroup");
+  host_path(root, sizeof(root), cfg->host_root,
+            cfg->cgroup_root ? cfg->cgroup_root : "/sys/fs/cgroup");
   identity_detect(id, root, mount, sizeof(mount));
 
   id->cgroups = cgroup_index_create(mount, cfg->max_cgroups);

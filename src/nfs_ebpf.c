@@ -20,6 +20,7 @@
 #include "cgroup_path.h"
 #include "errno_names.h"
 #include "histogram.h"
+#include "host_path.h"
 #include "ident.h"
 #include "identity.h"
 #include "kstats.h"
@@ -191,14 +192,9 @@ static int nfs_ebpf_config(oconfig_item_t *ci) {
   return status;
 }
 
-/* Where to find the host's files: HostRoot is "/" on a node install and the
- * host's / mounted into the pod for a DaemonSet. */
-static void host_path(char *buf, size_t size, const char *path) {
-  const char *root = conf_host_root ? conf_host_root : "/";
-  size_t len = strlen(root);
-  while (len > 0 && root[len - 1] == '/')
-    len--;
-  ssnprintf(buf, size, "%.*s%s", (int)len, root, path);
+/* A host path under HostRoot (see host_path.h). */
+static void host_file(char *buf, size_t size, const char *path) {
+  host_path(buf, size, conf_host_root, path);
 }
 
 /* The kernel's index of a cgroup v1 controller is its line in
@@ -211,7 +207,7 @@ static int cgroup_v1_subsys_id(void) {
   if (identity_cgroup_mode(identity, &controller) != IDENTITY_CGROUP_V1)
     return -1;
   char path[PATH_MAX];
-  host_path(path, sizeof(path), "/proc/cgroups");
+  host_file(path, sizeof(path), "/proc/cgroups");
   FILE *fh = fopen(path, "r");
   if (fh == NULL) {
     ERROR("nfs_ebpf plugin: cgroup v1-only host, but %s cannot be read (%s), "
@@ -263,7 +259,7 @@ static int nfs_ebpf_init(void) {
   if (conf_mountinfo != NULL)
     sstrncpy(path, conf_mountinfo, sizeof(path));
   else if (conf_host_root != NULL && strcmp(conf_host_root, "/") != 0)
-    host_path(path, sizeof(path), "/proc/1/mountinfo");
+    host_file(path, sizeof(path), "/proc/1/mountinfo");
   else
     sstrncpy(path, "/proc/self/mountinfo", sizeof(path));
   mounts = mount_table_create(path);
@@ -296,7 +292,7 @@ static int nfs_ebpf_init(void) {
                        sizeof(__u64));
 
   char sys_module[PATH_MAX];
-  host_path(sys_module, sizeof(sys_module), "/sys/module");
+  host_file(sys_module, sizeof(sys_module), "/sys/module");
   tracer_config_t tcfg = {
       .mode = conf_attach_mode,
       .nr_buckets = (uint32_t)histogram.count,

@@ -5,6 +5,7 @@
 
 #include "log_once.h"
 #include "runtime_state.h"
+#include "host_path.h"
 #include "safe_file.h"
 
 #include <dirent.h>
@@ -714,18 +715,13 @@ runtime_state_t *runtime_state_create(const runtime_state_config_t *cfg) {
     runtime_state_destroy(rs);
     return NULL;
   }
-  const char *host_root = cfg->host_root;
-  if (host_root == NULL || strcmp(host_root, "/") == 0)
-    host_root = "";
-  size_t hl = strlen(host_root);
-  while (hl > 0 && host_root[hl - 1] == '/')
-    hl--;
   for (size_t d = 0; d < n_dirs; d++) {
     for (size_t k = 0; k < RUNTIME_N_LAYOUTS; k++) {
       runtime_layout_t *l = &rs->layouts[rs->n_layouts++];
-      char path[PATH_MAX];
-      snprintf(path, sizeof(path), "%.*s%s/%s", (int)hl, host_root, dirs[d],
+      char dir[PATH_MAX], path[PATH_MAX];
+      snprintf(dir, sizeof(dir), "%s/%s", dirs[d],
                runtime_layout_defs[k].subdir);
+      host_path(path, sizeof(path), cfg->host_root, dir);
       l->def = &runtime_layout_defs[k];
       l->path = strdup(path);
       l->fd = -1;
