@@ -37,9 +37,45 @@ lab_wait() {
 
 # ---- base file systems ---------------------------------------------------
 
-# Cgroup layout of the node. Only the unified (v2) layout is implemented;
-# hybrid (v1 controllers + /sys/fs/cgroup/unified) and v1-only hosts are
-# separate functions to add here, selected by NFS_EBPF_VM_CGROUP.
+# Cgroup layout of the node (NFS_EBPF_VM_CGROUP):
+#   v2      cgroup2 at /sys/fs/cgroup (systemd's unified layout)
+#   hybrid  tmpfs at /sys/fs/cgroup, v1 controllers below it (memory, pids,
+#           cpuset, cpu,cpuacct, name=systemd) and cgroup2 at
+#           /sys/fs/cgroup/unified (systemd's hybrid layout)
+#   v1      the same without any cgroup2 mount (legacy layout)
+# LAB_CGROUP_HIERS lists every hierarchy's root; lab_in_cgroup places a
+# process in the same path in each, as runc does. LAB_CGROUP_ROOT is the
+# one the plugin resolves ids against (cgroup2; on v1 the memory
+# controller, else pids: kernels without CONFIG_MEMCG_V1 have no v1
+# memory controller).
+lab_mount_v1() {
+	local c dir mounted=()
+	mount -t tmpfs -o mode=0755 cgroup /sys/fs/cgroup || lab_die "cannot mount tmpfs on /sys/fs/cgroup"
+	for c in memory pids cpuset cpu,cpuacct; do
+		dir=/sys/fs/cgroup/$c
+		mkdir -p "$dir"
+		if mount -t cgroup -o "$c" cgroup "$dir" 2>/dev/null; then
+			mounted+=("$dir")
+		else
+			rmdir "$dir"
+			lab_log "v1 controller $c cannot be mounted on $(uname -r) (not built for v1)"
+		fi
+	done
+	[[ ! -d /sys/fs/cgroup/cpu,cpuacct ]] || { ln -s cpu,cpuacct /sys/fs/cgroup/cpu; ln -s cpu,cpuacct /sys/fs/cgroup/cpuacct; }
+	mkdir -p /sys/fs/cgroup/systemd
+	mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd ||
+		lab_die "cannot mount the name=systemd v1 hierarchy"
+	mounted+=(/sys/fs/cgroup/systemd)
+	LAB_CGROUP_HIERS="${mounted[*]}"
+	if [[ -d /sys/fs/cgroup/memory ]]; then
+		LAB_CGROUP_V1_ID=/sys/fs/cgroup/memory
+	elif [[ -d /sys/fs/cgroup/pids ]]; then
+		LAB_CGROUP_V1_ID=/sys/fs/cgroup/pids
+	else
+		lab_die "neither the memory nor the pids v1 controller could be mounted"
+	fi
+}
+
 lab_mount_cgroup() {
 	local layout=${NFS_EBPF_VM_CGROUP:-v2}
 	case $layout in
@@ -47,13 +83,26 @@ lab_mount_cgroup() {
 		mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup ||
 			lab_die "cannot mount cgroup2 on /sys/fs/cgroup"
 		LAB_CGROUP_ROOT=/sys/fs/cgroup
+		LAB_CGROUP_HIERS=$LAB_CGROUP_ROOT
 		;;
-	hybrid | v1)
-		lab_die "cgroup layout '$layout' is not implemented in the lab yet"
+	hybrid)
+		lab_mount_v1
+		[[ -d /sys/fs/cgroup/memory ]] || lab_die "hybrid layout needs the v1 memory controller"
+		mkdir -p /sys/fs/cgroup/unified
+		mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup/unified ||
+			lab_die "cannot mount cgroup2 on /sys/fs/cgroup/unified"
+		LAB_CGROUP_ROOT=/sys/fs/cgroup/unified
+		LAB_CGROUP_HIERS="$LAB_CGROUP_ROOT $LAB_CGROUP_HIERS"
+		;;
+	v1)
+		lab_mount_v1
+		LAB_CGROUP_ROOT=$LAB_CGROUP_V1_ID
+		LAB_CGROUP_HIERS="$LAB_CGROUP_ROOT ${LAB_CGROUP_HIERS//$LAB_CGROUP_ROOT/}"
 		;;
 	*) lab_die "unknown cgroup layout '$layout' (NFS_EBPF_VM_CGROUP)" ;;
 	esac
-	export LAB_CGROUP_ROOT
+	export LAB_CGROUP_ROOT LAB_CGROUP_HIERS
+	lab_log "cgroup hierarchies: $LAB_CGROUP_HIERS"
 }
 
 lab_base() {
@@ -148,23 +197,35 @@ lab_mount() {
 # Kubelet-style cgroup tree and containerd state dir; writes
 # $LAB_RUN/node.json (pods, containers, cgroup paths) for the helpers.
 lab_node() {
-	python3 "$LAB_GUEST_DIR/mknode.py" --cgroup-root "$LAB_CGROUP_ROOT" \
-		--state /run/containerd --out "$LAB_RUN/node.json" ||
+	local roots=() h
+	for h in $LAB_CGROUP_HIERS; do roots+=(--cgroup-root "$h"); done
+	python3 "$LAB_GUEST_DIR/mknode.py" "${roots[@]}" \
+		--runtime "${NFS_EBPF_VM_RUNTIME:-containerd}" --driver "${NFS_EBPF_VM_DRIVER:-systemd}" \
+		--out "$LAB_RUN/node.json" ||
 		lab_die "cannot lay out the Kubernetes node"
-	mkdir -p "$LAB_CGROUP_ROOT/system.slice/collectd.service" \
-		"$LAB_CGROUP_ROOT/system.slice/nfs-backup.service"
-	lab_log "node laid out: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(", ".join(p["namespace"]+"/"+p["name"] for p in d["pods"]))' "$LAB_RUN/node.json")"
+	for h in $LAB_CGROUP_HIERS; do
+		mkdir -p "$h/system.slice/collectd.service" "$h/system.slice/nfs-backup.service" \
+			"$h/system.slice/collectd-ds.service"
+	done
+	lab_log "node laid out (${NFS_EBPF_VM_RUNTIME:-containerd}, ${NFS_EBPF_VM_DRIVER:-systemd} driver): $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(", ".join(p["namespace"]+"/"+p["name"] for p in d["pods"]))' "$LAB_RUN/node.json")"
 }
 
 # lab_in_cgroup CGROUP_REL CMD...: run CMD inside that cgroup (relative to
-# the cgroup root). The subshell moves itself, then execs, so CMD and its
-# children are the cgroup's from their first instruction.
+# each hierarchy's root) in every hierarchy. The subshell moves itself,
+# then execs, so CMD and its children are the cgroup's from their first
+# instruction. crun's "container" leaf exists in cgroup2 only: in a v1
+# hierarchy the process stays in its parent, as with crun.
 lab_in_cgroup() {
 	local rel=$1
 	shift
-	[[ -d $LAB_CGROUP_ROOT/$rel ]] || lab_die "no cgroup $rel"
+	[[ -d $LAB_CGROUP_ROOT/$rel || -d $LAB_CGROUP_ROOT/${rel%/container} ]] ||
+		lab_die "no cgroup $rel"
 	(
-		echo "$BASHPID" >"$LAB_CGROUP_ROOT/$rel/cgroup.procs" || exit 125
+		for h in $LAB_CGROUP_HIERS; do
+			r=$rel
+			[[ -d $h/$r || $r != */container ]] || r=${r%/container}
+			echo "$BASHPID" >"$h/$r/cgroup.procs" || exit 125
+		done
 		exec "$@"
 	)
 }
@@ -254,14 +315,16 @@ lab_collectd_stop() {
 	LAB_COLLECTD_PID=
 }
 
-# lab_scrape FILE: one scrape of write_prometheus into FILE. (Debian's
-# static busybox wget segfaults on this endpoint; curl, else python.)
+# lab_scrape FILE [PORT]: one scrape of write_prometheus (default port
+# 9103) into FILE. (Debian's static busybox wget segfaults on this
+# endpoint; curl, else python.)
 lab_scrape() {
+	local port=${2:-9103}
 	if command -v curl >/dev/null; then
-		curl -sf -m 5 -o "$1" http://127.0.0.1:9103/metrics
+		curl -sf -m 5 -o "$1" "http://127.0.0.1:$port/metrics"
 	else
 		python3 -c 'import sys, urllib.request
-open(sys.argv[1], "wb").write(urllib.request.urlopen("http://127.0.0.1:9103/metrics", timeout=5).read())' "$1"
+open(sys.argv[1], "wb").write(urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[2], timeout=5).read())' "$1" "$port"
 	fi
 }
 
@@ -270,15 +333,15 @@ lab_wait_log() {
 	lab_wait "$2" "collectd log line /$1/" grep -qE "$1" "$LAB_OUT/collectd.log"
 }
 
-# lab_scrape_settled FILE SECONDS PATTERN: scrape until the lines matching
+# lab_scrape_settled FILE SECONDS PATTERN [PORT]: scrape until the lines matching
 # PATTERN (the values under test) are identical in two scrapes taken at
 # least two collectd intervals apart, i.e. the last workload has been
 # read out.
 lab_scrape_settled() {
-	local out=$1 max=$2 pattern=$3 deadline prev="" cur
+	local out=$1 max=$2 pattern=$3 port=${4:-9103} deadline prev="" cur
 	deadline=$((SECONDS + max))
 	while ((SECONDS < deadline)); do
-		lab_scrape "$out.tmp" || lab_die "scrape of :9103 failed"
+		lab_scrape "$out.tmp" "$port" || lab_die "scrape of :$port failed"
 		# Compare series and values, not write_prometheus' timestamps.
 		cur=$(grep -E "$pattern" "$out.tmp" | sed -E 's/(\} [^ ]+) [0-9]+$/\1/' | sort || true)
 		if [[ -n $cur && $cur == "$prev" ]]; then

@@ -11,6 +11,19 @@
 #   after: collectd starts before any nfs module is loaded.
 # --mode none: no plugin (stock cpu plugin instead), to prove the lab itself.
 # --expect-attach-failure: the mode must be refused with a clear log line.
+# Node shape: --cgroup v2|hybrid|v1, --runtime containerd|crio|docker,
+# --driver systemd|cgroupfs (lib.sh, mknode.py).
+# --features a,b,...:
+#   static    the static (Guaranteed) pod does I/O too; CRI-O's conmon of
+#             web-0/nginx does I/O (reported as container "POD")
+#   churn     pods created after collectd started do I/O at once; a pod is
+#             deleted (cgroups, then state) right after its last writes
+#   hostile   hostile runtime state appears while collectd runs (mknode.py
+#             make_hostile) plus a container whose state entry is replaced
+#             by rename during its I/O
+#   daemonset a second collectd in its own mount namespace sees the host
+#             only at /host (HostRoot "/host", port 9104); its results
+#             must equal the node-installed one's
 #
 # Writes to /vmout: metrics.txt (scrape), truth.json, node.json, info.json,
 # collectd.log, guest.tap (checks done inside the guest).
@@ -18,7 +31,8 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-MODE=auto ORDER=before EXPECT_MODE="" EXPECT_FAIL=0
+MODE=auto ORDER=before EXPECT_MODE="" EXPECT_FAIL=0 FEATURES=""
+IDLE_PODS=(kube-system/etcd-nfs-ebpf-vm)
 TAP_N=0
 tap() { # tap OK|FAIL text
 	TAP_N=$((TAP_N + 1))
@@ -36,13 +50,21 @@ parse_args() {
 		--order) ORDER=$2; shift 2 ;;
 		--expect-mode) EXPECT_MODE=$2; shift 2 ;;
 		--expect-attach-failure) EXPECT_FAIL=1; shift ;;
+		--cgroup) export NFS_EBPF_VM_CGROUP=$2; shift 2 ;;
+		--runtime) export NFS_EBPF_VM_RUNTIME=$2; shift 2 ;;
+		--driver) export NFS_EBPF_VM_DRIVER=$2; shift 2 ;;
+		--features) FEATURES=,$2,; shift 2 ;;
 		*) lab_die "unknown argument $1" ;;
 		esac
 	done
 	case $MODE in auto | kprobe | fentry | none) ;; *) lab_die "bad --mode $MODE" ;; esac
 	case $ORDER in before | mixed | after) ;; *) lab_die "bad --order $ORDER" ;; esac
 	[[ -n $EXPECT_MODE || $MODE == auto || $MODE == none ]] || EXPECT_MODE=$MODE
+	[[ $FEATURES != *,static,* ]] || IDLE_PODS=()
+	[[ $FEATURES != *,hostile,* ]] || IDLE_PODS+=(victim/victim-0 lab-hostile/hostile-0)
 }
+
+has() { [[ $FEATURES == *",$1,"* ]]; }
 
 # The freshly built plugin: NFS_EBPF_PLUGIN, else the build tree's libtool
 # output. Copied into the guest's overlay: the host is never touched.
@@ -145,11 +167,146 @@ workloads() {
 		pod:shop/web-0/log-shipper /mnt/v4 || lab_die "log-shipper workload failed"
 	run_actor backup '{"namespace":"","pod":"","container":"","cgroup":"nfs-backup.service"}' 2 \
 		cgroup:system.slice/nfs-backup.service /mnt/v3 || lab_die "non-pod workload failed"
+	! has static || static_workloads
+	! has churn || churn_workloads
+	! has hostile || hostile_workloads
 	python3 - "$LAB_RUN" "$LAB_OUT/truth.json" <<-'EOF'
 		import glob, json, sys
 		runs = [json.load(open(f)) for f in sorted(glob.glob(sys.argv[1] + "/truth-*.json"))]
 		json.dump(runs, open(sys.argv[2], "w"), indent=1)
 	EOF
+}
+
+pod_json() { # NS POD CONTAINER
+	printf '{"namespace":"%s","pod":"%s","container":"%s","cgroup":""}' "$1" "$2" "$3"
+}
+
+static_workloads() {
+	run_actor etcd "$(pod_json kube-system etcd-nfs-ebpf-vm etcd)" 1 \
+		pod:kube-system/etcd-nfs-ebpf-vm/etcd /mnt/v3 || lab_die "static pod workload failed"
+	if [[ ${NFS_EBPF_VM_RUNTIME:-containerd} == crio ]]; then
+		# conmon is the pod's, in no container: reported as container POD.
+		run_actor conmon "$(pod_json shop web-0 POD)" 1 pod:shop/web-0/conmon /mnt/v4 ||
+			lab_die "conmon workload failed"
+	fi
+}
+
+mknode() { python3 "$LAB_GUEST_DIR/mknode.py" --node "$LAB_RUN/node.json" "$@"; }
+
+# Pods that appear after collectd started: the first I/O comes right after
+# the state and cgroups are made. One pod is deleted right after its I/O.
+churn_workloads() {
+	mknode --add-pod late/late-job-28431/besteffort/worker || lab_die "cannot add pod late-job"
+	run_actor late "$(pod_json late late-job-28431 worker)" 4 pod:late/late-job-28431/worker \
+		/mnt/v3 || lab_die "late pod workload failed"
+	mknode --add-pod gone/ephemeral-0/burstable/app || lab_die "cannot add pod ephemeral-0"
+	run_actor gone "$(pod_json gone ephemeral-0 app)" 6 pod:gone/ephemeral-0/app /mnt/v4 ||
+		lab_die "ephemeral pod workload failed"
+	# Its processes have exited: cgroups go, then the runtime state.
+	mknode --remove-pod gone/ephemeral-0 || lab_die "cannot delete pod ephemeral-0"
+	lab_log "pod gone/ephemeral-0 deleted right after its I/O"
+}
+
+# Hostile state appears while collectd runs; each hostile container does
+# I/O that must be reported under its cgroup name. A legitimate container's
+# state is replaced by rename for as long as it does I/O.
+hostile_workloads() {
+	local hostile pids=() p rc=0 name label cg
+	hostile=$(mknode --hostile "$LAB_RUN/decoy") || lab_die "cannot lay out hostile state"
+	echo "$hostile" >"$LAB_OUT/hostile.json"
+	# (No process substitution: the guest has no /dev/fd.)
+	python3 -c 'import json,sys
+for h in json.load(sys.stdin): print(h["name"], h["label"], h["cgroup"])' \
+		<<<"$hostile" >"$LAB_RUN/hostile.list"
+	while read -r name label cg; do
+		run_actor "hostile-$name" "{\"namespace\":\"\",\"pod\":\"\",\"container\":\"\",\"cgroup\":\"$label\"}" \
+			1 "cgroup:$cg" /mnt/v4 &
+		pids+=($!)
+	done <"$LAB_RUN/hostile.list"
+	mknode --add-pod lab-swap/swap-0/burstable/app || lab_die "cannot add pod swap-0"
+	rm -f "$LAB_RUN/swap.stop"
+	mknode --swap-bundle lab-swap/swap-0/app --until "$LAB_RUN/swap.stop" &
+	local swapper=$!
+	run_actor swap "$(pod_json lab-swap swap-0 app)" 2 pod:lab-swap/swap-0/app /mnt/v3 /mnt/v4 || rc=1
+	for p in "${pids[@]}"; do wait "$p" || rc=1; done
+	# Keep replacing for a few more reads: the key is resolved after the I/O.
+	sleep $((3 * LAB_INTERVAL))
+	touch "$LAB_RUN/swap.stop"
+	wait "$swapper" || rc=1
+	((rc == 0)) || lab_die "a hostile-state workload failed"
+}
+
+# DaemonSet mode: collectd in its own mount namespace where the host's / is
+# only at /host (rslave, like HostToContainer propagation), its own empty
+# /run and /sys/fs/cgroup on top (a container has its own), so every host
+# path the plugin needs must come through HostRoot.
+LAB_DS_CONF=/etc/nfs_ebpf-lab-ds.conf
+ds_start() {
+	local plugin=$LAB_RUN/plugin-ds.conf
+	cat >"$plugin" <<-EOF
+		LoadPlugin nfs_ebpf
+		<Plugin nfs_ebpf>
+		  AttachMode "$MODE"
+		  HostRoot "/host"
+		</Plugin>
+	EOF
+	lab_collectd_conf "$LAB_DS_CONF" "$plugin"
+	sed -i -e 's/Port "9103"/Port "9104"/' -e "s|$LAB_OUT/collectd.log|$LAB_OUT/collectd-ds.log|" \
+		"$LAB_DS_CONF"
+	mkdir -p /host
+	: >"$LAB_OUT/collectd-ds.log"
+	lab_in_cgroup system.slice/collectd-ds.service unshare -m --propagation slave \
+		bash -c 'set -e
+			mount --rbind / /host
+			mount --make-rslave /host
+			mount -t tmpfs -o mode=0755 tmpfs /run
+			mount -t tmpfs -o mode=0755 tmpfs /sys/fs/cgroup
+			mkdir -p /run/collectd
+			[[ ! -e /run/containerd && ! -e /sys/fs/cgroup/kubepods.slice ]]
+			exec /usr/sbin/collectd -C "$1" -f' ds "$LAB_DS_CONF" \
+		>"$LAB_OUT/collectd-ds.stdout" 2>&1 &
+	LAB_DS_PID=$!
+	lab_wait 120 "DaemonSet collectd serving :9104" lab_scrape /dev/null 9104 || {
+		tail -n 20 "$LAB_OUT/collectd-ds.log" "$LAB_OUT/collectd-ds.stdout" || true
+		lab_die "DaemonSet collectd did not start serving /metrics"
+	}
+	lab_log "DaemonSet collectd running (pid $LAB_DS_PID)"
+}
+
+ds_check() {
+	local pat='^collectd_nfs_ebpf_[a-z_]+\{nfs_ebpf="'
+	if grep -q "HostRoot" "$LAB_DS_CONF" && grep -qE 'nfs_ebpf plugin: ready: .*mountinfo /host/proc/1/mountinfo' "$LAB_OUT/collectd-ds.log"; then
+		tap OK "DaemonSet collectd reads the host's mount table through HostRoot"
+	else
+		tap FAIL "DaemonSet collectd reads the host's mount table through HostRoot"
+		grep nfs_ebpf "$LAB_OUT/collectd-ds.log" | head -n 5 || true
+	fi
+	lab_scrape_settled "$LAB_OUT/metrics-ds.txt" 120 "$SETTLE_PATTERN" 9104
+	# Same pods, cgroups, ops, counts, bytes and errors as the node install
+	# (latency sums and buckets are timed by each instance's own probes).
+	if python3 - "$LAB_OUT/metrics.txt" "$LAB_OUT/metrics-ds.txt" >"$LAB_OUT/ds-diff.txt" <<-'EOF'
+		import re, sys
+		def load(p):
+		    out = {}
+		    for line in open(p):
+		        m = re.match(r'^(collectd_nfs_ebpf_(?:operations|total_bytes|errors)_total)\{(.*)\} (\S+)', line)
+		        if not m or 'nfs_ebpf="@|"' in m.group(2) or 'nfs_ebpf="@collectd' in m.group(2):
+		            continue
+		        out[(m.group(1), m.group(2))] = float(m.group(3))
+		    return out
+		a, b = load(sys.argv[1]), load(sys.argv[2])
+		diff = sorted(set(a.items()) ^ set(b.items()))
+		for d in diff[:20]:
+		    print(d)
+		print("%d series on the node, %d in the DaemonSet, %d differ" % (len(a), len(b), len(diff)))
+		sys.exit(1 if diff or not a else 0)
+	EOF
+	then
+		tap OK "DaemonSet (HostRoot /host) equals the node install: $(tail -n1 "$LAB_OUT/ds-diff.txt")"
+	else
+		tap FAIL "DaemonSet (HostRoot /host) equals the node install: $(tail -n1 "$LAB_OUT/ds-diff.txt")"
+		sed 's/^/# /' "$LAB_OUT/ds-diff.txt" | head -n 20
+	fi
 }
 
 # One scrape into metrics.txt that contains PATTERN.
@@ -166,9 +323,16 @@ main() {
 	lab_node
 	cp "$LAB_RUN/node.json" "$LAB_OUT/node.json"
 	[[ $MODE == none ]] || install_plugin
-	printf '{"kernel":"%s","mode":"%s","order":"%s","expect_mode":"%s","plugin":%s}\n' \
-		"$(uname -r)" "$MODE" "$ORDER" "$EXPECT_MODE" \
-		"$([[ $MODE == none ]] && echo false || echo true)" >"$LAB_OUT/info.json"
+	python3 - "$LAB_OUT/info.json" "$(uname -r)" "$MODE" "$ORDER" "$EXPECT_MODE" \
+		"${NFS_EBPF_VM_CGROUP:-v2}" "${NFS_EBPF_VM_RUNTIME:-containerd}" \
+		"${NFS_EBPF_VM_DRIVER:-systemd}" "$FEATURES" "${IDLE_PODS[@]}" <<-'EOF'
+		import json, sys
+		a = sys.argv
+		json.dump({"kernel": a[2], "mode": a[3], "order": a[4], "expect_mode": a[5],
+		           "plugin": a[3] != "none", "cgroup": a[6], "runtime": a[7], "driver": a[8],
+		           "features": [f for f in a[9].split(",") if f], "idle_pods": a[10:]},
+		          open(a[1], "w"))
+	EOF
 
 	case $ORDER in
 	before) lab_mount v3; lab_mount v4 ;;
@@ -178,6 +342,7 @@ main() {
 	write_plugin_conf "$LAB_RUN/plugin.conf"
 	lab_collectd_conf "$LAB_RUN/collectd.conf" "$LAB_RUN/plugin.conf"
 	lab_collectd_start "$LAB_RUN/collectd.conf"
+	! has daemonset || ds_start
 
 	if ((EXPECT_FAIL)); then
 		attach_failure
@@ -192,6 +357,10 @@ main() {
 	esac
 	wait_attached nfs
 	wait_attached nfsv4
+	if has daemonset; then
+		lab_wait_ds_log() { grep -qE "nfs_ebpf plugin: attached [0-9]+ programs to $1 \(" "$LAB_OUT/collectd-ds.log"; }
+		lab_wait 180 "DaemonSet attach" lab_wait_ds_log nfsv4 || lab_die "DaemonSet collectd did not attach to nfsv4"
+	fi
 	workloads
 	if [[ $MODE == none ]]; then
 		# cpu counters never settle: one scrape that has them is enough.
@@ -200,8 +369,20 @@ main() {
 	else
 		# Only the workload actors' series: they must stop moving once the
 		# workloads are done (the guest's own shell is in the root cgroup).
-		lab_scrape_settled "$LAB_OUT/metrics.txt" 120 \
-			'^collectd_nfs_ebpf_[a-z_]+\{nfs_ebpf="(shop_|batch_|@nfs-backup)'
+		SETTLE_PATTERN='^collectd_nfs_ebpf_[a-z_]+\{nfs_ebpf="(shop_|batch_|@nfs-backup|kube-system_|late_|gone_|lab-swap_|@cri-containerd-)'
+		lab_scrape_settled "$LAB_OUT/metrics.txt" 120 "$SETTLE_PATTERN"
+	fi
+	if [[ $MODE != none ]]; then
+		if kill -0 "$LAB_COLLECTD_PID" 2>/dev/null; then
+			tap OK "collectd still running after the workloads${FEATURES:+ (features ${FEATURES//,/ })}"
+		else
+			tap FAIL "collectd still running after the workloads${FEATURES:+ (features ${FEATURES//,/ })}"
+		fi
+	fi
+	if has daemonset; then
+		ds_check
+		kill "$LAB_DS_PID" 2>/dev/null || true
+		wait "$LAB_DS_PID" 2>/dev/null || true
 	fi
 	lab_log "scraped $(grep -c '^collectd_' "$LAB_OUT/metrics.txt") collectd series"
 	lab_collectd_stop

@@ -291,10 +291,25 @@ def main():
     o = ap.parse_args()
 
     if o.expect_cgroup:
+        # Every hierarchy the lab mounted must hold this process at that
+        # path (lab_in_cgroup places it in each, like runc). The "0::" line
+        # is the cgroup2 one; on a v1-only host nothing is mounted there.
+        # crun's "container" leaf exists in cgroup2 only.
+        want = "/" + o.expect_cgroup.strip("/")
+        layout = os.environ.get("NFS_EBPF_VM_CGROUP", "v2")
         with open("/proc/self/cgroup") as f:
-            mine = [l.strip()[3:] for l in f if l.startswith("0::")]
-        if mine != ["/" + o.expect_cgroup.strip("/")]:
-            fail("running in cgroup %r, expected /%s" % (mine, o.expect_cgroup.strip("/")))
+            lines = [l.rstrip("\n").split(":", 2) for l in f]
+        bad = []
+        for hid, ctrl, path in lines:
+            if hid == "0" and layout == "v1":
+                continue
+            ok = {want}
+            if hid != "0" and want.endswith("/container"):
+                ok = {want[:-len("/container")]}
+            if path not in ok:
+                bad.append("%s:%s:%s" % (hid, ctrl, path))
+        if bad or not lines:
+            fail("running in cgroups %r, expected %s in every hierarchy" % (bad, want))
 
     mounts = []
     for mnt in o.mounts:
