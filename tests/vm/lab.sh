@@ -32,7 +32,8 @@ INFRA=${NFS_EBPF_LAB_INFRA:-0}
 # The node-shape cells: 6.12 has no v1 memory/cpuset controllers
 # (CONFIG_MEMCG_V1, CONFIG_CPUSETS_V1 unset), so hybrid (which needs v1
 # memory) runs on 6.1 and the 6.12 v1-only cell identifies pods by the pids
-# controller, the plugin's fallback after memory.
+# controller, the plugin's fallback after memory; the 6.1 v1-only cell uses
+# the memory controller.
 CELLS=(
 	"5.10 kprobe mixed -"
 	"5.10 auto after kprobe"
@@ -43,6 +44,7 @@ CELLS=(
 	"6.12 fentry before -"
 	"6.1 auto before - cgroup=hybrid runtime=crio driver=systemd features=static"
 	"6.12 auto mixed - cgroup=v1 runtime=docker driver=cgroupfs features=static"
+	"6.1 kprobe after - cgroup=v1 runtime=docker driver=systemd features=static"
 	"6.1 auto before - cgroup=v2 runtime=containerd driver=systemd features=churn,hostile,daemonset"
 )
 INFRA_CELLS=("5.10 none mixed -" "6.1 none after -" "6.12 none before -")

@@ -234,6 +234,20 @@ for h in json.load(sys.stdin): print(h["name"], h["label"], h["cgroup"])' \
 	touch "$LAB_RUN/swap.stop"
 	wait "$swapper" || rc=1
 	((rc == 0)) || lab_die "a hostile-state workload failed"
+	# Each hostile file must have been refused for its own reason (not,
+	# say, because it was not there yet).
+	local -A why=([symlink]="symbolic link" [huge]="size cap" [deep]="nested"
+		[utf8]="UTF-8" [ctrl]="control character")
+	local id
+	while read -r name label cg; do
+		id=${label#cri-containerd-}
+		id=${id%.scope}
+		if grep -F "$id" "$LAB_OUT/collectd.log" | grep -qF "${why[$name]}"; then
+			tap OK "hostile state '$name' refused (${why[$name]}), collectd logged it"
+		else
+			tap FAIL "hostile state '$name' refused (${why[$name]}), collectd logged it"
+		fi
+	done <"$LAB_RUN/hostile.list"
 }
 
 # DaemonSet mode: collectd in its own mount namespace where the host's / is
@@ -374,9 +388,9 @@ main() {
 	fi
 	if [[ $MODE != none ]]; then
 		if kill -0 "$LAB_COLLECTD_PID" 2>/dev/null; then
-			tap OK "collectd still running after the workloads${FEATURES:+ (features ${FEATURES//,/ })}"
+			tap OK "collectd still running after the workloads${FEATURES:+ (features $(echo ${FEATURES//,/ }))}"
 		else
-			tap FAIL "collectd still running after the workloads${FEATURES:+ (features ${FEATURES//,/ })}"
+			tap FAIL "collectd still running after the workloads${FEATURES:+ (features $(echo ${FEATURES//,/ }))}"
 		fi
 	fi
 	if has daemonset; then
