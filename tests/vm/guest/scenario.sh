@@ -288,7 +288,6 @@ ds_start() {
 }
 
 ds_check() {
-	local pat='^collectd_nfs_ebpf_[a-z_]+\{nfs_ebpf="'
 	if grep -q "HostRoot" "$LAB_DS_CONF" && grep -qE 'nfs_ebpf plugin: ready: .*mountinfo /host/proc/1/mountinfo' "$LAB_OUT/collectd-ds.log"; then
 		tap OK "DaemonSet collectd reads the host's mount table through HostRoot"
 	else
@@ -388,9 +387,9 @@ main() {
 	fi
 	if [[ $MODE != none ]]; then
 		if kill -0 "$LAB_COLLECTD_PID" 2>/dev/null; then
-			tap OK "collectd still running after the workloads${FEATURES:+ (features $(echo ${FEATURES//,/ }))}"
+			tap OK "collectd still running after the workloads${FEATURES:+ (features ${FEATURES:1:-1})}"
 		else
-			tap FAIL "collectd still running after the workloads${FEATURES:+ (features $(echo ${FEATURES//,/ }))}"
+			tap FAIL "collectd still running after the workloads${FEATURES:+ (features ${FEATURES:1:-1})}"
 		fi
 	fi
 	if has daemonset; then
