@@ -260,10 +260,12 @@ def estale_probe(a, mnt, tag, server_dir):
     while seen is None and time.monotonic() < deadline:
         try:
             os.fstat(fd)
-            m.count("getattr")
         except OSError as e:
-            m.count("getattr")
-            m.error(["getattr"], e.errno)
+            # Not recorded against getattr: where glibc's fstat walks the
+            # empty path (5.10), the VFS's d_weak_revalidate raises this
+            # ESTALE before nfs_getattr is ever called, so no NFS
+            # operation failed. Whether nfs_getattr ran at all depends on
+            # the kernel, so fstat adds no exact getattr expectation.
             seen = e.errno
         try:
             n = os.preadv(fd, [buf], 0)
