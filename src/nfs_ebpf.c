@@ -257,7 +257,8 @@ static int nfs_ebpf_init(void) {
    * read init's view through HostRoot. */
   char path[PATH_MAX];
   if (conf_mountinfo != NULL)
-    sstrncpy(path, conf_mountinfo, sizeof(path));
+    host_file(path, sizeof(path), conf_mountinfo); /* a host path, like
+                                                       CgroupRoot, StateDir */
   else if (conf_host_root != NULL && strcmp(conf_host_root, "/") != 0)
     host_file(path, sizeof(path), "/proc/1/mountinfo");
   else

@@ -303,6 +303,21 @@ DEF_TEST(clock_stepped_back_still_advances_value_time) {
   return 0;
 }
 
+DEF_TEST(host_root_prefixes_host_paths) {
+  reset_plugin();
+  /* mountinfo_path is /tmp/...: with HostRoot "/" + "/" it must still be
+   * found, and with a HostRoot that does not hold it, init must fail. */
+  const char *root_slash[] = {"HostRoot", "//"};
+  EXPECT_EQ_INT(0, configure(root_slash, 2));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  reset_plugin();
+  const char *elsewhere[] = {"HostRoot", "/nonexistent-host-root"};
+  EXPECT_EQ_INT(0, configure(elsewhere, 2));
+  EXPECT_EQ_INT(-1, nfs_ebpf_init());
+  OK(fake.tracer_opened == 0);
+  return 0;
+}
+
 DEF_TEST(shutdown_closes_the_tracer) {
   reset_plugin();
   EXPECT_EQ_INT(0, configure(NULL, 0));
@@ -325,6 +340,7 @@ int main(void) {
   RUN_TEST(container_without_state_yet_is_not_pinned);
   RUN_TEST(torn_read_keeps_histogram_valid);
   RUN_TEST(clock_stepped_back_still_advances_value_time);
+  RUN_TEST(host_root_prefixes_host_paths);
   RUN_TEST(shutdown_closes_the_tracer);
   unlink(mountinfo_path);
   END_TEST;
