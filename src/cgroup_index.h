@@ -60,6 +60,34 @@ size_t cgroup_index_expire(cgroup_index_t *idx, cdtime_t now, cdtime_t ttl);
 
 size_t cgroup_index_count(const cgroup_index_t *idx);
 
+/* Watching the pods' subtree with inotify, so that a cgroup created and
+ * removed between two reads is still known (see identity.c's watcher).
+ * Watched: the hierarchy's root (for a kubepods cgroup appearing) and every
+ * directory with a path component starting with "kubepods", at most
+ * max_watches of them (0: max_entries); other cgroups are found by
+ * rescans and on-demand resolution as before. */
+
+/* Creates the inotify instance; the next rescan adds the watches. Returns
+ * 0, or -errno (logged; the index works without it). */
+int cgroup_index_watch_start(cgroup_index_t *idx, size_t max_watches);
+
+/* The inotify fd to poll() for POLLIN, or -1 if not watching. */
+int cgroup_index_watch_fd(const cgroup_index_t *idx);
+
+/* Called for each cgroup a watch event made known (new or re-created). */
+typedef void (*cgroup_index_new_cb)(void *ctx, uint64_t id);
+
+/* Drains the inotify events without blocking: a created directory is
+ * opened at once, its id recorded (and cb called), and watched with its
+ * children if in the pods' subtree; a removed one becomes a tombstone
+ * dated now; a queue overflow rescans. Returns how many cgroups were
+ * recorded or ended. */
+int cgroup_index_watch_poll(cgroup_index_t *idx, cdtime_t now,
+                            cgroup_index_new_cb cb, void *ctx);
+
+/* Number of directories watched now. */
+size_t cgroup_index_watch_count(const cgroup_index_t *idx);
+
 /* The id of the directory name in dirfd (name "" or NULL: dirfd itself).
  * Returns 0 or -errno. */
 int cgroup_id_at(int dirfd, const char *name, uint64_t *id);

@@ -434,6 +434,7 @@ typedef struct runtime_node_s {
   runtime_container_t c;
   size_t layout;          /* index into rs->layouts */
   bool missing;           /* negative cache entry: looked up, not found */
+  bool failed;            /* the file last parsed could not be used */
   dev_t dev;
   ino_t ino;
   off_t size;
@@ -444,6 +445,16 @@ typedef struct runtime_node_s {
 } runtime_node_t;
 
 #define RUNTIME_BUCKETS 4096
+/* Bundles watched while their state file is not written yet. */
+#define RUNTIME_MAX_BUNDLE_WATCHES 1024
+#define RUNTIME_BUNDLE_MASK                                                    \
+  (IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR | IN_DONT_FOLLOW)
+
+typedef struct {
+  int wd;
+  size_t layout;
+  char id[RUNTIME_ID_LEN + 1];
+} runtime_bundle_watch_t;
 
 struct runtime_state_s {
   runtime_layout_t *layouts;
@@ -452,6 +463,8 @@ struct runtime_state_s {
   size_t max_containers;
   cdtime_t tombstone_ttl;
   int inotify_fd;
+  runtime_bundle_watch_t bundle_watches[RUNTIME_MAX_BUNDLE_WATCHES];
+  size_t n_bundle_watches;
   runtime_node_t *buckets[RUNTIME_BUCKETS];
   size_t count;
 };
@@ -563,8 +576,10 @@ static int runtime_read_bundle(runtime_state_t *rs, size_t li, int layout_fd,
   runtime_node_t *n = runtime_node_find(rs, id);
   struct stat st;
   bool have_st = fstatat(file_dir, l->def->file, &st, AT_SYMLINK_NOFOLLOW) == 0;
-  if (!have_st) {
-    int err = errno;
+  if (!have_st || (S_ISREG(st.st_mode) && st.st_size == 0)) {
+    /* An empty file is one being written (created, not filled yet): wait
+     * for it like for a missing one rather than log it as invalid. */
+    int err = have_st ? ENOENT : errno;
     if (file_dir != bundle_fd)
       close(file_dir);
     close(bundle_fd);
@@ -595,6 +610,7 @@ static int runtime_read_bundle(runtime_state_t *rs, size_t li, int layout_fd,
      * bad file is not parsed again until it changes. */
     sstrncpy(parsed.id, id, sizeof(parsed.id));
     n->c = parsed;
+    n->failed = status != 0;
     n->layout = li;
     n->missing = false;
     n->dev = st.st_dev;
@@ -644,6 +660,56 @@ static void runtime_layout_open(runtime_state_t *rs, runtime_layout_t *l,
   }
 }
 
+/* A bundle whose state file is not there yet: watch the bundle directory
+ * (and CRI-O's userdata/ if it exists), so that writing the file, or
+ * creating userdata/, re-lists the layout at once. */
+static void runtime_watch_bundle(runtime_state_t *rs, size_t li, const char *id) {
+  if (rs->inotify_fd < 0)
+    return;
+  const runtime_layout_t *l = &rs->layouts[li];
+  for (int inner = 0; inner < (l->def->inner_dir ? 2 : 1); inner++) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s%s%s", l->path, id, inner ? "/" : "",
+             inner ? l->def->inner_dir : "");
+    int wd = inotify_add_watch(rs->inotify_fd, path, RUNTIME_BUNDLE_MASK);
+    if (wd < 0)
+      continue; /* no userdata/ yet, or no watches left: retried at ticks */
+    bool known = false;
+    for (size_t i = 0; i < rs->n_bundle_watches && !known; i++)
+      known = rs->bundle_watches[i].wd == wd;
+    if (known)
+      continue;
+    if (rs->n_bundle_watches >= RUNTIME_MAX_BUNDLE_WATCHES) {
+      inotify_rm_watch(rs->inotify_fd, wd);
+      log_once(LOG_INFO, "runtime_state:bundle-watches",
+               "nfs_ebpf plugin: more than %d bundles waiting for their "
+               "state file; the others are retried once per read",
+               RUNTIME_MAX_BUNDLE_WATCHES);
+      return;
+    }
+    runtime_bundle_watch_t *w = &rs->bundle_watches[rs->n_bundle_watches++];
+    w->wd = wd;
+    w->layout = li;
+    sstrncpy(w->id, id, sizeof(w->id));
+  }
+}
+
+static void runtime_bundle_watch_drop(runtime_state_t *rs, size_t i, bool rm) {
+  if (rm)
+    inotify_rm_watch(rs->inotify_fd, rs->bundle_watches[i].wd);
+  rs->bundle_watches[i] = rs->bundle_watches[--rs->n_bundle_watches];
+}
+
+/* The bundle's state file was read: its watches are no longer needed. */
+static void runtime_unwatch_bundle(runtime_state_t *rs, const char *id) {
+  for (size_t i = 0; i < rs->n_bundle_watches;) {
+    if (strcmp(rs->bundle_watches[i].id, id) == 0)
+      runtime_bundle_watch_drop(rs, i, true);
+    else
+      i++;
+  }
+}
+
 /* Lists one layout directory and reads every bundle in it. */
 static void runtime_layout_scan(runtime_state_t *rs, size_t li, cdtime_t now) {
   runtime_layout_t *l = &rs->layouts[li];
@@ -674,8 +740,17 @@ static void runtime_layout_scan(runtime_state_t *rs, size_t li, cdtime_t now) {
      * containers, runtime housekeeping) cannot be matched anyway. */
     if (!runtime_id_ok(de->d_name))
       continue;
-    if (runtime_read_bundle(rs, li, l->fd, de->d_name, now) == -ENOENT)
+    int status = runtime_read_bundle(rs, li, l->fd, de->d_name, now);
+    const runtime_node_t *n = status == 0 ? runtime_node_find(rs, de->d_name) : NULL;
+    if (status == -ENOENT) {
       l->dirty = true; /* created, config not written yet: retry soon */
+      runtime_watch_bundle(rs, li, de->d_name);
+    } else if (n != NULL && n->failed) {
+      /* maybe read while being written: its close is worth an event */
+      runtime_watch_bundle(rs, li, de->d_name);
+    } else if (rs->n_bundle_watches > 0) {
+      runtime_unwatch_bundle(rs, de->d_name);
+    }
   }
   closedir(dir);
 
@@ -833,6 +908,19 @@ int runtime_state_poll(runtime_state_t *rs, cdtime_t now) {
         const struct inotify_event *ev = (const struct inotify_event *)p;
         if (ev->mask & IN_Q_OVERFLOW)
           overflow = true;
+        for (size_t i = 0; i < rs->n_bundle_watches; i++) {
+          runtime_bundle_watch_t *w = &rs->bundle_watches[i];
+          if (w->wd != ev->wd)
+            continue;
+          /* the file closed after writing, or renamed into place (Docker),
+           * or CRI-O's userdata/ created: not a file just opened */
+          if ((ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) ||
+              (ev->mask & (IN_CREATE | IN_ISDIR)) == (IN_CREATE | IN_ISDIR))
+            rs->layouts[w->layout].dirty = true;
+          if (ev->mask & IN_IGNORED) /* bundle removed */
+            runtime_bundle_watch_drop(rs, i, false);
+          break;
+        }
         for (size_t i = 0; i < rs->n_layouts; i++) {
           if (rs->layouts[i].wd != ev->wd)
             continue;
@@ -866,11 +954,22 @@ int runtime_state_poll(runtime_state_t *rs, cdtime_t now) {
   return relisted;
 }
 
+int runtime_state_inotify_fd(const runtime_state_t *rs) {
+  return rs ? rs->inotify_fd : -1;
+}
+
 const runtime_container_t *runtime_state_find(runtime_state_t *rs,
                                               const char *id, cdtime_t now) {
   if (rs == NULL || id == NULL || !runtime_id_ok(id))
     return NULL;
   runtime_node_t *n = runtime_node_find(rs, id);
+  if (n != NULL && n->failed && n->c.alive && rs->layouts[n->layout].fd >= 0) {
+    /* The last parse failed, perhaps on a file still being written: read
+     * it again if it changed since (a stat when it did not). */
+    size_t li = n->layout;
+    (void)runtime_read_bundle(rs, li, rs->layouts[li].fd, id, now);
+    n = runtime_node_find(rs, id);
+  }
   if (n != NULL)
     return n->missing ? NULL : &n->c;
 

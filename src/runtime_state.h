@@ -15,7 +15,8 @@
  * validated; a problem is logged once and the container is then treated as
  * unknown (the caller falls back to the cgroup name).
  *
- * Not thread-safe: one owner (identity.c) calls it from the read callback.
+ * Not thread-safe: one owner (identity.c) calls it under its lock, from
+ * the read callback and from its watcher thread.
  */
 #ifndef NFS_EBPF_RUNTIME_STATE_H
 #define NFS_EBPF_RUNTIME_STATE_H
@@ -87,10 +88,16 @@ void runtime_state_destroy(runtime_state_t *rs);
 int runtime_state_rescan(runtime_state_t *rs, cdtime_t now);
 
 /* Drains inotify events: re-lists the layouts that changed, or everything
- * after IN_Q_OVERFLOW; retries bundles whose config was not written yet;
+ * after IN_Q_OVERFLOW; retries bundles whose config was not written yet
+ * (such a bundle directory, and CRI-O's userdata/, is watched until its
+ * state file is read, so that the file's close or rename is an event too);
  * drops tombstones older than the ttl. Returns how many layouts were
  * re-listed. Never blocks. */
 int runtime_state_poll(runtime_state_t *rs, cdtime_t now);
+
+/* The inotify fd to poll() for POLLIN (then call runtime_state_poll), or
+ * -1 without inotify. */
+int runtime_state_inotify_fd(const runtime_state_t *rs);
 
 /* The container (live or tombstone) with that 64-hex id. An id not known
  * yet is looked up on demand in every layout (a handful of openat calls);
