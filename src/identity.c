@@ -1,6 +1,11 @@
 /*
  * cgroup id -> Kubernetes identity: see identity.h.
  */
+/* pthread_setname_np() is a GNU extension; the define must precede the
+ * first system header, which collectd's pull in. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "collectd_compat.h"
 
 #include "cgroup_index.h"
@@ -12,8 +17,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define IDENTITY_DEFAULT_RESCAN TIME_T_TO_CDTIME_T(60)
 #define IDENTITY_DEFAULT_TTL TIME_T_TO_CDTIME_T(300)
@@ -41,7 +50,14 @@ struct identity_s {
   cdtime_t last_rescan;
   bool rescanned_on_demand; /* at most one full walk per tick for unknown ids */
   identity_cached_t *cache[IDENTITY_CACHE_BUCKETS];
+  /* watcher thread */
+  pthread_t watcher;
+  bool watcher_running;
+  int stop_fd; /* eventfd: identity_destroy wakes the watcher with it */
 };
+
+static void identity_watcher_start(identity_t *id);
+static void identity_watcher_stop(identity_t *id);
 
 static bool identity_is_file(const char *dir, const char *name) {
   char path[PATH_MAX];
@@ -93,6 +109,7 @@ identity_t *identity_create(const identity_config_t *cfg) {
   if (id == NULL)
     return NULL;
   pthread_mutex_init(&id->lock, NULL);
+  id->stop_fd = -1;
   id->rescan_interval = cfg->rescan_interval ? cfg->rescan_interval
                                              : IDENTITY_DEFAULT_RESCAN;
   id->ttl = cfg->tombstone_ttl ? cfg->tombstone_ttl : IDENTITY_DEFAULT_TTL;
@@ -119,6 +136,9 @@ identity_t *identity_create(const identity_config_t *cfg) {
     identity_destroy(id);
     return NULL;
   }
+  bool watch = !cfg->no_inotify && !cfg->no_watcher;
+  if (watch)
+    (void)cgroup_index_watch_start(id->cgroups, 0); /* the rescan adds watches */
   int ncg = cgroup_index_rescan(id->cgroups, id->now);
   int nct = runtime_state_rescan(id->runtime, id->now);
   id->last_rescan = id->now;
@@ -129,6 +149,8 @@ identity_t *identity_create(const identity_config_t *cfg) {
                                             : "v1",
        mount, id->v1_controller ? " controller " : "",
        id->v1_controller ? id->v1_controller : "", ncg, nct);
+  if (watch)
+    identity_watcher_start(id);
   return id;
 }
 
@@ -145,6 +167,7 @@ static void identity_cache_clear(identity_t *id) {
 void identity_destroy(identity_t *id) {
   if (id == NULL)
     return;
+  identity_watcher_stop(id);
   identity_cache_clear(id);
   cgroup_index_destroy(id->cgroups);
   runtime_state_destroy(id->runtime);
@@ -332,4 +355,90 @@ bool identity_cgroup_alive(identity_t *id, uint64_t cgroup_id) {
   bool alive = e != NULL;
   pthread_mutex_unlock(&id->lock);
   return alive;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Watcher thread                                                         */
+
+/* A cgroup just created: resolve it now, while its directory and its
+ * container's bundle exist; a final answer is cached for the reads. */
+static void identity_on_new_cgroup(void *ctx, uint64_t cgroup_id) {
+  identity_t *id = ctx;
+  pod_identity_t out;
+  (void)identity_lookup_locked(id, cgroup_id, &out);
+}
+
+static void *identity_watcher_main(void *arg) {
+  identity_t *id = arg;
+  struct pollfd fds[3] = {
+      {.fd = id->stop_fd, .events = POLLIN},
+      {.fd = runtime_state_inotify_fd(id->runtime), .events = POLLIN},
+      {.fd = cgroup_index_watch_fd(id->cgroups), .events = POLLIN},
+  };
+  for (;;) {
+    int n = poll(fds, STATIC_ARRAY_SIZE(fds), -1);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      ERROR("nfs_ebpf plugin: pod identity watcher: poll failed: %s; "
+            "relying on periodic rescans", strerror(errno));
+      break;
+    }
+    if (fds[0].revents)
+      break;
+    pthread_mutex_lock(&id->lock);
+    cdtime_t now = cdtime();
+    if (now < id->now)
+      now = id->now; /* never date a tombstone before the last tick */
+    /* Runtime state first: a container's bundle is written before its
+     * cgroup is created, so its events are already queued. */
+    if (fds[1].revents)
+      runtime_state_poll(id->runtime, now);
+    if (fds[2].revents)
+      cgroup_index_watch_poll(id->cgroups, now, identity_on_new_cgroup, id);
+    pthread_mutex_unlock(&id->lock);
+  }
+  return NULL;
+}
+
+static void identity_watcher_start(identity_t *id) {
+  if (runtime_state_inotify_fd(id->runtime) < 0 &&
+      cgroup_index_watch_fd(id->cgroups) < 0)
+    return; /* no inotify at all (logged) */
+  id->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (id->stop_fd < 0) {
+    WARNING("nfs_ebpf plugin: eventfd failed (%s); pod identity is refreshed "
+            "once per read only", strerror(errno));
+    return;
+  }
+  /* Signals stay with collectd's own threads. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int status = pthread_create(&id->watcher, NULL, identity_watcher_main, id);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (status != 0) {
+    WARNING("nfs_ebpf plugin: cannot start the pod identity watcher (%s); "
+            "pod identity is refreshed once per read only", strerror(status));
+    close(id->stop_fd);
+    id->stop_fd = -1;
+    return;
+  }
+  pthread_setname_np(id->watcher, "nfs_ebpf_watch");
+  id->watcher_running = true;
+}
+
+static void identity_watcher_stop(identity_t *id) {
+  if (id->watcher_running) {
+    uint64_t one = 1;
+    if (write(id->stop_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+      ERROR("nfs_ebpf plugin: cannot stop the pod identity watcher: %s",
+            strerror(errno));
+    pthread_join(id->watcher, NULL);
+    id->watcher_running = false;
+  }
+  if (id->stop_fd >= 0) {
+    close(id->stop_fd);
+    id->stop_fd = -1;
+  }
 }

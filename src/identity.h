@@ -4,14 +4,23 @@
  * or, for processes outside pods, into the cgroup's short name
  * (kubelet.service, "/" for the root cgroup).
  *
- * All the work happens here, in the read callback, never on the kernel's
- * hot path: cgroup ids are mapped to paths by cgroup_index (walk of the
- * cgroup mount, on-demand open_by_handle_at for ids never seen), container
- * ids in those paths to pods by runtime_state (containerd, CRI-O, Docker
- * state files). Ended cgroups keep their identity for tombstone_ttl, so the
- * last interval of a short-lived container is still attributed to it.
+ * All the work happens here, never on the kernel's hot path: cgroup ids are
+ * mapped to paths by cgroup_index (walk of the cgroup mount, on-demand
+ * open_by_handle_at for ids never seen), container ids in those paths to
+ * pods by runtime_state (containerd, CRI-O, Docker state files). Ended
+ * cgroups keep their identity for tombstone_ttl, so the last interval of a
+ * short-lived container is still attributed to it.
  *
- * Calls are serialised by an internal mutex.
+ * A watcher thread (started by identity_create, joined by
+ * identity_destroy) blocks in poll() on inotify: on the pods' cgroup
+ * subtree (a new cgroup's id and path are recorded, and its identity
+ * resolved and cached, within milliseconds of its mkdir) and on the
+ * runtime state dirs (a bundle is parsed as soon as its state file is
+ * written). So a pod created and deleted between two reads is still known
+ * when the read finds its kernel counters. Without inotify (or watches),
+ * the periodic rescan and on-demand resolution remain.
+ *
+ * Calls, and the watcher's work, are serialised by an internal mutex.
  */
 #ifndef NFS_EBPF_IDENTITY_H
 #define NFS_EBPF_IDENTITY_H
@@ -44,7 +53,8 @@ typedef struct {
   size_t max_containers;    /* 0: RUNTIME_DEFAULT_MAX_CONTAINERS */
   size_t max_file_size;     /* 0: 16 MiB */
   bool any_owner;           /* tests only: accept state files not owned by root */
-  bool no_inotify;          /* tests only */
+  bool no_inotify;          /* tests only: no inotify, no watcher thread */
+  bool no_watcher;          /* tests only: inotify read by identity_tick only */
 } identity_config_t;
 
 typedef enum {
@@ -76,8 +86,8 @@ identity_cgroup_mode_t identity_cgroup_mode(const identity_t *id,
  * -EINVAL for bad arguments. */
 int identity_lookup(identity_t *id, uint64_t cgroup_id, pod_identity_t *out);
 
-/* Once per read interval: inotify events, periodic rescan, expiry of
- * tombstones. */
+/* Once per read interval: inotify events not yet handled by the watcher,
+ * periodic rescan, expiry of tombstones. */
 void identity_tick(identity_t *id, cdtime_t now);
 
 /* True while the cgroup exists or its tombstone has not expired (an id
