@@ -1,0 +1,385 @@
+/*
+ * identity's watcher thread: a pod created, doing its I/O and deleted
+ * between two reads (no identity_tick in between) must still be known to
+ * identity_lookup. A fake cgroup tree and containerd state dir in a temp
+ * dir (ids are inode numbers there), the same with the state file written
+ * after its bundle directory, a negative control without the watcher (the
+ * scenario must then fail: it detects the bug), and a real cgroup on this
+ * host (root only).
+ */
+#include "collectd_compat.h"
+
+#include "cgroup_index.h"
+#include "identity.h"
+#include "mock_collectd.h"
+
+#include <collectd/core/testing.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LAYOUT "io.containerd.runtime.v2.task/k8s.io"
+/* Time between a pod's creation and its deletion, far below any read
+ * interval. */
+#define LIFETIME_MS 50
+
+static char base[128];  /* temp dir */
+static char tree[256];  /* fake cgroup v2 mount */
+static char state[256]; /* fake containerd state dir */
+static unsigned serial;
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+    ;
+}
+
+static int mkdir_p(const char *path) {
+  char buf[1024];
+  snprintf(buf, sizeof(buf), "%s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+      return -1;
+    *p = '/';
+  }
+  return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  if (f == NULL)
+    return -1;
+  fputs(text, f);
+  return fclose(f);
+}
+
+static int rm_rf(const char *path) {
+  char cmd[1100];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+  return system(cmd);
+}
+
+static uint64_t id_of(const char *path) {
+  int fd = open(path, O_RDONLY | O_DIRECTORY);
+  uint64_t id = 0;
+  if (fd >= 0) {
+    if (cgroup_id_at(fd, NULL, &id) != 0)
+      id = 0;
+    close(fd);
+  }
+  return id;
+}
+
+/* A pod of its own for every scenario: container id, sandbox id, uid. */
+typedef struct {
+  char ctr[65], sandbox[65], uid[37], uid_[37], name[32];
+} pod_t;
+
+static void new_pod(pod_t *p) {
+  unsigned n = ++serial;
+  snprintf(p->ctr, sizeof(p->ctr), "%08x%08x%08x%08x%08x%08x%08x%08x", n,
+           (unsigned)getpid(), 0xc0ffeeu, n, n, n, n, 0xc0u);
+  snprintf(p->sandbox, sizeof(p->sandbox), "%08x%08x%08x%08x%08x%08x%08x%08x",
+           n, (unsigned)getpid(), 0x5a4db0u, n, n, n, n, 0x5au);
+  snprintf(p->uid, sizeof(p->uid), "0b1e7c44-52f3-4e0a-8d6b-%012x", n);
+  snprintf(p->uid_, sizeof(p->uid_), "0b1e7c44_52f3_4e0a_8d6b_%012x", n);
+  snprintf(p->name, sizeof(p->name), "short-%u", n);
+}
+
+static void bundle_path(char *buf, size_t size, const char *root,
+                        const char *cid) {
+  snprintf(buf, size, "%s/" LAYOUT "/%s", root, cid);
+}
+
+/* config.json as containerd writes it (the fields identity reads). */
+static int write_config(const char *root, const pod_t *p, bool sandbox) {
+  char path[1024], json[2048];
+  bundle_path(path, sizeof(path), root, sandbox ? p->sandbox : p->ctr);
+  strncat(path, "/config.json", sizeof(path) - strlen(path) - 1);
+  snprintf(json, sizeof(json),
+           "{\"ociVersion\":\"1.1.0\",\"process\":{\"args\":[\"dd\"]},"
+           "\"annotations\":{"
+           "\"io.kubernetes.cri.container-type\":\"%s\","
+           "%s%s%s"
+           "\"io.kubernetes.cri.sandbox-namespace\":\"churn\","
+           "\"io.kubernetes.cri.sandbox-name\":\"%s\","
+           "\"io.kubernetes.cri.sandbox-uid\":\"%s\"},"
+           "\"linux\":{\"cgroupsPath\":\"kubepods-besteffort-pod%s.slice:"
+           "cri-containerd:%s\"}}",
+           sandbox ? "sandbox" : "container",
+           sandbox ? "" : "\"io.kubernetes.cri.container-name\":\"",
+           sandbox ? "" : "writer", sandbox ? "" : "\",", p->name, p->uid,
+           p->uid_, sandbox ? p->sandbox : p->ctr);
+  return write_file(path, json);
+}
+
+static void pod_cgroup(char *buf, size_t size, const char *mount,
+                       const pod_t *p) {
+  snprintf(buf, size,
+           "%s/kubepods.slice/kubepods-besteffort.slice/"
+           "kubepods-besteffort-pod%s.slice",
+           mount, p->uid_);
+}
+
+static void ctr_cgroup(char *buf, size_t size, const char *mount,
+                       const pod_t *p) {
+  char pod[900];
+  pod_cgroup(pod, sizeof(pod), mount, p);
+  snprintf(buf, size, "%s/cri-containerd-%s.scope", pod, p->ctr);
+}
+
+static identity_t *make_identity(const char *cgroup_root, bool watcher) {
+  static const char *dirs[1];
+  dirs[0] = state;
+  identity_config_t cfg = {
+      .cgroup_root = cgroup_root,
+      .state_dirs = dirs,
+      .n_state_dirs = 1,
+      .rescan_interval = TIME_T_TO_CDTIME_T(60),
+      .tombstone_ttl = TIME_T_TO_CDTIME_T(300),
+      .any_owner = true,
+      .no_watcher = !watcher,
+  };
+  return identity_create(&cfg);
+}
+
+/* The pod's whole life between two reads: bundle with its config, pod and
+ * container cgroups, LIFETIME_MS of "I/O", then everything removed. Fills
+ * the container and pod cgroup ids (0 if a step failed). */
+static void short_lived_pod(const char *mount, const pod_t *p, bool late_config,
+                            uint64_t *ctr_id, uint64_t *pod_id) {
+  char bundle[1024], sb_bundle[1024], podcg[1024], ctrcg[1024];
+  bundle_path(bundle, sizeof(bundle), state, p->ctr);
+  bundle_path(sb_bundle, sizeof(sb_bundle), state, p->sandbox);
+  pod_cgroup(podcg, sizeof(podcg), mount, p);
+  ctr_cgroup(ctrcg, sizeof(ctrcg), mount, p);
+  *ctr_id = *pod_id = 0;
+
+  /* containerd: the bundle directory, then (some time later) its
+   * config.json; runc creates the cgroup only once the config exists */
+  if (mkdir_p(sb_bundle) != 0 || mkdir_p(bundle) != 0)
+    return;
+  if (late_config)
+    sleep_ms(15);
+  if (write_config(state, p, true) != 0 || write_config(state, p, false) != 0)
+    return;
+  if (late_config)
+    sleep_ms(15);
+  if (mkdir_p(podcg) != 0 || mkdir_p(ctrcg) != 0)
+    return;
+  *ctr_id = id_of(ctrcg);
+  *pod_id = id_of(podcg);
+  sleep_ms(LIFETIME_MS);
+  rmdir(ctrcg);
+  rmdir(podcg);
+  rm_rf(bundle);
+  rm_rf(sb_bundle);
+}
+
+static int setup_tree(void) {
+  char path[512];
+  snprintf(tree, sizeof(tree), "%s/cgroup", base);
+  snprintf(state, sizeof(state), "%s/state", base);
+  snprintf(path, sizeof(path), "%s/kubepods.slice/kubepods-besteffort.slice",
+           tree);
+  if (mkdir_p(path) != 0)
+    return -1;
+  snprintf(path, sizeof(path), "%s/system.slice/kubelet.service", tree);
+  if (mkdir_p(path) != 0)
+    return -1;
+  snprintf(path, sizeof(path), "%s/cgroup.controllers", tree);
+  if (write_file(path, "") != 0)
+    return -1;
+  snprintf(path, sizeof(path), "%s/" LAYOUT, state);
+  return mkdir_p(path);
+}
+
+static int expect_pod(identity_t *id, uint64_t cgid, const pod_t *p,
+                      const char *container) {
+  pod_identity_t out;
+  OK(cgid != 0);
+  EXPECT_EQ_INT(0, identity_lookup(id, cgid, &out));
+  if (!out.in_pod)
+    printf("# id %" PRIu64 " resolved to cgroup %s\n", cgid, out.cgroup);
+  OK1(out.in_pod, "attributed to its pod, not to a cgroup");
+  EXPECT_EQ_STR("churn", out.ns);
+  EXPECT_EQ_STR(p->name, out.pod);
+  EXPECT_EQ_STR(container, out.container);
+  return 0;
+}
+
+DEF_TEST(pod_gone_before_read) {
+  identity_t *id = make_identity(tree, true);
+  OK(id != NULL);
+  identity_tick(id, cdtime());
+  pod_t p;
+  new_pod(&p);
+  uint64_t ctr_id, pod_id;
+  short_lived_pod(tree, &p, false, &ctr_id, &pod_id);
+  /* the next read: no tick before the lookup, as in the worst case */
+  if (expect_pod(id, ctr_id, &p, "writer") != 0)
+    return -1;
+  if (expect_pod(id, pod_id, &p, "POD") != 0)
+    return -1;
+  /* ended: the tombstones keep it, and say so */
+  sleep_ms(20);
+  identity_tick(id, cdtime());
+  OK(identity_cgroup_alive(id, ctr_id));
+  if (expect_pod(id, ctr_id, &p, "writer") != 0)
+    return -1;
+  identity_tick(id, cdtime() + TIME_T_TO_CDTIME_T(301));
+  OK(!identity_cgroup_alive(id, ctr_id));
+
+  /* many in a row, the watcher keeps up */
+  pod_t many[5];
+  uint64_t many_ids[5][2];
+  for (int i = 0; i < 5; i++) {
+    new_pod(&many[i]);
+    short_lived_pod(tree, &many[i], false, &many_ids[i][0], &many_ids[i][1]);
+  }
+  for (int i = 0; i < 5; i++)
+    if (expect_pod(id, many_ids[i][0], &many[i], "writer") != 0)
+      return -1;
+  identity_destroy(id);
+  return 0;
+}
+
+/* The bundle directory first, its config.json later: the watcher watches
+ * the bundle until the file is written. The pod's own cgroup (no container
+ * id: conmon, or a process kubelet put there) is found through the
+ * sandbox's state, which only a parsed bundle gives. */
+DEF_TEST(config_written_late) {
+  identity_t *id = make_identity(tree, true);
+  OK(id != NULL);
+  identity_tick(id, cdtime());
+  pod_t p;
+  new_pod(&p);
+  uint64_t ctr_id, pod_id;
+  short_lived_pod(tree, &p, true, &ctr_id, &pod_id);
+  if (expect_pod(id, ctr_id, &p, "writer") != 0)
+    return -1;
+  if (expect_pod(id, pod_id, &p, "POD") != 0)
+    return -1;
+  identity_destroy(id);
+  return 0;
+}
+
+/* Negative control: the same life without the watcher (inotify drained by
+ * identity_tick only) is not resolved, so the tests above can fail. */
+DEF_TEST(control_without_watcher) {
+  identity_t *id = make_identity(tree, false);
+  OK(id != NULL);
+  identity_tick(id, cdtime());
+  pod_t p;
+  new_pod(&p);
+  uint64_t ctr_id, pod_id;
+  short_lived_pod(tree, &p, false, &ctr_id, &pod_id);
+  OK(ctr_id != 0);
+  pod_identity_t out;
+  EXPECT_EQ_INT(-ENOENT, identity_lookup(id, ctr_id, &out));
+  EXPECT_EQ_STR(IDENTITY_UNRESOLVED_CGROUP, out.cgroup);
+  identity_tick(id, cdtime());
+  EXPECT_EQ_INT(-ENOENT, identity_lookup(id, ctr_id, &out));
+  identity_destroy(id);
+  return 0;
+}
+
+/* Shutdown with events still queued, and a create/destroy cycle. */
+DEF_TEST(start_stop) {
+  for (int i = 0; i < 3; i++) {
+    identity_t *id = make_identity(tree, true);
+    OK(id != NULL);
+    pod_t p;
+    new_pod(&p);
+    char podcg[1024];
+    pod_cgroup(podcg, sizeof(podcg), tree, &p);
+    OK(mkdir_p(podcg) == 0);
+    identity_destroy(id);
+    OK(rmdir(podcg) == 0);
+  }
+  return 0;
+}
+
+/* A real cgroup on this host: kubepods-like directories made and removed
+ * within LIFETIME_MS, ids from kernfs handles. */
+DEF_TEST(real_cgroup) {
+  if (geteuid() != 0) {
+    printf("ok %d - # SKIP real cgroup test needs root\n", ++check_count__);
+    return 0;
+  }
+  identity_t *id = make_identity(NULL, true);
+  OK(id != NULL);
+  const char *controller = NULL;
+  identity_cgroup_mode_t mode = identity_cgroup_mode(id, &controller);
+  char mount[256], top[512];
+  snprintf(mount, sizeof(mount), "/sys/fs/cgroup%s%s",
+           mode == IDENTITY_CGROUP_HYBRID ? "/unified"
+           : mode == IDENTITY_CGROUP_V1   ? "/"
+                                          : "",
+           mode == IDENTITY_CGROUP_V1 ? controller : "");
+  /* a kubepods tree of our own (the root is watched for kubepods*) */
+  snprintf(mount + strlen(mount), sizeof(mount) - strlen(mount),
+           "/kubepods-nfsebpftest%d", (int)getpid());
+  snprintf(top, sizeof(top), "%s", mount);
+  if (mkdir(top, 0755) != 0) {
+    printf("ok %d - # SKIP cannot create %s: %s\n", ++check_count__, top,
+           strerror(errno));
+    identity_destroy(id);
+    return 0;
+  }
+  char path[1024];
+  snprintf(path, sizeof(path), "%s/kubepods.slice", top);
+  OK(mkdir(path, 0755) == 0);
+  snprintf(path, sizeof(path), "%s/kubepods.slice/kubepods-besteffort.slice",
+           top);
+  OK(mkdir(path, 0755) == 0);
+  sleep_ms(20);
+  pod_t p;
+  new_pod(&p);
+  uint64_t ctr_id, pod_id;
+  short_lived_pod(top, &p, false, &ctr_id, &pod_id);
+  int status = 0;
+  if (expect_pod(id, ctr_id, &p, "writer") != 0 ||
+      expect_pod(id, pod_id, &p, "POD") != 0)
+    status = -1;
+  OK(rmdir(path) == 0);
+  snprintf(path, sizeof(path), "%s/kubepods.slice", top);
+  OK(rmdir(path) == 0);
+  OK(rmdir(top) == 0);
+  identity_destroy(id);
+  return status;
+}
+
+int main(void) {
+  /* tmpfs (as /run is) if there is one: ext4 gives a removed directory's
+   * inode number to the next one at once, and the fake tree's ids are
+   * inode numbers (real cgroup ids are never reused). */
+  struct stat st;
+  snprintf(base, sizeof(base), "%s/nfs_ebpf_watch_XXXXXX",
+           stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) &&
+                   access("/dev/shm", W_OK) == 0
+               ? "/dev/shm"
+               : "/tmp");
+  if (mkdtemp(base) == NULL) {
+    printf("not ok 1 - mkdtemp\n");
+    return 1;
+  }
+  mock_log_set_echo(false);
+  if (setup_tree() != 0) {
+    printf("not ok 1 - fake tree in %s\n", base);
+    return 1;
+  }
+  RUN_TEST(pod_gone_before_read);
+  RUN_TEST(config_written_late);
+  RUN_TEST(control_without_watcher);
+  RUN_TEST(start_stop);
+  RUN_TEST(real_cgroup);
+  if (rm_rf(base) != 0)
+    printf("# could not remove %s\n", base);
+  END_TEST;
+}
