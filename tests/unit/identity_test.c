@@ -77,7 +77,8 @@ static identity_t *make_identity(const char *cgroup_root) {
   static const char *ptrs[4];
   for (int i = 0; i < 4; i++) {
     snprintf(dirs[i], sizeof(dirs[i]), "%s/runtime/%s", fixtures, names[i]);
-    ptrs[i] = strdup(dirs[i]);
+    if (ptrs[i] == NULL) /* the same for every call: kept, not leaked */
+      ptrs[i] = strdup(dirs[i]);
   }
   identity_config_t cfg = {
       .cgroup_root = cgroup_root,
