@@ -108,7 +108,8 @@ lab_mount_cgroup() {
 lab_base() {
 	mount -t tmpfs -o mode=0755 tmpfs /run || lab_die "cannot mount /run"
 	mkdir -p "$LAB_RUN" /run/lock
-	mount -t tmpfs -o mode=1777 tmpfs /tmp || lab_die "cannot mount /tmp"
+	# No tmpfs on /tmp: the root overlay is already writable, and a fresh
+	# /tmp would hide a repository cloned under the host's /tmp (CI may).
 	mount -t tracefs tracefs /sys/kernel/tracing || lab_die "cannot mount tracefs"
 	mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
 	mount -t bpf bpf /sys/fs/bpf || lab_die "cannot mount bpffs"
