@@ -265,6 +265,27 @@ DEF_TEST(config_written_late) {
     return -1;
   if (expect_pod(id, pod_id, &p, "POD") != 0)
     return -1;
+
+  /* Only the sandbox's bundle and the pod's cgroup (a pod that never got
+   * to its containers, or CRI-O's conmon in the pod cgroup): no container
+   * id to look up on demand, so the sandbox must have been parsed when
+   * its config.json was written. */
+  pod_t q;
+  new_pod(&q);
+  char sb_bundle[1024], podcg[1024];
+  bundle_path(sb_bundle, sizeof(sb_bundle), state, q.sandbox);
+  pod_cgroup(podcg, sizeof(podcg), tree, &q);
+  OK(mkdir_p(sb_bundle) == 0);
+  sleep_ms(15);
+  OK(write_config(state, &q, true) == 0);
+  sleep_ms(15);
+  OK(mkdir_p(podcg) == 0);
+  uint64_t q_id = id_of(podcg);
+  sleep_ms(LIFETIME_MS);
+  OK(rmdir(podcg) == 0);
+  OK(rm_rf(sb_bundle) == 0);
+  if (expect_pod(id, q_id, &q, "POD") != 0)
+    return -1;
   identity_destroy(id);
   return 0;
 }
