@@ -963,9 +963,11 @@ const runtime_container_t *runtime_state_find(runtime_state_t *rs,
   if (rs == NULL || id == NULL || !runtime_id_ok(id))
     return NULL;
   runtime_node_t *n = runtime_node_find(rs, id);
-  if (n != NULL && n->failed && n->c.alive && rs->layouts[n->layout].fd >= 0) {
-    /* The last parse failed, perhaps on a file still being written: read
-     * it again if it changed since (a stat when it did not). */
+  if (n != NULL && !n->missing && n->c.alive && rs->layouts[n->layout].fd >= 0) {
+    /* The caller may keep the answer for a cgroup's lifetime, and the file
+     * may have been read early (by the watcher, mid-write) or replaced
+     * since (rename, symbolic link): check it again, a stat, and a parse
+     * only if it changed. A bundle gone meanwhile keeps its last answer. */
     size_t li = n->layout;
     (void)runtime_read_bundle(rs, li, rs->layouts[li].fd, id, now);
     n = runtime_node_find(rs, id);

@@ -99,9 +99,11 @@ int runtime_state_poll(runtime_state_t *rs, cdtime_t now);
  * -1 without inotify. */
 int runtime_state_inotify_fd(const runtime_state_t *rs);
 
-/* The container (live or tombstone) with that 64-hex id. An id not known
- * yet is looked up on demand in every layout (a handful of openat calls);
- * misses are remembered until the next full rescan. NULL if unknown. */
+/* The container (live or tombstone) with that 64-hex id. A live one's
+ * state file is checked again (stat; parsed again only if it changed). An
+ * id not known yet is looked up on demand in every layout (a handful of
+ * openat calls); misses are remembered until the next full rescan. NULL if
+ * unknown. */
 const runtime_container_t *runtime_state_find(runtime_state_t *rs,
                                               const char *id, cdtime_t now);
 
