@@ -290,6 +290,55 @@ DEF_TEST(config_written_late) {
   return 0;
 }
 
+/* The watcher reads a state file as soon as it is written; a file
+ * replaced afterwards by a symbolic link (to another pod's valid state)
+ * must not keep the early answer: the cgroup, created after the swap, is
+ * reported under its own name, as without the watcher (VM lab, hostile
+ * state "symlink"). */
+DEF_TEST(state_replaced_by_symlink) {
+  identity_t *id = make_identity(tree, true);
+  OK(id != NULL);
+  identity_tick(id, cdtime());
+  pod_t p, victim;
+  new_pod(&p);
+  new_pod(&victim);
+  char bundle[1024], file[1100], decoy[256], ctrcg[1024];
+  bundle_path(bundle, sizeof(bundle), state, p.ctr);
+  OK(mkdir_p(bundle) == 0);
+  OK(write_config(state, &p, false) == 0);
+  sleep_ms(30); /* parsed by the watcher meanwhile */
+  /* the victim's state, outside the layout, as the link's target */
+  snprintf(decoy, sizeof(decoy), "%s/decoy", base);
+  OK(mkdir_p(decoy) == 0);
+  char target[1100];
+  bundle_path(target, sizeof(target), decoy, victim.ctr);
+  OK(mkdir_p(target) == 0);
+  OK(write_config(decoy, &victim, false) == 0);
+  strncat(target, "/config.json", sizeof(target) - strlen(target) - 1);
+  snprintf(file, sizeof(file), "%s/config.json", bundle);
+  OK(unlink(file) == 0);
+  OK(symlink(target, file) == 0);
+  ctr_cgroup(ctrcg, sizeof(ctrcg), tree, &p);
+  OK(mkdir_p(ctrcg) == 0);
+  uint64_t cgid = id_of(ctrcg);
+  sleep_ms(LIFETIME_MS);
+  pod_identity_t out;
+  EXPECT_EQ_INT(0, identity_lookup(id, cgid, &out));
+  OK1(!out.in_pod, "a state file replaced by a symbolic link is refused");
+  EXPECT_EQ_STR("", out.pod);
+  char want[128];
+  snprintf(want, sizeof(want), "cri-containerd-%s.scope", p.ctr);
+  EXPECT_EQ_STR(want, out.cgroup);
+  OK(mock_log_count(LOG_WARNING, "symbolic link") >= 1);
+  char podcg[1024];
+  pod_cgroup(podcg, sizeof(podcg), tree, &p);
+  OK(rmdir(ctrcg) == 0);
+  OK(rmdir(podcg) == 0);
+  OK(rm_rf(bundle) == 0);
+  identity_destroy(id);
+  return 0;
+}
+
 /* Negative control: the same life without the watcher (inotify drained by
  * identity_tick only) is not resolved, so the tests above can fail. */
 DEF_TEST(control_without_watcher) {
@@ -397,6 +446,7 @@ int main(void) {
   }
   RUN_TEST(pod_gone_before_read);
   RUN_TEST(config_written_late);
+  RUN_TEST(state_replaced_by_symlink);
   RUN_TEST(control_without_watcher);
   RUN_TEST(start_stop);
   RUN_TEST(real_cgroup);
