@@ -160,11 +160,25 @@ def check_histograms(tap, series):
     tap.check(not bad_order, "bucket counts non-decreasing in le", bad_order[:3])
 
 
-def check_lost(tap, series):
+def check_lost(tap, series, attach_window_entries=0):
+    """Nothing may be lost, with one exception that is not a defect: when
+    the nfs modules load after collectd started, the plugin attaches while
+    the mount's own NFS calls may be running; a call that entered before the
+    entry probe and returns after the return probe is a real, reported
+    missed_entry. attach_window_entries bounds those (0 when the modules
+    were loaded before collectd)."""
     lost = select(series, "nfs_ebpf_lost_events_total")
     tap.check(len(lost) > 0, "nfs_ebpf_lost_events_total is exported (%d reasons)" % len(lost))
-    nonzero = [(lab(m, "reason") or m, v) for m, v in lost if v != 0]
-    tap.check(not nonzero, "nfs_ebpf_lost_events_total == 0 for every reason", nonzero)
+    allowed = {"missed_entry": attach_window_entries}
+    over = [(lab(m, "reason") or m, v) for m, v in lost
+            if v > allowed.get(lab(m, "reason"), 0)]
+    if attach_window_entries:
+        text = ("nfs_ebpf_lost_events_total == 0 for every reason, but for at most "
+                "%d missed_entry of calls in flight while probes attached"
+                % attach_window_entries)
+    else:
+        text = "nfs_ebpf_lost_events_total == 0 for every reason"
+    tap.check(not over, text, over)
 
 
 def check_attribution(tap, series, merged, idle_pods):
@@ -198,6 +212,9 @@ def main():
     ap.add_argument("--truth", required=True)
     ap.add_argument("--series", required=True)
     ap.add_argument("--name", default="")
+    ap.add_argument("--attach-window-entries", type=int, default=0,
+                    help="missed_entry allowed: calls in flight while probes "
+                         "attached after collectd started (0: none)")
     ap.add_argument("--idle-pod", action="append", default=[],
                     help="NAMESPACE/POD that must have no series (repeatable)")
     o = ap.parse_args()
@@ -217,7 +234,7 @@ def main():
         tap.check(err == "ESTALE", "stale handle probe of %s saw ESTALE" % who_text(who),
                   "the application saw %s" % err)
     check_histograms(tap, series)
-    check_lost(tap, series)
+    check_lost(tap, series, o.attach_window_entries)
     check_attribution(tap, series, merged,
                       [tuple(p.split("/", 1)) for p in o.idle_pod])
     print("# %d checks, %d failed" % (tap.n, tap.failed))

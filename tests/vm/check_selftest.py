@@ -103,6 +103,12 @@ def m_lost(ss):
     bump(find(ss, "nfs_ebpf_lost_events_total", reason="missed_return"), 1)
 
 
+def m_entries(n):
+    def mutate(ss):
+        bump(find(ss, "nfs_ebpf_lost_events_total", reason="missed_entry"), n)
+    return mutate
+
+
 def m_no_lost(ss):
     ss[:] = [s for s in ss if s["metric"]["__name__"] != "nfs_ebpf_lost_events_total"]
 
@@ -145,12 +151,13 @@ MUTATIONS = [
 ]
 
 
-def run_check(truth_path, series, tmp):
+def run_check(truth_path, series, tmp, window=0):
     p = os.path.join(tmp, "series.json")
     with open(p, "w") as f:
         json.dump(series, f)
     r = subprocess.run([sys.executable, os.path.join(HERE, "check.py"), "--truth", truth_path,
-                        "--series", p, "--idle-pod", "kube-system/etcd-nfs-ebpf-vm"],
+                        "--series", p, "--idle-pod", "kube-system/etcd-nfs-ebpf-vm",
+                        "--attach-window-entries", str(window)],
                        capture_output=True, text=True)
     return r.returncode, r.stdout
 
@@ -181,6 +188,22 @@ def main():
             tap(rc != 0 and "not ok" in out, "check.py fails on: " + text)
         rc, out = run_check(truth_path, [], tmp)
         tap(rc != 0, "check.py fails on an empty scrape")
+        # The attach window: a few missed_entry allowed only when asked for,
+        # never more, and never any other reason.
+        bad = copy.deepcopy(good)
+        m_entries(1)(bad)
+        rc, out = run_check(truth_path, bad, tmp)
+        tap(rc != 0, "check.py fails on a missed_entry without an attach window")
+        rc, out = run_check(truth_path, bad, tmp, window=3)
+        tap(rc == 0, "check.py accepts 1 missed_entry within an attach window of 3")
+        bad = copy.deepcopy(good)
+        m_entries(4)(bad)
+        rc, out = run_check(truth_path, bad, tmp, window=3)
+        tap(rc != 0, "check.py fails on 4 missed_entry with an attach window of 3")
+        bad = copy.deepcopy(good)
+        m_lost(bad)
+        rc, out = run_check(truth_path, bad, tmp, window=3)
+        tap(rc != 0, "check.py fails on a missed_return even with an attach window")
     print("%d passed, %d failed" % (n - failed, failed))
     return 1 if failed else 0
 

@@ -123,8 +123,15 @@ run_cell() {
 	local idle=()
 	mapfile -t idle < <(python3 -c 'import json, sys
 for p in json.load(open(sys.argv[1])).get("idle_pods", []): print("--idle-pod=" + p)' "$dir/info.json")
+	# Modules loaded after collectd started: the probes attach while the
+	# mount's own calls may run, and such a call can return with no entry
+	# recorded (a reported missed_entry, not a defect). At most a few.
+	local window=0
+	if python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1])).get("order") == "before")' "$dir/info.json"; then
+		window=3
+	fi
 	python3 "$HERE/check.py" --truth "$dir/truth.json" --series "$dir/relabeled.json" \
-		"${idle[@]}" >"$dir/check.tap" 2>&1 || true
+		--attach-window-entries "$window" "${idle[@]}" >"$dir/check.tap" 2>&1 || true
 	retap "$name: " "$dir/check.tap"
 }
 
