@@ -63,7 +63,10 @@ struct cgroup_index_s {
   cdtime_t walk_now;
 };
 
-int cgroup_id_at(int dirfd, const char *name, uint64_t *id) {
+/* The kernfs file handle of a cgroup directory (name "" = dirfd itself):
+ * its 8 bytes are the cgroup id on every kernel. Returns true and fills id
+ * for a kernfs directory, false otherwise (not kernfs, or no handles). */
+static bool cgroup_kernfs_id_at(int dirfd, const char *name, uint64_t *id) {
   bool self = name == NULL || name[0] == '\0';
   union {
     struct file_handle fh;
@@ -72,13 +75,19 @@ int cgroup_id_at(int dirfd, const char *name, uint64_t *id) {
   h.fh.handle_bytes = MAX_HANDLE_SZ;
   int mount_id;
   if (name_to_handle_at(dirfd, self ? "" : name, &h.fh, &mount_id,
-                        self ? AT_EMPTY_PATH : 0) == 0 &&
-      h.fh.handle_type == CGROUP_FILEID_KERNFS && h.fh.handle_bytes == 8) {
-    memcpy(id, h.fh.f_handle, sizeof(*id));
+                        self ? AT_EMPTY_PATH : 0) != 0 ||
+      h.fh.handle_type != CGROUP_FILEID_KERNFS || h.fh.handle_bytes != 8)
+    return false;
+  memcpy(id, h.fh.f_handle, sizeof(*id));
+  return true;
+}
+
+int cgroup_id_at(int dirfd, const char *name, uint64_t *id) {
+  if (cgroup_kernfs_id_at(dirfd, name, id))
     return 0;
-  }
   /* Not kernfs (or no handle support): the inode number is the id that a
    * test tree in a temp dir is built with. */
+  bool self = name == NULL || name[0] == '\0';
   struct stat st;
   if (fstatat(dirfd, self ? "" : name, &st,
               AT_SYMLINK_NOFOLLOW | (self ? AT_EMPTY_PATH : 0)) != 0)
@@ -88,14 +97,8 @@ int cgroup_id_at(int dirfd, const char *name, uint64_t *id) {
 }
 
 static bool cgroup_fd_is_kernfs(int fd) {
-  union {
-    struct file_handle fh;
-    char space[sizeof(struct file_handle) + MAX_HANDLE_SZ];
-  } h;
-  h.fh.handle_bytes = MAX_HANDLE_SZ;
-  int mount_id;
-  return name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) == 0 &&
-         h.fh.handle_type == CGROUP_FILEID_KERNFS;
+  uint64_t unused;
+  return cgroup_kernfs_id_at(fd, "", &unused);
 }
 
 static char *cgroup_fd_link(int fd) {
