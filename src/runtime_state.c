@@ -314,11 +314,24 @@ static const char *runtime_errno_problem(int err) {
   }
 }
 
+/* One warning per problem and state file (rate-limited by log_once): the
+ * file is ignored and its container falls back to its cgroup name. `what`
+ * is the problem as the key names it, `text` as the line says it. */
+static void runtime_warn_ignored(const char *where, const char *name,
+                                 const char *what, const char *text) {
+  char key[PATH_MAX + 64];
+  snprintf(key, sizeof(key), "runtime_state:%s:%s", what, where);
+  log_once(LOG_WARNING, key,
+           "nfs_ebpf plugin: ignoring %s/%s: %s; its processes are reported "
+           "under their cgroup",
+           where, name, text);
+}
+
 int runtime_state_parse_file(int bundle_fd, const char *name,
                              runtime_kind_t kind,
                              const safe_file_policy_t *policy,
                              const char *where, runtime_container_t *out) {
-  char key[PATH_MAX + 64];
+  char text[64];
   memset(out, 0, sizeof(*out));
   out->kind = kind;
 
@@ -326,11 +339,8 @@ int runtime_state_parse_file(int bundle_fd, const char *name,
   if (fd < 0) {
     const char *why = runtime_errno_problem(-fd);
     if (why != NULL) {
-      snprintf(key, sizeof(key), "runtime_state:%s:%s", why, where);
-      log_once(LOG_WARNING, key,
-               "nfs_ebpf plugin: ignoring %s/%s: it %s; its processes are "
-               "reported under their cgroup",
-               where, name, why);
+      snprintf(text, sizeof(text), "it %s", why);
+      runtime_warn_ignored(where, name, why, text);
     }
     return fd;
   }
@@ -385,11 +395,7 @@ int runtime_state_parse_file(int bundle_fd, const char *name,
     problem = runtime_fill(p, out);
   free(p);
   if (problem != NULL) {
-    snprintf(key, sizeof(key), "runtime_state:%s:%s", problem, where);
-    log_once(LOG_WARNING, key,
-             "nfs_ebpf plugin: ignoring %s/%s: %s; its processes are reported "
-             "under their cgroup",
-             where, name, problem);
+    runtime_warn_ignored(where, name, problem, problem);
     /* keep kind and cgroups path, drop any half-validated names */
     runtime_kind_t k = out->kind;
     char cg[sizeof(out->cgroups_path)];
