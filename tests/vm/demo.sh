@@ -34,7 +34,7 @@ main() {
 	grep 'nfs_ebpf plugin' "$OUT/collectd.log" | head -n 10
 	echo "== write_prometheus, pod series (plugin_instance <namespace>_<pod>_<container>)"
 	grep -E '^collectd_nfs_ebpf_[a-z_]+\{nfs_ebpf="[^@"]' "$OUT/metrics.txt" |
-		grep -E 'total_bytes|_operations_total' | sed -E 's/ [0-9]+$//' | sort
+		grep -E '^collectd_nfs_ebpf_(total_bytes|operations)_total' | sed -E 's/ [0-9]+$//' | sort
 	if command -v prometheus >/dev/null && [[ -x $REPO/tests/prom/relabel-through-prometheus.sh ]]; then
 		echo "== after contrib/prometheus/scrape-config.yml (bytes per pod)"
 		"$REPO/tests/prom/relabel-through-prometheus.sh" "$OUT/metrics.txt" "$OUT/relabeled.json" \
