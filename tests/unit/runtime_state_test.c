@@ -114,6 +114,32 @@ DEF_TEST(crio_and_docker) {
   return 0;
 }
 
+/* Bundles written by a real containerd 1.6.20 through its CRI plugin
+ * (tests/tools/cri-capture, capture.json beside them): a sandbox and a
+ * container of pod nfs-team/capture-pod, cgroupfs driver. */
+#define ID_CRI_SANDBOX "d475dd1259e7da26e0b8087098d3df66f8c477d11b170604cb13a7c78fa582fe"
+#define ID_CRI_CONTAINER "3c860e53842f7e12efa160b605a2f35bc68ac26c4fe4cb3a212d1f406a20b949"
+#define CRI_POD_UID "0b4bd0f7-5f0e-4c4c-9a1c-6a4c1d2e3f40"
+
+DEF_TEST(containerd_cri_capture) {
+  const char *dirs[] = {fixture("containerd-cri")};
+  runtime_state_t *rs = state_for(dirs, 1);
+  OK(rs != NULL);
+  if (expect_pod(rs, ID_CRI_CONTAINER, "nfs-team", "capture-pod", "writer",
+                 false) ||
+      expect_pod(rs, ID_CRI_SANDBOX, "nfs-team", "capture-pod", "POD", true))
+    return -1;
+  const runtime_container_t *c = runtime_state_find(rs, ID_CRI_CONTAINER, 0);
+  EXPECT_EQ_STR(CRI_POD_UID, c->pod_uid);
+  EXPECT_EQ_STR("/kubepods/besteffort/pod" CRI_POD_UID "/" ID_CRI_CONTAINER,
+                c->cgroups_path);
+  EXPECT_EQ_INT(RUNTIME_KIND_CONTAINERD, c->kind);
+  c = runtime_state_find_pod(rs, CRI_POD_UID);
+  OK(c != NULL && c->sandbox);
+  runtime_state_destroy(rs);
+  return 0;
+}
+
 /* Every hostile bundle yields no pod identity, logs once, and the good
  * bundle a symlink points at is not read through the link. */
 DEF_TEST(hostile_fixtures) {
@@ -354,6 +380,7 @@ int main(void) {
   }
   mock_log_set_echo(false);
   RUN_TEST(containerd);
+  RUN_TEST(containerd_cri_capture);
   RUN_TEST(crio_and_docker);
   RUN_TEST(hostile_fixtures);
   RUN_TEST(file_checks);
