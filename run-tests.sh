@@ -119,6 +119,11 @@ s=$(date +%s)
 tap_suite relabel "$RESULTS/relabel.tap" tests/prom/relabel_test.sh
 timing relabel "$s"
 
+# --- alerting rules: promtool unit tests, with mutants that must fail --------
+s=$(date +%s)
+tap_suite alerts "$RESULTS/alerts.tap" tests/prom/alerts_test.sh
+timing alerts "$s"
+
 # --- Debian package ------------------------------------------------------------
 s=$(date +%s)
 tap_suite packaging "$RESULTS/packaging.tap" tests/packaging_test.sh
