@@ -124,6 +124,11 @@ s=$(date +%s)
 tap_suite alerts "$RESULTS/alerts.tap" tests/prom/alerts_test.sh
 timing alerts "$s"
 
+# --- Grafana dashboard: importable JSON, up to date (queries: VM lab) ---------
+s=$(date +%s)
+tap_suite dashboard "$RESULTS/dashboard.tap" python3 tests/grafana/dashboard_test.py
+timing dashboard "$s"
+
 # --- Debian package ------------------------------------------------------------
 s=$(date +%s)
 tap_suite packaging "$RESULTS/packaging.tap" tests/packaging_test.sh

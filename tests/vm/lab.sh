@@ -28,7 +28,7 @@ INFRA=${NFS_EBPF_LAB_INFRA:-0}
 # Mount orders alternate so attach-on-module-load is proven on every kernel.
 # Optional key=value words shape the node (scenario.sh): cgroup=v2|hybrid|v1,
 # runtime=containerd|crio|docker, driver=systemd|cgroupfs,
-# features=static,churn,hostile,daemonset.
+# features=static,churn,hostile,daemonset,dashboard.
 # The node-shape cells: 6.12 has no v1 memory/cpuset controllers
 # (CONFIG_MEMCG_V1, CONFIG_CPUSETS_V1 unset), so hybrid (which needs v1
 # memory) runs on 6.1 and the 6.12 v1-only cell identifies pods by the pids
@@ -38,7 +38,7 @@ CELLS=(
 	"5.10 kprobe mixed -"
 	"5.10 auto after kprobe"
 	"5.10 fentry before refuse"
-	"6.1 kprobe before -"
+	"6.1 kprobe before - features=dashboard"
 	"6.1 fentry after -"
 	"6.12 kprobe mixed -"
 	"6.12 fentry before -"

@@ -21,6 +21,9 @@
 #   hostile   hostile runtime state appears while collectd runs (mknode.py
 #             make_hostile) plus a container whose state entry is replaced
 #             by rename during its I/O
+#   dashboard Prometheus in the guest scrapes collectd every 3 s through
+#             the shipped scrape job during the workloads; every query of
+#             contrib/grafana/nfs_ebpf.json must return data from it
 #   daemonset a second collectd in its own mount namespace sees the host
 #             only at /host (HostRoot "/host", port 9104); its results
 #             must equal the node-installed one's
@@ -322,6 +325,35 @@ ds_check() {
 	fi
 }
 
+# Prometheus in the guest, on the shipped scrape job (target and interval
+# adapted to the lab): the dashboard's queries run against what it scraped.
+prometheus_start() {
+	sed -e "s/targets: \['localhost:9103'\]/targets: ['127.0.0.1:9103']/" \
+		-e 's/scrape_interval: 10s/scrape_interval: 3s/' -e 's/scrape_timeout: 10s/scrape_timeout: 3s/' \
+		"$NFS_EBPF_REPO/contrib/prometheus/scrape-config.yml" >"$LAB_RUN/prometheus.yml"
+	prometheus --config.file="$LAB_RUN/prometheus.yml" --storage.tsdb.path="$LAB_RUN/prometheus" \
+		--web.listen-address=127.0.0.1:9090 --log.level=warn >"$LAB_OUT/prometheus.log" 2>&1 &
+	LAB_PROM_PID=$!
+	lab_wait 120 "Prometheus ready" curl -fsS http://127.0.0.1:9090/-/ready ||
+		lab_die "Prometheus did not start (see prometheus.log)"
+}
+
+# dashboard_check UNIX_TIME: every panel and variable query of the
+# dashboard, evaluated at that time (a few seconds after the workloads).
+dashboard_check() {
+	local line
+	python3 "$NFS_EBPF_REPO/tests/grafana/dashboard_test.py" \
+		--prometheus http://127.0.0.1:9090 --time "$1" >"$LAB_OUT/dashboard.tap" 2>&1 || true
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) tap OK "dashboard: ${line#ok * - }" ;;
+		"not ok "*) tap FAIL "dashboard: ${line#not ok * - }" ;;
+		esac
+	done <"$LAB_OUT/dashboard.tap"
+	grep -q '^ok ' "$LAB_OUT/dashboard.tap" || tap FAIL "dashboard: test ran (see dashboard.tap)"
+	kill "$LAB_PROM_PID" 2>/dev/null || true
+}
+
 # One scrape into metrics.txt that contains PATTERN.
 scrape_has() {
 	lab_scrape "$LAB_OUT/metrics.txt" && grep -q "$1" "$LAB_OUT/metrics.txt"
@@ -356,6 +388,7 @@ main() {
 	lab_collectd_conf "$LAB_RUN/collectd.conf" "$LAB_RUN/plugin.conf"
 	lab_collectd_start "$LAB_RUN/collectd.conf"
 	! has daemonset || ds_start
+	! has dashboard || prometheus_start
 
 	if ((EXPECT_FAIL)); then
 		attach_failure
@@ -375,6 +408,7 @@ main() {
 		lab_wait 180 "DaemonSet attach" lab_wait_ds_log nfsv4 || lab_die "DaemonSet collectd did not attach to nfsv4"
 	fi
 	workloads
+	local workloads_done=$(($(date +%s) + 2 * LAB_INTERVAL))
 	if [[ $MODE == none ]]; then
 		# cpu counters never settle: one scrape that has them is enough.
 		lab_wait 30 "cpu series in the scrape" scrape_has '^collectd_cpu_' ||
@@ -392,6 +426,7 @@ main() {
 			tap FAIL "collectd still running after the workloads${FEATURES:+ (features ${FEATURES:1:-1})}"
 		fi
 	fi
+	! has dashboard || dashboard_check "$workloads_done"
 	if has daemonset; then
 		ds_check
 		kill "$LAB_DS_PID" 2>/dev/null || true
