@@ -113,6 +113,17 @@ int cgroup_id_at(int dirfd, const char *name, uint64_t *id) {
   return 0;
 }
 
+/* The id of dirfd's entry name, whose fstatat is st, without opening it:
+ * on kernfs its handle, else (a test tree) st_ino, as cgroup_id_at. */
+static bool cgroup_id_at_stat(const cgroup_index_t *idx, int dirfd,
+                              const char *name, const struct stat *st,
+                              uint64_t *id) {
+  if (idx->kernfs && cgroup_kernfs_id_at(dirfd, name, id))
+    return true;
+  *id = (uint64_t)st->st_ino;
+  return true;
+}
+
 static bool cgroup_fd_is_kernfs(int fd) {
   uint64_t unused;
   return cgroup_kernfs_id_at(fd, "", &unused);
@@ -376,27 +387,43 @@ static void cgroup_walk(cgroup_walk_t *w, int dirfd, char *path, size_t len,
       w->complete = false;
       continue;
     }
-    /* O_NOFOLLOW: cgroupfs has no symlinks; a test tree or a bind-mounted
-     * host root must not lead the walk elsewhere. */
-    int child = openat(dirfd, de->d_name,
-                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (child < 0)
+    /* AT_SYMLINK_NOFOLLOW, and O_NOFOLLOW below: cgroupfs has no
+     * symlinks; a test tree or a bind-mounted host root must not lead the
+     * walk elsewhere. */
+    struct stat st;
+    if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISDIR(st.st_mode))
       continue; /* removed meanwhile, or not a directory */
-    if (child_below > 0)
-      (*budget)--;
-    uint64_t id;
     size_t child_len = len;
     if (len > 1)
       path[child_len++] = '/';
     memcpy(path + child_len, de->d_name, nl + 1);
     child_len += nl;
-    if (cgroup_id_at(child, NULL, &id) == 0) {
+    /* Down to the containers' own cgroups: their creation and removal
+     * are events of their parents' watches, and what a pod makes below
+     * them is its own business (resolved on demand). */
+    bool watch = idx->inotify_fd >= 0 && child_below <= 0 &&
+                 cgroup_watch_wanted(path);
+    /* kernfs (and tmpfs) count a directory's subdirectories in its link
+     * count: a leaf cgroup, most of them, needs no open and no listing. */
+    bool descend = st.st_nlink != 2;
+    int child = -1;
+    if (watch || descend) {
+      child = openat(dirfd, de->d_name,
+                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (child < 0) {
+        path[len] = '\0';
+        continue; /* removed meanwhile */
+      }
+    }
+    if (child_below > 0)
+      (*budget)--;
+    uint64_t id;
+    if (child >= 0 ? cgroup_id_at(child, NULL, &id) == 0
+                   : cgroup_id_at_stat(idx, dirfd, de->d_name, &st, &id)) {
       cgroup_lock(idx);
       (void)cgroup_index_record(idx, id, path);
-      /* Down to the containers' own cgroups: their creation and removal
-       * are events of their parents' watches, and what a pod makes below
-       * them is its own business (resolved on demand). */
-      if (idx->inotify_fd >= 0 && child_below <= 0 && cgroup_watch_wanted(path))
+      if (watch)
         (void)cgroup_watch_add(idx, child, path, id);
       cgroup_unlock(idx);
       if (!w->hooked && idx->walk_hook != NULL) {
@@ -405,14 +432,15 @@ static void cgroup_walk(cgroup_walk_t *w, int dirfd, char *path, size_t len,
       }
     }
     size_t child_budget = CGROUP_INDEX_MAX_BELOW_CONTAINER;
-    if (depth + 1 < CGROUP_INDEX_MAX_DEPTH)
+    if (child >= 0 && descend && depth + 1 < CGROUP_INDEX_MAX_DEPTH)
       cgroup_walk(w, child, path, child_len, depth + 1, child_below,
                   child_below == 0 ? child_len : cont_len,
                   child_below == 0 ? &child_budget : budget);
-    else
+    else if (descend)
       w->complete = false;
     path[len] = '\0';
-    close(child);
+    if (child >= 0)
+      close(child);
   }
   closedir(dir);
 }
