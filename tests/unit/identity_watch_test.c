@@ -8,6 +8,10 @@
  * watches too small for the tree, and a real cgroup on this host (root
  * only).
  */
+/* unshare() */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "collectd_compat.h"
 
 #include "cgroup_index.h"
@@ -18,7 +22,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -451,6 +457,90 @@ DEF_TEST(watch_budget) {
   return 0;
 }
 
+static int write_proc(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  ssize_t n = write(fd, text, strlen(text));
+  close(fd);
+  return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* In a child process, in a user namespace of its own whose inotify budget
+ * (user.max_inotify_watches, per namespace) is 4 watches: the kernel
+ * refuses the fifth with ENOSPC, as it would when kubelet, containerd and
+ * systemd have used up root's. Returns the number of failed checks. */
+static int enospc_child(void) {
+  if (unshare(CLONE_NEWUSER) != 0 ||
+      write_proc("/proc/self/setgroups", "deny") != 0 ||
+      write_proc("/proc/self/uid_map", "0 0 1") != 0 ||
+      write_proc("/proc/self/gid_map", "0 0 1") != 0 ||
+      write_proc("/proc/sys/user/max_inotify_watches", "4") != 0) {
+    fprintf(stderr, "# cannot make a user namespace with 4 watches: %s\n",
+            strerror(errno));
+    return 100;
+  }
+  int failed = 0;
+  identity_t *id = make_identity(tree, true);
+  if (id == NULL)
+    return 101;
+  identity_tick(id, cdtime());
+  pod_t pods[3];
+  uint64_t ctr_ids[3];
+  char path[1024];
+  for (int i = 0; i < 3; i++) {
+    new_pod(&pods[i]);
+    bundle_path(path, sizeof(path), state, pods[i].ctr);
+    failed += mkdir_p(path) != 0;
+    bundle_path(path, sizeof(path), state, pods[i].sandbox);
+    failed += mkdir_p(path) != 0;
+    failed += write_config(state, &pods[i], true) != 0;
+    failed += write_config(state, &pods[i], false) != 0;
+    ctr_cgroup(path, sizeof(path), tree, &pods[i]);
+    failed += mkdir_p(path) != 0;
+    ctr_ids[i] = id_of(path);
+  }
+  for (int i = 0; i < 3; i++) {
+    pod_identity_t out;
+    int status = identity_lookup(id, ctr_ids[i], &out);
+    if (status != 0 || !out.in_pod || strcmp(out.pod, pods[i].name) != 0) {
+      fprintf(stderr, "# pod %s: status %d, pod \"%s\", cgroup \"%s\"\n",
+              pods[i].name, status, out.pod, out.cgroup);
+      failed++;
+    }
+  }
+  size_t logged = mock_log_count(LOG_WARNING, "out of inotify watches");
+  if (logged != 1) {
+    fprintf(stderr, "# ENOSPC logged %zu times, want 1\n", logged);
+    failed++;
+  }
+  identity_destroy(id);
+  for (int i = 0; i < 3; i++) {
+    char podcg[1024];
+    ctr_cgroup(path, sizeof(path), tree, &pods[i]);
+    pod_cgroup(podcg, sizeof(podcg), tree, &pods[i]);
+    failed += rmdir(path) != 0 || rmdir(podcg) != 0;
+    bundle_path(path, sizeof(path), state, pods[i].ctr);
+    failed += rm_rf(path) != 0;
+    bundle_path(path, sizeof(path), state, pods[i].sandbox);
+    failed += rm_rf(path) != 0;
+  }
+  return failed;
+}
+
+DEF_TEST(watch_enospc) {
+  fflush(stdout);
+  pid_t pid = fork();
+  OK(pid >= 0);
+  if (pid == 0)
+    _exit(enospc_child());
+  int status = 0;
+  OK(waitpid(pid, &status, 0) == pid);
+  OK(WIFEXITED(status));
+  EXPECT_EQ_INT(0, WEXITSTATUS(status));
+  return 0;
+}
+
 /* Shutdown with events still queued, and a create/destroy cycle. */
 DEF_TEST(start_stop) {
   for (int i = 0; i < 3; i++) {
@@ -539,6 +629,7 @@ int main(void) {
   /* first: it counts the process's watches, which an identity that a
    * failed test left behind would add to */
   RUN_TEST(watch_budget);
+  RUN_TEST(watch_enospc);
   RUN_TEST(pod_gone_before_read);
   RUN_TEST(config_written_late);
   RUN_TEST(state_replaced_by_symlink);
