@@ -9,12 +9,14 @@
 #include "collectd_compat.h"
 
 #include "cgroup_index.h"
+#include "cgroup_path.h"
 #include "log_once.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,6 +34,7 @@ typedef struct cgroup_watch_s {
   int wd;
   uint64_t id;
   char *path;
+  size_t below_recorded; /* a container's: children recorded from events */
   struct cgroup_watch_s *next;
 } cgroup_watch_t;
 
@@ -50,18 +53,32 @@ struct cgroup_index_s {
   size_t n_buckets;     /* power of two */
   size_t count;
   size_t max_entries;
-  uint64_t scan;        /* number of the scan in progress / last done */
+  uint64_t scan;        /* number of the last scan started */
   uint64_t next_serial;
+  pthread_mutex_t *lock; /* the owner's (cgroup_index_set_lock), or NULL */
+  void (*walk_hook)(void *ctx); /* tests: once per walk, lock not held */
+  void *walk_hook_ctx;
+  uint64_t skipped;      /* cgroups below containers left out (bounds) */
   /* inotify (cgroup_index_watch_start) */
   int inotify_fd;       /* -1: not watching */
   size_t max_watches;
   size_t n_watches;
+  bool watches_short;   /* a watch was refused (cap or ENOSPC) */
   cgroup_watch_t *watches[CGROUP_WATCH_BUCKETS]; /* by wd */
-  /* per walk */
-  size_t walk_visited;
-  bool walk_complete;
-  cdtime_t walk_now;
 };
+
+/* One walk of the hierarchy. Its state is its own, not the index's: walks
+ * may overlap (the watcher's periodic one, a lookup's on-demand one) while
+ * the lock is dropped between directory entries. */
+typedef struct {
+  cgroup_index_t *idx;
+  uint64_t scan;      /* entries recorded from now on have seen_scan >= scan */
+  size_t visited;
+  bool complete;      /* may declare unseen cgroups gone */
+  bool hooked;
+  char **partial;     /* container subtrees not walked entirely */
+  size_t n_partial;
+} cgroup_walk_t;
 
 /* The kernfs file handle of a cgroup directory (name "" = dirfd itself):
  * its 8 bytes are the cgroup id on every kernel. Returns true and fills id
@@ -96,6 +113,17 @@ int cgroup_id_at(int dirfd, const char *name, uint64_t *id) {
   return 0;
 }
 
+/* The id of dirfd's entry name, whose fstatat is st, without opening it:
+ * on kernfs its handle, else (a test tree) st_ino, as cgroup_id_at. */
+static bool cgroup_id_at_stat(const cgroup_index_t *idx, int dirfd,
+                              const char *name, const struct stat *st,
+                              uint64_t *id) {
+  if (idx->kernfs && cgroup_kernfs_id_at(dirfd, name, id))
+    return true;
+  *id = (uint64_t)st->st_ino;
+  return true;
+}
+
 static bool cgroup_fd_is_kernfs(int fd) {
   uint64_t unused;
   return cgroup_kernfs_id_at(fd, "", &unused);
@@ -114,6 +142,23 @@ static char *cgroup_fd_link(int fd) {
 static size_t cgroup_bucket(const cgroup_index_t *idx, uint64_t id) {
   uint64_t h = id * 0x9E3779B97F4A7C15ULL; /* spread sequential inodes */
   return (size_t)(h >> 20) & (idx->n_buckets - 1);
+}
+
+static void cgroup_lock(const cgroup_index_t *idx) {
+  if (idx->lock != NULL)
+    pthread_mutex_lock(idx->lock);
+}
+
+static void cgroup_unlock(const cgroup_index_t *idx) {
+  if (idx->lock != NULL)
+    pthread_mutex_unlock(idx->lock);
+}
+
+void cgroup_index_set_lock(cgroup_index_t *idx, pthread_mutex_t *lock,
+                           void (*walk_hook)(void *ctx), void *ctx) {
+  idx->lock = lock;
+  idx->walk_hook = walk_hook;
+  idx->walk_hook_ctx = ctx;
 }
 
 cgroup_index_t *cgroup_index_create(const char *mount_path, size_t max_entries) {
@@ -249,11 +294,57 @@ static int cgroup_index_record(cgroup_index_t *idx, uint64_t id, const char *pat
 }
 
 static bool cgroup_watch_wanted(const char *path);
-static bool cgroup_watch_add(cgroup_index_t *idx, int fd, const char *path,
-                             uint64_t id);
+static cgroup_watch_t *cgroup_watch_add(cgroup_index_t *idx, int fd,
+                                        const char *path, uint64_t id);
 
-static void cgroup_walk(cgroup_index_t *idx, int dirfd, char *path, size_t len,
-                        int depth) {
+/* Called with the lock held: the container at path[0..cont_len) has more
+ * below it than the bounds allow; its subtree is left partly unindexed. */
+static void cgroup_walk_partial(cgroup_walk_t *w, const char *path,
+                                size_t cont_len) {
+  cgroup_index_t *idx = w->idx;
+  idx->skipped++;
+  for (size_t i = 0; i < w->n_partial; i++)
+    if (strncmp(w->partial[i], path, cont_len) == 0 &&
+        w->partial[i][cont_len] == '\0')
+      return;
+  log_once(LOG_WARNING, "cgroup_index:below-container",
+           "nfs_ebpf plugin: container cgroup %.*s has more than %d cgroups "
+           "or %d levels below it (a delegated subtree?); the rest are not "
+           "indexed or watched but resolve to that container on demand",
+           (int)cont_len, path, CGROUP_INDEX_MAX_BELOW_CONTAINER,
+           CGROUP_INDEX_MAX_DEPTH_BELOW_CONTAINER);
+  char **grown = realloc(w->partial, (w->n_partial + 1) * sizeof(*grown));
+  char *copy = strndup(path, cont_len);
+  if (grown == NULL || copy == NULL) {
+    /* cannot say which subtree was cut: let no cgroup be declared gone */
+    free(copy);
+    if (grown != NULL)
+      w->partial = grown;
+    w->complete = false;
+    return;
+  }
+  w->partial = grown;
+  w->partial[w->n_partial++] = copy;
+}
+
+/* Whether the walk looked at every cgroup that could be at path. */
+static bool cgroup_walk_covers(const cgroup_walk_t *w, const char *path) {
+  for (size_t i = 0; i < w->n_partial; i++) {
+    size_t l = strlen(w->partial[i]);
+    if (strncmp(path, w->partial[i], l) == 0 && path[l] == '/')
+      return false;
+  }
+  return true;
+}
+
+/* Lists dirfd (whose path, len bytes, is in the PATH_MAX buffer path) and
+ * records its subdirectories, recursively. The file system work is done
+ * without the index's lock; each change to the index takes it. below: see
+ * cgroup_path_below_container; budget: cgroups still allowed below the
+ * container being walked, whose own path is path[0..cont_len). */
+static void cgroup_walk(cgroup_walk_t *w, int dirfd, char *path, size_t len,
+                        int depth, int below, size_t cont_len, size_t *budget) {
+  cgroup_index_t *idx = w->idx;
   /* A new open file description, not dup(): a dup shares the offset, and
    * the mount's fd is listed again on every rescan. */
   int list_fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -270,41 +361,86 @@ static void cgroup_walk(cgroup_index_t *idx, int dirfd, char *path, size_t len,
       continue;
     if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
       continue;
-    if (++idx->walk_visited > idx->max_entries) {
-      idx->walk_complete = false;
+    size_t nl = strlen(de->d_name);
+    char cid[CGROUP_CONTAINER_ID_LEN + 1];
+    int child_below = below >= 0 ? below + 1
+                      : cgroup_path_component_container(de->d_name, nl, cid, NULL)
+                          ? 0
+                          : -1;
+    if (child_below > 0 &&
+        (*budget == 0 || child_below > CGROUP_INDEX_MAX_DEPTH_BELOW_CONTAINER)) {
+      /* The pod's own subtree: what is left of it costs no index entry
+       * and no watch (and no further listing of this directory). */
+      cgroup_lock(idx);
+      cgroup_walk_partial(w, path, cont_len);
+      cgroup_unlock(idx);
       break;
     }
-    size_t nl = strlen(de->d_name);
+    if (++w->visited > idx->max_entries) {
+      w->complete = false;
+      break;
+    }
     if (len + 1 + nl + 1 > PATH_MAX) {
       log_once(LOG_WARNING, "cgroup_index:longpath",
                "nfs_ebpf plugin: cgroup path under %s longer than %d bytes "
                "skipped", idx->mount_path, PATH_MAX);
-      idx->walk_complete = false;
+      w->complete = false;
       continue;
     }
-    /* O_NOFOLLOW: cgroupfs has no symlinks; a test tree or a bind-mounted
-     * host root must not lead the walk elsewhere. */
-    int child = openat(dirfd, de->d_name,
-                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (child < 0)
+    /* AT_SYMLINK_NOFOLLOW, and O_NOFOLLOW below: cgroupfs has no
+     * symlinks; a test tree or a bind-mounted host root must not lead the
+     * walk elsewhere. */
+    struct stat st;
+    if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISDIR(st.st_mode))
       continue; /* removed meanwhile, or not a directory */
-    uint64_t id;
     size_t child_len = len;
     if (len > 1)
       path[child_len++] = '/';
     memcpy(path + child_len, de->d_name, nl + 1);
     child_len += nl;
-    if (cgroup_id_at(child, NULL, &id) == 0) {
-      (void)cgroup_index_record(idx, id, path);
-      if (idx->inotify_fd >= 0 && cgroup_watch_wanted(path))
-        (void)cgroup_watch_add(idx, child, path, id);
+    /* Down to the containers' own cgroups: their creation and removal
+     * are events of their parents' watches, and what a pod makes below
+     * them is its own business (resolved on demand). */
+    bool watch = idx->inotify_fd >= 0 && child_below <= 0 &&
+                 cgroup_watch_wanted(path);
+    /* kernfs (and tmpfs) count a directory's subdirectories in its link
+     * count: a leaf cgroup, most of them, needs no open and no listing. */
+    bool descend = st.st_nlink != 2;
+    int child = -1;
+    if (watch || descend) {
+      child = openat(dirfd, de->d_name,
+                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (child < 0) {
+        path[len] = '\0';
+        continue; /* removed meanwhile */
+      }
     }
-    if (depth + 1 < CGROUP_INDEX_MAX_DEPTH)
-      cgroup_walk(idx, child, path, child_len, depth + 1);
-    else
-      idx->walk_complete = false;
+    if (child_below > 0)
+      (*budget)--;
+    uint64_t id;
+    if (child >= 0 ? cgroup_id_at(child, NULL, &id) == 0
+                   : cgroup_id_at_stat(idx, dirfd, de->d_name, &st, &id)) {
+      cgroup_lock(idx);
+      (void)cgroup_index_record(idx, id, path);
+      if (watch)
+        (void)cgroup_watch_add(idx, child, path, id);
+      cgroup_unlock(idx);
+      if (!w->hooked && idx->walk_hook != NULL) {
+        w->hooked = true;
+        idx->walk_hook(idx->walk_hook_ctx);
+      }
+    }
+    size_t child_budget = CGROUP_INDEX_MAX_BELOW_CONTAINER;
+    if (child >= 0 && descend && depth + 1 < CGROUP_INDEX_MAX_DEPTH)
+      cgroup_walk(w, child, path, child_len, depth + 1, child_below,
+                  child_below == 0 ? child_len : cont_len,
+                  child_below == 0 ? &child_budget : budget);
+    else if (descend)
+      w->complete = false;
     path[len] = '\0';
-    close(child);
+    if (child >= 0)
+      close(child);
   }
   closedir(dir);
 }
@@ -315,10 +451,7 @@ int cgroup_index_rescan(cgroup_index_t *idx, cdtime_t now) {
   char *path = malloc(PATH_MAX);
   if (path == NULL)
     return -ENOMEM;
-  idx->scan++;
-  idx->walk_visited = 0;
-  idx->walk_complete = true;
-  idx->walk_now = now;
+  cgroup_walk_t w = {.idx = idx, .scan = ++idx->scan, .complete = true};
 
   uint64_t root_id;
   if (cgroup_id_at(idx->mount_fd, NULL, &root_id) == 0) {
@@ -328,21 +461,29 @@ int cgroup_index_rescan(cgroup_index_t *idx, cdtime_t now) {
   }
   path[0] = '/';
   path[1] = '\0';
-  cgroup_walk(idx, idx->mount_fd, path, 1, 0);
+  /* The walk is the slow part (a directory listing and an open per
+   * cgroup): lookups must not wait for it. */
+  cgroup_unlock(idx);
+  cgroup_walk(&w, idx->mount_fd, path, 1, 0, -1, 0, NULL);
+  cgroup_lock(idx);
   free(path);
 
   int live = 0;
   for (size_t b = 0; b < idx->n_buckets; b++) {
     for (cgroup_node_t *n = idx->buckets[b]; n; n = n->next) {
-      if (n->seen_scan == idx->scan) {
+      /* >=: recorded meanwhile by another walk, an event or a lookup */
+      if (n->seen_scan >= w.scan) {
         live++;
-      } else if (n->e.alive && idx->walk_complete) {
+      } else if (n->e.alive && w.complete && cgroup_walk_covers(&w, n->e.path)) {
         /* Only a complete walk may declare a cgroup gone. */
         n->e.alive = false;
         n->e.dead_since = now ? now : 1;
       }
     }
   }
+  for (size_t i = 0; i < w.n_partial; i++)
+    free(w.partial[i]);
+  free(w.partial);
   return live;
 }
 
@@ -476,47 +617,64 @@ static void cgroup_watch_forget(cgroup_index_t *idx, int wd) {
 }
 
 /* Watches the directory open as fd (through /proc/self/fd, so the watch is
- * on the very directory that was opened). Returns true if it is watched. */
-static bool cgroup_watch_add(cgroup_index_t *idx, int fd, const char *path,
-                             uint64_t id) {
-  if (idx->n_watches >= idx->max_watches) {
-    log_once(LOG_WARNING, "cgroup_index:watch-cap",
-             "nfs_ebpf plugin: more than %zu cgroups to watch under %s; pods "
-             "created and removed within one read interval may be reported "
-             "as unresolved",
-             idx->max_watches, idx->mount_path);
-    return false;
-  }
+ * on the very directory that was opened). Returns its watch, or NULL if it
+ * is not watched: then a rescan (periodic, or on demand for an unknown id)
+ * finds what is created in it. */
+static cgroup_watch_t *cgroup_watch_add(cgroup_index_t *idx, int fd,
+                                        const char *path, uint64_t id) {
   char proc[64];
   snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+  if (idx->n_watches >= idx->max_watches) {
+    /* Already watched (a rescan) costs nothing: IN_MASK_CREATE would
+     * refuse it, so ask for the wd with a mask that changes nothing. */
+    int wd = inotify_add_watch(idx->inotify_fd, proc,
+                               CGROUP_WATCH_MASK | IN_MASK_ADD);
+    cgroup_watch_t *w = wd >= 0 ? cgroup_watch_find(idx, wd) : NULL;
+    if (w != NULL)
+      return w;
+    if (wd >= 0)
+      inotify_rm_watch(idx->inotify_fd, wd);
+    idx->watches_short = true;
+    log_once(LOG_WARNING, "cgroup_index:watch-cap",
+             "nfs_ebpf plugin: more than %zu cgroups to watch under %s "
+             "(MaxInotifyWatches); the others are found by the periodic "
+             "rescan and on demand, so pods created and removed within one "
+             "read interval may be reported as unresolved",
+             idx->max_watches, idx->mount_path);
+    return NULL;
+  }
   int wd = inotify_add_watch(idx->inotify_fd, proc, CGROUP_WATCH_MASK);
   if (wd < 0) {
-    if (errno == ENOSPC)
+    if (errno == ENOSPC) {
+      idx->watches_short = true;
       log_once(LOG_WARNING, "cgroup_index:watch-enospc",
                "nfs_ebpf plugin: out of inotify watches (sysctl "
-               "fs.inotify.max_user_watches) with %zu cgroups watched under "
-               "%s; pods created and removed within one read interval may "
-               "be reported as unresolved",
+               "fs.inotify.max_user_watches, shared by every process of "
+               "the user) with %zu cgroups watched under %s; the others "
+               "are found by the periodic rescan and on demand, so pods "
+               "created and removed within one read interval may be "
+               "reported as unresolved",
                idx->n_watches, idx->mount_path);
-    return false;
+    }
+    return NULL;
   }
   cgroup_watch_t *w = cgroup_watch_find(idx, wd);
   if (w != NULL) { /* already watched (a rescan): keep it current */
     if (strcmp(w->path, path) != 0) {
       char *copy = strdup(path);
       if (copy == NULL)
-        return true;
+        return w;
       free(w->path);
       w->path = copy;
     }
     w->id = id;
-    return true;
+    return w;
   }
   w = calloc(1, sizeof(*w));
   if (w == NULL || (w->path = strdup(path)) == NULL) {
     free(w);
     inotify_rm_watch(idx->inotify_fd, wd);
-    return false;
+    return NULL;
   }
   w->wd = wd;
   w->id = id;
@@ -524,7 +682,7 @@ static bool cgroup_watch_add(cgroup_index_t *idx, int fd, const char *path,
   w->next = idx->watches[b];
   idx->watches[b] = w;
   idx->n_watches++;
-  return true;
+  return w;
 }
 
 int cgroup_index_watch_start(cgroup_index_t *idx, size_t max_watches) {
@@ -551,6 +709,14 @@ size_t cgroup_index_watch_count(const cgroup_index_t *idx) {
   return idx ? idx->n_watches : 0;
 }
 
+bool cgroup_index_watches_short(const cgroup_index_t *idx) {
+  return idx != NULL && idx->watches_short;
+}
+
+uint64_t cgroup_index_skipped(const cgroup_index_t *idx) {
+  return idx ? idx->skipped : 0;
+}
+
 /* Marks id, last seen at path, as ended now. */
 static int cgroup_watch_gone(cgroup_index_t *idx, uint64_t id, const char *path,
                              cdtime_t now) {
@@ -563,10 +729,30 @@ static int cgroup_watch_gone(cgroup_index_t *idx, uint64_t id, const char *path,
 }
 
 /* A directory appeared at path (a PATH_MAX buffer of which len bytes are
- * used): record it, and watch it and what it already holds (children made
- * before the watch existed send no event). */
+ * used) in the directory that parent watches: record it, and watch it and
+ * what it already holds (children made before the watch existed send no
+ * event), down to the containers' own cgroups. Of what a pod creates below
+ * a container's cgroup, at most CGROUP_INDEX_MAX_BELOW_CONTAINER children
+ * are recorded this way; the rest resolve to the container on demand. */
 static int cgroup_watch_new_dir(cgroup_index_t *idx, char *path, size_t len,
-                                int depth, cgroup_index_new_cb cb, void *ctx) {
+                                int depth, cgroup_watch_t *parent,
+                                cgroup_index_new_cb cb, void *ctx) {
+  int below = cgroup_path_below_container(path);
+  if (below > 0) {
+    if (below > 1 || parent == NULL ||
+        parent->below_recorded >= CGROUP_INDEX_MAX_BELOW_CONTAINER) {
+      idx->skipped++;
+      log_once(LOG_WARNING, "cgroup_index:below-container",
+               "nfs_ebpf plugin: container cgroup %s has more than %d "
+               "cgroups or %d levels below it (a delegated subtree?); the "
+               "rest are not indexed or watched but resolve to that "
+               "container on demand",
+               parent ? parent->path : path, CGROUP_INDEX_MAX_BELOW_CONTAINER,
+               CGROUP_INDEX_MAX_DEPTH_BELOW_CONTAINER);
+      return 0;
+    }
+    parent->below_recorded++;
+  }
   int fd = openat(idx->mount_fd, path[1] ? path + 1 : ".",
                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
@@ -580,8 +766,10 @@ static int cgroup_watch_new_dir(cgroup_index_t *idx, char *path, size_t len,
   changed++;
   if (cb != NULL)
     cb(ctx, id);
-  if (!cgroup_watch_wanted(path) || depth + 1 >= CGROUP_INDEX_MAX_DEPTH ||
-      !cgroup_watch_add(idx, fd, path, id)) {
+  cgroup_watch_t *w = NULL;
+  if (below > 0 || !cgroup_watch_wanted(path) ||
+      depth + 1 >= CGROUP_INDEX_MAX_DEPTH ||
+      (w = cgroup_watch_add(idx, fd, path, id)) == NULL) {
     close(fd);
     return changed;
   }
@@ -607,7 +795,8 @@ static int cgroup_watch_new_dir(cgroup_index_t *idx, char *path, size_t len,
     if (len > 1)
       path[child_len++] = '/';
     memcpy(path + child_len, de->d_name, nl + 1);
-    changed += cgroup_watch_new_dir(idx, path, child_len + nl, depth + 1, cb, ctx);
+    changed += cgroup_watch_new_dir(idx, path, child_len + nl, depth + 1, w,
+                                    cb, ctx);
     path[len] = '\0';
   }
   closedir(dir);
@@ -662,7 +851,7 @@ int cgroup_index_watch_poll(cgroup_index_t *idx, cdtime_t now,
         int depth = 0;
         for (const char *c = path; *c; c++)
           depth += *c == '/';
-        changed += cgroup_watch_new_dir(idx, path, n, depth - 1, cb, ctx);
+        changed += cgroup_watch_new_dir(idx, path, n, depth - 1, w, cb, ctx);
       } else if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
         cgroup_watch_t *child = cgroup_watch_find_path(idx, path);
         if (child != NULL)

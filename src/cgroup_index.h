@@ -16,12 +16,21 @@
 
 #include "collectd_compat.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #define CGROUP_INDEX_DEFAULT_MAX_ENTRIES 65536
 /* Deeper trees than this are not walked (kubelet nests 5 levels). */
 #define CGROUP_INDEX_MAX_DEPTH 32
+/* Below a container's own cgroup the pod decides what exists (a delegated
+ * subtree, systemd inside the container, crun's "container" leaf): at most
+ * this many cgroups, this many levels deep, are indexed per container by a
+ * walk (and this many of its children from watch events). The rest cost
+ * no entry and no watch; resolved on demand, their path still names the
+ * container (cgroup_path_parse takes the topmost container component). */
+#define CGROUP_INDEX_MAX_BELOW_CONTAINER 32
+#define CGROUP_INDEX_MAX_DEPTH_BELOW_CONTAINER 4
 
 typedef struct cgroup_index_s cgroup_index_t;
 
@@ -38,6 +47,16 @@ typedef struct {
  * cannot be opened. */
 cgroup_index_t *cgroup_index_create(const char *mount_path, size_t max_entries);
 void cgroup_index_destroy(cgroup_index_t *idx);
+
+/* The owner's mutex, held around every call into the index. With one
+ * set, a walk (cgroup_index_rescan, also from cgroup_index_watch_poll on
+ * queue overflow) drops it for its file system work and takes it only to
+ * change the index, one directory entry at a time: the owner's other
+ * threads wait for one entry at most, never for a walk. So no pointer from
+ * cgroup_index_find may be kept across such a call. walk_hook (tests; may
+ * be NULL) is called once per walk, in the middle of it, without the lock. */
+void cgroup_index_set_lock(cgroup_index_t *idx, pthread_mutex_t *lock,
+                           void (*walk_hook)(void *ctx), void *ctx);
 
 /* Walks the whole hierarchy: new cgroups are added, missing ones become
  * tombstones dated now, an id found under another path gets a new serial.
@@ -63,9 +82,12 @@ size_t cgroup_index_count(const cgroup_index_t *idx);
 /* Watching the pods' subtree with inotify, so that a cgroup created and
  * removed between two reads is still known (see identity.c's watcher).
  * Watched: the hierarchy's root (for a kubepods cgroup appearing) and every
- * directory with a path component starting with "kubepods", at most
- * max_watches of them (0: max_entries); other cgroups are found by
- * rescans and on-demand resolution as before. */
+ * directory with a path component starting with "kubepods", down to the
+ * containers' own cgroups (not below), at most max_watches of them (0:
+ * max_entries). Beyond that, or when the kernel refuses a watch (ENOSPC:
+ * fs.inotify.max_user_watches is shared by every process of the user),
+ * logged once, the other cgroups are found by rescans and on-demand
+ * resolution. */
 
 /* Creates the inotify instance; the next rescan adds the watches. Returns
  * 0, or -errno (logged; the index works without it). */
@@ -87,6 +109,14 @@ int cgroup_index_watch_poll(cgroup_index_t *idx, cdtime_t now,
 
 /* Number of directories watched now. */
 size_t cgroup_index_watch_count(const cgroup_index_t *idx);
+
+/* True once a watch was refused (max_watches reached, or ENOSPC). */
+bool cgroup_index_watches_short(const cgroup_index_t *idx);
+
+/* How many times a walk or a watch event left cgroups below a container
+ * out of the index (and the watches) by the CGROUP_INDEX_*_BELOW_CONTAINER
+ * bounds (a walk stops listing such a directory at the first one). */
+uint64_t cgroup_index_skipped(const cgroup_index_t *idx);
 
 /* The id of the directory name in dirfd (name "" or NULL: dirfd itself).
  * Returns 0 or -errno. */

@@ -153,17 +153,14 @@ static void cgroup_note_kubepods(const char *comp, size_t len,
     info->qos = CGROUP_QOS_BESTEFFORT;
 }
 
-void cgroup_path_parse(const char *path, cgroup_path_info_t *info) {
-  memset(info, 0, sizeof(*info));
-  if (path == NULL)
-    return;
-
-  /* Split into components once (bounded: cgroup paths are short, but a
-   * fake or hostile tree must not make us overrun). */
-  enum { MAX_COMPONENTS = 64 };
-  const char *start[MAX_COMPONENTS];
-  size_t len[MAX_COMPONENTS];
-  size_t n = 0;
+/* Splits path into its components (bounded: cgroup paths are short, but
+ * a fake or hostile tree must not make us overrun). Returns how many, or
+ * -1 for a path deeper than any runtime nests. */
+enum { CGROUP_MAX_COMPONENTS = 64 };
+static int cgroup_path_split(const char *path,
+                             const char *start[CGROUP_MAX_COMPONENTS],
+                             size_t len[CGROUP_MAX_COMPONENTS]) {
+  int n = 0;
   for (const char *p = path; *p;) {
     while (*p == '/')
       p++;
@@ -171,23 +168,53 @@ void cgroup_path_parse(const char *path, cgroup_path_info_t *info) {
       break;
     const char *e = strchr(p, '/');
     size_t l = e ? (size_t)(e - p) : strlen(p);
-    if (n == MAX_COMPONENTS)
-      return; /* deeper than any runtime nests: leave it unrecognised */
+    if (n == CGROUP_MAX_COMPONENTS)
+      return -1;
     start[n] = p;
     len[n] = l;
     n++;
     p += l;
   }
+  return n;
+}
+
+int cgroup_path_below_container(const char *path) {
+  const char *start[CGROUP_MAX_COMPONENTS];
+  size_t len[CGROUP_MAX_COMPONENTS];
+  int n = path ? cgroup_path_split(path, start, len) : 0;
+  char id[CGROUP_CONTAINER_ID_LEN + 1];
+  if (n < 0)
+    return CGROUP_MAX_COMPONENTS; /* surely below one, if in any */
+  for (int i = 0; i < n; i++)
+    if (cgroup_path_component_container(start[i], len[i], id, NULL))
+      return n - 1 - i;
+  return -1;
+}
+
+void cgroup_path_parse(const char *path, cgroup_path_info_t *info) {
+  memset(info, 0, sizeof(*info));
+  if (path == NULL)
+    return;
+
+  const char *start[CGROUP_MAX_COMPONENTS];
+  size_t len[CGROUP_MAX_COMPONENTS];
+  int split = cgroup_path_split(path, start, len);
+  if (split < 0)
+    return; /* deeper than any runtime nests: leave it unrecognised */
+  size_t n = (size_t)split;
 
   /* Top-down: kubepods and QoS. */
   for (size_t i = 0; i < n; i++)
     cgroup_note_kubepods(start[i], len[i], info);
 
-  /* Bottom-up: the pod component, and a container id below it. */
+  /* Top-down: the pod component, and a container id below it. kubelet
+   * and the runtime create the path down to the container's cgroup; what
+   * is below it the pod may shape itself (a delegated subtree), with names
+   * copied from other pods. So the topmost match is the true one. */
   size_t pod_index = n;
-  for (size_t i = n; i > 0; i--) {
-    if (cgroup_path_component_pod(start[i - 1], len[i - 1], info->pod_uid)) {
-      pod_index = i - 1;
+  for (size_t i = 0; i < n; i++) {
+    if (cgroup_path_component_pod(start[i], len[i], info->pod_uid)) {
+      pod_index = i;
       break;
     }
   }
@@ -197,13 +224,13 @@ void cgroup_path_parse(const char *path, cgroup_path_info_t *info) {
     info->qos = CGROUP_QOS_NONE;
 
   size_t lowest = pod_index < n ? pod_index + 1 : 0;
-  for (size_t i = n; i > lowest; i--) {
-    const char *c = start[i - 1];
-    size_t l = len[i - 1];
+  for (size_t i = lowest; i < n; i++) {
+    const char *c = start[i];
+    size_t l = len[i];
     if (cgroup_contains(c, l, "conmon")) {
       /* conmon supervises the container from outside it: its I/O is the
        * pod's, never the container's. */
-      if (i == n)
+      if (i == n - 1)
         info->is_conmon = true;
       break;
     }

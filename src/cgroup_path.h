@@ -41,11 +41,18 @@ typedef struct {
 
 /* Parses a cgroup path relative to its hierarchy's root ("/kubepods.slice/
  * .../cri-containerd-<id>.scope", "/kubepods/burstable/pod<uid>/<id>",
- * "/system.slice/kubelet.service", "/"). The container id is searched
- * from the leaf upwards and only below the pod component (so crun's extra
- * "container" sub-cgroup resolves to its parent); conmon scopes never give
- * a container id. Anything unrecognised leaves the fields empty. */
+ * "/system.slice/kubelet.service", "/"). The pod component and the
+ * container id are the topmost ones (the container's only below the pod
+ * component), so crun's extra "container" sub-cgroup, and anything a pod
+ * creates below its container's cgroup (whatever names it copies),
+ * resolve to that container; conmon scopes never give a container id.
+ * Anything unrecognised leaves the fields empty. */
 void cgroup_path_parse(const char *path, cgroup_path_info_t *info);
+
+/* How far below a container's own cgroup path is: -1 outside containers,
+ * 0 for the container's cgroup (the topmost component naming one, as
+ * cgroup_path_parse takes it), 1 for its children, and so on. */
+int cgroup_path_below_container(const char *path);
 
 /* If one path component names a container, stores its 64-hex id and the
  * runtime its prefix belongs to and returns true. */

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -53,6 +54,7 @@ struct identity_s {
   /* watcher thread */
   pthread_t watcher;
   bool watcher_running;
+  bool watcher_rescans; /* the watcher does the periodic rescans */
   int stop_fd; /* eventfd: identity_destroy wakes the watcher with it */
 };
 
@@ -104,6 +106,23 @@ static void identity_detect(identity_t *id, const char *root, char *mount,
   snprintf(mount, size, "%s", root);
 }
 
+/* The whole inotify budget: fs.inotify.max_user_watches is one pool for
+ * every process of the user (root: kubelet, containerd, systemd), so take
+ * a small part of it at most. */
+static size_t identity_watch_budget(const identity_config_t *cfg) {
+  if (cfg->max_watches != 0)
+    return cfg->max_watches;
+  size_t budget = IDENTITY_DEFAULT_MAX_WATCHES;
+  FILE *f = fopen("/proc/sys/fs/inotify/max_user_watches", "re");
+  unsigned long max_user = 0;
+  if (f != NULL) {
+    if (fscanf(f, "%lu", &max_user) == 1 && max_user / 8 < budget)
+      budget = max_user / 8;
+    fclose(f);
+  }
+  return budget ? budget : 1;
+}
+
 identity_t *identity_create(const identity_config_t *cfg) {
   identity_t *id = calloc(1, sizeof(*id));
   if (id == NULL)
@@ -120,6 +139,17 @@ identity_t *identity_create(const identity_config_t *cfg) {
             cfg->cgroup_root ? cfg->cgroup_root : "/sys/fs/cgroup");
   identity_detect(id, root, mount, sizeof(mount));
 
+  /* The watch budget, split: one watch per state dir layout, an eighth
+   * for bundles waiting for their state file, the rest for cgroups. */
+  size_t budget = identity_watch_budget(cfg);
+  size_t n_dirs = cfg->n_state_dirs;
+  if (cfg->state_dirs == NULL)
+    for (n_dirs = 0; runtime_state_default_dirs[n_dirs] != NULL; n_dirs++)
+      ;
+  size_t bundle_watches = budget / 8 ? budget / 8 : 1;
+  size_t reserved = bundle_watches + n_dirs * RUNTIME_LAYOUTS_PER_DIR;
+  size_t cgroup_watches = budget > reserved ? budget - reserved : 0;
+
   id->cgroups = cgroup_index_create(mount, cfg->max_cgroups);
   runtime_state_config_t rcfg = {
       .host_root = cfg->host_root,
@@ -127,6 +157,7 @@ identity_t *identity_create(const identity_config_t *cfg) {
       .n_state_dirs = cfg->n_state_dirs,
       .max_file_size = cfg->max_file_size,
       .max_containers = cfg->max_containers,
+      .max_bundle_watches = bundle_watches,
       .tombstone_ttl = id->ttl,
       .any_owner = cfg->any_owner,
       .no_inotify = cfg->no_inotify,
@@ -137,18 +168,28 @@ identity_t *identity_create(const identity_config_t *cfg) {
     return NULL;
   }
   bool watch = !cfg->no_inotify && !cfg->no_watcher;
-  if (watch)
-    (void)cgroup_index_watch_start(id->cgroups, 0); /* the rescan adds watches */
+  if (watch && cgroup_watches == 0)
+    WARNING("nfs_ebpf plugin: MaxInotifyWatches %zu leaves no watch for "
+            "cgroups; they are found by the periodic rescan and on demand",
+            budget);
+  else if (watch) /* the rescan adds the watches */
+    (void)cgroup_index_watch_start(id->cgroups, cgroup_watches);
   int ncg = cgroup_index_rescan(id->cgroups, id->now);
   int nct = runtime_state_rescan(id->runtime, id->now);
   id->last_rescan = id->now;
   INFO("nfs_ebpf plugin: pod identity: cgroup %s at %s%s%s, %d cgroups, %d "
-       "containers",
+       "containers, %zu of at most %zu inotify watches on cgroups",
        id->mode == IDENTITY_CGROUP_V2       ? "v2"
        : id->mode == IDENTITY_CGROUP_HYBRID ? "hybrid"
                                             : "v1",
        mount, id->v1_controller ? " controller " : "",
-       id->v1_controller ? id->v1_controller : "", ncg, nct);
+       id->v1_controller ? id->v1_controller : "", ncg, nct,
+       cgroup_index_watch_count(id->cgroups), cgroup_watches);
+  /* From now on other threads call in: scans share the lock with them. */
+  cgroup_index_set_lock(id->cgroups, &id->lock, cfg->scan_hook,
+                        cfg->scan_hook_ctx);
+  runtime_state_set_lock(id->runtime, &id->lock, cfg->scan_hook,
+                         cfg->scan_hook_ctx);
   if (watch)
     identity_watcher_start(id);
   return id;
@@ -328,6 +369,18 @@ static void identity_cache_prune(identity_t *id) {
     }
 }
 
+static bool identity_rescan_due(const identity_t *id, cdtime_t now) {
+  return now - id->last_rescan >= id->rescan_interval || now < id->last_rescan;
+}
+
+/* Called with the lock held; the walks drop it for their file system
+ * work, so lookups go on meanwhile. */
+static void identity_rescan(identity_t *id, cdtime_t now) {
+  id->last_rescan = now; /* first: no second rescan starts meanwhile */
+  cgroup_index_rescan(id->cgroups, now);
+  runtime_state_rescan(id->runtime, now);
+}
+
 void identity_tick(identity_t *id, cdtime_t now) {
   if (id == NULL)
     return;
@@ -335,11 +388,9 @@ void identity_tick(identity_t *id, cdtime_t now) {
   id->now = now;
   id->rescanned_on_demand = false;
   runtime_state_poll(id->runtime, now);
-  if (now - id->last_rescan >= id->rescan_interval || now < id->last_rescan) {
-    cgroup_index_rescan(id->cgroups, now);
-    runtime_state_rescan(id->runtime, now);
-    id->last_rescan = now;
-  }
+  /* With a watcher thread, it rescans: the read callback never walks. */
+  if (!id->watcher_rescans && identity_rescan_due(id, now))
+    identity_rescan(id, now);
   cgroup_index_expire(id->cgroups, now, id->ttl);
   identity_cache_prune(id);
   pthread_mutex_unlock(&id->lock);
@@ -376,12 +427,25 @@ static void *identity_watcher_main(void *arg) {
       {.fd = cgroup_index_watch_fd(id->cgroups), .events = POLLIN},
   };
   for (;;) {
-    int n = poll(fds, STATIC_ARRAY_SIZE(fds), -1);
+    /* Sleep until an event, or until the periodic rescan is due. */
+    pthread_mutex_lock(&id->lock);
+    cdtime_t due = id->last_rescan + id->rescan_interval;
+    pthread_mutex_unlock(&id->lock);
+    cdtime_t wall = cdtime();
+    int timeout_ms = 0;
+    if (due > wall) {
+      uint64_t ms = CDTIME_T_TO_MS(due - wall) + 1;
+      timeout_ms = ms > INT_MAX ? INT_MAX : (int)ms;
+    }
+    int n = poll(fds, STATIC_ARRAY_SIZE(fds), timeout_ms);
     if (n < 0) {
       if (errno == EINTR)
         continue;
       ERROR("nfs_ebpf plugin: pod identity watcher: poll failed: %s; "
             "relying on periodic rescans", strerror(errno));
+      pthread_mutex_lock(&id->lock);
+      id->watcher_rescans = false; /* identity_tick rescans again */
+      pthread_mutex_unlock(&id->lock);
       break;
     }
     if (fds[0].revents)
@@ -396,15 +460,15 @@ static void *identity_watcher_main(void *arg) {
       runtime_state_poll(id->runtime, now);
     if (fds[2].revents)
       cgroup_index_watch_poll(id->cgroups, now, identity_on_new_cgroup, id);
+    if (identity_rescan_due(id, now))
+      identity_rescan(id, now);
     pthread_mutex_unlock(&id->lock);
   }
   return NULL;
 }
 
+/* Started even without inotify (logged): it does the periodic rescans. */
 static void identity_watcher_start(identity_t *id) {
-  if (runtime_state_inotify_fd(id->runtime) < 0 &&
-      cgroup_index_watch_fd(id->cgroups) < 0)
-    return; /* no inotify at all (logged) */
   id->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (id->stop_fd < 0) {
     WARNING("nfs_ebpf plugin: eventfd failed (%s); pod identity is refreshed "
@@ -415,9 +479,11 @@ static void identity_watcher_start(identity_t *id) {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
+  id->watcher_rescans = true; /* before it runs: it may clear it */
   int status = pthread_create(&id->watcher, NULL, identity_watcher_main, id);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (status != 0) {
+    id->watcher_rescans = false;
     WARNING("nfs_ebpf plugin: cannot start the pod identity watcher (%s); "
             "pod identity is refreshed once per read only", strerror(status));
     close(id->stop_fd);

@@ -18,9 +18,16 @@
  * runtime state dirs (a bundle is parsed as soon as its state file is
  * written). So a pod created and deleted between two reads is still known
  * when the read finds its kernel counters. Without inotify (or watches),
- * the periodic rescan and on-demand resolution remain.
+ * the periodic rescan and on-demand resolution remain. The watcher thread
+ * also does the periodic rescans, so the read callback never walks.
  *
- * Calls, and the watcher's work, are serialised by an internal mutex.
+ * Calls, and the watcher's work, are serialised by an internal mutex. A
+ * rescan holds it only to change the index, one entry at a time (see
+ * cgroup_index_set_lock): a lookup never waits for a whole walk.
+ *
+ * Bounds: inotify watches (MaxInotifyWatches, see max_watches), the index
+ * (max_cgroups, max_containers), and what a pod may make the index hold
+ * below its containers' cgroups (CGROUP_INDEX_*_BELOW_CONTAINER).
  */
 #ifndef NFS_EBPF_IDENTITY_H
 #define NFS_EBPF_IDENTITY_H
@@ -52,10 +59,20 @@ typedef struct {
   size_t max_cgroups;       /* 0: CGROUP_INDEX_DEFAULT_MAX_ENTRIES */
   size_t max_containers;    /* 0: RUNTIME_DEFAULT_MAX_CONTAINERS */
   size_t max_file_size;     /* 0: 16 MiB */
+  /* inotify watches, all together (cgroups, state dirs, bundles waiting
+   * for their state file); 0: IDENTITY_DEFAULT_MAX_WATCHES or 1/8 of
+   * fs.inotify.max_user_watches, whichever is lower */
+  size_t max_watches;
+  /* tests only: called once in the middle of each rescan's cgroup walk and
+   * of each state dir listing, without the identity lock held */
+  void (*scan_hook)(void *ctx);
+  void *scan_hook_ctx;
   bool any_owner;           /* tests only: accept state files not owned by root */
   bool no_inotify;          /* tests only: no inotify, no watcher thread */
   bool no_watcher;          /* tests only: inotify read by identity_tick only */
 } identity_config_t;
+
+#define IDENTITY_DEFAULT_MAX_WATCHES 4096
 
 typedef enum {
   IDENTITY_CGROUP_V2,     /* unified hierarchy at cgroup_root */

@@ -54,6 +54,7 @@ static char *conf_cgroup_root;
 static char **conf_state_dirs;
 static size_t conf_state_dir_count;
 static cdtime_t conf_retain_ended;
+static size_t conf_max_watches; /* 0: identity's default */
 
 /*
  * Run-time state, owned by init/read/shutdown. collectd never runs one
@@ -149,6 +150,21 @@ static int config_retain_ended(oconfig_item_t *ci) {
   return 0;
 }
 
+static int config_max_watches(oconfig_item_t *ci) {
+  /* The kernel's fs.inotify.max_user_watches tops out near 2^20. */
+  double value = 0;
+  if (cf_util_get_double(ci, &value) != 0)
+    return -1;
+  if (!(value >= 1 && value <= (1 << 20)) || value != (double)(int)value) {
+    ERROR("nfs_ebpf plugin: MaxInotifyWatches %g is not a whole number in "
+          "[1, %d].",
+          value, 1 << 20);
+    return -1;
+  }
+  conf_max_watches = (size_t)value;
+  return 0;
+}
+
 static int config_state_dir(oconfig_item_t *ci) {
   char *dir = NULL;
   if (cf_util_get_string(ci, &dir) != 0)
@@ -184,6 +200,8 @@ static int nfs_ebpf_config(oconfig_item_t *ci) {
       status = config_state_dir(child);
     else if (strcasecmp("RetainEndedSeries", child->key) == 0)
       status = config_retain_ended(child);
+    else if (strcasecmp("MaxInotifyWatches", child->key) == 0)
+      status = config_max_watches(child);
     else {
       ERROR("nfs_ebpf plugin: unknown option \"%s\".", child->key);
       status = -1;
@@ -274,6 +292,7 @@ static int nfs_ebpf_init(void) {
       .cgroup_root = conf_cgroup_root,
       .state_dirs = (const char *const *)conf_state_dirs,
       .n_state_dirs = conf_state_dir_count,
+      .max_watches = conf_max_watches,
   };
   identity = identity_create(&icfg);
   if (identity == NULL)

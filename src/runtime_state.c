@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 #include <yajl/yajl_parse.h>
@@ -426,6 +427,8 @@ static const runtime_layout_def_t runtime_layout_defs[] = {
     {"containers", RUNTIME_KIND_DOCKER, NULL, "config.v2.json"},
 };
 #define RUNTIME_N_LAYOUTS STATIC_ARRAY_SIZE(runtime_layout_defs)
+_Static_assert(RUNTIME_N_LAYOUTS == RUNTIME_LAYOUTS_PER_DIR,
+               "runtime_state.h counts the layouts' watches");
 
 typedef struct {
   const runtime_layout_def_t *def;
@@ -466,6 +469,10 @@ struct runtime_state_s {
   runtime_layout_t *layouts;
   size_t n_layouts;
   safe_file_policy_t policy;
+  pthread_mutex_t *lock; /* the owner's (runtime_state_set_lock), or NULL */
+  void (*scan_hook)(void *ctx); /* tests: once per layout listing, unlocked */
+  void *scan_hook_ctx;
+  size_t max_bundle_watches;
   size_t max_containers;
   cdtime_t tombstone_ttl;
   int inotify_fd;
@@ -685,12 +692,12 @@ static void runtime_watch_bundle(runtime_state_t *rs, size_t li, const char *id)
       known = rs->bundle_watches[i].wd == wd;
     if (known)
       continue;
-    if (rs->n_bundle_watches >= RUNTIME_MAX_BUNDLE_WATCHES) {
+    if (rs->n_bundle_watches >= rs->max_bundle_watches) {
       inotify_rm_watch(rs->inotify_fd, wd);
       log_once(LOG_INFO, "runtime_state:bundle-watches",
-               "nfs_ebpf plugin: more than %d bundles waiting for their "
+               "nfs_ebpf plugin: more than %zu bundles waiting for their "
                "state file; the others are retried once per read",
-               RUNTIME_MAX_BUNDLE_WATCHES);
+               rs->max_bundle_watches);
       return;
     }
     runtime_bundle_watch_t *w = &rs->bundle_watches[rs->n_bundle_watches++];
@@ -716,7 +723,27 @@ static void runtime_unwatch_bundle(runtime_state_t *rs, const char *id) {
   }
 }
 
-/* Lists one layout directory and reads every bundle in it. */
+static void runtime_lock(const runtime_state_t *rs) {
+  if (rs->lock != NULL)
+    pthread_mutex_lock(rs->lock);
+}
+
+static void runtime_unlock(const runtime_state_t *rs) {
+  if (rs->lock != NULL)
+    pthread_mutex_unlock(rs->lock);
+}
+
+void runtime_state_set_lock(runtime_state_t *rs, pthread_mutex_t *lock,
+                            void (*scan_hook)(void *ctx), void *ctx) {
+  rs->lock = lock;
+  rs->scan_hook = scan_hook;
+  rs->scan_hook_ctx = ctx;
+}
+
+/* Lists one layout directory and reads every bundle in it. The listing is
+ * done without the owner's lock, and the lock is released between
+ * bundles: a lookup waits for one bundle's read at most, never for the
+ * scan of a node's thousands of containers. */
 static void runtime_layout_scan(runtime_state_t *rs, size_t li, cdtime_t now) {
   runtime_layout_t *l = &rs->layouts[li];
   l->dirty = false;
@@ -729,12 +756,26 @@ static void runtime_layout_scan(runtime_state_t *rs, size_t li, cdtime_t now) {
       close(list_fd);
     return;
   }
-  l->scan++;
-  struct dirent *de;
-  while ((de = readdir(dir)) != NULL) {
-    if (de->d_name[0] == '.')
+  /* Bundles read from now on, by this scan or meanwhile by a lookup or
+   * another scan, have seen_scan >= scan. */
+  uint64_t scan = ++l->scan;
+  bool hooked = false;
+  for (;;) {
+    char name[SAFE_FILE_MAX_NAME + 2];
+    runtime_unlock(rs);
+    if (!hooked && rs->scan_hook != NULL) {
+      hooked = true;
+      rs->scan_hook(rs->scan_hook_ctx);
+    }
+    struct dirent *de = readdir(dir);
+    if (de != NULL)
+      sstrncpy(name, de->d_name, sizeof(name));
+    runtime_lock(rs);
+    if (de == NULL)
+      break;
+    if (name[0] == '.')
       continue;
-    if (!safe_file_name_ok(de->d_name, SAFE_FILE_MAX_NAME)) {
+    if (!safe_file_name_ok(name, SAFE_FILE_MAX_NAME)) {
       char key[PATH_MAX + 32];
       snprintf(key, sizeof(key), "runtime_state:badname:%s", l->path);
       log_once(LOG_WARNING, key,
@@ -744,25 +785,27 @@ static void runtime_layout_scan(runtime_state_t *rs, size_t li, cdtime_t now) {
     }
     /* Cgroup paths only ever name 64-hex ids; other entries (non-CRI
      * containers, runtime housekeeping) cannot be matched anyway. */
-    if (!runtime_id_ok(de->d_name))
+    if (!runtime_id_ok(name))
       continue;
-    int status = runtime_read_bundle(rs, li, l->fd, de->d_name, now);
-    const runtime_node_t *n = status == 0 ? runtime_node_find(rs, de->d_name) : NULL;
+    if (l->fd < 0)
+      break; /* closed meanwhile (the layout went away): a rescan follows */
+    int status = runtime_read_bundle(rs, li, l->fd, name, now);
+    const runtime_node_t *n = status == 0 ? runtime_node_find(rs, name) : NULL;
     if (status == -ENOENT) {
       l->dirty = true; /* created, config not written yet: retry soon */
-      runtime_watch_bundle(rs, li, de->d_name);
+      runtime_watch_bundle(rs, li, name);
     } else if (n != NULL && n->failed) {
       /* maybe read while being written: its close is worth an event */
-      runtime_watch_bundle(rs, li, de->d_name);
+      runtime_watch_bundle(rs, li, name);
     } else if (rs->n_bundle_watches > 0) {
-      runtime_unwatch_bundle(rs, de->d_name);
+      runtime_unwatch_bundle(rs, name);
     }
   }
   closedir(dir);
 
   for (size_t b = 0; b < RUNTIME_BUCKETS; b++)
     for (runtime_node_t *n = rs->buckets[b]; n; n = n->next)
-      if (n->layout == li && !n->missing && n->c.alive && n->seen_scan != l->scan) {
+      if (n->layout == li && !n->missing && n->c.alive && n->seen_scan < scan) {
         n->c.alive = false;
         n->dead_since = now ? now : 1;
       }
@@ -784,6 +827,10 @@ runtime_state_t *runtime_state_create(const runtime_state_config_t *cfg) {
   rs->max_containers =
       cfg->max_containers ? cfg->max_containers : RUNTIME_DEFAULT_MAX_CONTAINERS;
   rs->tombstone_ttl = cfg->tombstone_ttl;
+  rs->max_bundle_watches = cfg->max_bundle_watches;
+  if (rs->max_bundle_watches == 0 ||
+      rs->max_bundle_watches > RUNTIME_MAX_BUNDLE_WATCHES)
+    rs->max_bundle_watches = RUNTIME_MAX_BUNDLE_WATCHES;
   rs->inotify_fd = -1;
   if (!cfg->no_inotify) {
     rs->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);

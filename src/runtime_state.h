@@ -16,7 +16,8 @@
  * unknown (the caller falls back to the cgroup name).
  *
  * Not thread-safe: one owner (identity.c) calls it under its lock, from
- * the read callback and from its watcher thread.
+ * the read callback and from its watcher thread (see runtime_state_set_lock
+ * for how scans share that lock).
  */
 #ifndef NFS_EBPF_RUNTIME_STATE_H
 #define NFS_EBPF_RUNTIME_STATE_H
@@ -25,6 +26,7 @@
 
 #include "safe_file.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -38,6 +40,8 @@
 #define RUNTIME_JSON_MAX_DEPTH 64
 #define RUNTIME_JSON_MAX_STRING (1024 * 1024)
 #define RUNTIME_DEFAULT_MAX_CONTAINERS 16384
+/* Layouts probed in each state dir, one inotify watch each. */
+#define RUNTIME_LAYOUTS_PER_DIR 4
 /* The name given to pod sandbox (pause / infra) containers, as kubelet and
  * CRI-O call them. */
 #define RUNTIME_SANDBOX_NAME "POD"
@@ -68,6 +72,8 @@ typedef struct {
   size_t max_file_size;           /* 0: SAFE_FILE_DEFAULT_MAX_SIZE */
   size_t max_containers;          /* 0: RUNTIME_DEFAULT_MAX_CONTAINERS */
   cdtime_t tombstone_ttl;         /* how long removed bundles are kept */
+  size_t max_bundle_watches;      /* 0 (or more): 1024; bundles watched
+                                     while their state file is missing */
   bool any_owner;                 /* tests only: accept non-root files */
   bool no_inotify;                /* tests only */
 } runtime_state_config_t;
@@ -81,6 +87,16 @@ extern const char *const runtime_state_default_dirs[];
  * again on every full rescan). NULL only on allocation failure. */
 runtime_state_t *runtime_state_create(const runtime_state_config_t *cfg);
 void runtime_state_destroy(runtime_state_t *rs);
+
+/* The owner's mutex, held around every call. With one set, a scan of a
+ * layout (runtime_state_rescan, and runtime_state_poll's re-listings) lists
+ * it without the lock and takes the lock for one bundle at a time, so the
+ * owner's other threads wait for one bundle's read at most. No pointer
+ * returned by runtime_state_find may be kept across such a call.
+ * scan_hook (tests; may be NULL) is called once per layout listing,
+ * without the lock. */
+void runtime_state_set_lock(runtime_state_t *rs, pthread_mutex_t *lock,
+                            void (*scan_hook)(void *ctx), void *ctx);
 
 /* Re-probes every state dir and layout and re-reads changed bundles
  * (unchanged files, by dev/inode/size/mtime, are not parsed again).

@@ -16,7 +16,11 @@
  * (initial scan), identity_lookup of every cgroup id once (cold), again
  * (cached), identity_tick with no rescan due, identity_tick with a full
  * rescan of an unchanged node, and the resolver's memory (malloc'd bytes
- * from mallinfo2, RSS from /proc/self/statm).
+ * from mallinfo2, RSS from /proc/self/statm). While one of the rescans
+ * runs, a second thread looks ids up in a loop, as the read callback would:
+ * the longest and the mean time one such lookup took is how long a lookup
+ * waits for a rescan (the rescan holds the identity lock only for one
+ * index change at a time).
  *
  * It prints figures, it asserts no timing. It does check that the figures
  * mean something: every container must resolve to its pod and container
@@ -33,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -74,6 +79,9 @@ typedef struct {
   double cold_ns, cached_ns, tick_ns;
   double cold_container_ns, cold_podlevel_ns; /* the cold pass by kind */
   double rescan_ms;
+  double wait_max_us, wait_mean_us; /* a lookup during a rescan */
+  double wait_p99_us, wait_p999_us;   /* upper bounds (powers of 2) */
+  size_t wait_lookups;
   size_t cgroups;
   long heap_create, heap_lookups; /* bytes */
   long rss_create, rss_lookups;   /* bytes */
@@ -341,6 +349,55 @@ static double lookup_all(identity_t *id, const expect_t *expects, size_t ne,
   return per;
 }
 
+/* Looks ids up in a loop, cached ones (as the read callback mostly does),
+ * until told to stop: what a lookup costs while a rescan runs. */
+typedef struct {
+  identity_t *id;
+  const expect_t *expects;
+  size_t ne;
+  pthread_mutex_t m;
+  bool stop;
+  double max_ns, sum_ns;
+  size_t lookups;
+  size_t log2_us[32]; /* lookups by duration: [2^(i-1), 2^i) us */
+} prober_t;
+
+/* The duration (us) under which a share q of the probe's lookups took. */
+static double probe_quantile(const prober_t *p, double q) {
+  size_t want = (size_t)(q * (double)p->lookups), seen = 0;
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(p->log2_us); i++) {
+    seen += p->log2_us[i];
+    if (seen > want)
+      return (double)(1u << i);
+  }
+  return p->max_ns / 1e3;
+}
+
+static void *probe_lookups(void *arg) {
+  prober_t *p = arg;
+  pod_identity_t out;
+  for (size_t i = 0;; i = (i + 1) % p->ne) {
+    pthread_mutex_lock(&p->m);
+    bool stop = p->stop;
+    pthread_mutex_unlock(&p->m);
+    if (stop)
+      break;
+    double t0 = now_ns();
+    (void)identity_lookup(p->id, p->expects[i].cgroup_id, &out);
+    double ns = now_ns() - t0;
+    if (ns > p->max_ns)
+      p->max_ns = ns;
+    p->sum_ns += ns;
+    p->lookups++;
+    size_t b = 0;
+    for (double us = ns / 1e3; us >= 1 && b + 1 < STATIC_ARRAY_SIZE(p->log2_us);
+         us /= 2)
+      b++;
+    p->log2_us[b]++;
+  }
+  return NULL;
+}
+
 static bool run(const char *base, size_t n, result_t *r) {
   char root[PATH_MAX], cmd[PATH_MAX + 16];
   snprintf(root, sizeof(root), "%s/nfs_ebpf_bench_XXXXXX", base);
@@ -416,6 +473,23 @@ static bool run(const char *base, size_t n, result_t *r) {
     if (ms < r->rescan_ms)
       r->rescan_ms = ms;
   }
+  /* one more, with lookups on another thread meanwhile */
+  prober_t probe = {.id = id, .expects = expects, .ne = ne};
+  pthread_mutex_init(&probe.m, NULL);
+  pthread_t prober;
+  if (pthread_create(&prober, NULL, probe_lookups, &probe) != 0)
+    die("cannot start a thread for", "lookups");
+  identity_tick(id, now + TIME_T_TO_CDTIME_T(61 * (RESCAN_RUNS + 1)));
+  pthread_mutex_lock(&probe.m);
+  probe.stop = true;
+  pthread_mutex_unlock(&probe.m);
+  pthread_join(prober, NULL);
+  pthread_mutex_destroy(&probe.m);
+  r->wait_lookups = probe.lookups;
+  r->wait_max_us = probe.max_ns / 1e3;
+  r->wait_mean_us = probe.lookups ? probe.sum_ns / (double)probe.lookups / 1e3 : 0;
+  r->wait_p99_us = probe_quantile(&probe, 0.99);
+  r->wait_p999_us = probe_quantile(&probe, 0.999);
   /* still right after the rescans */
   lookup_all(id, expects, ne, &wrong, NULL);
   if (wrong != 0) {
@@ -476,6 +550,16 @@ int main(int argc, char **argv) {
            r->tick_ns / 1e3, r->rescan_ms, r->heap_create / 1024,
            (r->heap_lookups - r->heap_create) / 1024, r->rss_lookups / 1024);
   }
+  printf("# a lookup during a rescan (another thread, looking up in a loop; "
+         "p99 and p99.9 are upper bounds, powers of 2; the longest includes "
+         "the thread's own preemptions on a busy machine):");
+  for (size_t i = 0; i < nn; i++)
+    printf(" N=%zu: %zu lookups, mean %.1f us, p99 < %.0f us, p99.9 < %.0f us, "
+           "longest %.0f us;",
+           results[i].n, results[i].wait_lookups, results[i].wait_mean_us,
+           results[i].wait_p99_us, results[i].wait_p999_us,
+           results[i].wait_max_us);
+  printf("\n");
   printf("# cold lookup by kind (ns/id):");
   for (size_t i = 0; i < nn; i++)
     printf(" N=%zu: container scope %.0f, pod-level cgroup %.0f;", results[i].n,

@@ -116,6 +116,40 @@ DEF_TEST(container_only_below_pod) {
   return 0;
 }
 
+/* Below a container's cgroup the pod names what it creates: copies of
+ * another pod's uid and container id there change nothing. */
+#define OTHER_ID "47f2784d14c66d4f2bf01848527fd969bf8bb33131f80651bcbe11de9cd3f30e"
+#define OTHER_UID "0b1e7c44-52f3-4e0a-8d6b-3f9a1c2e5d70"
+#define OTHER_UID_ "0b1e7c44_52f3_4e0a_8d6b_3f9a1c2e5d70"
+DEF_TEST(delegated_subtree_names) {
+  static const char *const paths[] = {
+      "/kubepods.slice/kubepods-pod" UID_ ".slice/cri-containerd-" ID
+      ".scope/cri-containerd-" OTHER_ID ".scope",
+      "/kubepods.slice/kubepods-pod" UID_ ".slice/cri-containerd-" ID
+      ".scope/pod" OTHER_UID "/" OTHER_ID,
+      "/kubepods.slice/kubepods-pod" UID_ ".slice/cri-containerd-" ID
+      ".scope/kubepods-besteffort-pod" OTHER_UID_ ".slice/crio-" OTHER_ID
+      ".scope",
+      "/kubepods/burstable/pod" UID "/" ID "/a/b/pod" OTHER_UID "/" OTHER_ID,
+  };
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(paths); i++) {
+    cgroup_path_info_t info;
+    printf("# %s\n", paths[i]);
+    cgroup_path_parse(paths[i], &info);
+    EXPECT_EQ_STR(UID, info.pod_uid);
+    EXPECT_EQ_STR(ID, info.container_id);
+  }
+  EXPECT_EQ_INT(-1, cgroup_path_below_container("/"));
+  EXPECT_EQ_INT(-1, cgroup_path_below_container("/kubepods/pod" UID));
+  EXPECT_EQ_INT(0, cgroup_path_below_container("/kubepods/pod" UID "/" ID));
+  EXPECT_EQ_INT(1, cgroup_path_below_container(paths[0]));
+  EXPECT_EQ_INT(2, cgroup_path_below_container(paths[1]));
+  EXPECT_EQ_INT(4, cgroup_path_below_container(paths[3]));
+  EXPECT_EQ_INT(-1, cgroup_path_below_container(
+                        "/kubepods.slice/crio-conmon-" ID ".scope"));
+  return 0;
+}
+
 DEF_TEST(short_names) {
   static const struct {
     const char *path, *want;
@@ -154,6 +188,7 @@ int main(void) {
   mock_log_set_echo(false);
   RUN_TEST(patterns);
   RUN_TEST(container_only_below_pod);
+  RUN_TEST(delegated_subtree_names);
   RUN_TEST(short_names);
   RUN_TEST(hostile_paths);
   END_TEST;

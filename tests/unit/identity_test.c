@@ -1,7 +1,8 @@
 /*
  * identity: a fake cgroup tree in a temp dir (ids are inode numbers there)
  * against the runtime fixtures, freshness and tombstones, layout
- * detection, and a real cgroup created on this host (root only).
+ * detection, and a real cgroup created on this host (root only); lookups
+ * while a rescan runs; a pod with a delegated cgroup subtree.
  */
 #include "collectd_compat.h"
 
@@ -12,7 +13,9 @@
 #include <collectd/core/testing.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ID_REAL "7d6a1f3c0b5e4d2a9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d"
@@ -261,6 +264,323 @@ DEF_TEST(real_cgroup) {
   return 0;
 }
 
+/* ---------------------------------------------------------------------- */
+/* A rescan must not hold the lock that lookups need                      */
+
+/* How long a lookup may take before it counts as blocked: a deadlock
+ * guard, not a timing assertion (a lookup that waits for the lock never
+ * completes while the scan is held in the hook; one that does not wait
+ * completes in microseconds). */
+#define BLOCKED_GUARD_S 30
+
+typedef struct {
+  identity_t *id;
+  uint64_t cgroup_id;
+  pthread_mutex_t m;
+  pthread_cond_t c;
+  bool done;
+  int status;
+  bool alive;
+  pod_identity_t out;
+} lookup_job_t;
+
+static void *lookup_job(void *arg) {
+  lookup_job_t *j = arg;
+  pod_identity_t out;
+  int status = identity_lookup(j->id, j->cgroup_id, &out);
+  bool alive = identity_cgroup_alive(j->id, j->cgroup_id);
+  pthread_mutex_lock(&j->m);
+  j->status = status;
+  j->alive = alive;
+  j->out = out;
+  j->done = true;
+  pthread_cond_signal(&j->c);
+  pthread_mutex_unlock(&j->m);
+  return NULL;
+}
+
+#define MAX_JOBS 32
+typedef struct {
+  identity_t *id; /* NULL: do nothing (identity_create's first scan) */
+  uint64_t cgroup_id;
+  int calls, completed, blocked;
+  size_t n;
+  pthread_t threads[MAX_JOBS];
+  lookup_job_t jobs[MAX_JOBS];
+} hook_state_t;
+
+/* Called in the middle of the rescan, on the thread doing it: a lookup on
+ * another thread must complete while the scan is held here. */
+static void scan_hook(void *ctx) {
+  hook_state_t *h = ctx;
+  h->calls++;
+  if (h->id == NULL || h->blocked > 0 || h->n == MAX_JOBS)
+    return;
+  lookup_job_t *j = &h->jobs[h->n];
+  memset(j, 0, sizeof(*j));
+  j->id = h->id;
+  j->cgroup_id = h->cgroup_id;
+  pthread_mutex_init(&j->m, NULL);
+  pthread_cond_init(&j->c, NULL);
+  if (pthread_create(&h->threads[h->n], NULL, lookup_job, j) != 0)
+    return;
+  h->n++;
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += BLOCKED_GUARD_S;
+  pthread_mutex_lock(&j->m);
+  while (!j->done)
+    if (pthread_cond_timedwait(&j->c, &j->m, &deadline) == ETIMEDOUT)
+      break;
+  if (j->done)
+    h->completed++;
+  else
+    h->blocked++;
+  pthread_mutex_unlock(&j->m);
+}
+
+DEF_TEST(lookup_during_rescan) {
+  hook_state_t h = {0};
+  char dirs[4][1100];
+  static const char *names[] = {"containerd", "crio", "docker", "hostile"};
+  const char *ptrs[4];
+  for (int i = 0; i < 4; i++) {
+    snprintf(dirs[i], sizeof(dirs[i]), "%s/runtime/%s", fixtures, names[i]);
+    ptrs[i] = dirs[i];
+  }
+  identity_config_t cfg = {
+      .cgroup_root = tree,
+      .state_dirs = ptrs,
+      .n_state_dirs = 4,
+      .rescan_interval = TIME_T_TO_CDTIME_T(60),
+      .no_inotify = true, /* identity_tick rescans, on this thread */
+      .scan_hook = scan_hook,
+      .scan_hook_ctx = &h,
+  };
+  identity_t *id = identity_create(&cfg);
+  OK(id != NULL);
+  const expect_t *e = &expects[1]; /* the systemd-driver containerd pod */
+  h.cgroup_id = ino_of(tree, e->path);
+  OK(h.cgroup_id != 0);
+  h.id = id;
+  identity_tick(id, cdtime() + TIME_T_TO_CDTIME_T(61)); /* a rescan is due */
+  for (size_t i = 0; i < h.n; i++)
+    pthread_join(h.threads[i], NULL);
+  printf("# rescan hook called %d times: %d lookups completed during the "
+         "scan, %d blocked\n", h.calls, h.completed, h.blocked);
+  EXPECT_EQ_INT(0, h.blocked);
+  /* the cgroup walk, and the listing of each state dir layout */
+  OK(h.completed >= 2);
+  for (size_t i = 0; i < h.n; i++) {
+    EXPECT_EQ_INT(0, h.jobs[i].status);
+    OK(h.jobs[i].alive);
+    OK(h.jobs[i].out.in_pod);
+    EXPECT_EQ_STR(e->pod, h.jobs[i].out.pod);
+    EXPECT_EQ_STR(e->container, h.jobs[i].out.container);
+    pthread_mutex_destroy(&h.jobs[i].m);
+    pthread_cond_destroy(&h.jobs[i].c);
+  }
+  identity_destroy(id);
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* A pod with a delegated cgroup subtree                                  */
+
+/* The systemd-driver containerd pod (shop/api-7f9c6d5b8-x2x9q, container
+ * app), its container's cgroup delegated to it. */
+#define DELEGATED_POD_SLICE                                                    \
+  "/kubepods.slice/kubepods-burstable.slice/"                                  \
+  "kubepods-burstable-pod0b1e7c44_52f3_4e0a_8d6b_3f9a1c2e5d70.slice"
+#define DELEGATED DELEGATED_POD_SLICE "/cri-containerd-" ID_SYSTEMD ".scope"
+/* Names the pod gives its own cgroups, copied from another pod's
+ * (shop/web-0, container nginx: ID_REAL in pod 25fae09f-...). */
+static const char *const spoofs[] = {
+    DELEGATED "/cri-containerd-" ID_REAL ".scope",
+    DELEGATED "/pod25fae09f-3c1d-4b6e-9a7f-0e8d2c4b6a13/" ID_REAL,
+    DELEGATED "/kubepods-besteffort-pod25fae09f_3c1d_4b6e_9a7f_0e8d2c4b6a13."
+              "slice/cri-containerd-" ID_REAL ".scope",
+};
+
+/* Every cgroup in the delegated subtree resolves to its container, or (not
+ * indexed, on a tree where ids cannot be resolved on demand) to nothing:
+ * never to another pod. */
+static int expect_delegated(identity_t *id, const char *root, const char *rel,
+                            bool must_resolve) {
+  pod_identity_t out;
+  uint64_t cgid = ino_of(root, rel);
+  OK(cgid != 0);
+  int status = identity_lookup(id, cgid, &out);
+  if (status != 0 || !out.in_pod || strcmp(out.pod, "api-7f9c6d5b8-x2x9q") != 0)
+    printf("# %s: status %d, in_pod %d, pod \"%s\" container \"%s\" cgroup "
+           "\"%s\"\n", rel, status, out.in_pod, out.pod, out.container,
+           out.cgroup);
+  if (must_resolve)
+    EXPECT_EQ_INT(0, status);
+  if (status == 0) {
+    OK(out.in_pod);
+    EXPECT_EQ_STR("shop", out.ns);
+    EXPECT_EQ_STR("api-7f9c6d5b8-x2x9q", out.pod);
+    EXPECT_EQ_STR("app", out.container);
+  } else {
+    EXPECT_EQ_INT(-ENOENT, status);
+    OK(!out.in_pod);
+  }
+  return 0;
+}
+
+/* mkdir -p root/rel without a shell (thousands of them). */
+static int mkdir_under(const char *root, const char *rel) {
+  char path[2048];
+  snprintf(path, sizeof(path), "%s%s", root, rel);
+  for (char *p = path + strlen(root) + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+      return -1;
+    *p = '/';
+  }
+  return mkdir(path, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Builds the delegated subtree below root/DELEGATED: the spoofs, n flat
+ * children and a chain deeper than the bounds. */
+static int make_delegated(const char *root, int n) {
+  char rel[1024];
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(spoofs); i++)
+    if (mkdir_under(root, spoofs[i]) != 0)
+      return -1;
+  for (int i = 0; i < n; i++) {
+    snprintf(rel, sizeof(rel), DELEGATED "/d%03d", i);
+    if (mkdir_under(root, rel) != 0)
+      return -1;
+  }
+  return mkdir_under(root, DELEGATED "/a/b/c/d/e/f/g");
+}
+
+DEF_TEST(delegated_subtree) {
+  char root[256], file[300];
+  snprintf(root, sizeof(root), "%s-delegated", tree);
+  OK(mkdirs(root, "/system.slice/gone.service") == 0);
+  snprintf(file, sizeof(file), "%s/cgroup.controllers", root);
+  FILE *f = fopen(file, "w");
+  OK(f != NULL);
+  fclose(f);
+  /* First only the copied names: few enough to be indexed, and each must
+   * still resolve to the pod that made it. */
+  OK(mkdirs(root, DELEGATED) == 0);
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(spoofs); i++)
+    OK(mkdirs(root, spoofs[i]) == 0);
+  identity_t *id = make_identity(root);
+  OK(id != NULL);
+  expect_delegated(id, root, DELEGATED, true);
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(spoofs); i++)
+    expect_delegated(id, root, spoofs[i], true);
+
+  /* Then thousands of cgroups below the container: the index holds a
+   * bounded number of them, and says so once. */
+  enum { FLAT = 2000 };
+  OK(make_delegated(root, FLAT) == 0);
+  cdtime_t t0 = cdtime() + TIME_T_TO_CDTIME_T(100);
+  identity_tick(id, t0); /* a rescan is due */
+  expect_delegated(id, root, DELEGATED, true);
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(spoofs); i++)
+    expect_delegated(id, root, spoofs[i], false);
+  expect_delegated(id, root, DELEGATED "/d1999", false);
+  expect_delegated(id, root, DELEGATED "/a/b/c/d/e/f/g", false);
+  OK(mock_log_count(LOG_WARNING, "delegated subtree") == 1);
+
+  cgroup_index_t *idx = cgroup_index_create(root, 0);
+  OK(idx != NULL);
+  int live = cgroup_index_rescan(idx, t0);
+  /* /, system.slice, gone.service, kubepods.slice, its burstable slice,
+   * the pod slice, the container: 7, and what is allowed below it */
+  printf("# %d cgroups indexed of %d, %" PRIu64 " left out\n", live,
+         7 + FLAT + 7 + 3 + 2, cgroup_index_skipped(idx));
+  OK(live >= 7 && live <= 7 + CGROUP_INDEX_MAX_BELOW_CONTAINER);
+  EXPECT_EQ_INT(live, (int)cgroup_index_count(idx));
+  OK(cgroup_index_skipped(idx) > 0);
+  cgroup_index_destroy(idx);
+
+  /* The walk is still complete elsewhere: a cgroup that goes is noticed,
+   * and its tombstone expires. */
+  uint64_t gone = ino_of(root, "/system.slice/gone.service");
+  OK(identity_cgroup_alive(id, gone));
+  char cmd[512];
+  snprintf(cmd, sizeof(cmd), "rmdir '%s/system.slice/gone.service'", root);
+  OK(system(cmd) == 0);
+  identity_tick(id, t0 + TIME_T_TO_CDTIME_T(61));
+  identity_tick(id, t0 + TIME_T_TO_CDTIME_T(61 + 301));
+  OK(!identity_cgroup_alive(id, gone));
+  /* and the delegating container is still there */
+  expect_delegated(id, root, DELEGATED, true);
+  identity_destroy(id);
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+  OK(system(cmd) == 0);
+  return 0;
+}
+
+/* The same on this host's cgroup2 (root needed): ids are kernfs handles,
+ * so every cgroup of the subtree, indexed or not, resolves on demand, to
+ * the pod that made it. */
+DEF_TEST(delegated_subtree_real) {
+  OK1(geteuid() == 0, "the real cgroup test needs root");
+  char root[256], rel[1024];
+  identity_config_t probe = {.state_dirs = (const char *const[]){"/nonexistent"},
+                             .n_state_dirs = 1,
+                             .no_inotify = true};
+  identity_t *id = identity_create(&probe);
+  OK(id != NULL);
+  const char *controller = NULL;
+  identity_cgroup_mode_t mode = identity_cgroup_mode(id, &controller);
+  identity_destroy(id);
+  snprintf(root, sizeof(root), "/sys/fs/cgroup%s%s",
+           mode == IDENTITY_CGROUP_HYBRID ? "/unified"
+           : mode == IDENTITY_CGROUP_V1   ? "/"
+                                          : "",
+           mode == IDENTITY_CGROUP_V1 ? controller : "");
+  /* below our own test cgroup, so nothing else on the host is touched */
+  char top[64];
+  snprintf(top, sizeof(top), "/nfs_ebpf_deleg_%d", (int)getpid());
+  char base_dir[512];
+  snprintf(base_dir, sizeof(base_dir), "%s%s", root, top);
+  OK1(mkdir(base_dir, 0755) == 0, "create a test cgroup on this host");
+
+  enum { FLAT = 40 };
+  char sub[256];
+  snprintf(sub, sizeof(sub), "%s%s", root, top);
+  OK(mkdir_under(sub, DELEGATED) == 0);
+  OK(make_delegated(sub, FLAT) == 0);
+
+  char dirs[1100];
+  snprintf(dirs, sizeof(dirs), "%s/runtime/containerd", fixtures);
+  const char *ptrs[] = {dirs};
+  identity_config_t cfg = {
+      .state_dirs = ptrs,
+      .n_state_dirs = 1,
+      .no_inotify = true,
+  };
+  id = identity_create(&cfg);
+  OK(id != NULL);
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(spoofs); i++) {
+    snprintf(rel, sizeof(rel), "%s%s", top, spoofs[i]);
+    expect_delegated(id, root, rel, true);
+  }
+  for (int i = 0; i < FLAT; i += 7) {
+    snprintf(rel, sizeof(rel), "%s" DELEGATED "/d%03d", top, i);
+    expect_delegated(id, root, rel, true);
+  }
+  snprintf(rel, sizeof(rel), "%s" DELEGATED "/a/b/c/d/e/f/g", top);
+  expect_delegated(id, root, rel, true);
+  identity_destroy(id);
+  char cmd[1024];
+  snprintf(cmd, sizeof(cmd), "find '%s' -depth -type d -exec rmdir {} +",
+           base_dir);
+  OK(system(cmd) == 0);
+  return 0;
+}
+
 int main(void) {
   const char *env = getenv("NFS_EBPF_FIXTURES");
   snprintf(fixtures, sizeof(fixtures), "%s", env ? env : "tests/fixtures");
@@ -282,6 +602,9 @@ int main(void) {
   RUN_TEST(freshness);
   RUN_TEST(layout_detection);
   RUN_TEST(real_cgroup);
+  RUN_TEST(lookup_during_rescan);
+  RUN_TEST(delegated_subtree);
+  RUN_TEST(delegated_subtree_real);
   char cmd[512];
   snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s-hybrid' '%s-v1'", tree, tree, tree);
   if (system(cmd) != 0)

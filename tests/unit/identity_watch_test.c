@@ -4,9 +4,14 @@
  * identity_lookup. A fake cgroup tree and containerd state dir in a temp
  * dir (ids are inode numbers there), the same with the state file written
  * after its bundle directory, a negative control without the watcher (the
- * scenario must then fail: it detects the bug), and a real cgroup on this
- * host (root only).
+ * scenario must then fail: it detects the bug), a budget of inotify
+ * watches too small for the tree, and a real cgroup on this host (root
+ * only).
  */
+/* unshare() */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "collectd_compat.h"
 
 #include "cgroup_index.h"
@@ -14,9 +19,12 @@
 #include "mock_collectd.h"
 
 #include <collectd/core/testing.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -359,6 +367,180 @@ DEF_TEST(control_without_watcher) {
   return 0;
 }
 
+/* Every inotify watch this process holds, in all its inotify instances:
+ * the kernel lists each in the instance's fdinfo. */
+static size_t process_watches(void) {
+  size_t n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  if (d == NULL)
+    return (size_t)-1;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    char path[300], link[64], line[512];
+    snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+    ssize_t l = readlink(path, link, sizeof(link) - 1);
+    if (l <= 0)
+      continue;
+    link[l] = '\0';
+    if (strcmp(link, "anon_inode:inotify") != 0)
+      continue;
+    snprintf(path, sizeof(path), "/proc/self/fdinfo/%s", de->d_name);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+      continue;
+    while (fgets(line, sizeof(line), f) != NULL)
+      n += strncmp(line, "inotify wd:", 11) == 0;
+    fclose(f);
+  }
+  closedir(d);
+  return n;
+}
+
+/* MaxInotifyWatches 8: one state dir (4 layout watches), one bundle watch,
+ * 3 for cgroups (the root, kubepods.slice, its besteffort slice). Pods
+ * created after that are in unwatched directories: the process never
+ * holds more than 8 watches, the cap is logged once, and every pod is
+ * still identified (on demand, and by the periodic rescans). */
+#define TINY_BUDGET 8
+#define BUDGET_PODS 10
+DEF_TEST(watch_budget) {
+  static const char *dirs[1];
+  dirs[0] = state;
+  identity_config_t cfg = {
+      .cgroup_root = tree,
+      .state_dirs = dirs,
+      .n_state_dirs = 1,
+      .rescan_interval = TIME_T_TO_CDTIME_T(60),
+      .tombstone_ttl = TIME_T_TO_CDTIME_T(300),
+      .any_owner = true,
+      .max_watches = TINY_BUDGET,
+  };
+  size_t before = process_watches();
+  identity_t *id = identity_create(&cfg);
+  OK(id != NULL);
+  identity_tick(id, cdtime());
+  pod_t pods[BUDGET_PODS];
+  uint64_t ctr_ids[BUDGET_PODS];
+  char path[1024];
+  for (int i = 0; i < BUDGET_PODS; i++) {
+    new_pod(&pods[i]);
+    bundle_path(path, sizeof(path), state, pods[i].ctr);
+    OK(mkdir_p(path) == 0);
+    bundle_path(path, sizeof(path), state, pods[i].sandbox);
+    OK(mkdir_p(path) == 0);
+    OK(write_config(state, &pods[i], true) == 0);
+    OK(write_config(state, &pods[i], false) == 0);
+    ctr_cgroup(path, sizeof(path), tree, &pods[i]);
+    OK(mkdir_p(path) == 0);
+    ctr_ids[i] = id_of(path);
+  }
+  for (int i = 0; i < BUDGET_PODS; i++)
+    if (expect_pod(id, ctr_ids[i], &pods[i], "writer") != 0)
+      return -1;
+  size_t held = process_watches() - before;
+  printf("# %zu inotify watches held with a budget of %d\n", held,
+         TINY_BUDGET);
+  OK(held <= TINY_BUDGET);
+  OK(mock_log_count(LOG_WARNING, "MaxInotifyWatches") == 1);
+  identity_destroy(id);
+  EXPECT_EQ_INT((int)before, (int)process_watches());
+  for (int i = 0; i < BUDGET_PODS; i++) {
+    char podcg[1024];
+    ctr_cgroup(path, sizeof(path), tree, &pods[i]);
+    pod_cgroup(podcg, sizeof(podcg), tree, &pods[i]);
+    OK(rmdir(path) == 0 && rmdir(podcg) == 0);
+    bundle_path(path, sizeof(path), state, pods[i].ctr);
+    OK(rm_rf(path) == 0);
+    bundle_path(path, sizeof(path), state, pods[i].sandbox);
+    OK(rm_rf(path) == 0);
+  }
+  return 0;
+}
+
+static int write_proc(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  ssize_t n = write(fd, text, strlen(text));
+  close(fd);
+  return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* In a child process, in a user namespace of its own whose inotify budget
+ * (user.max_inotify_watches, per namespace) is 4 watches: the kernel
+ * refuses the fifth with ENOSPC, as it would when kubelet, containerd and
+ * systemd have used up root's. Returns the number of failed checks. */
+static int enospc_child(void) {
+  if (unshare(CLONE_NEWUSER) != 0 ||
+      write_proc("/proc/self/setgroups", "deny") != 0 ||
+      write_proc("/proc/self/uid_map", "0 0 1") != 0 ||
+      write_proc("/proc/self/gid_map", "0 0 1") != 0 ||
+      write_proc("/proc/sys/user/max_inotify_watches", "4") != 0) {
+    fprintf(stderr, "# cannot make a user namespace with 4 watches: %s\n",
+            strerror(errno));
+    return 100;
+  }
+  int failed = 0;
+  identity_t *id = make_identity(tree, true);
+  if (id == NULL)
+    return 101;
+  identity_tick(id, cdtime());
+  pod_t pods[3];
+  uint64_t ctr_ids[3];
+  char path[1024];
+  for (int i = 0; i < 3; i++) {
+    new_pod(&pods[i]);
+    bundle_path(path, sizeof(path), state, pods[i].ctr);
+    failed += mkdir_p(path) != 0;
+    bundle_path(path, sizeof(path), state, pods[i].sandbox);
+    failed += mkdir_p(path) != 0;
+    failed += write_config(state, &pods[i], true) != 0;
+    failed += write_config(state, &pods[i], false) != 0;
+    ctr_cgroup(path, sizeof(path), tree, &pods[i]);
+    failed += mkdir_p(path) != 0;
+    ctr_ids[i] = id_of(path);
+  }
+  for (int i = 0; i < 3; i++) {
+    pod_identity_t out;
+    int status = identity_lookup(id, ctr_ids[i], &out);
+    if (status != 0 || !out.in_pod || strcmp(out.pod, pods[i].name) != 0) {
+      fprintf(stderr, "# pod %s: status %d, pod \"%s\", cgroup \"%s\"\n",
+              pods[i].name, status, out.pod, out.cgroup);
+      failed++;
+    }
+  }
+  size_t logged = mock_log_count(LOG_WARNING, "out of inotify watches");
+  if (logged != 1) {
+    fprintf(stderr, "# ENOSPC logged %zu times, want 1\n", logged);
+    failed++;
+  }
+  identity_destroy(id);
+  for (int i = 0; i < 3; i++) {
+    char podcg[1024];
+    ctr_cgroup(path, sizeof(path), tree, &pods[i]);
+    pod_cgroup(podcg, sizeof(podcg), tree, &pods[i]);
+    failed += rmdir(path) != 0 || rmdir(podcg) != 0;
+    bundle_path(path, sizeof(path), state, pods[i].ctr);
+    failed += rm_rf(path) != 0;
+    bundle_path(path, sizeof(path), state, pods[i].sandbox);
+    failed += rm_rf(path) != 0;
+  }
+  return failed;
+}
+
+DEF_TEST(watch_enospc) {
+  fflush(stdout);
+  pid_t pid = fork();
+  OK(pid >= 0);
+  if (pid == 0)
+    _exit(enospc_child());
+  int status = 0;
+  OK(waitpid(pid, &status, 0) == pid);
+  OK(WIFEXITED(status));
+  EXPECT_EQ_INT(0, WEXITSTATUS(status));
+  return 0;
+}
+
 /* Shutdown with events still queued, and a create/destroy cycle. */
 DEF_TEST(start_stop) {
   for (int i = 0; i < 3; i++) {
@@ -444,6 +626,10 @@ int main(void) {
     printf("not ok 1 - fake tree in %s\n", base);
     return 1;
   }
+  /* first: it counts the process's watches, which an identity that a
+   * failed test left behind would add to */
+  RUN_TEST(watch_budget);
+  RUN_TEST(watch_enospc);
   RUN_TEST(pod_gone_before_read);
   RUN_TEST(config_written_late);
   RUN_TEST(state_replaced_by_symlink);

@@ -92,6 +92,11 @@ DEF_TEST(config_rejects_bad_values) {
   EXPECT_EQ_INT(-1, configure(forever, 2));
   const char *negative[] = {"RetainEndedSeries", "-1"};
   EXPECT_EQ_INT(-1, configure(negative, 2));
+  const char *no_watches[] = {"MaxInotifyWatches", "0"};
+  EXPECT_EQ_INT(-1, configure(no_watches, 2));
+  const char *all_watches[] = {"MaxInotifyWatches", "1e9"};
+  EXPECT_EQ_INT(-1, configure(all_watches, 2));
+  OK(mock_log_count(LOG_ERR, "MaxInotifyWatches") == 2);
   const char *unknown[] = {"Frobnicate", "yes"};
   EXPECT_EQ_INT(-1, configure(unknown, 2));
   OK(mock_log_count(LOG_ERR, "Frobnicate") == 1);
