@@ -162,11 +162,9 @@ static int shorten(field_t *f, size_t limit) {
 
 /* Writes the field; buf has room for the total plus the terminator. */
 static int write_field(const field_t *f, char *buf) {
-  bool any_cut = false, any_hashed = false;
-  for (size_t i = 0; i < f->num; i++) {
+  bool any_cut = false;
+  for (size_t i = 0; i < f->num; i++)
     any_cut |= f->pieces[i].cut;
-    any_hashed |= f->pieces[i].hashed;
-  }
   char cut_hash[IDENT_HASH_LEN + 1] = "";
   if (any_cut)
     hash_text(field_hash(f), cut_hash);
@@ -195,7 +193,7 @@ static int write_field(const field_t *f, char *buf) {
          "shortened to \"%s\" (logged once).",
          IDENT_MAX_LEN, buf);
   }
-  return (any_cut || any_hashed) ? 1 : 0;
+  return 0;
 }
 
 static int finish(field_t *f, char *buf, size_t size, const char *what) {

@@ -318,7 +318,9 @@ static int nfs_ebpf_init(void) {
 }
 
 /* The "who" of a kernel key: its pod, or its cgroup outside pods. Returns
- * 0 and fills `who`, or -EAGAIN while the answer may still improve. */
+ * 0 and fills `who` (long or odd names shortened or hashed as ident.h
+ * says: final, like any other name), -EAGAIN while the answer may still
+ * improve, -EINVAL if no identifier can be made (a bug, logged by ident). */
 static int resolve_who(uint64_t cgroup_id, bool give_up, char *who,
                        size_t who_size) {
   pod_identity_t id;
@@ -340,9 +342,10 @@ static int resolve_who(uint64_t cgroup_id, bool give_up, char *who,
                                         container_id, &runtime))
       return -EAGAIN;
   }
-  if (id.in_pod)
-    return ident_who(who, who_size, id.ns, id.pod, id.container, NULL);
-  return ident_who(who, who_size, NULL, NULL, NULL, id.cgroup);
+  status = id.in_pod
+               ? ident_who(who, who_size, id.ns, id.pod, id.container, NULL)
+               : ident_who(who, who_size, NULL, NULL, NULL, id.cgroup);
+  return status == 0 ? 0 : -EINVAL;
 }
 
 /* Find (or make) the series of a kernel key. NULL: not resolvable yet,

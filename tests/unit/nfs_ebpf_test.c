@@ -270,6 +270,44 @@ DEF_TEST(container_without_state_yet_is_not_pinned) {
   return 0;
 }
 
+/* A pod whose namespace + pod + container exceed 127 characters, and
+ * cgroups whose names hold '|', '~' or non-ASCII bytes: their names are
+ * shortened or hashed (ident.h), and they are reported from the first
+ * read like any other. */
+DEF_TEST(long_and_odd_names_are_reported) {
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  char pod[201];
+  memset(pod, 'a', 200);
+  memcpy(pod + 190, "-28f6d-x7k", 10);
+  pod[200] = '\0';
+  fake_add_pod(700, "argo", pod, "main");
+  fake_set_stats(700, DEV_DATA, NFS_OP_READ)->count = 1;
+  const char *odd[] = {"odd|pipe.scope", "odd~tilde.scope",
+                       "caf\xc3\xa9.service"};
+  for (size_t i = 0; i < 3; i++) {
+    fake_add_cgroup(710 + i, odd[i]);
+    fake_set_stats(710 + i, DEV_DATA, NFS_OP_READ)->count = 2 + i;
+  }
+  EXPECT_EQ_INT(0, read_once());
+
+  char who[DATA_MAX_NAME_LEN];
+  int status = ident_who(who, sizeof(who), "argo", pod, "main", NULL);
+  EXPECT_EQ_INT(1, derive_of(who, "operations", WHAT_READ));
+  EXPECT_EQ_INT(0, status);
+  EXPECT_EQ_INT(IDENT_MAX_LEN, strlen(who));
+  OK(strncmp(who, "argo_aaaa", 9) == 0);
+  OK(strcmp(who + strlen(who) - 5, "_main") == 0);
+  for (size_t i = 0; i < 3; i++) {
+    status = ident_who(who, sizeof(who), NULL, NULL, NULL, odd[i]);
+    EXPECT_EQ_INT(2 + (derive_t)i, derive_of(who, "operations", WHAT_READ));
+    EXPECT_EQ_INT(0, status);
+    OK(who[0] == '@' && who[1] == '~' && strlen(who) == 1 + IDENT_HASH_LEN);
+  }
+  return 0;
+}
+
 DEF_TEST(torn_read_keeps_histogram_valid) {
   reset_plugin();
   const char *kv[] = {"Bucket", "0.001"};
@@ -338,6 +376,7 @@ int main(void) {
   RUN_TEST(ended_pod_keeps_its_counts_and_its_keys_are_freed);
   RUN_TEST(unresolved_keys_wait_then_say_so);
   RUN_TEST(container_without_state_yet_is_not_pinned);
+  RUN_TEST(long_and_odd_names_are_reported);
   RUN_TEST(torn_read_keeps_histogram_valid);
   RUN_TEST(clock_stepped_back_still_advances_value_time);
   RUN_TEST(host_root_prefixes_host_paths);
