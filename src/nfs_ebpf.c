@@ -398,13 +398,15 @@ static series_t *resolve_key(const struct op_key *key, bool *mounts_forced) {
 
 /* Add every kernel key's cumulative values to its series; keys whose
  * cgroup is gone (and whose names were kept long enough) are retired: their
- * last value moves into the series for good and the key leaves the map. */
-static void collect_stats(void) {
+ * last value moves into the series for good and the key leaves the map.
+ * Returns 0, or the failed map read's status (nothing was staged then). */
+static int collect_stats(void) {
   int status = kstats_read(tracer_stats_fd(tracer), &stats_snapshot);
   if (status != 0) {
-    ERROR("nfs_ebpf plugin: reading the op_stats map failed: %s",
+    ERROR("nfs_ebpf plugin: reading the op_stats map failed: %s; this "
+          "interval's values are not reported.",
           STRERROR(-status));
-    return;
+    return status;
   }
   bool mounts_forced = false;
   for (size_t i = 0; i < stats_snapshot.len; i++) {
@@ -417,6 +419,7 @@ static void collect_stats(void) {
     bool retire = !identity_cgroup_alive(identity, key->cgroup_id);
     series_add_stats(series, s, kstats_val(&stats_snapshot, i), retire);
   }
+  return 0;
 }
 
 /* The op_stats key an op_errors entry belongs to: same cgroup, device, op. */
@@ -425,12 +428,13 @@ static struct op_key op_key_of_error(const struct err_key *ek) {
       .cgroup_id = ek->cgroup_id, .dev = ek->dev, .op = ek->op};
 }
 
-static void collect_errors(void) {
+static int collect_errors(void) {
   int status = kstats_read(tracer_errors_fd(tracer), &errors_snapshot);
   if (status != 0) {
-    ERROR("nfs_ebpf plugin: reading the op_errors map failed: %s",
+    ERROR("nfs_ebpf plugin: reading the op_errors map failed: %s; this "
+          "interval's values are not reported.",
           STRERROR(-status));
-    return;
+    return status;
   }
   for (size_t i = 0; i < errors_snapshot.len; i++) {
     const struct err_key *ek = kstats_key(&errors_snapshot, i);
@@ -447,6 +451,7 @@ static void collect_errors(void) {
     if (series_add_errors(series, s, ek->err, count, retire) != 0)
       ERROR("nfs_ebpf plugin: out of memory recording errors.");
   }
+  return 0;
 }
 
 /* Remove the kernel keys that were just retired. Errors first: once the
@@ -559,13 +564,21 @@ static int nfs_ebpf_read(user_data_t *ud) {
   mount_table_refresh(mounts, false);
   identity_tick(identity, now);
 
+  /* The series take this read's values only if both maps were read: a
+   * failed read dispatches no series this interval (a repeated value would
+   * claim a rate of 0, zeros a counter reset), keeps every reported value
+   * where it was, and retires nothing; the next read catches up, as the
+   * kernel values are cumulative. */
   series_begin_interval(series, read_number);
-  collect_stats();
-  collect_errors();
-  series_for_each(series, submit_series, &now);
+  bool read_ok = collect_stats() == 0 && collect_errors() == 0;
+  if (read_ok) {
+    series_commit_interval(series);
+    series_for_each(series, submit_series, &now);
+  }
   tracer_sweep_stale_starts(tracer, TRACER_STALE_START_NS);
   submit_lost(now);
-  remove_retired_keys();
+  if (read_ok)
+    remove_retired_keys();
 
   /* Series of ended pods stay (with their last values) for
    * RetainEndedSeries, then end. */

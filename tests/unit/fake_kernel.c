@@ -67,6 +67,14 @@ void kstats_snapshot_init(kstats_snapshot_t *s, size_t key_size,
 void kstats_snapshot_free(kstats_snapshot_t *s) { (void)s; }
 
 int kstats_read(int map_fd, kstats_snapshot_t *s) {
+  /* A failed read, as the real one fails: an error and a partial or
+   * stale snapshot the caller must not use. */
+  int status =
+      map_fd == FAKE_STATS_FD ? fake.stats_read_status : fake.errors_read_status;
+  if (status != 0) {
+    s->len = 0;
+    return status;
+  }
   if (map_fd == FAKE_STATS_FD) {
     s->keys = fake.stats_keys;
     s->vals = fake.stats_vals;

@@ -33,6 +33,7 @@ typedef struct {
   __u64 err_vals[FAKE_MAX];
   size_t n_errs;
   size_t deleted_stats, deleted_errs;
+  int stats_read_status, errors_read_status; /* kstats_read's result */
 
   fake_cgroup_t cgroups[FAKE_MAX];
   size_t n_cgroups;

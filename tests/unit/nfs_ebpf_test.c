@@ -308,6 +308,54 @@ DEF_TEST(long_and_odd_names_are_reported) {
   return 0;
 }
 
+/* A map read that fails must not make any counter fall: the read reports
+ * no series, retires and deletes nothing, and the next read goes on from
+ * the kernel's cumulative values, each counted once. */
+DEF_TEST(failed_map_read_keeps_every_value) {
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  const char *who = "shop_db-1_pg", *what = "write@10.0.0.5:|vol|data";
+  const char *eio = "write-EIO@10.0.0.5:|vol|data";
+  fake_add_pod(800, "shop", "db-1", "pg"); /* ends during the failures */
+  fake_add_pod(801, "shop", "db-1", "pg"); /* its restarted container */
+  fake_set_stats(800, DEV_DATA, NFS_OP_WRITE)->bytes = 500;
+  fake_set_error(800, DEV_DATA, NFS_OP_WRITE, EIO, 1);
+  fake_set_stats(801, DEV_DATA, NFS_OP_WRITE)->bytes = 10;
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(510, derive_of(who, "total_bytes", what));
+  EXPECT_EQ_INT(1, derive_of(who, "errors", eio));
+
+  fake_kill_cgroup(800);
+  fake_set_stats(801, DEV_DATA, NFS_OP_WRITE)->bytes = 20;
+  for (int failing = 0; failing < 2; failing++) {
+    fake.stats_read_status = failing == 0 ? -EIO : 0;
+    fake.errors_read_status = failing == 1 ? -ENOMEM : 0;
+    mock_log_set_echo(false);
+    EXPECT_EQ_INT(0, read_once());
+    mock_log_set_echo(true);
+    /* neither a zero nor a stale value: no series at all */
+    EXPECT_EQ_INT(-1, derive_of(who, "total_bytes", what));
+    EXPECT_EQ_INT(-1, derive_of(who, "errors", eio));
+    EXPECT_EQ_INT(NFS_LOST_MAX, mock_dispatch_count()); /* lost events */
+    EXPECT_EQ_INT(0, fake.deleted_stats);
+    EXPECT_EQ_INT(0, fake.deleted_errs);
+  }
+  OK(mock_log_count(LOG_ERR, "op_stats map failed") == 1);
+  OK(mock_log_count(LOG_ERR, "op_errors map failed") == 1);
+
+  /* Reads work again: the ended cgroup is retired once, the rest is live. */
+  fake.errors_read_status = 0;
+  for (int i = 0; i < 2; i++) {
+    EXPECT_EQ_INT(0, read_once());
+    EXPECT_EQ_INT(520, derive_of(who, "total_bytes", what));
+    EXPECT_EQ_INT(1, derive_of(who, "errors", eio));
+  }
+  EXPECT_EQ_INT(1, fake.deleted_stats);
+  EXPECT_EQ_INT(1, fake.deleted_errs);
+  return 0;
+}
+
 DEF_TEST(torn_read_keeps_histogram_valid) {
   reset_plugin();
   const char *kv[] = {"Bucket", "0.001"};
@@ -377,6 +425,7 @@ int main(void) {
   RUN_TEST(unresolved_keys_wait_then_say_so);
   RUN_TEST(container_without_state_yet_is_not_pinned);
   RUN_TEST(long_and_odd_names_are_reported);
+  RUN_TEST(failed_map_read_keeps_every_value);
   RUN_TEST(torn_read_keeps_histogram_valid);
   RUN_TEST(clock_stepped_back_still_advances_value_time);
   RUN_TEST(host_root_prefixes_host_paths);
