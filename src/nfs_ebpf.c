@@ -239,6 +239,22 @@ static int cgroup_v1_subsys_id(void) {
   return found;
 }
 
+/* Releases everything init creates, whatever part of it exists: init's
+ * failure path and shutdown share it, so a failed init leaves no watcher
+ * thread, inotify descriptor or BPF object behind. */
+static void free_runtime(void) {
+  tracer_close(tracer); /* detaches every probe first */
+  tracer = NULL;
+  series_table_destroy(series);
+  series = NULL;
+  identity_destroy(identity); /* stops the watcher thread */
+  identity = NULL;
+  mount_table_destroy(mounts);
+  mounts = NULL;
+  kstats_snapshot_free(&stats_snapshot);
+  kstats_snapshot_free(&errors_snapshot);
+}
+
 static int nfs_ebpf_init(void) {
   char err[256] = "";
   const double *bounds = conf_bucket_seconds;
@@ -265,7 +281,7 @@ static int nfs_ebpf_init(void) {
     sstrncpy(path, "/proc/self/mountinfo", sizeof(path));
   mounts = mount_table_create(path);
   if (mounts == NULL)
-    return -1; /* mount_table_create logged why */
+    goto fail; /* mount_table_create logged why */
 
   /* CgroupRoot and StateDir are paths on the host: identity puts
    * HostRoot in front of them. */
@@ -277,15 +293,15 @@ static int nfs_ebpf_init(void) {
   };
   identity = identity_create(&icfg);
   if (identity == NULL)
-    return -1;
+    goto fail;
   int v1_subsys = cgroup_v1_subsys_id();
   if (v1_subsys == -2)
-    return -1; /* v1-only host, but its controller has no kernel index */
+    goto fail; /* v1-only host, but its controller has no kernel index */
 
   series = series_table_create();
   if (series == NULL) {
     ERROR("nfs_ebpf plugin: out of memory creating the series table.");
-    return -1;
+    goto fail;
   }
   kstats_snapshot_init(&stats_snapshot, sizeof(struct op_key),
                        sizeof(struct op_stats));
@@ -303,9 +319,8 @@ static int nfs_ebpf_init(void) {
   };
   memcpy(tcfg.bucket_bounds_ns, histogram.bounds_ns,
          sizeof(tcfg.bucket_bounds_ns));
-  int status = tracer_open(&tcfg, &tracer);
-  if (status != 0)
-    return -1; /* tracer_open logged the cause and what to do about it */
+  if (tracer_open(&tcfg, &tracer) != 0)
+    goto fail; /* tracer_open logged the cause and what to do about it */
 
   /* Attach now if the nfs modules are already loaded; otherwise every read
    * checks again, so a mount made later is traced without a restart. */
@@ -315,6 +330,10 @@ static int nfs_ebpf_init(void) {
        histogram.count, conf_max_entries, path,
        v1_subsys < 0 ? "cgroup v2" : "a cgroup v1 controller");
   return 0;
+
+fail:
+  free_runtime();
+  return -1;
 }
 
 /* The "who" of a kernel key: its pod, or its cgroup outside pods. Returns
@@ -601,16 +620,7 @@ static int nfs_ebpf_read(user_data_t *ud) {
 }
 
 static int nfs_ebpf_shutdown(void) {
-  tracer_close(tracer); /* detaches every probe first */
-  tracer = NULL;
-  series_table_destroy(series);
-  series = NULL;
-  identity_destroy(identity);
-  identity = NULL;
-  mount_table_destroy(mounts);
-  mounts = NULL;
-  kstats_snapshot_free(&stats_snapshot);
-  kstats_snapshot_free(&errors_snapshot);
+  free_runtime();
   for (size_t i = 0; i < conf_state_dir_count; i++)
     sfree(conf_state_dirs[i]);
   sfree(conf_state_dirs);

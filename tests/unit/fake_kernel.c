@@ -119,9 +119,13 @@ static struct identity_s the_identity;
 
 identity_t *identity_create(const identity_config_t *cfg) {
   (void)cfg;
+  fake.identities++;
   return &the_identity;
 }
-void identity_destroy(identity_t *id) { (void)id; }
+void identity_destroy(identity_t *id) {
+  if (id != NULL)
+    fake.identities--;
+}
 identity_cgroup_mode_t identity_cgroup_mode(const identity_t *id,
                                             const char **v1_controller) {
   (void)id;

@@ -24,6 +24,7 @@ typedef struct {
   tracer_config_t tracer_config;
   int tracer_open_status;
   int tracer_opened, tracer_closed, syncs;
+  int identities; /* created and not destroyed (the real one has a thread) */
   uint64_t lost[NFS_LOST_MAX];
 
   struct op_key stats_keys[FAKE_MAX];

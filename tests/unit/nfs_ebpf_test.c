@@ -7,6 +7,7 @@
 #include "nfs_ebpf.c" /* static functions and state of the plugin */
 
 #include "fake_kernel.h"
+#include <dirent.h>
 #include "mock_collectd.h"
 #include "testing.h"
 
@@ -125,11 +126,34 @@ DEF_TEST(config_reaches_the_kernel_side) {
   return 0;
 }
 
+/* Open file descriptors of this process. */
+static int count_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (d == NULL)
+    return -1;
+  int n = 0;
+  while (readdir(d) != NULL)
+    n++;
+  closedir(d);
+  return n;
+}
+
+/* A failed init leaves nothing running or open: collectd keeps the plugin
+ * loaded (and calls shutdown only when the daemon ends), so anything left
+ * would live as long as the daemon. */
 DEF_TEST(init_fails_cleanly_without_the_tracer) {
   reset_plugin();
   EXPECT_EQ_INT(0, configure(NULL, 0));
+  int fds = count_fds();
   fake.tracer_open_status = -EPERM;
   EXPECT_EQ_INT(-1, nfs_ebpf_init());
+  EXPECT_EQ_INT(1, fake.tracer_opened);
+  EXPECT_EQ_INT(fds, count_fds());    /* the mountinfo poll fd is closed */
+  EXPECT_EQ_INT(0, fake.identities); /* its watcher thread is stopped */
+  OK(mounts == NULL && identity == NULL && series == NULL && tracer == NULL);
+  /* shutdown after a failed init is harmless */
+  EXPECT_EQ_INT(0, nfs_ebpf_shutdown());
+  EXPECT_EQ_INT(0, fake.identities);
   return 0;
 }
 
@@ -401,6 +425,7 @@ DEF_TEST(host_root_prefixes_host_paths) {
   EXPECT_EQ_INT(0, configure(elsewhere, 2));
   EXPECT_EQ_INT(-1, nfs_ebpf_init());
   OK(fake.tracer_opened == 0);
+  EXPECT_EQ_INT(0, fake.identities);
   return 0;
 }
 
