@@ -221,6 +221,15 @@ DEF_TEST(decodes_tricky_mounts) {
 DEF_TEST(bad_segments_hashed_and_logged_once) {
   mock_reset();
   mock_log_set_echo(false);
+  /* the log names the first one, escaped, with what it is reported as */
+  EXPECT_EQ_INT(0, ident_who(who, sizeof(who), NULL, NULL, NULL,
+                             "caf\xc3\xa9\\x|y.service"));
+  char line[128];
+  snprintf(line, sizeof(line),
+           "the cgroup name \"caf\\xc3\\xa9\\x5cx|y.service\" holds "
+           "non-printable or reserved characters; it is reported as \"%s\"",
+           who + 1);
+  EXPECT_EQ_INT(1, mock_log_count(LOG_WARNING, line));
   EXPECT_EQ_INT(0, ident_who(who, sizeof(who), "ns", "bad_pod", "c", NULL));
   /* "bad_pod" would split the who wrongly: replaced by its hash */
   char expect[64];
