@@ -54,6 +54,23 @@ static void hash_text(uint64_t hash, char out[IDENT_HASH_LEN + 1]) {
 
 static char encoded_char(char c) { return c == '/' ? '|' : c; }
 
+/* text for a log line: bytes outside printable ASCII, and backslashes, as
+ * \xNN; cut with "..." if it does not fit. */
+static void printable(char *out, size_t size, const char *text) {
+  size_t o = 0;
+  for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++) {
+    if (o + 4 + 3 >= size) { /* room for one \xNN and "..." */
+      sstrncpy(out + o, "...", size - o);
+      return;
+    }
+    if (*c >= 0x20 && *c <= 0x7e && *c != '\\')
+      out[o++] = (char)*c;
+    else
+      o += (size_t)snprintf(out + o, size - o, "\\x%02x", *c);
+  }
+  out[o] = '\0';
+}
+
 static void add_fixed(field_t *f, const char *text) {
   piece_t *p = &f->pieces[f->num++];
   memset(p, 0, sizeof(*p));
@@ -91,9 +108,11 @@ static void add_segment(field_t *f, const char *field_name, const char *text,
   p->len = p->out_len = IDENT_HASH_LEN;
   if (!logged_bad_segment) {
     logged_bad_segment = true;
-    WARNING("nfs_ebpf plugin: a %s name holds non-printable or reserved "
-            "characters; it is reported as \"%s\" (logged once).",
-            field_name, p->hash_text);
+    char shown[256];
+    printable(shown, sizeof(shown), text);
+    WARNING("nfs_ebpf plugin: the %s name \"%s\" holds non-printable or "
+            "reserved characters; it is reported as \"%s\" (logged once).",
+            field_name, shown, p->hash_text);
   }
 }
 
@@ -162,11 +181,9 @@ static int shorten(field_t *f, size_t limit) {
 
 /* Writes the field; buf has room for the total plus the terminator. */
 static int write_field(const field_t *f, char *buf) {
-  bool any_cut = false, any_hashed = false;
-  for (size_t i = 0; i < f->num; i++) {
+  bool any_cut = false;
+  for (size_t i = 0; i < f->num; i++)
     any_cut |= f->pieces[i].cut;
-    any_hashed |= f->pieces[i].hashed;
-  }
   char cut_hash[IDENT_HASH_LEN + 1] = "";
   if (any_cut)
     hash_text(field_hash(f), cut_hash);
@@ -195,7 +212,7 @@ static int write_field(const field_t *f, char *buf) {
          "shortened to \"%s\" (logged once).",
          IDENT_MAX_LEN, buf);
   }
-  return (any_cut || any_hashed) ? 1 : 0;
+  return 0;
 }
 
 static int finish(field_t *f, char *buf, size_t size, const char *what) {

@@ -33,15 +33,17 @@ uint64_t ident_fnv1a64(const void *data, size_t len);
 
 /* who of a pod process (ns, pod, container non-NULL, cgroup ignored) or of
  * a process outside pods (ns == NULL: "@" + cgroup; "/" becomes "@|").
- * Writes at most min(size - 1, IDENT_MAX_LEN) characters. Returns 0, 1 when
- * a segment was shortened or replaced by its hash, -1 on bad arguments
- * (logged; buf then holds ""). */
+ * Writes at most min(size - 1, IDENT_MAX_LEN) characters. Returns 0 when
+ * buf holds the identifier, shortened or hashed ones included: they are
+ * the encoding of long or odd names, not a failure, and a '~' in buf (never
+ * part of a name we copy) marks them. Returns -1 on bad arguments or a buf
+ * too small for even the hashes (logged; buf then holds ""). */
 int ident_who(char *buf, size_t size, const char *ns, const char *pod,
               const char *container, const char *cgroup);
 
 /* what of a series: op (e.g. "read"), optional qualifier ("0.001", "+Inf",
  * "ESTALE"; NULL or "" for none), server and export as split by
- * ident_split_source. Same return values as ident_who. op must not contain
+ * ident_split_source. Returns 0 or -1 as ident_who. op must not contain
  * '-', '@', '/', and the qualifier no '@' or '/': they are ours, not user
  * data, so a bad one is a bug and returns -1. */
 int ident_what(char *buf, size_t size, const char *op, const char *qualifier,

@@ -257,6 +257,22 @@ static int cgroup_v1_subsys_id(void) {
   return found;
 }
 
+/* Releases everything init creates, whatever part of it exists: init's
+ * failure path and shutdown share it, so a failed init leaves no watcher
+ * thread, inotify descriptor or BPF object behind. */
+static void free_runtime(void) {
+  tracer_close(tracer); /* detaches every probe first */
+  tracer = NULL;
+  series_table_destroy(series);
+  series = NULL;
+  identity_destroy(identity); /* stops the watcher thread */
+  identity = NULL;
+  mount_table_destroy(mounts);
+  mounts = NULL;
+  kstats_snapshot_free(&stats_snapshot);
+  kstats_snapshot_free(&errors_snapshot);
+}
+
 static int nfs_ebpf_init(void) {
   char err[256] = "";
   const double *bounds = conf_bucket_seconds;
@@ -283,7 +299,7 @@ static int nfs_ebpf_init(void) {
     sstrncpy(path, "/proc/self/mountinfo", sizeof(path));
   mounts = mount_table_create(path);
   if (mounts == NULL)
-    return -1; /* mount_table_create logged why */
+    goto fail; /* mount_table_create logged why */
 
   /* CgroupRoot and StateDir are paths on the host: identity puts
    * HostRoot in front of them. */
@@ -296,15 +312,15 @@ static int nfs_ebpf_init(void) {
   };
   identity = identity_create(&icfg);
   if (identity == NULL)
-    return -1;
+    goto fail;
   int v1_subsys = cgroup_v1_subsys_id();
   if (v1_subsys == -2)
-    return -1; /* v1-only host, but its controller has no kernel index */
+    goto fail; /* v1-only host, but its controller has no kernel index */
 
   series = series_table_create();
   if (series == NULL) {
     ERROR("nfs_ebpf plugin: out of memory creating the series table.");
-    return -1;
+    goto fail;
   }
   kstats_snapshot_init(&stats_snapshot, sizeof(struct op_key),
                        sizeof(struct op_stats));
@@ -322,9 +338,8 @@ static int nfs_ebpf_init(void) {
   };
   memcpy(tcfg.bucket_bounds_ns, histogram.bounds_ns,
          sizeof(tcfg.bucket_bounds_ns));
-  int status = tracer_open(&tcfg, &tracer);
-  if (status != 0)
-    return -1; /* tracer_open logged the cause and what to do about it */
+  if (tracer_open(&tcfg, &tracer) != 0)
+    goto fail; /* tracer_open logged the cause and what to do about it */
 
   /* Attach now if the nfs modules are already loaded; otherwise every read
    * checks again, so a mount made later is traced without a restart. */
@@ -334,10 +349,16 @@ static int nfs_ebpf_init(void) {
        histogram.count, conf_max_entries, path,
        v1_subsys < 0 ? "cgroup v2" : "a cgroup v1 controller");
   return 0;
+
+fail:
+  free_runtime();
+  return -1;
 }
 
 /* The "who" of a kernel key: its pod, or its cgroup outside pods. Returns
- * 0 and fills `who`, or -EAGAIN while the answer may still improve. */
+ * 0 and fills `who` (long or odd names shortened or hashed as ident.h
+ * says: final, like any other name), -EAGAIN while the answer may still
+ * improve, -EINVAL if no identifier can be made (a bug, logged by ident). */
 static int resolve_who(uint64_t cgroup_id, bool give_up, char *who,
                        size_t who_size) {
   pod_identity_t id;
@@ -359,9 +380,10 @@ static int resolve_who(uint64_t cgroup_id, bool give_up, char *who,
                                         container_id, &runtime))
       return -EAGAIN;
   }
-  if (id.in_pod)
-    return ident_who(who, who_size, id.ns, id.pod, id.container, NULL);
-  return ident_who(who, who_size, NULL, NULL, NULL, id.cgroup);
+  status = id.in_pod
+               ? ident_who(who, who_size, id.ns, id.pod, id.container, NULL)
+               : ident_who(who, who_size, NULL, NULL, NULL, id.cgroup);
+  return status == 0 ? 0 : -EINVAL;
 }
 
 /* Find (or make) the series of a kernel key. NULL: not resolvable yet,
@@ -414,13 +436,15 @@ static series_t *resolve_key(const struct op_key *key, bool *mounts_forced) {
 
 /* Add every kernel key's cumulative values to its series; keys whose
  * cgroup is gone (and whose names were kept long enough) are retired: their
- * last value moves into the series for good and the key leaves the map. */
-static void collect_stats(void) {
+ * last value moves into the series for good and the key leaves the map.
+ * Returns 0, or the failed map read's status (nothing was staged then). */
+static int collect_stats(void) {
   int status = kstats_read(tracer_stats_fd(tracer), &stats_snapshot);
   if (status != 0) {
-    ERROR("nfs_ebpf plugin: reading the op_stats map failed: %s",
+    ERROR("nfs_ebpf plugin: reading the op_stats map failed: %s; this "
+          "interval's values are not reported.",
           STRERROR(-status));
-    return;
+    return status;
   }
   bool mounts_forced = false;
   for (size_t i = 0; i < stats_snapshot.len; i++) {
@@ -433,6 +457,7 @@ static void collect_stats(void) {
     bool retire = !identity_cgroup_alive(identity, key->cgroup_id);
     series_add_stats(series, s, kstats_val(&stats_snapshot, i), retire);
   }
+  return 0;
 }
 
 /* The op_stats key an op_errors entry belongs to: same cgroup, device, op. */
@@ -441,12 +466,13 @@ static struct op_key op_key_of_error(const struct err_key *ek) {
       .cgroup_id = ek->cgroup_id, .dev = ek->dev, .op = ek->op};
 }
 
-static void collect_errors(void) {
+static int collect_errors(void) {
   int status = kstats_read(tracer_errors_fd(tracer), &errors_snapshot);
   if (status != 0) {
-    ERROR("nfs_ebpf plugin: reading the op_errors map failed: %s",
+    ERROR("nfs_ebpf plugin: reading the op_errors map failed: %s; this "
+          "interval's values are not reported.",
           STRERROR(-status));
-    return;
+    return status;
   }
   for (size_t i = 0; i < errors_snapshot.len; i++) {
     const struct err_key *ek = kstats_key(&errors_snapshot, i);
@@ -463,6 +489,7 @@ static void collect_errors(void) {
     if (series_add_errors(series, s, ek->err, count, retire) != 0)
       ERROR("nfs_ebpf plugin: out of memory recording errors.");
   }
+  return 0;
 }
 
 /* Remove the kernel keys that were just retired. Errors first: once the
@@ -575,13 +602,21 @@ static int nfs_ebpf_read(user_data_t *ud) {
   mount_table_refresh(mounts, false);
   identity_tick(identity, now);
 
+  /* The series take this read's values only if both maps were read: a
+   * failed read dispatches no series this interval (a repeated value would
+   * claim a rate of 0, zeros a counter reset), keeps every reported value
+   * where it was, and retires nothing; the next read catches up, as the
+   * kernel values are cumulative. */
   series_begin_interval(series, read_number);
-  collect_stats();
-  collect_errors();
-  series_for_each(series, submit_series, &now);
+  bool read_ok = collect_stats() == 0 && collect_errors() == 0;
+  if (read_ok) {
+    series_commit_interval(series);
+    series_for_each(series, submit_series, &now);
+  }
   tracer_sweep_stale_starts(tracer, TRACER_STALE_START_NS);
   submit_lost(now);
-  remove_retired_keys();
+  if (read_ok)
+    remove_retired_keys();
 
   /* Series of ended pods stay (with their last values) for
    * RetainEndedSeries, then end. */
@@ -604,16 +639,7 @@ static int nfs_ebpf_read(user_data_t *ud) {
 }
 
 static int nfs_ebpf_shutdown(void) {
-  tracer_close(tracer); /* detaches every probe first */
-  tracer = NULL;
-  series_table_destroy(series);
-  series = NULL;
-  identity_destroy(identity);
-  identity = NULL;
-  mount_table_destroy(mounts);
-  mounts = NULL;
-  kstats_snapshot_free(&stats_snapshot);
-  kstats_snapshot_free(&errors_snapshot);
+  free_runtime();
   for (size_t i = 0; i < conf_state_dir_count; i++)
     sfree(conf_state_dirs[i]);
   sfree(conf_state_dirs);

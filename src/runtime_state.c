@@ -30,9 +30,10 @@ const char *const runtime_state_default_dirs[] = {
 /* ---------------------------------------------------------------------- */
 /* Name validation                                                        */
 
-bool runtime_dns1123_label(const char *s, size_t max_len) {
-  size_t len = strlen(s);
-  if (len == 0 || len > max_len)
+/* One dot-free part of a DNS-1123 name: [a-z0-9]([-a-z0-9]*[a-z0-9])?,
+ * of any length (the callers bound the whole name). */
+static bool dns1123_part(const char *s, size_t len) {
+  if (len == 0)
     return false;
   for (size_t i = 0; i < len; i++) {
     char c = s[i];
@@ -43,19 +44,23 @@ bool runtime_dns1123_label(const char *s, size_t max_len) {
   return true;
 }
 
+bool runtime_dns1123_label(const char *s, size_t max_len) {
+  size_t len = strlen(s);
+  return len <= max_len && dns1123_part(s, len);
+}
+
+/* Kubernetes' IsDNS1123Subdomain: at most 253 characters of dot-separated
+ * parts, each matching the label pattern. Unlike DNS itself it puts no
+ * 63-character limit on a part, and pods of long generated names (a long
+ * Job or Deployment name plus its suffixes) depend on that. */
 bool runtime_dns1123_subdomain(const char *s, size_t max_len) {
   size_t len = strlen(s);
   if (len == 0 || len > max_len)
     return false;
-  char label[64];
   for (const char *p = s;;) {
     const char *dot = strchr(p, '.');
     size_t l = dot ? (size_t)(dot - p) : strlen(p);
-    if (l == 0 || l > 63)
-      return false;
-    memcpy(label, p, l);
-    label[l] = '\0';
-    if (!runtime_dns1123_label(label, 63))
+    if (!dns1123_part(p, l))
       return false;
     if (dot == NULL)
       return true;

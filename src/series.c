@@ -114,9 +114,10 @@ void series_begin_interval(series_table_t *t, uint64_t stamp) {
   t->stamp = stamp;
   for (size_t i = 0; i < t->series_nbuckets; i++)
     for (series_t *s = t->series_buckets[i]; s != NULL; s = s->next) {
-      memset(&s->live, 0, sizeof(s->live));
+      memset(&s->staged_live, 0, sizeof(s->staged_live));
+      memset(&s->staged_retired, 0, sizeof(s->staged_retired));
       for (size_t j = 0; j < s->n_errnos; j++)
-        s->errnos[j].live = 0;
+        s->errnos[j].staged_live = s->errnos[j].staged_retired = 0;
     }
 }
 
@@ -178,12 +179,25 @@ static void stats_add(struct op_stats *dst, const struct op_stats *src) {
     dst->buckets[i] += src->buckets[i];
 }
 
+void series_commit_interval(series_table_t *t) {
+  for (size_t i = 0; i < t->series_nbuckets; i++)
+    for (series_t *s = t->series_buckets[i]; s != NULL; s = s->next) {
+      s->live = s->staged_live;
+      stats_add(&s->retired, &s->staged_retired);
+      for (size_t j = 0; j < s->n_errnos; j++) {
+        series_errno_t *e = &s->errnos[j];
+        e->live = e->staged_live;
+        e->retired += e->staged_retired;
+      }
+    }
+}
+
 void series_add_stats(series_table_t *t, series_t *s,
                       const struct op_stats *val, bool retire) {
   if (retire) {
-    stats_add(&s->retired, val);
+    stats_add(&s->staged_retired, val);
   } else {
-    stats_add(&s->live, val);
+    stats_add(&s->staged_live, val);
     s->last_live = t->stamp;
   }
 }
@@ -204,9 +218,9 @@ int series_add_errors(series_table_t *t, series_t *s, uint16_t err,
     *e = (series_errno_t){.err = err};
   }
   if (retire) {
-    e->retired += count;
+    e->staged_retired += count;
   } else {
-    e->live += count;
+    e->staged_live += count;
     s->last_live = t->stamp;
   }
   return 0;

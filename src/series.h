@@ -10,6 +10,8 @@
  *  - retired: the final values of kernel keys that were removed because
  *    their cgroup is gone,
  * so that live + retired never decreases and `rate()` stays right.
+ * A read stages its values and commits them only once every map was read:
+ * a read that fails halfway leaves every reported value as it was.
  *
  * A kernel key is bound to its series the first time it is resolved and
  * stays bound for its whole life, so its counts never move from one series
@@ -33,6 +35,7 @@ typedef struct {
   uint16_t err; /* positive errno */
   uint64_t retired;
   uint64_t live;
+  uint64_t staged_retired, staged_live; /* this read, until committed */
 } series_errno_t;
 
 typedef struct series_s {
@@ -45,6 +48,7 @@ typedef struct series_s {
 
   struct op_stats retired;
   struct op_stats live;
+  struct op_stats staged_retired, staged_live; /* this read, until committed */
   series_errno_t *errnos;
   size_t n_errnos;
 
@@ -59,22 +63,30 @@ typedef struct series_table_s series_table_t;
 series_table_t *series_table_create(void);
 void series_table_destroy(series_table_t *t);
 
-/* Start a read: every series' live part is recomputed from scratch.
- * `stamp` is any increasing number (the read time). */
+/* Start a read: what series_add_* adds from now on is staged, and every
+ * series' live part will be recomputed from scratch by it. The values
+ * series_total reports stay those of the last committed read until
+ * series_commit_interval; a read that fails is simply never committed (the
+ * next begin discards its staged values). `stamp` is any increasing number
+ * (the read time). */
 void series_begin_interval(series_table_t *t, uint64_t stamp);
+
+/* The read succeeded: its staged values become the reported ones (live
+ * replaced, retired added). */
+void series_commit_interval(series_table_t *t);
 
 /* Find or create the series for (who, server, export, op). NULL on ENOMEM. */
 series_t *series_get(series_table_t *t, const char *who, const char *server,
                      const char *export_, uint32_t op);
 
 /* Add one kernel key's cumulative value, as live data or as the final value
- * of a key that is being removed. */
+ * of a key that is being removed (staged until the read is committed). */
 void series_add_stats(series_table_t *t, series_t *s,
                       const struct op_stats *val, bool retire);
 int series_add_errors(series_table_t *t, series_t *s, uint16_t err,
                       uint64_t count, bool retire);
 
-/* live + retired */
+/* live + retired, as of the last committed read */
 void series_total(const series_t *s, struct op_stats *out);
 
 /* Drop series that no live kernel key has fed since `oldest_stamp`: the

@@ -36,6 +36,8 @@ nfs_ebpf-@|/operations-fsync@fileserver:| 3
 nfs_ebpf-@system.slice|backup.service/operations-write@fileserver:vol 6
 nfs_ebpf-@user.slice/errors-write-EIO@10.0.0.5:|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x 1
 nfs_ebpf-shop_web-0-very-long-name~0123456789ab_nginx/operations-readdir@10.0.0.5:|vol|data 1
+nfs_ebpf-argo_data-pipeline-nightly-ingest-data-pipeline-nightly-ingest-data-pipeline-nightly-ingest-data-pipeline-nig~020ffc47d5db_main/operations-read@10.0.0.5:|vol|data 11
+nfs_ebpf-@~656ce3a8fd56/operations-read@10.0.0.5:|vol|data 13
 nfs_ebpf/derive-stats_map_full 12
 nfs_ebpf/derive-missed_return 0
 nfs-v3client/nfs_procedure-read 42

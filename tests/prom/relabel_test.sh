@@ -115,6 +115,10 @@ expected = [
       pod="web-0-very-long-name~0123456789ab", container="nginx"),
     s("nfs_ebpf_lost_events_total", "12", reason="stats_map_full"),
     s("nfs_ebpf_lost_events_total", "0", reason="missed_return"),
+    s("nfs_ebpf_operation_duration_seconds_count", "11", M1, op="read", namespace="argo",
+      pod="data-pipeline-nightly-ingest-data-pipeline-nightly-ingest-data-pipeline-nightly-"
+          "ingest-data-pipeline-nig~020ffc47d5db", container="main"),
+    s("nfs_ebpf_operation_duration_seconds_count", "13", M1, op="read", cgroup="~656ce3a8fd56"),
 ]
 
 descr = {
@@ -126,6 +130,8 @@ descr = {
     19: "export with 54 levels (chain crosses 8/4/2 boundaries)",
     20: "hash-shortened pod name kept verbatim",
     21: "lost events: reason from a series without plugin instance",
+    23: "200-character pod name, shortened to a 127-character who by the plugin",
+    24: "cgroup name with odd bytes ('caf\\xc3\\xa9.service'), hashed by the plugin",
 }
 for i, (labels, value) in enumerate(expected):
     k = key(labels)

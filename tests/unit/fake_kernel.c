@@ -67,6 +67,14 @@ void kstats_snapshot_init(kstats_snapshot_t *s, size_t key_size,
 void kstats_snapshot_free(kstats_snapshot_t *s) { (void)s; }
 
 int kstats_read(int map_fd, kstats_snapshot_t *s) {
+  /* A failed read, as the real one fails: an error and a partial or
+   * stale snapshot the caller must not use. */
+  int status =
+      map_fd == FAKE_STATS_FD ? fake.stats_read_status : fake.errors_read_status;
+  if (status != 0) {
+    s->len = 0;
+    return status;
+  }
   if (map_fd == FAKE_STATS_FD) {
     s->keys = fake.stats_keys;
     s->vals = fake.stats_vals;
@@ -111,9 +119,13 @@ static struct identity_s the_identity;
 
 identity_t *identity_create(const identity_config_t *cfg) {
   (void)cfg;
+  fake.identities++;
   return &the_identity;
 }
-void identity_destroy(identity_t *id) { (void)id; }
+void identity_destroy(identity_t *id) {
+  if (id != NULL)
+    fake.identities--;
+}
 identity_cgroup_mode_t identity_cgroup_mode(const identity_t *id,
                                             const char **v1_controller) {
   (void)id;

@@ -24,6 +24,7 @@ typedef struct {
   tracer_config_t tracer_config;
   int tracer_open_status;
   int tracer_opened, tracer_closed, syncs;
+  int identities; /* created and not destroyed (the real one has a thread) */
   uint64_t lost[NFS_LOST_MAX];
 
   struct op_key stats_keys[FAKE_MAX];
@@ -33,6 +34,7 @@ typedef struct {
   __u64 err_vals[FAKE_MAX];
   size_t n_errs;
   size_t deleted_stats, deleted_errs;
+  int stats_read_status, errors_read_status; /* kstats_read's result */
 
   fake_cgroup_t cgroups[FAKE_MAX];
   size_t n_cgroups;

@@ -7,6 +7,7 @@
 #include "nfs_ebpf.c" /* static functions and state of the plugin */
 
 #include "fake_kernel.h"
+#include <dirent.h>
 #include "mock_collectd.h"
 #include "testing.h"
 
@@ -130,11 +131,34 @@ DEF_TEST(config_reaches_the_kernel_side) {
   return 0;
 }
 
+/* Open file descriptors of this process. */
+static int count_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (d == NULL)
+    return -1;
+  int n = 0;
+  while (readdir(d) != NULL)
+    n++;
+  closedir(d);
+  return n;
+}
+
+/* A failed init leaves nothing running or open: collectd keeps the plugin
+ * loaded (and calls shutdown only when the daemon ends), so anything left
+ * would live as long as the daemon. */
 DEF_TEST(init_fails_cleanly_without_the_tracer) {
   reset_plugin();
   EXPECT_EQ_INT(0, configure(NULL, 0));
+  int fds = count_fds();
   fake.tracer_open_status = -EPERM;
   EXPECT_EQ_INT(-1, nfs_ebpf_init());
+  EXPECT_EQ_INT(1, fake.tracer_opened);
+  EXPECT_EQ_INT(fds, count_fds());    /* the mountinfo poll fd is closed */
+  EXPECT_EQ_INT(0, fake.identities); /* its watcher thread is stopped */
+  OK(mounts == NULL && identity == NULL && series == NULL && tracer == NULL);
+  /* shutdown after a failed init is harmless */
+  EXPECT_EQ_INT(0, nfs_ebpf_shutdown());
+  EXPECT_EQ_INT(0, fake.identities);
   return 0;
 }
 
@@ -275,6 +299,92 @@ DEF_TEST(container_without_state_yet_is_not_pinned) {
   return 0;
 }
 
+/* A pod whose namespace + pod + container exceed 127 characters, and
+ * cgroups whose names hold '|', '~' or non-ASCII bytes: their names are
+ * shortened or hashed (ident.h), and they are reported from the first
+ * read like any other. */
+DEF_TEST(long_and_odd_names_are_reported) {
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  char pod[201];
+  memset(pod, 'a', 200);
+  memcpy(pod + 190, "-28f6d-x7k", 10);
+  pod[200] = '\0';
+  fake_add_pod(700, "argo", pod, "main");
+  fake_set_stats(700, DEV_DATA, NFS_OP_READ)->count = 1;
+  const char *odd[] = {"odd|pipe.scope", "odd~tilde.scope",
+                       "caf\xc3\xa9.service"};
+  for (size_t i = 0; i < 3; i++) {
+    fake_add_cgroup(710 + i, odd[i]);
+    fake_set_stats(710 + i, DEV_DATA, NFS_OP_READ)->count = 2 + i;
+  }
+  EXPECT_EQ_INT(0, read_once());
+
+  char who[DATA_MAX_NAME_LEN];
+  int status = ident_who(who, sizeof(who), "argo", pod, "main", NULL);
+  EXPECT_EQ_INT(1, derive_of(who, "operations", WHAT_READ));
+  EXPECT_EQ_INT(0, status);
+  EXPECT_EQ_INT(IDENT_MAX_LEN, strlen(who));
+  OK(strncmp(who, "argo_aaaa", 9) == 0);
+  OK(strcmp(who + strlen(who) - 5, "_main") == 0);
+  for (size_t i = 0; i < 3; i++) {
+    status = ident_who(who, sizeof(who), NULL, NULL, NULL, odd[i]);
+    EXPECT_EQ_INT(2 + (derive_t)i, derive_of(who, "operations", WHAT_READ));
+    EXPECT_EQ_INT(0, status);
+    OK(who[0] == '@' && who[1] == '~' && strlen(who) == 1 + IDENT_HASH_LEN);
+  }
+  return 0;
+}
+
+/* A map read that fails must not make any counter fall: the read reports
+ * no series, retires and deletes nothing, and the next read goes on from
+ * the kernel's cumulative values, each counted once. */
+DEF_TEST(failed_map_read_keeps_every_value) {
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  const char *who = "shop_db-1_pg", *what = "write@10.0.0.5:|vol|data";
+  const char *eio = "write-EIO@10.0.0.5:|vol|data";
+  fake_add_pod(800, "shop", "db-1", "pg"); /* ends during the failures */
+  fake_add_pod(801, "shop", "db-1", "pg"); /* its restarted container */
+  fake_set_stats(800, DEV_DATA, NFS_OP_WRITE)->bytes = 500;
+  fake_set_error(800, DEV_DATA, NFS_OP_WRITE, EIO, 1);
+  fake_set_stats(801, DEV_DATA, NFS_OP_WRITE)->bytes = 10;
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(510, derive_of(who, "total_bytes", what));
+  EXPECT_EQ_INT(1, derive_of(who, "errors", eio));
+
+  fake_kill_cgroup(800);
+  fake_set_stats(801, DEV_DATA, NFS_OP_WRITE)->bytes = 20;
+  for (int failing = 0; failing < 2; failing++) {
+    fake.stats_read_status = failing == 0 ? -EIO : 0;
+    fake.errors_read_status = failing == 1 ? -ENOMEM : 0;
+    mock_log_set_echo(false);
+    EXPECT_EQ_INT(0, read_once());
+    mock_log_set_echo(true);
+    /* neither a zero nor a stale value: no series at all */
+    EXPECT_EQ_INT(-1, derive_of(who, "total_bytes", what));
+    EXPECT_EQ_INT(-1, derive_of(who, "errors", eio));
+    EXPECT_EQ_INT(NFS_LOST_MAX, mock_dispatch_count()); /* lost events */
+    EXPECT_EQ_INT(0, fake.deleted_stats);
+    EXPECT_EQ_INT(0, fake.deleted_errs);
+  }
+  OK(mock_log_count(LOG_ERR, "op_stats map failed") == 1);
+  OK(mock_log_count(LOG_ERR, "op_errors map failed") == 1);
+
+  /* Reads work again: the ended cgroup is retired once, the rest is live. */
+  fake.errors_read_status = 0;
+  for (int i = 0; i < 2; i++) {
+    EXPECT_EQ_INT(0, read_once());
+    EXPECT_EQ_INT(520, derive_of(who, "total_bytes", what));
+    EXPECT_EQ_INT(1, derive_of(who, "errors", eio));
+  }
+  EXPECT_EQ_INT(1, fake.deleted_stats);
+  EXPECT_EQ_INT(1, fake.deleted_errs);
+  return 0;
+}
+
 DEF_TEST(torn_read_keeps_histogram_valid) {
   reset_plugin();
   const char *kv[] = {"Bucket", "0.001"};
@@ -320,6 +430,7 @@ DEF_TEST(host_root_prefixes_host_paths) {
   EXPECT_EQ_INT(0, configure(elsewhere, 2));
   EXPECT_EQ_INT(-1, nfs_ebpf_init());
   OK(fake.tracer_opened == 0);
+  EXPECT_EQ_INT(0, fake.identities);
   return 0;
 }
 
@@ -343,6 +454,8 @@ int main(void) {
   RUN_TEST(ended_pod_keeps_its_counts_and_its_keys_are_freed);
   RUN_TEST(unresolved_keys_wait_then_say_so);
   RUN_TEST(container_without_state_yet_is_not_pinned);
+  RUN_TEST(long_and_odd_names_are_reported);
+  RUN_TEST(failed_map_read_keeps_every_value);
   RUN_TEST(torn_read_keeps_histogram_valid);
   RUN_TEST(clock_stepped_back_still_advances_value_time);
   RUN_TEST(host_root_prefixes_host_paths);

@@ -265,6 +265,29 @@ DEF_TEST(file_checks) {
   return 0;
 }
 
+/* A pod name of 200 characters without a dot (a long Job name plus its
+ * suffixes) is a valid Kubernetes name: the container belongs to its pod. */
+DEF_TEST(long_pod_name) {
+  char root[PATH_MAX], pod[201];
+  snprintf(root, sizeof(root), "%s/long", tmp_root);
+  mkdir(root, 0755);
+  memset(pod, 'j', 200);
+  memcpy(pod + 190, "-28f6d-x7k", 10);
+  pod[200] = '\0';
+  make_bundle(root, ID_REAL, pod);
+  int dfd = bundle_dir(root, ID_REAL);
+  OK(dfd >= 0);
+  runtime_container_t c;
+  safe_file_policy_t policy = {0};
+  EXPECT_EQ_INT(0, runtime_state_parse_file(dfd, "config.json", RUNTIME_KIND_CONTAINERD,
+                                            &policy, "t-long", &c));
+  close(dfd);
+  OK(c.is_pod);
+  EXPECT_EQ_STR(pod, c.pod);
+  EXPECT_EQ_STR("app", c.container);
+  return 0;
+}
+
 /* The bundle directory is replaced by a symlink to another bundle between
  * two scans: the old identity ends, the link's target is never read. */
 DEF_TEST(directory_replaced) {
@@ -367,6 +390,21 @@ DEF_TEST(dns1123) {
   OK(!runtime_dns1123_subdomain("a..b", 253));
   OK(!runtime_dns1123_subdomain(".a", 253));
   OK(!runtime_dns1123_subdomain("a.", 253));
+  /* Kubernetes limits a pod name (a subdomain) to 253 characters, not each
+   * of its parts to 63: a 200-character name without dots is valid. */
+  char long_name[255];
+  memset(long_name, 'p', 200);
+  long_name[200] = '\0';
+  OK(runtime_dns1123_subdomain(long_name, 253));
+  memcpy(long_name + 100, ".q-1", 4);
+  OK(runtime_dns1123_subdomain(long_name, 253));
+  memset(long_name, 'p', 254);
+  long_name[254] = '\0';
+  OK(!runtime_dns1123_subdomain(long_name, 253));
+  long_name[253] = '\0';
+  OK(runtime_dns1123_subdomain(long_name, 253));
+  long_name[252] = '-';
+  OK(!runtime_dns1123_subdomain(long_name, 253));
   return 0;
 }
 
@@ -384,6 +422,7 @@ int main(void) {
   RUN_TEST(crio_and_docker);
   RUN_TEST(hostile_fixtures);
   RUN_TEST(file_checks);
+  RUN_TEST(long_pod_name);
   RUN_TEST(directory_replaced);
   RUN_TEST(inotify_and_tombstones);
   RUN_TEST(host_root_defaults);

@@ -35,6 +35,7 @@ DEF_TEST(keys_of_one_pod_add_up) {
   struct op_stats a = stats(3, 300), b = stats(4, 400), total;
   series_add_stats(t, s, &a, false);
   series_add_stats(t, s, &b, false);
+  series_commit_interval(t);
   series_total(s, &total);
   EXPECT_EQ_UINT64(7, total.count);
   EXPECT_EQ_UINT64(700, total.bytes);
@@ -57,6 +58,7 @@ DEF_TEST(retired_keys_keep_their_counts) {
   series_add_stats(t, s, &v_old, false);
   series_add_stats(t, s, &v_new, false);
   EXPECT_EQ_INT(0, series_add_errors(t, s, 30, 2, false));
+  series_commit_interval(t);
   series_total(s, &total);
   EXPECT_EQ_UINT64(11, total.count);
 
@@ -67,6 +69,7 @@ DEF_TEST(retired_keys_keep_their_counts) {
   EXPECT_EQ_INT(0, series_add_errors(t, s, 30, 2, true));
   v_new = stats(2, 0);
   series_add_stats(t, s, &v_new, false);
+  series_commit_interval(t);
   series_unbind(t, &old);
   series_total(s, &total);
   EXPECT_EQ_UINT64(12, total.count);
@@ -76,9 +79,46 @@ DEF_TEST(retired_keys_keep_their_counts) {
   /* Read 3: only the new key, read again from scratch. */
   series_begin_interval(t, 3);
   series_add_stats(t, s, &v_new, false);
+  series_commit_interval(t);
   series_total(s, &total);
   EXPECT_EQ_UINT64(12, total.count);
   EXPECT_EQ_UINT64(2, s->errnos[0].retired + s->errnos[0].live);
+  series_table_destroy(t);
+  return 0;
+}
+
+/* A read that stages values (live and retired) and is never committed
+ * changes nothing the user sees, and the next read counts each value once. */
+DEF_TEST(uncommitted_read_changes_nothing) {
+  series_table_t *t = series_table_create();
+  series_t *s = series_get(t, "ns_pod_c", "srv", "/e", 0);
+  struct op_stats v_old = stats(10, 100), v_new = stats(1, 10), total;
+  series_begin_interval(t, 1);
+  series_add_stats(t, s, &v_old, false);
+  series_add_stats(t, s, &v_new, false);
+  EXPECT_EQ_INT(0, series_add_errors(t, s, 5, 3, false));
+  series_commit_interval(t);
+
+  /* Read 2 fails after the old key was staged as retired. */
+  series_begin_interval(t, 2);
+  series_add_stats(t, s, &v_old, true);
+  EXPECT_EQ_INT(0, series_add_errors(t, s, 5, 3, true));
+  series_total(s, &total);
+  EXPECT_EQ_UINT64(11, total.count);
+  EXPECT_EQ_UINT64(110, total.bytes);
+  EXPECT_EQ_UINT64(3, s->errnos[0].retired + s->errnos[0].live);
+
+  /* Read 3 succeeds: the old key retired once, the new one live. */
+  series_begin_interval(t, 3);
+  series_add_stats(t, s, &v_old, true);
+  EXPECT_EQ_INT(0, series_add_errors(t, s, 5, 3, true));
+  v_new = stats(2, 20);
+  series_add_stats(t, s, &v_new, false);
+  series_commit_interval(t);
+  series_total(s, &total);
+  EXPECT_EQ_UINT64(12, total.count);
+  EXPECT_EQ_UINT64(120, total.bytes);
+  EXPECT_EQ_UINT64(3, s->errnos[0].retired + s->errnos[0].live);
   series_table_destroy(t);
   return 0;
 }
@@ -166,6 +206,7 @@ DEF_TEST(many_series_and_keys) {
 int main(void) {
   RUN_TEST(keys_of_one_pod_add_up);
   RUN_TEST(retired_keys_keep_their_counts);
+  RUN_TEST(uncommitted_read_changes_nothing);
   RUN_TEST(orphaned_series_expire_bound_ones_do_not);
   RUN_TEST(pending_keys_remember_first_sight);
   RUN_TEST(long_exports_stay_apart);

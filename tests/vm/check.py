@@ -54,13 +54,89 @@ def load_series(path):
     return out
 
 
+# ---- what the user sees of a name: src/ident.c's encoding, then the
+# relabel rules' decoding (docs/identifiers.md), written again from the
+# documentation so the lab checks the C code against it.
+IDENT_MAX_LEN = 127
+IDENT_HASH_LEN = 13
+
+
+def fnv1a64(data):
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def hash_text(h):
+    return b"~%012x" % (h >> 16)
+
+
+def encode_who(ns, pod, container, cgroup):
+    """The plugin_instance ("who") nfs_ebpf writes for these names."""
+    pieces = []  # [text, variable, hashed, out_len, cut]
+
+    def seg(text, reserved):
+        raw = text.encode()
+        bad = any(c < 0x20 or c > 0x7e or c in b"|~" + reserved for c in raw)
+        if bad:
+            pieces.append([hash_text(fnv1a64(raw)), True, True, IDENT_HASH_LEN, False])
+        else:
+            pieces.append([raw, True, False, len(raw), False])
+
+    def fixed(text):
+        pieces.append([text, False, False, len(text), False])
+
+    if pod:
+        seg(ns, b"_@"), fixed(b"_"), seg(pod, b"_@"), fixed(b"_"), seg(container, b"_@")
+    else:
+        fixed(b"@"), seg(cgroup, b"")
+    total = sum(p[3] for p in pieces)
+    while total > IDENT_MAX_LEN:
+        cand = [p for p in pieces if p[1] and not p[2] and p[3] > IDENT_HASH_LEN]
+        if not cand:
+            raise ValueError("identifier cannot fit")
+        longest = max(cand, key=lambda p: p[3])  # the first of the longest
+        second = max([IDENT_HASH_LEN] + [p[3] for p in cand if p is not longest])
+        step = min(max(longest[3] - second, 1), total - IDENT_MAX_LEN)
+        longest[3] -= step
+        longest[4] = True
+        total -= step
+    for p in pieces:
+        while p[4] and p[3] > IDENT_HASH_LEN and p[0][p[3] - IDENT_HASH_LEN - 1:][:1] == b":":
+            p[3] -= 1
+    cut_hash = hash_text(fnv1a64(b"".join(p[0].replace(b"/", b"|") for p in pieces)))
+    out = b""
+    for text, _, hashed, out_len, cut in pieces:
+        if hashed:
+            out += text
+        elif cut:
+            out += text[:out_len - IDENT_HASH_LEN].replace(b"/", b"|") + cut_hash
+        else:
+            out += text.replace(b"/", b"|")
+    return out.decode()
+
+
+def user_labels(actor):
+    """An actor's namespace, pod, container and cgroup labels as a
+    Prometheus user sees them: encoded by the plugin, split and '/'-restored
+    by the relabel rules. Ordinary names come back unchanged."""
+    who = encode_who(*(actor.get(k, "") for k in WHO))
+    if who.startswith("@"):
+        return {"namespace": "", "pod": "", "container": "",
+                "cgroup": who[1:].replace("|", "/")}
+    ns, pod, container = who.split("_", 2)
+    return {"namespace": ns, "pod": pod, "container": container, "cgroup": ""}
+
+
 def merge_truth(runs):
     """(who, server, export) -> {"ops": {op: {count, exact, bytes}},
     "any_of": {ops_tuple: n}, "errors": {(ops_tuple, errno): n}}"""
     merged = {}
     estale = []
     for run in runs:
-        who = tuple(run["actor"].get(k, "") for k in WHO)
+        shown = user_labels(run["actor"])
+        who = tuple(shown[k] for k in WHO)
         if run.get("estale"):
             estale.append((who, run["estale"]))
         for mp in run["mounts"]:

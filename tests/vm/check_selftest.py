@@ -204,8 +204,59 @@ def main():
         m_lost(bad)
         rc, out = run_check(truth_path, bad, tmp, window=3)
         tap(rc != 0, "check.py fails on a missed_return even with an attach window")
+        restart_selftest(tmp, tap)
+        encoding_selftest(tap)
     print("%d passed, %d failed" % (n - failed, failed))
     return 1 if failed else 0
+
+
+def restart_selftest(tmp, tap):
+    """restart_check.py passes on resets and fails on a spike within a run,
+    on double counting across the restart, and on no restart at all."""
+    who, what = "ns_pod_c", "read@127.0.0.1:|export"
+    truth = os.path.join(tmp, "restart-truth.json")
+    with open(truth, "w") as f:
+        json.dump({"actor": {}, "mounts": [{"server": "127.0.0.1", "export": "/export",
+                                            "ops": {"read": {"count": 10, "exact": True,
+                                                             "bytes": 1000}}}]}, f)
+
+    def run(seq):
+        d = tempfile.mkdtemp(dir=tmp)
+        for i, (r, count) in enumerate(seq):
+            with open(os.path.join(d, "%03d-run%d.prom" % (i, r)), "w") as f:
+                for name, v in (("operations_total", count), ("total_bytes_total", 100 * count)):
+                    f.write('collectd_nfs_ebpf_%s{nfs_ebpf="%s",type="%s",instance="vm"} %g 1\n'
+                            % (name, who, what, v))
+        r = subprocess.run([sys.executable, os.path.join(HERE, "restart_check.py"), "--scrapes",
+                            d, "--who", who, truth], capture_output=True, text=True)
+        return r.returncode
+
+    tap(run([(1, 3), (1, 5), (2, 2), (2, 4)]) == 0,
+        "restart_check.py passes on a counter reset at the restart")
+    tap(run([(1, 3), (1, 0), (1, 5), (2, 2), (2, 4)]) != 0,
+        "restart_check.py fails on a value falling within one collectd run")
+    tap(run([(1, 3), (1, 5), (2, 2), (2, 8)]) != 0,
+        "restart_check.py fails on double counting across the restart")
+    tap(run([(1, 3), (1, 5), (1, 6)]) != 0, "restart_check.py fails without a restart")
+
+
+def encoding_selftest(tap):
+    """check.py's copy of the identifier encoding gives what the plugin
+    (src/ident.c) gives: values taken from the C code."""
+    pod = ("data-pipeline-nightly-ingest-" * 7)[:186] + "-28f6d-x7k9q"
+    tap(check.encode_who("argo", pod, "main", "") ==
+        "argo_data-pipeline-nightly-ingest-data-pipeline-nightly-ingest-data-pipeline-"
+        "nightly-ingest-data-pipeline-nig~020ffc47d5db_main",
+        "check.py shortens a 200-character pod name like the plugin")
+    tap(check.encode_who("", "", "", "odd|pipe.scope") == "@~08b9e6ea3446" and
+        check.encode_who("", "", "", "odd~tilde.scope") == "@~2d59739f0303" and
+        check.encode_who("", "", "", "caf\u00e9.service") == "@~656ce3a8fd56",
+        "check.py hashes cgroup names with '|', '~' or UTF-8 like the plugin")
+    tap(check.user_labels({"namespace": "shop", "pod": "web-0", "container": "nginx"}) ==
+        {"namespace": "shop", "pod": "web-0", "container": "nginx", "cgroup": ""} and
+        check.user_labels({"cgroup": "system.slice/x.service"})["cgroup"] ==
+        "system.slice/x.service",
+        "ordinary names are shown unchanged")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,13 @@
 #   daemonset a second collectd in its own mount namespace sees the host
 #             only at /host (HostRoot "/host", port 9104); its results
 #             must equal the node-installed one's
+#   oddnames  a pod with a 200-character name (valid in Kubernetes) and a
+#             cgroup outside pods whose name holds '|', '~' and UTF-8 do
+#             I/O: reported, with the labels check.py expects after the
+#             relabel rules (shortened, hashed)
+#   restart   after the main scrape, collectd is stopped and started again
+#             while a pod keeps doing I/O: restart_check.py asserts no value
+#             falls within a run and nothing is counted twice across it
 #
 # Writes to /vmout: metrics.txt (scrape), truth.json, node.json, info.json,
 # collectd.log, guest.tap (checks done inside the guest).
@@ -173,6 +180,7 @@ workloads() {
 	! has static || static_workloads
 	! has churn || churn_workloads
 	! has hostile || hostile_workloads
+	! has oddnames || oddname_workloads
 	python3 - "$LAB_RUN" "$LAB_OUT/truth.json" <<-'EOF'
 		import glob, json, sys
 		runs = [json.load(open(f)) for f in sorted(glob.glob(sys.argv[1] + "/truth-*.json"))]
@@ -195,6 +203,88 @@ static_workloads() {
 }
 
 mknode() { python3 "$LAB_GUEST_DIR/mknode.py" --node "$LAB_RUN/node.json" "$@"; }
+
+# A pod whose name is 200 characters (a DNS-1123 subdomain without dots, as
+# Kubernetes allows; namespace + pod + container exceed collectd's 127) and
+# a cgroup outside pods whose name holds '|', '~' and a UTF-8 letter. The
+# truth holds the real names; check.py derives the labels a user sees.
+ODD_POD=$(printf 'spark-etl-nightly-aggregation-%.0s' 1 2 3 4 5 6 7)
+ODD_POD=${ODD_POD:0:188}-driver-7k9q
+ODD_CGROUP=$'odd|pipe~tilde-caf\xc3\xa9.scope'
+oddname_workloads() {
+	local h label
+	mknode --add-pod "odd-names/$ODD_POD/besteffort/app" || lab_die "cannot add the long-named pod"
+	run_actor oddpod "$(pod_json odd-names "$ODD_POD" app)" 1 "pod:odd-names/$ODD_POD/app" \
+		/mnt/v4 || lab_die "long-named pod workload failed"
+	for h in $LAB_CGROUP_HIERS; do
+		mkdir -p "$h/system.slice/$ODD_CGROUP" || lab_die "cannot make cgroup $ODD_CGROUP"
+	done
+	label=$(python3 -c 'import json, sys; print(json.dumps({"namespace": "", "pod": "", "container": "", "cgroup": sys.argv[1]}))' "$ODD_CGROUP")
+	run_actor oddcg "$label" 1 "cgroup:system.slice/$ODD_CGROUP" /mnt/v4 ||
+		lab_die "odd-named cgroup workload failed"
+}
+
+# collectd stopped and started again while a pod does I/O in a loop: scrapes
+# before, after, and once the loop has ended go to $LAB_OUT/restart
+# (NNN-runR.prom), checked by restart_check.py.
+restart_phase() {
+	local dir=$LAB_OUT/restart rel loop n=0 who=restart_restart-0_app seen
+	rm -rf "$dir" "$LAB_RUN/restart"
+	mkdir -p "$dir" "$LAB_RUN/restart"
+	mknode --add-pod restart/restart-0/besteffort/app || lab_die "cannot add pod restart-0"
+	rel=$(mknode --cgroup-of restart/restart-0/app)
+	rm -f "$LAB_RUN/restart.stop"
+	(
+		i=0
+		while [[ ! -e $LAB_RUN/restart.stop ]]; do
+			i=$((i + 1))
+			lab_in_cgroup "$rel" python3 "$LAB_GUEST_DIR/workload.py" \
+				--actor "$(pod_json restart restart-0 app)" --scale 2 --tag "restart-$i" \
+				--out "$LAB_RUN/restart/truth-$i.json" --expect-cgroup "$rel" /mnt/v3 >/dev/null ||
+				exit 1
+		done
+	) &
+	loop=$!
+	# scrape_run R N: scrapes (one per interval) until N of them hold the
+	# actor's series, all kept as NNN-runR.prom. A longer first run makes a
+	# visible counter reset at the restart likely (not required).
+	scrape_run() {
+		local tries=0 f
+		seen=0
+		while ((seen < $2 && tries < 60)); do
+			f=$dir/$(printf %03d "$n")-run$1.prom
+			n=$((n + 1)) tries=$((tries + 1))
+			lab_scrape "$f" || lab_die "scrape during the restart phase failed"
+			! grep -q "nfs_ebpf=\"$who\"" "$f" || seen=$((seen + 1))
+			sleep "$LAB_INTERVAL"
+		done
+		((seen >= $2)) || lab_die "the restarted pod's series did not appear in run $1"
+	}
+	scrape_run 1 4
+	cp "$LAB_OUT/collectd.log" "$LAB_OUT/collectd-run1.log"
+	lab_collectd_stop
+	lab_log "collectd stopped while restart-0 does I/O"
+	sleep $((2 * LAB_INTERVAL))
+	kill -0 "$loop" 2>/dev/null || lab_die "the restart workload ended early"
+	lab_collectd_start "$LAB_RUN/collectd.conf"
+	wait_attached nfs
+	wait_attached nfsv4
+	scrape_run 2 2
+	touch "$LAB_RUN/restart.stop"
+	wait "$loop" || lab_die "the restart workload failed"
+	cp "$LAB_RUN"/restart/truth-*.json "$dir/"
+	lab_scrape_settled "$dir/$(printf %03d "$n")-run2.prom" 120 "nfs_ebpf=\"$who\""
+	python3 "$LAB_GUEST_DIR/../restart_check.py" --scrapes "$dir" --who "$who" \
+		"$dir"/truth-*.json >"$dir/check.tap" 2>&1 || true
+	local line
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) tap OK "restart: ${line#ok * - }" ;;
+		"not ok "*) tap FAIL "restart: ${line#not ok * - }" ;;
+		"#"*) echo "$line" ;;
+		esac
+	done <"$dir/check.tap"
+}
 
 # Pods that appear after collectd started: the first I/O comes right after
 # the state and cgroups are made. One pod is deleted right after its I/O.
@@ -416,7 +506,7 @@ main() {
 	else
 		# Only the workload actors' series: they must stop moving once the
 		# workloads are done (the guest's own shell is in the root cgroup).
-		SETTLE_PATTERN='^collectd_nfs_ebpf_[a-z_]+\{nfs_ebpf="(shop_|batch_|@nfs-backup|kube-system_|late_|gone_|lab-swap_|@cri-containerd-)'
+		SETTLE_PATTERN='^collectd_nfs_ebpf_[a-z_]+\{nfs_ebpf="(shop_|batch_|@nfs-backup|kube-system_|late_|gone_|lab-swap_|@cri-containerd-|odd-names_|@~)'
 		lab_scrape_settled "$LAB_OUT/metrics.txt" 120 "$SETTLE_PATTERN"
 	fi
 	if [[ $MODE != none ]]; then
@@ -433,6 +523,7 @@ main() {
 		wait "$LAB_DS_PID" 2>/dev/null || true
 	fi
 	lab_log "scraped $(grep -c '^collectd_' "$LAB_OUT/metrics.txt") collectd series"
+	! has restart || restart_phase
 	lab_collectd_stop
 	! grep -q '^not ok' "$LAB_OUT/guest.tap"
 }
