@@ -9,6 +9,7 @@
 #ifndef NFS_EBPF_KSTATS_H
 #define NFS_EBPF_KSTATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,7 @@ typedef struct {
   void *vals; /* len values of val_size bytes */
   size_t len;
   size_t cap;
+  void *cursor; /* key_size bytes: where a key-by-key walk continues */
 } kstats_snapshot_t;
 
 void kstats_snapshot_init(kstats_snapshot_t *s, size_t key_size,
@@ -38,6 +40,13 @@ static inline const void *kstats_val(const kstats_snapshot_t *s, size_t i) {
  * BPF_MAP_LOOKUP_BATCH where the kernel has it (5.6+) and falls back to
  * get_next_key + lookup otherwise. Returns 0 or -errno. */
 int kstats_read(int map_fd, kstats_snapshot_t *s);
+
+/* For tests only: walk key by key even where the kernel has batch lookups,
+ * and call hook(map_fd, key just read, arg) after each key of such a walk
+ * (to delete keys while it runs, as a concurrent deleter would). */
+typedef void (*kstats_walk_hook_t)(int map_fd, const void *key, void *arg);
+void kstats_test_force_key_walk(bool on);
+void kstats_test_walk_hook(kstats_walk_hook_t hook, void *arg);
 
 /* Delete one key (of a cgroup that is gone). Returns 0 or -errno. */
 int kstats_delete(int map_fd, const void *key);
