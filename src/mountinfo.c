@@ -33,6 +33,7 @@ struct mount_table_s {
   struct stat last_stat;
   nfs_mount_t *mounts; /* sorted by dev */
   size_t mounts_num;
+  uint64_t last_generation;
   bool logged_malformed;
   bool logged_ambiguous;
   bool logged_read_error;
@@ -362,6 +363,21 @@ static int read_all(mount_table_t *t, char **ret_text) {
   return 0;
 }
 
+/* A device keeps its generation while the previous table had it from the
+ * same source; anything else is a new mount on that number. A umount and a
+ * mount of the same source between two reads is not seen, and need not be:
+ * its operations carry the same server and export. */
+static void assign_generations(mount_table_t *t, nfs_mount_t *mounts,
+                               size_t num) {
+  for (size_t i = 0; i < num; i++) {
+    const nfs_mount_t *before = mount_table_lookup(t, mounts[i].dev);
+    if (before != NULL && strcmp(before->source, mounts[i].source) == 0)
+      mounts[i].generation = before->generation;
+    else
+      mounts[i].generation = ++t->last_generation;
+  }
+}
+
 static int table_reload(mount_table_t *t) {
   char *text = NULL;
   int status = read_all(t, &text);
@@ -384,6 +400,7 @@ static int table_reload(mount_table_t *t) {
           t->path);
     return status;
   }
+  assign_generations(t, mounts, num);
   mounts_free(t->mounts, t->mounts_num);
   t->mounts = mounts;
   t->mounts_num = num;

@@ -51,6 +51,10 @@ typedef struct {
   char fstype[8];     /* "nfs" or "nfs4" */
   char version[16];   /* super option vers= ("3", "4.2"), "" if absent */
   unsigned int lines; /* mountinfo lines (mount points) with this device */
+  /* Changes when the device number starts to stand for another mount: its
+   * source differs from the previous table's, or the device was not in the
+   * previous table (umounted, then reused). Never 0. */
+  uint64_t generation;
 } nfs_mount_t;
 
 typedef struct mount_table_s mount_table_t;

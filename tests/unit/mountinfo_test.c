@@ -236,6 +236,52 @@ DEF_TEST(change_detection_on_files) {
   return 0;
 }
 
+/* The generation of a device: kept while the same source has it, new when
+ * another source took the number or it was gone in between. */
+static uint64_t generation_of(mount_table_t *t, unsigned int minor) {
+  const nfs_mount_t *m = mount_table_lookup(t, kdev(0, minor));
+  return m != NULL ? m->generation : 0;
+}
+
+DEF_TEST(device_generations) {
+  mock_reset();
+  char path[PATH_MAX];
+  snprintf(path, sizeof(path), "%s/mountinfo.gen", tmpdir);
+  CHECK_ZERO(write_file(path, "1 0 0:40 / /a rw - nfs s1:/a rw,vers=3\n"
+                              "2 0 0:41 / /b rw - nfs s2:/b rw,vers=3\n"));
+  mount_table_t *t = mount_table_create(path);
+  OK(t != NULL);
+  uint64_t a = generation_of(t, 40), b = generation_of(t, 41);
+  OK(a != 0 && b != 0 && a != b);
+  /* another line of the same mount: nothing changes */
+  CHECK_ZERO(write_file(path, "1 0 0:40 / /a rw - nfs s1:/a rw,vers=3\n"
+                              "2 0 0:41 / /b rw - nfs s2:/b rw,vers=3\n"
+                              "3 0 0:41 / /b2 rw - nfs s2:/b rw,vers=3\n"));
+  EXPECT_EQ_INT(1, mount_table_refresh(t, true));
+  EXPECT_EQ_UINT64(a, generation_of(t, 40));
+  EXPECT_EQ_UINT64(b, generation_of(t, 41));
+  /* 0:41 umounted and reused by another export in one step */
+  CHECK_ZERO(write_file(path, "1 0 0:40 / /a rw - nfs s1:/a rw,vers=3\n"
+                              "4 0 0:41 / /c rw - nfs4 s3:/c rw,vers=4.2\n"));
+  EXPECT_EQ_INT(1, mount_table_refresh(t, true));
+  EXPECT_EQ_UINT64(a, generation_of(t, 40));
+  uint64_t c = generation_of(t, 41);
+  OK(c != 0 && c != a && c != b);
+  /* 0:40 gone, then back from the same source: a new mount all the same */
+  CHECK_ZERO(write_file(path, "4 0 0:41 / /c rw - nfs4 s3:/c rw,vers=4.2\n"));
+  EXPECT_EQ_INT(1, mount_table_refresh(t, true));
+  EXPECT_EQ_UINT64(0, generation_of(t, 40));
+  CHECK_ZERO(write_file(path, "5 0 0:40 / /a rw - nfs s1:/a rw,vers=3\n"
+                              "4 0 0:41 / /c rw - nfs4 s3:/c rw,vers=4.2\n"));
+  EXPECT_EQ_INT(1, mount_table_refresh(t, true));
+  uint64_t a2 = generation_of(t, 40);
+  OK(a2 != 0 && a2 != a && a2 != c);
+  EXPECT_EQ_UINT64(c, generation_of(t, 41));
+  mount_table_destroy(t);
+  unlink(path);
+  return 0;
+}
+
 DEF_TEST(huge_line_and_nul_bytes) {
   mock_reset();
   mock_log_set_echo(false);
@@ -306,6 +352,7 @@ int main(void) {
   RUN_TEST(malformed_lines_skipped_and_logged_once);
   RUN_TEST(shared_superblock);
   RUN_TEST(change_detection_on_files);
+  RUN_TEST(device_generations);
   RUN_TEST(huge_line_and_nul_bytes);
   RUN_TEST(proc_poll_notification);
   rmdir(tmpdir);
