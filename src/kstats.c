@@ -229,6 +229,26 @@ int kstats_read(int map_fd, kstats_snapshot_t *s) {
   return read_by_key(map_fd, s);
 }
 
+/* Set once the kernel refused BPF_MAP_LOOKUP_AND_DELETE_ELEM on a hash map
+ * (before 5.14). */
+static bool take_unsupported;
+
+int kstats_take(int map_fd, const void *key, void *value) {
+  if (!take_unsupported) {
+    if (bpf_map_lookup_and_delete_elem(map_fd, key, value) == 0)
+      return 0;
+    if (errno != EINVAL && errno != EOPNOTSUPP && errno != KERNEL_ENOTSUPP)
+      return -errno;
+    take_unsupported = true;
+    INFO("nfs_ebpf plugin: this kernel cannot read and delete a hash map "
+         "entry in one step (Linux 5.14+); ended keys are deleted after "
+         "their values stayed the same for two reads.");
+  }
+  if (bpf_map_delete_elem(map_fd, key) != 0)
+    return -errno;
+  return 1;
+}
+
 int kstats_delete(int map_fd, const void *key) {
   if (bpf_map_delete_elem(map_fd, key) != 0)
     return -errno;

@@ -48,6 +48,13 @@ typedef void (*kstats_walk_hook_t)(int map_fd, const void *key, void *arg);
 void kstats_test_force_key_walk(bool on);
 void kstats_test_walk_hook(kstats_walk_hook_t hook, void *arg);
 
+/* Delete one key and return the value it had when it left the map, so an
+ * increment that landed after the last read is not lost. Returns 0 with
+ * `value` filled; 1 when the key was deleted but this kernel cannot return
+ * the value in the same step (Linux before 5.14: `value` untouched, the
+ * caller's last read must do); or -errno with the key left in place. */
+int kstats_take(int map_fd, const void *key, void *value);
+
 /* Delete one key (of a cgroup that is gone). Returns 0 or -errno. */
 int kstats_delete(int map_fd, const void *key);
 

@@ -346,16 +346,30 @@ static int resolve_who(uint64_t cgroup_id, bool give_up, char *who,
 }
 
 /* Find (or make) the series of a kernel key. NULL: not resolvable yet,
- * try again next read. */
+ * try again next read. A bound key whose device now belongs to another
+ * mount (the number was reused) is rebound to the new mount's series. */
 static series_t *resolve_key(const struct op_key *key, bool *mounts_forced) {
-  series_t *s = series_bound(series, key);
-  if (s != NULL)
+  const nfs_mount_t *mnt = mount_table_lookup(mounts, key->dev);
+  series_t *bound = series_bound(series, key);
+  if (bound != NULL) {
+    /* Still the same mount, or umounted (nothing adds to the key then). */
+    if (mnt == NULL || mnt->generation == series_bound_mount(series, key))
+      return bound;
+    series_t *s = series_get(series, bound->who, mnt->server, mnt->export_,
+                             key->op);
+    if (s == NULL ||
+        series_rebind(series, key, s, mnt->generation) != 0) {
+      ERROR("nfs_ebpf plugin: out of memory adding a series; device %" PRIu32
+            ":%" PRIu32 " stays reported under its previous mount.",
+            key->dev >> 20, key->dev & 0xfffff);
+      return bound;
+    }
     return s;
+  }
 
   uint64_t first = series_pending_since(series, key);
   bool give_up = read_number - first >= UNRESOLVED_GRACE_READS;
 
-  const nfs_mount_t *mnt = mount_table_lookup(mounts, key->dev);
   if (mnt == NULL && !*mounts_forced) {
     /* A mount newer than our last look: mountinfo's poll should have told
      * us, but re-read once per interval to be sure. */
@@ -384,8 +398,9 @@ static series_t *resolve_key(const struct op_key *key, bool *mounts_forced) {
   if (resolve_who(key->cgroup_id, give_up, who, sizeof(who)) != 0)
     return NULL;
 
-  s = series_get(series, who, server, export_, key->op);
-  if (s == NULL || series_bind(series, key, s) != 0) {
+  series_t *s = series_get(series, who, server, export_, key->op);
+  if (s == NULL ||
+      series_bind(series, key, s, mnt != NULL ? mnt->generation : 0) != 0) {
     ERROR("nfs_ebpf plugin: out of memory adding a series; its values will "
           "be reported once memory is available.");
     return NULL;
@@ -408,11 +423,8 @@ static void collect_stats(void) {
     const struct op_key *key = kstats_key(&stats_snapshot, i);
     if (key->op >= NFS_OP_MAX)
       continue; /* impossible unless the BPF object and plugin disagree */
-    series_t *s = resolve_key(key, &mounts_forced);
-    if (s == NULL)
-      continue;
-    bool retire = !identity_cgroup_alive(identity, key->cgroup_id);
-    series_add_stats(series, s, kstats_val(&stats_snapshot, i), retire);
+    if (resolve_key(key, &mounts_forced) != NULL)
+      series_add_key_stats(series, key, kstats_val(&stats_snapshot, i));
   }
 }
 
@@ -435,33 +447,69 @@ static void collect_errors(void) {
     /* The BPF side updates op_stats before op_errors, so a bound stats key
      * exists for every error except one that raced with this read: it is
      * picked up next time (counts are cumulative). */
-    series_t *s = series_bound(series, &key);
-    if (s == NULL)
-      continue;
-    bool retire = !identity_cgroup_alive(identity, key.cgroup_id);
     __u64 count;
     memcpy(&count, kstats_val(&errors_snapshot, i), sizeof(count));
-    if (series_add_errors(series, s, ek->err, count, retire) != 0)
+    if (series_add_key_errors(series, &key, ek->err, count) != 0)
       ERROR("nfs_ebpf plugin: out of memory recording errors.");
   }
 }
 
-/* Remove the kernel keys that were just retired. Errors first: once the
- * stats key is unbound, its errors could no longer find their series. */
+/* Take one ended key out of a kernel map and fold its final value into
+ * its series. `last` is this read's value, final enough where the kernel
+ * cannot return the value on deletion (the key was quiet for a read).
+ * Returns 0 once the key is out of the map. */
+static int take_key(int fd, const void *key, const void *last, void *final,
+                    size_t val_size) {
+  int status = kstats_take(fd, key, final);
+  if (status == 1 || status == -ENOENT) /* ENOENT: gone already */
+    memcpy(final, last, val_size);
+  if (status < 0 && status != -ENOENT) {
+    log_once(LOG_ERR, "nfs_ebpf:retire-failed",
+             "nfs_ebpf plugin: deleting an ended cgroup's kernel map entry "
+             "failed: %s; it is kept and tried again next read (logged "
+             "once).",
+             STRERROR(-status));
+    return status;
+  }
+  return 0;
+}
+
+/* Retire the keys of cgroups that are gone: once their values stayed the
+ * same for two reads (no program is still adding to them), each leaves its
+ * map with its final value, which moves into its series for good; the key
+ * is unbound only after it left the map, so it is never counted again. A
+ * key's errors go first, and if one of them stays in the map, so does the
+ * key (its errors still need the binding). */
 static void remove_retired_keys(void) {
+  for (size_t i = 0; i < stats_snapshot.len; i++) {
+    const struct op_key *key = kstats_key(&stats_snapshot, i);
+    const struct op_stats *val = kstats_val(&stats_snapshot, i);
+    if (series_bound(series, key) != NULL &&
+        !identity_cgroup_alive(identity, key->cgroup_id))
+      series_retire_ready(series, key, val->count);
+  }
   for (size_t i = 0; i < errors_snapshot.len; i++) {
     const struct err_key *ek = kstats_key(&errors_snapshot, i);
     struct op_key key = op_key_of_error(ek);
-    if (series_bound(series, &key) != NULL &&
-        !identity_cgroup_alive(identity, key.cgroup_id))
-      kstats_delete(tracer_errors_fd(tracer), ek);
+    if (!series_retiring(series, &key))
+      continue;
+    __u64 final;
+    if (take_key(tracer_errors_fd(tracer), ek, kstats_val(&errors_snapshot, i),
+                 &final, sizeof(final)) != 0 ||
+        series_retire_key_errors(series, &key, ek->err, final) != 0)
+      series_retire_cancel(series, &key);
   }
   for (size_t i = 0; i < stats_snapshot.len; i++) {
     const struct op_key *key = kstats_key(&stats_snapshot, i);
-    if (series_bound(series, key) == NULL ||
-        identity_cgroup_alive(identity, key->cgroup_id))
+    if (!series_retiring(series, key))
       continue;
-    kstats_delete(tracer_stats_fd(tracer), key);
+    struct op_stats final;
+    if (take_key(tracer_stats_fd(tracer), key, kstats_val(&stats_snapshot, i),
+                 &final, sizeof(final)) != 0) {
+      series_retire_cancel(series, key);
+      continue;
+    }
+    series_retire_key_stats(series, key, &final);
     series_unbind(series, key);
   }
 }

@@ -86,6 +86,17 @@ DEF_TEST(read_whole_map) {
   EXPECT_EQ_INT(0, kstats_read(fd, &s));
   EXPECT_EQ_UINT64(N_KEYS - 1, s.len);
 
+  /* Taking a key returns the value it left with (this kernel is 5.14+,
+   * where hash maps read and delete in one step). */
+  struct op_key taken = {.cgroup_id = 1007, .dev = 53, .op = 7 % NFS_OP_MAX};
+  struct op_stats last = {0};
+  EXPECT_EQ_INT(0, kstats_take(fd, &taken, &last));
+  EXPECT_EQ_UINT64(7, last.count);
+  EXPECT_EQ_UINT64(7 * 4096, last.bytes);
+  EXPECT_EQ_INT(-ENOENT, kstats_take(fd, &taken, &last));
+  EXPECT_EQ_INT(0, kstats_read(fd, &s));
+  EXPECT_EQ_UINT64(N_KEYS - 2, s.len);
+
   kstats_snapshot_free(&s);
   close(fd);
   return 0;
