@@ -72,6 +72,22 @@ int mount_table_refresh(mount_table_t *t, bool force);
 /* The NFS mount with that device, or NULL. Valid until the next refresh. */
 const nfs_mount_t *mount_table_lookup(const mount_table_t *t, uint32_t dev);
 
+/* NFS mounts that only other mount namespaces have: a pod that mounts NFS
+ * itself, NFSv4 submounts (crossmnt) made inside a pod's namespace. With a
+ * proc directory set (the host's /proc, under HostRoot), the mountinfo of
+ * one process of every other mount namespace is read for NFS devices the
+ * table lacks. mount_table_lookup_elsewhere returns such a device's mount
+ * (with a generation like the table's), or NULL. It scans at most once per
+ * round (a round starts with each non-forced mount_table_refresh): when
+ * `search` is set and no earlier scan found the device (a key seen for the
+ * first time), or, every 10 rounds at most, when the host table changed
+ * since the last scan (mounts in containers come and go with it), so that
+ * a device reused inside a container is noticed too. Valid until the next
+ * lookup_elsewhere or refresh. */
+int mount_table_search_namespaces(mount_table_t *t, const char *proc_dir);
+const nfs_mount_t *mount_table_lookup_elsewhere(mount_table_t *t, uint32_t dev,
+                                                bool search);
+
 /* Number of NFS devices in the table. */
 size_t mount_table_count(const mount_table_t *t);
 

@@ -266,6 +266,14 @@ static int nfs_ebpf_init(void) {
   mounts = mount_table_create(path);
   if (mounts == NULL)
     return -1; /* mount_table_create logged why */
+  /* Devices the host's table lacks are looked for in containers' mount
+   * namespaces, through the host's /proc. */
+  char proc_dir[PATH_MAX];
+  host_file(proc_dir, sizeof(proc_dir), "/proc");
+  if (mount_table_search_namespaces(mounts, proc_dir) != 0) {
+    ERROR("nfs_ebpf plugin: out of memory setting up the mount table.");
+    return -1;
+  }
 
   /* CgroupRoot and StateDir are paths on the host: identity puts
    * HostRoot in front of them. */
@@ -352,6 +360,8 @@ static series_t *resolve_key(const struct op_key *key, bool *mounts_forced) {
   const nfs_mount_t *mnt = mount_table_lookup(mounts, key->dev);
   series_t *bound = series_bound(series, key);
   if (bound != NULL) {
+    if (mnt == NULL)
+      mnt = mount_table_lookup_elsewhere(mounts, key->dev, false);
     /* Still the same mount, or umounted (nothing adds to the key then). */
     if (mnt == NULL || mnt->generation == series_bound_mount(series, key))
       return bound;
@@ -377,13 +387,15 @@ static series_t *resolve_key(const struct op_key *key, bool *mounts_forced) {
     *mounts_forced = true;
     mnt = mount_table_lookup(mounts, key->dev);
   }
+  if (mnt == NULL) /* a mount only a container's namespace has */
+    mnt = mount_table_lookup_elsewhere(mounts, key->dev, true);
   char unknown_server[64];
   const char *server, *export_;
   if (mnt != NULL) {
     server = mnt->server;
     export_ = mnt->export_;
   } else if (give_up) {
-    /* Not in our mount namespace's table: a mount only a container sees.
+    /* In no mount namespace we could read (its processes are gone).
      * Name the device rather than guess a server. */
     ssnprintf(unknown_server, sizeof(unknown_server),
               "unknown-dev-%" PRIu32 "-%" PRIu32, key->dev >> 20,
