@@ -114,27 +114,6 @@ DEF_TEST(empty_map) {
   return 0;
 }
 
-/* The key-by-key walk over a map that outgrows the snapshot's first
- * buffers (256 entries): the key it continues from must survive their
- * realloc, or the kernel gets a garbage key, restarts, and keys repeat.
- * main() makes glibc fill freed memory, so that reading it is seen. */
-DEF_TEST(key_walk_whole_map) {
-  int fd = make_map();
-  OK(fd >= 0);
-  EXPECT_EQ_INT(0, fill(fd));
-  kstats_test_force_key_walk(true);
-  kstats_snapshot_t s;
-  kstats_snapshot_init(&s, sizeof(struct op_key), sizeof(struct op_stats));
-  EXPECT_EQ_INT(0, kstats_read(fd, &s));
-  check_snapshot(&s);
-  EXPECT_EQ_INT(0, kstats_read(fd, &s));
-  check_snapshot(&s);
-  kstats_test_force_key_walk(false);
-  kstats_snapshot_free(&s);
-  close(fd);
-  return 0;
-}
-
 /* Deletes the key the walk stands on at two fixed steps, as a concurrent
  * deleter would: the kernel then restarts from the first bucket. */
 typedef struct {
@@ -160,23 +139,48 @@ static void interfere(int fd, const void *key, void *arg) {
   }
 }
 
+/* A fresh filled map read by the key-by-key walk (forced: this kernel has
+ * batches), with interference `w` (NULL: none). Returns kstats_read's
+ * status, -EBADF if the map cannot be made. */
+static int key_walk(walk_interference_t *w, kstats_snapshot_t *s) {
+  int fd = make_map();
+  if (fd < 0 || fill(fd) != 0) {
+    printf("# cannot make the map: %s\n", strerror(errno));
+    return -EBADF;
+  }
+  kstats_test_force_key_walk(true);
+  kstats_test_walk_hook(w != NULL ? interfere : NULL, w);
+  int status = kstats_read(fd, s);
+  kstats_test_walk_hook(NULL, NULL);
+  kstats_test_force_key_walk(false);
+  close(fd);
+  return status;
+}
+
+/* The key-by-key walk over a map that outgrows the snapshot's first
+ * buffers (256 entries): the key it continues from must survive their
+ * realloc, or the kernel gets a garbage key, restarts, and keys repeat.
+ * main() makes glibc fill freed memory, so that reading it is seen. */
+DEF_TEST(key_walk_whole_map) {
+  kstats_snapshot_t s;
+  kstats_snapshot_init(&s, sizeof(struct op_key), sizeof(struct op_stats));
+  EXPECT_EQ_INT(0, key_walk(NULL, &s));
+  check_snapshot(&s);
+  EXPECT_EQ_INT(0, key_walk(NULL, &s)); /* with the grown buffers */
+  check_snapshot(&s);
+  kstats_snapshot_free(&s);
+  return 0;
+}
+
 /* Every key once, even though the walk restarted twice: keys read before
  * their deletion keep the value they were read with. */
 DEF_TEST(key_walk_restarted_by_deletes) {
-  int fd = make_map();
-  OK(fd >= 0);
-  EXPECT_EQ_INT(0, fill(fd));
   walk_interference_t w = {.delete_at = {300, 700}, .limit = SIZE_MAX};
-  kstats_test_force_key_walk(true);
-  kstats_test_walk_hook(interfere, &w);
   kstats_snapshot_t s;
   kstats_snapshot_init(&s, sizeof(struct op_key), sizeof(struct op_stats));
-  EXPECT_EQ_INT(0, kstats_read(fd, &s));
+  EXPECT_EQ_INT(0, key_walk(&w, &s));
   check_snapshot(&s);
-  kstats_test_walk_hook(NULL, NULL);
-  kstats_test_force_key_walk(false);
   kstats_snapshot_free(&s);
-  close(fd);
   return 0;
 }
 
@@ -184,21 +188,13 @@ DEF_TEST(key_walk_restarted_by_deletes) {
  * on every step: it must give up after a bounded number of steps instead
  * of spinning for as long as they last (here: 200000 steps). */
 DEF_TEST(key_walk_is_bounded) {
-  int fd = make_map();
-  OK(fd >= 0);
-  EXPECT_EQ_INT(0, fill(fd));
   walk_interference_t w = {.replace = true, .limit = 200000, .next_id = 1};
-  kstats_test_force_key_walk(true);
-  kstats_test_walk_hook(interfere, &w);
   kstats_snapshot_t s;
   kstats_snapshot_init(&s, sizeof(struct op_key), sizeof(struct op_stats));
-  EXPECT_EQ_INT(-EAGAIN, kstats_read(fd, &s));
+  EXPECT_EQ_INT(-EAGAIN, key_walk(&w, &s));
   printf("# the walk took %zu steps\n", w.steps);
   OK(w.steps <= 4 * (4096 + 1));
-  kstats_test_walk_hook(NULL, NULL);
-  kstats_test_force_key_walk(false);
   kstats_snapshot_free(&s);
-  close(fd);
   return 0;
 }
 
