@@ -375,6 +375,60 @@ DEF_TEST(reused_device_number_moves_to_the_new_mount) {
   return 0;
 }
 
+/* A file under a directory, written whole. */
+static void write_under(const char *dir, const char *name, const char *text) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+    printf("# cannot write %s\n", path);
+  close(fd);
+}
+
+/* A process of a fake host /proc: its mount namespace and mountinfo. */
+static void fake_process(const char *root, const char *pid, const char *ns,
+                         const char *mountinfo) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof(path), "%s/proc/%s/ns", root, pid);
+  char cmd[PATH_MAX + 16];
+  snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", path);
+  if (system(cmd) != 0)
+    printf("# %s failed\n", cmd);
+  snprintf(path, sizeof(path), "%s/proc/%s/ns/mnt", root, pid);
+  if (symlink(ns, path) != 0)
+    printf("# cannot link %s\n", path);
+  snprintf(path, sizeof(path), "%s/proc/%s", root, pid);
+  write_under(path, "mountinfo", mountinfo);
+}
+
+/* An NFSv4 submount made inside a pod's mount namespace: not in the host's
+ * table, found through the pod's process under HostRoot, reported under
+ * its own export from the first read. */
+DEF_TEST(submount_in_a_pod_namespace_is_named) {
+  reset_plugin();
+  char root[] = "/tmp/nfs_ebpf_test_root_XXXXXX";
+  OK(mkdtemp(root) != NULL);
+  write_under(root, "mountinfo", MOUNTINFO_ROOT MOUNTINFO_DATA);
+  fake_process(root, "1", "mnt:[4026531840]", MOUNTINFO_ROOT MOUNTINFO_DATA);
+  fake_process(root, "4242", "mnt:[4026532999]",
+               "1540 1530 0:53 / /data rw - nfs4 10.0.0.5:/vol/data rw\n"
+               "1541 1540 0:77 / /data/projects rw - nfs4 "
+               "10.0.0.5:/vol/data/projects rw,vers=4.2\n");
+  const char *kv[] = {"HostRoot", root, "MountInfo", "/mountinfo"};
+  EXPECT_EQ_INT(0, configure(kv, 4));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  fake_add_pod(820, "shop", "web-9", "nginx");
+  fake_set_stats(820, 77, NFS_OP_READ)->count = 2;
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(2, derive_of("shop_web-9_nginx", "operations",
+                             "read@10.0.0.5:|vol|data|projects"));
+  nfs_ebpf_shutdown();
+  char cmd[PATH_MAX + 16];
+  snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", root);
+  EXPECT_EQ_INT(0, system(cmd));
+  return 0;
+}
+
 DEF_TEST(unresolved_keys_wait_then_say_so) {
   reset_plugin();
   EXPECT_EQ_INT(0, configure(NULL, 0));
@@ -488,6 +542,7 @@ int main(void) {
   RUN_TEST(retirement_without_lookup_and_delete);
   RUN_TEST(failed_retirement_keeps_the_key_bound);
   RUN_TEST(reused_device_number_moves_to_the_new_mount);
+  RUN_TEST(submount_in_a_pod_namespace_is_named);
   rewrite_mountinfo(MOUNTINFO_ROOT MOUNTINFO_DATA);
   RUN_TEST(unresolved_keys_wait_then_say_so);
   RUN_TEST(container_without_state_yet_is_not_pinned);
