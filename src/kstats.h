@@ -4,7 +4,8 @@
  * The BPF program only ever adds to these maps; values are cumulative since
  * load. Reading never resets them, so an increment that lands while we read
  * is simply seen next interval instead of being lost. Keys are removed only
- * for cgroups that no longer exist (nothing can add to those any more).
+ * for cgroups that no longer exist, once their values stopped changing, and
+ * with the value they had when they left (kstats_take).
  */
 #ifndef NFS_EBPF_KSTATS_H
 #define NFS_EBPF_KSTATS_H
