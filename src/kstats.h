@@ -4,11 +4,13 @@
  * The BPF program only ever adds to these maps; values are cumulative since
  * load. Reading never resets them, so an increment that lands while we read
  * is simply seen next interval instead of being lost. Keys are removed only
- * for cgroups that no longer exist (nothing can add to those any more).
+ * for cgroups that no longer exist, once their values stopped changing, and
+ * with the value they had when they left (kstats_take).
  */
 #ifndef NFS_EBPF_KSTATS_H
 #define NFS_EBPF_KSTATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +23,7 @@ typedef struct {
   void *vals; /* len values of val_size bytes */
   size_t len;
   size_t cap;
+  void *cursor; /* key_size bytes: where a key-by-key walk continues */
 } kstats_snapshot_t;
 
 void kstats_snapshot_init(kstats_snapshot_t *s, size_t key_size,
@@ -38,6 +41,20 @@ static inline const void *kstats_val(const kstats_snapshot_t *s, size_t i) {
  * BPF_MAP_LOOKUP_BATCH where the kernel has it (5.6+) and falls back to
  * get_next_key + lookup otherwise. Returns 0 or -errno. */
 int kstats_read(int map_fd, kstats_snapshot_t *s);
+
+/* For tests only: walk key by key even where the kernel has batch lookups,
+ * and call hook(map_fd, key just read, arg) after each key of such a walk
+ * (to delete keys while it runs, as a concurrent deleter would). */
+typedef void (*kstats_walk_hook_t)(int map_fd, const void *key, void *arg);
+void kstats_test_force_key_walk(bool on);
+void kstats_test_walk_hook(kstats_walk_hook_t hook, void *arg);
+
+/* Delete one key and return the value it had when it left the map, so an
+ * increment that landed after the last read is not lost. Returns 0 with
+ * `value` filled; 1 when the key was deleted but this kernel cannot return
+ * the value in the same step (Linux before 5.14: `value` untouched, the
+ * caller's last read must do); or -errno with the key left in place. */
+int kstats_take(int map_fd, const void *key, void *value);
 
 /* Delete one key (of a cgroup that is gone). Returns 0 or -errno. */
 int kstats_delete(int map_fd, const void *key);

@@ -14,6 +14,7 @@
 #include "ident.h"
 #include "mountinfo.h"
 
+#include <dirent.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -21,6 +22,11 @@
 #ifndef PROC_SUPER_MAGIC
 #define PROC_SUPER_MAGIC 0x9fa0
 #endif
+
+/* Rounds between two scans of other mount namespaces that only refresh
+ * what an earlier scan found (the host table changed since); a device no
+ * scan has seen yet is looked for at once. */
+#define ELSEWHERE_RESCAN_ROUNDS 10
 
 /* Largest major and minor the kernel's 32-bit dev_t encoding holds. */
 #define KDEV_MAJOR_MAX 0xfffu
@@ -33,6 +39,16 @@ struct mount_table_s {
   struct stat last_stat;
   nfs_mount_t *mounts; /* sorted by dev */
   size_t mounts_num;
+  uint64_t last_generation;
+  /* NFS mounts the table above lacks, from other mount namespaces (see
+   * mount_table_lookup_elsewhere), sorted by dev. */
+  char *proc_dir;
+  nfs_mount_t *elsewhere;
+  size_t elsewhere_num;
+  bool elsewhere_stale; /* the host table changed since the last scan */
+  bool scanned;         /* a scan ran in this round */
+  uint64_t round, last_scan_round;
+  bool logged_scan_error;
   bool logged_malformed;
   bool logged_ambiguous;
   bool logged_read_error;
@@ -317,10 +333,8 @@ static int table_build(mount_table_t *t, char *text, nfs_mount_t **ret,
   return 0;
 }
 
-/* Reads the whole file from the start of the kept descriptor. */
-static int read_all(mount_table_t *t, char **ret_text) {
-  if (lseek(t->fd, 0, SEEK_SET) < 0)
-    return -errno;
+/* Reads a whole file from an open descriptor's position. */
+static int read_fd(int fd, char **ret_text) {
   size_t size = 0, capacity = 64 * 1024;
   char *text = malloc(capacity);
   if (text == NULL)
@@ -340,7 +354,7 @@ static int read_all(mount_table_t *t, char **ret_text) {
       text = grown;
       capacity *= 2;
     }
-    ssize_t n = read(t->fd, text + size, capacity - size - 1);
+    ssize_t n = read(fd, text + size, capacity - size - 1);
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -360,6 +374,38 @@ static int read_all(mount_table_t *t, char **ret_text) {
   text[size] = '\0';
   *ret_text = text;
   return 0;
+}
+
+/* Reads the whole file from the start of the kept descriptor. */
+static int read_all(mount_table_t *t, char **ret_text) {
+  if (lseek(t->fd, 0, SEEK_SET) < 0)
+    return -errno;
+  return read_fd(t->fd, ret_text);
+}
+
+/* A device keeps its generation while the previous table had it from the
+ * same source; anything else is a new mount on that number. A umount and a
+ * mount of the same source between two reads is not seen, and need not be:
+ * its operations carry the same server and export. */
+static const nfs_mount_t *find_dev(const nfs_mount_t *mounts, size_t num,
+                                   uint32_t dev) {
+  if (num == 0)
+    return NULL;
+  nfs_mount_t key = {.dev = dev};
+  return bsearch(&key, mounts, num, sizeof(*mounts), compare_dev);
+}
+
+static void assign_generations(mount_table_t *t, nfs_mount_t *mounts,
+                               size_t num, const nfs_mount_t *previous,
+                               size_t previous_num) {
+  for (size_t i = 0; i < num; i++) {
+    const nfs_mount_t *before =
+        find_dev(previous, previous_num, mounts[i].dev);
+    if (before != NULL && strcmp(before->source, mounts[i].source) == 0)
+      mounts[i].generation = before->generation;
+    else
+      mounts[i].generation = ++t->last_generation;
+  }
 }
 
 static int table_reload(mount_table_t *t) {
@@ -384,9 +430,11 @@ static int table_reload(mount_table_t *t) {
           t->path);
     return status;
   }
+  assign_generations(t, mounts, num, t->mounts, t->mounts_num);
   mounts_free(t->mounts, t->mounts_num);
   t->mounts = mounts;
   t->mounts_num = num;
+  t->elsewhere_stale = true;
   t->logged_read_error = false;
   return 0;
 }
@@ -455,6 +503,10 @@ static bool table_changed(mount_table_t *t) {
 int mount_table_refresh(mount_table_t *t, bool force) {
   if (t == NULL)
     return -EINVAL;
+  if (!force) { /* a new round (see mount_table_lookup_elsewhere) */
+    t->scanned = false;
+    t->round++;
+  }
   if (!force && !table_changed(t))
     return 0;
   if (!t->is_proc) {
@@ -475,11 +527,171 @@ int mount_table_refresh(mount_table_t *t, bool force) {
 }
 
 const nfs_mount_t *mount_table_lookup(const mount_table_t *t, uint32_t dev) {
-  if (t == NULL || t->mounts_num == 0)
+  if (t == NULL)
     return NULL;
-  nfs_mount_t key = {.dev = dev};
-  return bsearch(&key, t->mounts, t->mounts_num, sizeof(*t->mounts),
-                 compare_dev);
+  return find_dev(t->mounts, t->mounts_num, dev);
+}
+
+/* The mount namespace of a process, as the number in "mnt:[4026531840]";
+ * 0 if it cannot be read (the process is gone, or no permission). */
+static uint64_t mount_ns_of(const char *proc_dir, const char *pid) {
+  char path[PATH_MAX], link[64];
+  ssnprintf(path, sizeof(path), "%s/%s/ns/mnt", proc_dir, pid);
+  ssize_t n = readlink(path, link, sizeof(link) - 1);
+  if (n <= 0)
+    return 0;
+  link[n] = '\0';
+  const char *open = strchr(link, '[');
+  return open != NULL ? strtoull(open + 1, NULL, 10) : 0;
+}
+
+static bool is_pid(const char *name) {
+  if (*name == '\0')
+    return false;
+  for (; *name != '\0'; name++)
+    if (*name < '0' || *name > '9')
+      return false;
+  return true;
+}
+
+/* Adds the NFS mounts of one process's mountinfo that the host table and
+ * `found` lack to `found`. */
+static int add_namespace_mounts(mount_table_t *t, const char *pid,
+                                nfs_mount_t **found, size_t *num,
+                                size_t *cap) {
+  char path[PATH_MAX];
+  ssnprintf(path, sizeof(path), "%s/%s/mountinfo", t->proc_dir, pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0; /* gone meanwhile */
+  char *text = NULL;
+  int status = read_fd(fd, &text);
+  close(fd);
+  if (status != 0)
+    return 0;
+  nfs_mount_t *mounts = NULL;
+  size_t n = 0;
+  status = table_build(t, text, &mounts, &n);
+  free(text);
+  if (status != 0)
+    return status;
+  for (size_t i = 0; i < n; i++) {
+    bool known = mount_table_lookup(t, mounts[i].dev) != NULL;
+    for (size_t j = 0; j < *num && !known; j++)
+      known = (*found)[j].dev == mounts[i].dev;
+    if (known) {
+      mount_free(&mounts[i]);
+      continue;
+    }
+    if (*num == *cap) {
+      size_t grown_cap = *cap ? *cap * 2 : 8;
+      nfs_mount_t *grown = realloc(*found, grown_cap * sizeof(*grown));
+      if (grown == NULL) {
+        for (size_t j = i; j < n; j++)
+          mount_free(&mounts[j]);
+        free(mounts);
+        return -ENOMEM;
+      }
+      *found = grown;
+      *cap = grown_cap;
+    }
+    (*found)[(*num)++] = mounts[i];
+  }
+  free(mounts);
+  return 0;
+}
+
+/* Reads the mount table of every mount namespace but the host's (one
+ * process each) for NFS devices the host's table does not have. */
+static int scan_namespaces(mount_table_t *t) {
+  DIR *dir = opendir(t->proc_dir);
+  if (dir == NULL)
+    return -errno;
+  uint64_t host_ns = mount_ns_of(t->proc_dir, "1");
+  uint64_t *seen = NULL;
+  size_t n_seen = 0, seen_cap = 0;
+  nfs_mount_t *found = NULL;
+  size_t num = 0, cap = 0;
+  int status = 0;
+  struct dirent *e;
+  while (status == 0 && (e = readdir(dir)) != NULL) {
+    if (!is_pid(e->d_name))
+      continue;
+    uint64_t ns = mount_ns_of(t->proc_dir, e->d_name);
+    if (ns == 0 || ns == host_ns)
+      continue;
+    bool known = false;
+    for (size_t i = 0; i < n_seen && !known; i++)
+      known = seen[i] == ns;
+    if (known)
+      continue;
+    if (n_seen == seen_cap) {
+      size_t grown_cap = seen_cap ? seen_cap * 2 : 64;
+      uint64_t *grown = realloc(seen, grown_cap * sizeof(*grown));
+      if (grown == NULL) {
+        status = -ENOMEM;
+        break;
+      }
+      seen = grown;
+      seen_cap = grown_cap;
+    }
+    seen[n_seen++] = ns;
+    status = add_namespace_mounts(t, e->d_name, &found, &num, &cap);
+  }
+  closedir(dir);
+  free(seen);
+  if (status != 0) {
+    mounts_free(found, num);
+    return status;
+  }
+  if (num > 1)
+    qsort(found, num, sizeof(*found), compare_dev);
+  assign_generations(t, found, num, t->elsewhere, t->elsewhere_num);
+  mounts_free(t->elsewhere, t->elsewhere_num);
+  t->elsewhere = found;
+  t->elsewhere_num = num;
+  t->elsewhere_stale = false;
+  return 0;
+}
+
+int mount_table_search_namespaces(mount_table_t *t, const char *proc_dir) {
+  if (t == NULL || proc_dir == NULL)
+    return -EINVAL;
+  char *copy = strdup(proc_dir);
+  if (copy == NULL)
+    return -ENOMEM;
+  free(t->proc_dir);
+  t->proc_dir = copy;
+  t->elsewhere_stale = true;
+  return 0;
+}
+
+const nfs_mount_t *mount_table_lookup_elsewhere(mount_table_t *t, uint32_t dev,
+                                                bool search) {
+  if (t == NULL || t->proc_dir == NULL)
+    return NULL;
+  const nfs_mount_t *m = find_dev(t->elsewhere, t->elsewhere_num, dev);
+  if (t->scanned)
+    return m;
+  bool wanted = m == NULL && search;
+  bool due = t->elsewhere_stale &&
+             t->round - t->last_scan_round >= ELSEWHERE_RESCAN_ROUNDS;
+  if (!wanted && !due)
+    return m;
+  t->scanned = true;
+  t->last_scan_round = t->round;
+  int status = scan_namespaces(t);
+  if (status != 0) {
+    if (!t->logged_scan_error) {
+      t->logged_scan_error = true;
+      WARNING("nfs_ebpf plugin: looking for NFS mounts in other mount "
+              "namespaces under %s failed: %s; devices missing from %s "
+              "stay unknown (logged once).",
+              t->proc_dir, STRERROR(-status), t->path);
+    }
+    return m;
+  }
+  return find_dev(t->elsewhere, t->elsewhere_num, dev);
 }
 
 size_t mount_table_count(const mount_table_t *t) {
@@ -492,6 +704,8 @@ void mount_table_destroy(mount_table_t *t) {
   if (t->fd >= 0)
     close(t->fd);
   mounts_free(t->mounts, t->mounts_num);
+  mounts_free(t->elsewhere, t->elsewhere_num);
+  free(t->proc_dir);
   free(t->path);
   free(t);
 }

@@ -51,6 +51,10 @@ typedef struct {
   char fstype[8];     /* "nfs" or "nfs4" */
   char version[16];   /* super option vers= ("3", "4.2"), "" if absent */
   unsigned int lines; /* mountinfo lines (mount points) with this device */
+  /* Changes when the device number starts to stand for another mount: its
+   * source differs from the previous table's, or the device was not in the
+   * previous table (umounted, then reused). Never 0. */
+  uint64_t generation;
 } nfs_mount_t;
 
 typedef struct mount_table_s mount_table_t;
@@ -67,6 +71,22 @@ int mount_table_refresh(mount_table_t *t, bool force);
 
 /* The NFS mount with that device, or NULL. Valid until the next refresh. */
 const nfs_mount_t *mount_table_lookup(const mount_table_t *t, uint32_t dev);
+
+/* NFS mounts that only other mount namespaces have: a pod that mounts NFS
+ * itself, NFSv4 submounts (crossmnt) made inside a pod's namespace. With a
+ * proc directory set (the host's /proc, under HostRoot), the mountinfo of
+ * one process of every other mount namespace is read for NFS devices the
+ * table lacks. mount_table_lookup_elsewhere returns such a device's mount
+ * (with a generation like the table's), or NULL. It scans at most once per
+ * round (a round starts with each non-forced mount_table_refresh): when
+ * `search` is set and no earlier scan found the device (a key seen for the
+ * first time), or, every 10 rounds at most, when the host table changed
+ * since the last scan (mounts in containers come and go with it), so that
+ * a device reused inside a container is noticed too. Valid until the next
+ * lookup_elsewhere or refresh. */
+int mount_table_search_namespaces(mount_table_t *t, const char *proc_dir);
+const nfs_mount_t *mount_table_lookup_elsewhere(mount_table_t *t, uint32_t dev,
+                                                bool search);
 
 /* Number of NFS devices in the table. */
 size_t mount_table_count(const mount_table_t *t);

@@ -300,6 +300,14 @@ static int nfs_ebpf_init(void) {
   mounts = mount_table_create(path);
   if (mounts == NULL)
     goto fail; /* mount_table_create logged why */
+  /* Devices the host's table lacks are looked for in containers' mount
+   * namespaces, through the host's /proc. */
+  char proc_dir[PATH_MAX];
+  host_file(proc_dir, sizeof(proc_dir), "/proc");
+  if (mount_table_search_namespaces(mounts, proc_dir) != 0) {
+    ERROR("nfs_ebpf plugin: out of memory setting up the mount table.");
+    goto fail;
+  }
 
   /* CgroupRoot and StateDir are paths on the host: identity puts
    * HostRoot in front of them. */
@@ -387,16 +395,32 @@ static int resolve_who(uint64_t cgroup_id, bool give_up, char *who,
 }
 
 /* Find (or make) the series of a kernel key. NULL: not resolvable yet,
- * try again next read. */
+ * try again next read. A bound key whose device now belongs to another
+ * mount (the number was reused) is rebound to the new mount's series. */
 static series_t *resolve_key(const struct op_key *key, bool *mounts_forced) {
-  series_t *s = series_bound(series, key);
-  if (s != NULL)
+  const nfs_mount_t *mnt = mount_table_lookup(mounts, key->dev);
+  series_t *bound = series_bound(series, key);
+  if (bound != NULL) {
+    if (mnt == NULL)
+      mnt = mount_table_lookup_elsewhere(mounts, key->dev, false);
+    /* Still the same mount, or umounted (nothing adds to the key then). */
+    if (mnt == NULL || mnt->generation == series_bound_mount(series, key))
+      return bound;
+    series_t *s = series_get(series, bound->who, mnt->server, mnt->export_,
+                             key->op);
+    if (s == NULL ||
+        series_rebind(series, key, s, mnt->generation) != 0) {
+      ERROR("nfs_ebpf plugin: out of memory adding a series; device %" PRIu32
+            ":%" PRIu32 " stays reported under its previous mount.",
+            key->dev >> 20, key->dev & 0xfffff);
+      return bound;
+    }
     return s;
+  }
 
   uint64_t first = series_pending_since(series, key);
   bool give_up = read_number - first >= UNRESOLVED_GRACE_READS;
 
-  const nfs_mount_t *mnt = mount_table_lookup(mounts, key->dev);
   if (mnt == NULL && !*mounts_forced) {
     /* A mount newer than our last look: mountinfo's poll should have told
      * us, but re-read once per interval to be sure. */
@@ -404,13 +428,15 @@ static series_t *resolve_key(const struct op_key *key, bool *mounts_forced) {
     *mounts_forced = true;
     mnt = mount_table_lookup(mounts, key->dev);
   }
+  if (mnt == NULL) /* a mount only a container's namespace has */
+    mnt = mount_table_lookup_elsewhere(mounts, key->dev, true);
   char unknown_server[64];
   const char *server, *export_;
   if (mnt != NULL) {
     server = mnt->server;
     export_ = mnt->export_;
   } else if (give_up) {
-    /* Not in our mount namespace's table: a mount only a container sees.
+    /* In no mount namespace we could read (its processes are gone).
      * Name the device rather than guess a server. */
     ssnprintf(unknown_server, sizeof(unknown_server),
               "unknown-dev-%" PRIu32 "-%" PRIu32, key->dev >> 20,
@@ -425,8 +451,9 @@ static series_t *resolve_key(const struct op_key *key, bool *mounts_forced) {
   if (resolve_who(key->cgroup_id, give_up, who, sizeof(who)) != 0)
     return NULL;
 
-  s = series_get(series, who, server, export_, key->op);
-  if (s == NULL || series_bind(series, key, s) != 0) {
+  series_t *s = series_get(series, who, server, export_, key->op);
+  if (s == NULL ||
+      series_bind(series, key, s, mnt != NULL ? mnt->generation : 0) != 0) {
     ERROR("nfs_ebpf plugin: out of memory adding a series; its values will "
           "be reported once memory is available.");
     return NULL;
@@ -438,26 +465,20 @@ static series_t *resolve_key(const struct op_key *key, bool *mounts_forced) {
  * cgroup is gone (and whose names were kept long enough) are retired: their
  * last value moves into the series for good and the key leaves the map.
  * Returns 0, or the failed map read's status (nothing was staged then). */
-static int collect_stats(void) {
+/* Copy both kernel maps. Nothing else of a read happens unless both
+ * copies succeed (see nfs_ebpf_read). */
+static int read_maps(void) {
+  const char *map = "op_stats";
   int status = kstats_read(tracer_stats_fd(tracer), &stats_snapshot);
-  if (status != 0) {
-    ERROR("nfs_ebpf plugin: reading the op_stats map failed: %s; this "
+  if (status == 0) {
+    map = "op_errors";
+    status = kstats_read(tracer_errors_fd(tracer), &errors_snapshot);
+  }
+  if (status != 0)
+    ERROR("nfs_ebpf plugin: reading the %s map failed: %s; this "
           "interval's values are not reported.",
-          STRERROR(-status));
-    return status;
-  }
-  bool mounts_forced = false;
-  for (size_t i = 0; i < stats_snapshot.len; i++) {
-    const struct op_key *key = kstats_key(&stats_snapshot, i);
-    if (key->op >= NFS_OP_MAX)
-      continue; /* impossible unless the BPF object and plugin disagree */
-    series_t *s = resolve_key(key, &mounts_forced);
-    if (s == NULL)
-      continue;
-    bool retire = !identity_cgroup_alive(identity, key->cgroup_id);
-    series_add_stats(series, s, kstats_val(&stats_snapshot, i), retire);
-  }
-  return 0;
+          map, STRERROR(-status));
+  return status;
 }
 
 /* The op_stats key an op_errors entry belongs to: same cgroup, device, op. */
@@ -466,49 +487,84 @@ static struct op_key op_key_of_error(const struct err_key *ek) {
       .cgroup_id = ek->cgroup_id, .dev = ek->dev, .op = ek->op};
 }
 
-static int collect_errors(void) {
-  int status = kstats_read(tracer_errors_fd(tracer), &errors_snapshot);
-  if (status != 0) {
-    ERROR("nfs_ebpf plugin: reading the op_errors map failed: %s; this "
-          "interval's values are not reported.",
-          STRERROR(-status));
-    return status;
+/* Bind every stats key to its series. A key of a cgroup that is gone is
+ * marked for retirement once its values stayed the same for two reads: no
+ * program is still adding to it. */
+static void resolve_keys(void) {
+  bool mounts_forced = false;
+  for (size_t i = 0; i < stats_snapshot.len; i++) {
+    const struct op_key *key = kstats_key(&stats_snapshot, i);
+    const struct op_stats *val = kstats_val(&stats_snapshot, i);
+    if (key->op >= NFS_OP_MAX)
+      continue; /* impossible unless the BPF object and plugin disagree */
+    if (resolve_key(key, &mounts_forced) != NULL &&
+        !identity_cgroup_alive(identity, key->cgroup_id))
+      series_retire_ready(series, key, val->count);
   }
-  for (size_t i = 0; i < errors_snapshot.len; i++) {
-    const struct err_key *ek = kstats_key(&errors_snapshot, i);
-    struct op_key key = op_key_of_error(ek);
-    /* The BPF side updates op_stats before op_errors, so a bound stats key
-     * exists for every error except one that raced with this read: it is
-     * picked up next time (counts are cumulative). */
-    series_t *s = series_bound(series, &key);
-    if (s == NULL)
-      continue;
-    bool retire = !identity_cgroup_alive(identity, key.cgroup_id);
-    __u64 count;
-    memcpy(&count, kstats_val(&errors_snapshot, i), sizeof(count));
-    if (series_add_errors(series, s, ek->err, count, retire) != 0)
-      ERROR("nfs_ebpf plugin: out of memory recording errors.");
+}
+
+/* Take one ended key out of a kernel map. `last` is this read's value,
+ * final enough where the kernel cannot return the value on deletion (the
+ * key was quiet for a read). Returns 0 once the key is out of the map. */
+static int take_key(int fd, const void *key, const void *last, void *final,
+                    size_t val_size) {
+  int status = kstats_take(fd, key, final);
+  if (status == 1 || status == -ENOENT) /* ENOENT: gone already */
+    memcpy(final, last, val_size);
+  if (status < 0 && status != -ENOENT) {
+    log_once(LOG_ERR, "nfs_ebpf:retire-failed",
+             "nfs_ebpf plugin: deleting an ended cgroup's kernel map entry "
+             "failed: %s; it is kept and tried again next read (logged "
+             "once).",
+             STRERROR(-status));
+    return status;
   }
   return 0;
 }
 
-/* Remove the kernel keys that were just retired. Errors first: once the
- * stats key is unbound, its errors could no longer find their series. */
-static void remove_retired_keys(void) {
+/* Errors before stats: a retiring key's errors leave the map with their
+ * final counts, which stay with its series for good; if one of them cannot
+ * be removed, the key is kept (its errors still need the binding). The
+ * BPF side updates op_stats before op_errors, so a bound stats key exists
+ * for every error except one that raced with this read: it is picked up
+ * next time (counts are cumulative). */
+static void collect_errors(void) {
   for (size_t i = 0; i < errors_snapshot.len; i++) {
     const struct err_key *ek = kstats_key(&errors_snapshot, i);
     struct op_key key = op_key_of_error(ek);
-    if (series_bound(series, &key) != NULL &&
-        !identity_cgroup_alive(identity, key.cgroup_id))
-      kstats_delete(tracer_errors_fd(tracer), ek);
+    __u64 count, final;
+    memcpy(&count, kstats_val(&errors_snapshot, i), sizeof(count));
+    int status;
+    if (series_retiring(series, &key) &&
+        take_key(tracer_errors_fd(tracer), ek, &count, &final,
+                 sizeof(final)) == 0)
+      status = series_retire_key_errors(series, &key, ek->err, final);
+    else {
+      series_retire_cancel(series, &key);
+      status = series_add_key_errors(series, &key, ek->err, count);
+    }
+    if (status != 0)
+      ERROR("nfs_ebpf plugin: out of memory recording errors.");
   }
+}
+
+/* Every key's cumulative values into its series. A retiring key leaves the
+ * map with its final value, which moves into its series for good; it is
+ * unbound only after it left the map, so it is never counted again. */
+static void collect_stats(void) {
   for (size_t i = 0; i < stats_snapshot.len; i++) {
     const struct op_key *key = kstats_key(&stats_snapshot, i);
-    if (series_bound(series, key) == NULL ||
-        identity_cgroup_alive(identity, key->cgroup_id))
+    const struct op_stats *val = kstats_val(&stats_snapshot, i);
+    struct op_stats final;
+    if (series_retiring(series, key) &&
+        take_key(tracer_stats_fd(tracer), key, val, &final, sizeof(final)) ==
+            0) {
+      series_retire_key_stats(series, key, &final);
+      series_unbind(series, key);
       continue;
-    kstats_delete(tracer_stats_fd(tracer), key);
-    series_unbind(series, key);
+    }
+    series_retire_cancel(series, key);
+    series_add_key_stats(series, key, val);
   }
 }
 
@@ -608,15 +664,15 @@ static int nfs_ebpf_read(user_data_t *ud) {
    * where it was, and retires nothing; the next read catches up, as the
    * kernel values are cumulative. */
   series_begin_interval(series, read_number);
-  bool read_ok = collect_stats() == 0 && collect_errors() == 0;
-  if (read_ok) {
+  if (read_maps() == 0) {
+    resolve_keys();
+    collect_errors();
+    collect_stats();
     series_commit_interval(series);
     series_for_each(series, submit_series, &now);
   }
   tracer_sweep_stale_starts(tracer, TRACER_STALE_START_NS);
   submit_lost(now);
-  if (read_ok)
-    remove_retired_keys();
 
   /* Series of ended pods stay (with their last values) for
    * RetainEndedSeries, then end. */

@@ -12,12 +12,39 @@
 
 #define INITIAL_BUCKETS 64
 
+/* The part of one op_errors value (one errno of a key) that belongs to
+ * the series the key fed before its device changed hands. */
+typedef struct {
+  uint16_t err;
+  uint64_t count;
+} err_base_t;
+
 /* A kernel key's entry in the index: bound to a series, or pending (series
- * NULL) since first_seen. */
+ * NULL) since first_seen.
+ *
+ * The kernel's values are cumulative over the key's whole life, so after a
+ * rebinding (its device now belongs to another mount) the part read up to
+ * then stays with the old series and only the increase goes to the new
+ * one: `base` (and err_bases) hold what the key had at the rebinding. */
 typedef struct binding_s {
   struct op_key key;
   series_t *series;
   uint64_t first_seen;
+  uint64_t mount; /* mount generation the key was bound under */
+
+  struct op_stats base;
+  err_base_t *err_bases;
+  size_t n_err_bases;
+  series_t *prev;          /* the series of the mount before, until folded */
+  series_t *prev_errors;   /* the same for the errors */
+  bool rebase_stats;       /* base to be taken from the next stats value */
+  bool rebase_errors;      /* err_bases to be taken at the next errors pass */
+  uint64_t rebase_errors_stamp; /* the read whose errors pass takes them */
+
+  bool dead_seen;      /* read once with its cgroup gone */
+  uint64_t dead_count; /* the count then */
+  bool retiring;       /* quiet since: to be taken out of the kernel map */
+
   struct binding_s *next;
 } binding_t;
 
@@ -101,6 +128,7 @@ void series_table_destroy(series_table_t *t) {
     binding_t *b = t->binding_buckets[i];
     while (b != NULL) {
       binding_t *next = b->next;
+      free(b->err_bases);
       free(b);
       b = next;
     }
@@ -312,15 +340,182 @@ static binding_t *binding_insert(series_table_t *t, const struct op_key *key) {
   return b;
 }
 
-int series_bind(series_table_t *t, const struct op_key *key, series_t *s) {
+int series_bind(series_table_t *t, const struct op_key *key, series_t *s,
+                uint64_t mount) {
   binding_t *b = binding_find(t, key);
   if (b != NULL && b->series != NULL)
     return -EEXIST;
   if (b == NULL && (b = binding_insert(t, key)) == NULL)
     return -ENOMEM;
   b->series = s;
+  b->mount = mount;
   s->n_keys++;
   return 0;
+}
+
+uint64_t series_bound_mount(const series_table_t *t,
+                            const struct op_key *key) {
+  binding_t *b = binding_find(t, key);
+  return b != NULL ? b->mount : 0;
+}
+
+int series_rebind(series_table_t *t, const struct op_key *key, series_t *s,
+                  uint64_t mount) {
+  binding_t *b = binding_find(t, key);
+  if (b == NULL || b->series == NULL)
+    return -ENOENT;
+  /* A second change before the first one's values were read: the series
+   * in between never got anything, the first one keeps waiting for its
+   * final part. */
+  if (!b->rebase_stats)
+    b->prev = b->series;
+  if (!(b->rebase_errors && b->rebase_errors_stamp == 0))
+    b->prev_errors = b->series;
+  b->series->n_keys--;
+  b->series = s;
+  s->n_keys++;
+  b->mount = mount;
+  b->rebase_stats = true;
+  b->rebase_errors = true;
+  b->rebase_errors_stamp = 0;
+  return 0;
+}
+
+/* a - b, field by field; b <= a unless the kernel key was recreated (then
+ * nothing of it belongs to the old series: all of a is new). */
+static void stats_since(const struct op_stats *a, const struct op_stats *b,
+                        struct op_stats *out) {
+  if (a->count < b->count) {
+    *out = *a;
+    return;
+  }
+  out->count = a->count - b->count;
+  out->bytes = a->bytes >= b->bytes ? a->bytes - b->bytes : 0;
+  out->latency_ns =
+      a->latency_ns >= b->latency_ns ? a->latency_ns - b->latency_ns : 0;
+  for (size_t i = 0; i < NFS_EBPF_MAX_BUCKETS; i++)
+    out->buckets[i] = a->buckets[i] >= b->buckets[i]
+                          ? a->buckets[i] - b->buckets[i]
+                          : 0;
+}
+
+/* The first stats value after a rebinding: everything up to now happened
+ * on the old mount, so its series keeps it for good and the new one starts
+ * from here. */
+static void take_stats_base(series_table_t *t, binding_t *b,
+                            const struct op_stats *val) {
+  if (!b->rebase_stats)
+    return;
+  struct op_stats part;
+  stats_since(val, &b->base, &part);
+  if (b->prev != NULL)
+    series_add_stats(t, b->prev, &part, true);
+  b->base = *val;
+  b->prev = NULL;
+  b->rebase_stats = false;
+}
+
+static void key_stats(series_table_t *t, const struct op_key *key,
+                      const struct op_stats *val, bool retire) {
+  binding_t *b = binding_find(t, key);
+  if (b == NULL || b->series == NULL)
+    return;
+  take_stats_base(t, b, val);
+  struct op_stats part;
+  stats_since(val, &b->base, &part);
+  series_add_stats(t, b->series, &part, retire);
+}
+
+void series_add_key_stats(series_table_t *t, const struct op_key *key,
+                          const struct op_stats *val) {
+  key_stats(t, key, val, false);
+}
+
+void series_retire_key_stats(series_table_t *t, const struct op_key *key,
+                             const struct op_stats *val) {
+  key_stats(t, key, val, true);
+}
+
+bool series_retire_ready(series_table_t *t, const struct op_key *key,
+                         uint64_t count) {
+  binding_t *b = binding_find(t, key);
+  if (b == NULL || b->series == NULL)
+    return false;
+  b->retiring = b->dead_seen && b->dead_count == count;
+  b->dead_seen = true;
+  b->dead_count = count;
+  return b->retiring;
+}
+
+bool series_retiring(const series_table_t *t, const struct op_key *key) {
+  binding_t *b = binding_find(t, key);
+  return b != NULL && b->series != NULL && b->retiring;
+}
+
+void series_retire_cancel(series_table_t *t, const struct op_key *key) {
+  binding_t *b = binding_find(t, key);
+  if (b != NULL)
+    b->retiring = false;
+}
+
+static err_base_t *err_base(binding_t *b, uint16_t err, bool add) {
+  for (size_t i = 0; i < b->n_err_bases; i++)
+    if (b->err_bases[i].err == err)
+      return &b->err_bases[i];
+  if (!add)
+    return NULL;
+  err_base_t *grown =
+      realloc(b->err_bases, (b->n_err_bases + 1) * sizeof(*grown));
+  if (grown == NULL)
+    return NULL;
+  b->err_bases = grown;
+  b->err_bases[b->n_err_bases] = (err_base_t){.err = err};
+  return &b->err_bases[b->n_err_bases++];
+}
+
+/* The part of an errno's count that is the bound series', given the base
+ * taken at the last rebinding. */
+static uint64_t errors_since(binding_t *b, uint16_t err, uint64_t count) {
+  err_base_t *e = err_base(b, err, false);
+  if (e == NULL)
+    return count;
+  return count >= e->count ? count - e->count : count;
+}
+
+static int key_errors(series_table_t *t, const struct op_key *key,
+                      uint16_t err, uint64_t count, bool retire) {
+  binding_t *b = binding_find(t, key);
+  if (b == NULL || b->series == NULL)
+    return 0;
+  /* The first errors pass after a rebinding (whichever read that is)
+   * takes the bases of all the key's errnos. */
+  if (b->rebase_errors && b->rebase_errors_stamp == 0)
+    b->rebase_errors_stamp = t->stamp;
+  if (b->rebase_errors && b->rebase_errors_stamp == t->stamp) {
+    uint64_t old_part = errors_since(b, err, count);
+    err_base_t *e = err_base(b, err, true);
+    if (e == NULL)
+      return -ENOMEM;
+    if (b->prev_errors != NULL && old_part > 0 &&
+        series_add_errors(t, b->prev_errors, err, old_part, true) != 0)
+      return -ENOMEM;
+    e->count = count;
+  } else if (b->rebase_errors) {
+    b->rebase_errors = false;
+    b->prev_errors = NULL;
+  }
+  return series_add_errors(t, b->series, err, errors_since(b, err, count),
+                           retire);
+}
+
+int series_add_key_errors(series_table_t *t, const struct op_key *key,
+                          uint16_t err, uint64_t count) {
+  return key_errors(t, key, err, count, false);
+}
+
+int series_retire_key_errors(series_table_t *t, const struct op_key *key,
+                             uint16_t err, uint64_t count) {
+  return key_errors(t, key, err, count, true);
 }
 
 uint64_t series_pending_since(series_table_t *t, const struct op_key *key) {
@@ -340,6 +535,7 @@ void series_unbind(series_table_t *t, const struct op_key *key) {
     *pp = b->next;
     if (b->series != NULL)
       b->series->n_keys--;
+    free(b->err_bases);
     free(b);
     t->binding_len--;
     return;

@@ -14,8 +14,12 @@
  * a read that fails halfway leaves every reported value as it was.
  *
  * A kernel key is bound to its series the first time it is resolved and
- * stays bound for its whole life, so its counts never move from one series
- * to another (which would make one counter go backwards).
+ * stays bound while its device belongs to the same mount, so its counts
+ * never move from one series to another (which would make one counter go
+ * backwards). When the device number is reused by another mount (NFS
+ * superblocks get the lowest free anonymous device number), the key is
+ * rebound: what it counted so far stays with the old series, only the
+ * increase from then on goes to the new one.
  */
 #ifndef NFS_EBPF_SERIES_H
 #define NFS_EBPF_SERIES_H
@@ -100,8 +104,41 @@ size_t series_count(const series_table_t *t);
 /* Kernel key -> series. `cgroup_id, dev, op` is the triple both maps share
  * (struct op_key; errors use the same triple). */
 series_t *series_bound(const series_table_t *t, const struct op_key *key);
-int series_bind(series_table_t *t, const struct op_key *key, series_t *s);
+/* `mount` is the mount generation (mountinfo.h) the key was resolved
+ * under, 0 for none. */
+int series_bind(series_table_t *t, const struct op_key *key, series_t *s,
+                uint64_t mount);
+uint64_t series_bound_mount(const series_table_t *t, const struct op_key *key);
+/* The key's device now belongs to another mount: from the next values on,
+ * the key feeds `s`; its old series keeps what the key counted until then
+ * (taken from the next series_add_key_stats / _errors of the key).
+ * -ENOENT if the key is not bound. */
+int series_rebind(series_table_t *t, const struct op_key *key, series_t *s,
+                  uint64_t mount);
 void series_unbind(series_table_t *t, const struct op_key *key);
+
+/* Add a bound key's cumulative kernel values to its series (the part since
+ * its last rebinding). Keys that are not bound are ignored. */
+void series_add_key_stats(series_table_t *t, const struct op_key *key,
+                          const struct op_stats *val);
+int series_add_key_errors(series_table_t *t, const struct op_key *key,
+                          uint16_t err, uint64_t count);
+
+/* Retirement of a key whose cgroup is gone. Ready once its count stayed
+ * the same across two reads that both found the cgroup gone (call once per
+ * read with the count read): no program is still adding to it then.
+ * The final values (read when the key is deleted) go to the series'
+ * retired part; unbind only after the key left the kernel map. */
+bool series_retire_ready(series_table_t *t, const struct op_key *key,
+                         uint64_t count);
+/* Whether the last series_retire_ready found the key ready, unless
+ * series_retire_cancel (a deletion failed: the key stays) came after. */
+bool series_retiring(const series_table_t *t, const struct op_key *key);
+void series_retire_cancel(series_table_t *t, const struct op_key *key);
+void series_retire_key_stats(series_table_t *t, const struct op_key *key,
+                             const struct op_stats *val);
+int series_retire_key_errors(series_table_t *t, const struct op_key *key,
+                             uint16_t err, uint64_t count);
 
 /* A key that could not be resolved yet (its pod's state file or its mount
  * is not visible yet) is left unbound and retried next read: its kernel

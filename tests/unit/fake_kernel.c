@@ -57,14 +57,20 @@ void tracer_close(tracer_t *t) {
   fake.tracer_closed++;
 }
 
-/* kstats: the two fake maps */
+/* kstats: the two fake maps. A snapshot is a copy, as the real one is:
+ * what the kernel adds after it is not in it. */
 void kstats_snapshot_init(kstats_snapshot_t *s, size_t key_size,
                           size_t val_size) {
   memset(s, 0, sizeof(*s));
   s->key_size = key_size;
   s->val_size = val_size;
 }
-void kstats_snapshot_free(kstats_snapshot_t *s) { (void)s; }
+void kstats_snapshot_free(kstats_snapshot_t *s) {
+  free(s->keys);
+  free(s->vals);
+  s->keys = s->vals = NULL;
+  s->len = s->cap = 0;
+}
 
 int kstats_read(int map_fd, kstats_snapshot_t *s) {
   /* A failed read, as the real one fails: an error and a partial or
@@ -75,23 +81,36 @@ int kstats_read(int map_fd, kstats_snapshot_t *s) {
     s->len = 0;
     return status;
   }
-  if (map_fd == FAKE_STATS_FD) {
-    s->keys = fake.stats_keys;
-    s->vals = fake.stats_vals;
-    s->len = fake.n_stats;
-  } else {
-    s->keys = fake.err_keys;
-    s->vals = fake.err_vals;
-    s->len = fake.n_errs;
+  bool stats = map_fd == FAKE_STATS_FD;
+  const void *keys = stats ? (const void *)fake.stats_keys : fake.err_keys;
+  const void *vals = stats ? (const void *)fake.stats_vals : fake.err_vals;
+  size_t n = stats ? fake.n_stats : fake.n_errs;
+  if (s->cap < FAKE_MAX) {
+    free(s->keys);
+    free(s->vals);
+    s->keys = malloc(FAKE_MAX * s->key_size);
+    s->vals = malloc(FAKE_MAX * s->val_size);
+    s->cap = FAKE_MAX;
   }
+  memcpy(s->keys, keys, n * s->key_size);
+  memcpy(s->vals, vals, n * s->val_size);
+  s->len = n;
   return 0;
 }
 
-/* Deleting removes the entry from the fake map, as the kernel would. */
-int kstats_delete(int map_fd, const void *key) {
+/* Removing an entry from a fake map, as the kernel would. Before it goes,
+ * fake.late_count operations land on a stats entry: the increments that
+ * come between a read and the deletion. */
+static int fake_remove(int map_fd, const void *key, void *value) {
+  if (fake.delete_status != 0)
+    return fake.delete_status;
   if (map_fd == FAKE_STATS_FD) {
     for (size_t i = 0; i < fake.n_stats; i++)
       if (memcmp(&fake.stats_keys[i], key, sizeof(struct op_key)) == 0) {
+        fake.stats_vals[i].count += fake.late_count;
+        fake.stats_vals[i].buckets[0] += fake.late_count;
+        if (value != NULL)
+          memcpy(value, &fake.stats_vals[i], sizeof(struct op_stats));
         fake.stats_keys[i] = fake.stats_keys[fake.n_stats - 1];
         fake.stats_vals[i] = fake.stats_vals[fake.n_stats - 1];
         fake.n_stats--;
@@ -101,6 +120,8 @@ int kstats_delete(int map_fd, const void *key) {
   } else {
     for (size_t i = 0; i < fake.n_errs; i++)
       if (memcmp(&fake.err_keys[i], key, sizeof(struct err_key)) == 0) {
+        if (value != NULL)
+          memcpy(value, &fake.err_vals[i], sizeof(__u64));
         fake.err_keys[i] = fake.err_keys[fake.n_errs - 1];
         fake.err_vals[i] = fake.err_vals[fake.n_errs - 1];
         fake.n_errs--;
@@ -109,6 +130,16 @@ int kstats_delete(int map_fd, const void *key) {
       }
   }
   return -ENOENT;
+}
+
+int kstats_delete(int map_fd, const void *key) {
+  return fake_remove(map_fd, key, NULL);
+}
+
+/* fake.take_unsupported: a kernel before 5.14. */
+int kstats_take(int map_fd, const void *key, void *value) {
+  int status = fake_remove(map_fd, key, fake.take_unsupported ? NULL : value);
+  return status == 0 && fake.take_unsupported ? 1 : status;
 }
 
 /* identity */

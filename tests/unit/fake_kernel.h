@@ -35,6 +35,9 @@ typedef struct {
   size_t n_errs;
   size_t deleted_stats, deleted_errs;
   int stats_read_status, errors_read_status; /* kstats_read's result */
+  int delete_status;     /* non-zero: deletions fail with it */
+  uint64_t late_count;   /* operations landing just before a deletion */
+  bool take_unsupported; /* no lookup-and-delete (before Linux 5.14) */
 
   fake_cgroup_t cgroups[FAKE_MAX];
   size_t n_cgroups;

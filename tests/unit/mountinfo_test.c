@@ -236,6 +236,140 @@ DEF_TEST(change_detection_on_files) {
   return 0;
 }
 
+/* The generation of a device: kept while the same source has it, new when
+ * another source took the number or it was gone in between. */
+static uint64_t generation_of(mount_table_t *t, unsigned int minor) {
+  const nfs_mount_t *m = mount_table_lookup(t, kdev(0, minor));
+  return m != NULL ? m->generation : 0;
+}
+
+DEF_TEST(device_generations) {
+  mock_reset();
+  char path[PATH_MAX];
+  snprintf(path, sizeof(path), "%s/mountinfo.gen", tmpdir);
+  CHECK_ZERO(write_file(path, "1 0 0:40 / /a rw - nfs s1:/a rw,vers=3\n"
+                              "2 0 0:41 / /b rw - nfs s2:/b rw,vers=3\n"));
+  mount_table_t *t = mount_table_create(path);
+  OK(t != NULL);
+  uint64_t a = generation_of(t, 40), b = generation_of(t, 41);
+  OK(a != 0 && b != 0 && a != b);
+  /* another line of the same mount: nothing changes */
+  CHECK_ZERO(write_file(path, "1 0 0:40 / /a rw - nfs s1:/a rw,vers=3\n"
+                              "2 0 0:41 / /b rw - nfs s2:/b rw,vers=3\n"
+                              "3 0 0:41 / /b2 rw - nfs s2:/b rw,vers=3\n"));
+  EXPECT_EQ_INT(1, mount_table_refresh(t, true));
+  EXPECT_EQ_UINT64(a, generation_of(t, 40));
+  EXPECT_EQ_UINT64(b, generation_of(t, 41));
+  /* 0:41 umounted and reused by another export in one step */
+  CHECK_ZERO(write_file(path, "1 0 0:40 / /a rw - nfs s1:/a rw,vers=3\n"
+                              "4 0 0:41 / /c rw - nfs4 s3:/c rw,vers=4.2\n"));
+  EXPECT_EQ_INT(1, mount_table_refresh(t, true));
+  EXPECT_EQ_UINT64(a, generation_of(t, 40));
+  uint64_t c = generation_of(t, 41);
+  OK(c != 0 && c != a && c != b);
+  /* 0:40 gone, then back from the same source: a new mount all the same */
+  CHECK_ZERO(write_file(path, "4 0 0:41 / /c rw - nfs4 s3:/c rw,vers=4.2\n"));
+  EXPECT_EQ_INT(1, mount_table_refresh(t, true));
+  EXPECT_EQ_UINT64(0, generation_of(t, 40));
+  CHECK_ZERO(write_file(path, "5 0 0:40 / /a rw - nfs s1:/a rw,vers=3\n"
+                              "4 0 0:41 / /c rw - nfs4 s3:/c rw,vers=4.2\n"));
+  EXPECT_EQ_INT(1, mount_table_refresh(t, true));
+  uint64_t a2 = generation_of(t, 40);
+  OK(a2 != 0 && a2 != a && a2 != c);
+  EXPECT_EQ_UINT64(c, generation_of(t, 41));
+  mount_table_destroy(t);
+  unlink(path);
+  return 0;
+}
+
+/* A fake /proc: PID with its mount namespace NS and the mountinfo TEXT
+ * (or the fixture FILE). */
+static int fake_process(const char *proc, const char *pid, unsigned ns,
+                        const char *text, const char *file) {
+  char path[PATH_MAX], link[64];
+  snprintf(path, sizeof(path), "%s/%s", proc, pid);
+  mkdir(path, 0755);
+  snprintf(path, sizeof(path), "%s/%s/ns", proc, pid);
+  mkdir(path, 0755);
+  snprintf(path, sizeof(path), "%s/%s/ns/mnt", proc, pid);
+  snprintf(link, sizeof(link), "mnt:[%u]", ns);
+  unlink(path);
+  if (symlink(link, path) != 0)
+    return -1;
+  snprintf(path, sizeof(path), "%s/%s/mountinfo", proc, pid);
+  if (text != NULL)
+    return write_file(path, text);
+  char cmd[3 * PATH_MAX];
+  snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", fixture(file), path);
+  return system(cmd);
+}
+
+/* An NFSv4 submount (crossmnt) made inside a pod's mount namespace is in
+ * no host table: it is found through a process of that namespace. */
+DEF_TEST(mounts_of_other_namespaces) {
+  mock_reset();
+  char host[PATH_MAX], proc[PATH_MAX];
+  snprintf(host, sizeof(host), "%s/host-mountinfo", tmpdir);
+  snprintf(proc, sizeof(proc), "%s/proc", tmpdir);
+  mkdir(proc, 0755);
+  const char *host_text =
+      "36 22 0:53 / /var/lib/kubelet/pods/6a1c/volumes/kubernetes.io~nfs/data "
+      "rw - nfs4 10.0.0.5:/vol/data rw,vers=4.2\n";
+  CHECK_ZERO(write_file(host, host_text));
+  CHECK_ZERO(fake_process(proc, "1", 100, host_text, NULL));
+  /* the pod: two processes of one namespace */
+  CHECK_ZERO(fake_process(proc, "300", 200, NULL, "pod-crossmnt.mountinfo"));
+  CHECK_ZERO(fake_process(proc, "301", 200, NULL, "pod-crossmnt.mountinfo"));
+  /* another process of the host's namespace: never read */
+  CHECK_ZERO(fake_process(proc, "400", 100,
+                          "9 1 0:79 / /x rw - nfs s9:/x rw,vers=3\n", NULL));
+
+  mount_table_t *t = mount_table_create(host);
+  OK(t != NULL);
+  OK(mount_table_lookup_elsewhere(t, kdev(0, 77), true) == NULL); /* no dir */
+  EXPECT_EQ_INT(0, mount_table_search_namespaces(t, proc));
+  OK(mount_table_lookup(t, kdev(0, 77)) == NULL);
+  const nfs_mount_t *m = mount_table_lookup_elsewhere(t, kdev(0, 77), true);
+  OK(m != NULL);
+  if (m == NULL)
+    return -1;
+  EXPECT_EQ_STR("10.0.0.5", m->server);
+  EXPECT_EQ_STR("/vol/data/projects", m->export_);
+  uint64_t generation = m->generation;
+  OK(generation != 0);
+  OK(mount_table_lookup_elsewhere(t, kdev(0, 79), true) == NULL);
+  /* the host's own devices are not taken from elsewhere */
+  OK(mount_table_lookup_elsewhere(t, kdev(0, 53), true) == NULL);
+
+  /* Inside the pod, 0:77 is reused by another export. Until the host table
+   * changes and ten rounds passed, the earlier scan stands. */
+  const char *reused = "1541 1540 0:77 / /data/other rw - nfs4 "
+                       "10.0.0.9:/other rw,vers=4.2\n";
+  CHECK_ZERO(fake_process(proc, "300", 200, reused, NULL));
+  CHECK_ZERO(fake_process(proc, "301", 200, reused, NULL));
+  for (int i = 0; i < 12; i++) {
+    mount_table_refresh(t, false);
+    m = mount_table_lookup_elsewhere(t, kdev(0, 77), false);
+    OK(m != NULL && m->generation == generation);
+  }
+  CHECK_ZERO(write_file(host, "36 22 0:53 / /var/lib/kubelet/pods/6a1c/"
+                              "volumes/kubernetes.io~nfs/data rw - nfs4 "
+                              "10.0.0.5:/vol/data rw,vers=4.2,addr=x\n"));
+  EXPECT_EQ_INT(1, mount_table_refresh(t, false));
+  m = mount_table_lookup_elsewhere(t, kdev(0, 77), false);
+  OK(m != NULL);
+  if (m != NULL) {
+    EXPECT_EQ_STR("10.0.0.9", m->server);
+    OK(m->generation != generation);
+  }
+  mount_table_destroy(t);
+  char cmd[PATH_MAX + 16];
+  snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", proc);
+  CHECK_ZERO(system(cmd));
+  unlink(host);
+  return 0;
+}
+
 DEF_TEST(huge_line_and_nul_bytes) {
   mock_reset();
   mock_log_set_echo(false);
@@ -306,6 +440,8 @@ int main(void) {
   RUN_TEST(malformed_lines_skipped_and_logged_once);
   RUN_TEST(shared_superblock);
   RUN_TEST(change_detection_on_files);
+  RUN_TEST(device_generations);
+  RUN_TEST(mounts_of_other_namespaces);
   RUN_TEST(huge_line_and_nul_bytes);
   RUN_TEST(proc_poll_notification);
   rmdir(tmpdir);

@@ -16,16 +16,24 @@
 
 static char mountinfo_path[] = "/tmp/nfs_ebpf_test_mountinfo_XXXXXX";
 
-static void write_mountinfo(void) {
-  int fd = mkstemp(mountinfo_path);
-  const char *text =
-      "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
-      "36 22 0:53 / /var/lib/kubelet/pods/uid/volumes/kubernetes.io~nfs/data "
-      "rw,relatime shared:2 - nfs4 10.0.0.5:/vol/data "
-      "rw,vers=4.2,rsize=1048576,addr=10.0.0.5\n";
+#define MOUNTINFO_ROOT "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+#define MOUNTINFO_DATA                                                         \
+  "36 22 0:53 / /var/lib/kubelet/pods/uid/volumes/kubernetes.io~nfs/data "     \
+  "rw,relatime shared:2 - nfs4 10.0.0.5:/vol/data "                            \
+  "rw,vers=4.2,rsize=1048576,addr=10.0.0.5\n"
+
+/* Replaces the mount table's text (the plugin notices by size or mtime). */
+static void rewrite_mountinfo(const char *text) {
+  int fd = open(mountinfo_path, O_WRONLY | O_TRUNC);
   if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
     printf("# cannot write %s\n", mountinfo_path);
   close(fd);
+}
+
+static void write_mountinfo(void) {
+  int fd = mkstemp(mountinfo_path);
+  close(fd);
+  rewrite_mountinfo(MOUNTINFO_ROOT MOUNTINFO_DATA);
 }
 
 /* Back to a freshly loaded plugin. */
@@ -240,8 +248,11 @@ DEF_TEST(ended_pod_keeps_its_counts_and_its_keys_are_freed) {
   EXPECT_EQ_INT(0, read_once());
   EXPECT_EQ_INT(1010, derive_of(who, "total_bytes", what));
 
-  /* The first cgroup ends: its last values stay, its keys leave the maps. */
+  /* The first cgroup ends: its last values stay, its keys leave the maps
+   * once they stayed the same for two reads. */
   fake_kill_cgroup(300);
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(0, fake.deleted_stats);
   EXPECT_EQ_INT(0, read_once());
   EXPECT_EQ_INT(1010, derive_of(who, "total_bytes", what));
   EXPECT_EQ_INT(2, derive_of(who, "errors", "write-EDQUOT@10.0.0.5:|vol|data"));
@@ -253,6 +264,197 @@ DEF_TEST(ended_pod_keeps_its_counts_and_its_keys_are_freed) {
   EXPECT_EQ_INT(0, read_once());
   EXPECT_EQ_INT(1020, derive_of(who, "total_bytes", what));
   EXPECT_EQ_INT(2, derive_of(who, "errors", "write-EDQUOT@10.0.0.5:|vol|data"));
+  return 0;
+}
+
+/* An NFS call of a task that left the cgroup can still end in it after the
+ * cgroup is gone; and the kernel adds between our read and our delete. A
+ * key leaves the map only once it stayed the same for a read, and with
+ * the value it had when it left. */
+DEF_TEST(retirement_waits_for_quiet_and_keeps_late_increments) {
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  fake_add_pod(700, "shop", "job-0", "run");
+  const char *who = "shop_job-0_run";
+  fake_set_stats(700, DEV_DATA, NFS_OP_READ)->count = 5;
+  EXPECT_EQ_INT(0, read_once());
+  fake_kill_cgroup(700);
+  fake_set_stats(700, DEV_DATA, NFS_OP_READ)->count = 6; /* after death */
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(6, derive_of(who, "operations", WHAT_READ));
+  EXPECT_EQ_INT(0, fake.deleted_stats); /* it just changed */
+  fake.late_count = 2; /* lands between this read and the deletion */
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(1, fake.deleted_stats);
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(8, derive_of(who, "operations", WHAT_READ));
+  EXPECT_EQ_INT(8, derive_of(who, "total_operations",
+                             "read-+Inf@10.0.0.5:|vol|data"));
+  return 0;
+}
+
+/* Before Linux 5.14 the key is deleted without its value: the read that
+ * found it quiet has the final value. */
+DEF_TEST(retirement_without_lookup_and_delete) {
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  fake.take_unsupported = true;
+  fake_add_pod(710, "shop", "job-1", "run");
+  fake_set_stats(710, DEV_DATA, NFS_OP_READ)->count = 5;
+  fake_set_error(710, DEV_DATA, NFS_OP_READ, EIO, 1);
+  fake_kill_cgroup(710);
+  for (int i = 0; i < 3; i++)
+    EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(1, fake.deleted_stats);
+  EXPECT_EQ_INT(1, fake.deleted_errs);
+  EXPECT_EQ_INT(5, derive_of("shop_job-1_run", "operations", WHAT_READ));
+  EXPECT_EQ_INT(1, derive_of("shop_job-1_run", "errors",
+                             "read-EIO@10.0.0.5:|vol|data"));
+  return 0;
+}
+
+/* A deletion that fails leaves the key bound (and in the map): it is tried
+ * again, never resolved a second time and counted twice. */
+DEF_TEST(failed_retirement_keeps_the_key_bound) {
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  fake_add_pod(720, "shop", "job-2", "run");
+  const char *who = "shop_job-2_run";
+  fake_set_stats(720, DEV_DATA, NFS_OP_READ)->count = 3;
+  fake_set_error(720, DEV_DATA, NFS_OP_READ, EIO, 1);
+  EXPECT_EQ_INT(0, read_once());
+  fake_kill_cgroup(720);
+  fake.delete_status = -EPERM;
+  for (int i = 0; i < UNRESOLVED_GRACE_READS + 2; i++) {
+    EXPECT_EQ_INT(0, read_once());
+    EXPECT_EQ_INT(3, derive_of(who, "operations", WHAT_READ));
+    EXPECT_EQ_INT(1, derive_of(who, "errors", "read-EIO@10.0.0.5:|vol|data"));
+  }
+  EXPECT_EQ_INT(1, mock_log_count(LOG_ERR, "failed"));
+  EXPECT_EQ_INT(1, (int)series_count(series));
+  fake.delete_status = 0;
+  for (int i = 0; i < 2; i++) {
+    EXPECT_EQ_INT(0, read_once());
+    EXPECT_EQ_INT(3, derive_of(who, "operations", WHAT_READ));
+    EXPECT_EQ_INT(1, derive_of(who, "errors", "read-EIO@10.0.0.5:|vol|data"));
+  }
+  EXPECT_EQ_INT(1, fake.deleted_stats);
+  EXPECT_EQ_INT(1, fake.deleted_errs);
+  return 0;
+}
+
+/* umount, then another export mounted on the same (reused) device number,
+ * in a cgroup that lives on: the new mount's operations carry its own
+ * server and export, the old ones stay where they were. */
+DEF_TEST(reused_device_number_moves_to_the_new_mount) {
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  fake_add_cgroup(730, "kubelet.service");
+  const char *who = "@kubelet.service";
+  const char *old_what = WHAT_READ, *new_what = "read@10.0.0.9:|other";
+  struct op_stats *v = fake_set_stats(730, DEV_DATA, NFS_OP_READ);
+  v->count = 4;
+  v->bytes = 400;
+  fake_set_error(730, DEV_DATA, NFS_OP_READ, EIO, 1);
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(4, derive_of(who, "operations", old_what));
+
+  /* umounted: nothing changes */
+  rewrite_mountinfo(MOUNTINFO_ROOT);
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(4, derive_of(who, "operations", old_what));
+  /* another export on 0:53 */
+  rewrite_mountinfo(MOUNTINFO_ROOT
+                    "40 22 0:53 / /mnt/other rw,relatime shared:3 - nfs "
+                    "10.0.0.9:/other rw,vers=3,addr=10.0.0.9\n");
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(4, derive_of(who, "operations", old_what));
+  EXPECT_EQ_INT(0, derive_of(who, "operations", new_what));
+  v = fake_set_stats(730, DEV_DATA, NFS_OP_READ);
+  v->count = 7;
+  v->bytes = 700;
+  fake_set_error(730, DEV_DATA, NFS_OP_READ, EIO, 3);
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(4, derive_of(who, "operations", old_what));
+  EXPECT_EQ_INT(400, derive_of(who, "total_bytes", old_what));
+  EXPECT_EQ_INT(1, derive_of(who, "errors", "read-EIO@10.0.0.5:|vol|data"));
+  EXPECT_EQ_INT(3, derive_of(who, "operations", new_what));
+  EXPECT_EQ_INT(300, derive_of(who, "total_bytes", new_what));
+  EXPECT_EQ_INT(3, derive_of(who, "total_operations",
+                             "read-+Inf@10.0.0.9:|other"));
+  EXPECT_EQ_INT(2, derive_of(who, "errors", "read-EIO@10.0.0.9:|other"));
+
+  /* The source changes without a read in between (umount and mount
+   * between two reads): the same. */
+  rewrite_mountinfo(MOUNTINFO_ROOT MOUNTINFO_DATA);
+  v = fake_set_stats(730, DEV_DATA, NFS_OP_READ);
+  EXPECT_EQ_INT(0, read_once());
+  v->count = 8;
+  v->bytes = 800;
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(5, derive_of(who, "operations", old_what));
+  EXPECT_EQ_INT(500, derive_of(who, "total_bytes", old_what));
+  EXPECT_EQ_INT(3, derive_of(who, "operations", new_what));
+  EXPECT_EQ_INT(1, derive_of(who, "errors", "read-EIO@10.0.0.5:|vol|data"));
+  EXPECT_EQ_INT(2, derive_of(who, "errors", "read-EIO@10.0.0.9:|other"));
+  return 0;
+}
+
+/* A file under a directory, written whole. */
+static void write_under(const char *dir, const char *name, const char *text) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+    printf("# cannot write %s\n", path);
+  close(fd);
+}
+
+/* A process of a fake host /proc: its mount namespace and mountinfo. */
+static void fake_process(const char *root, const char *pid, const char *ns,
+                         const char *mountinfo) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof(path), "%s/proc/%s/ns", root, pid);
+  char cmd[PATH_MAX + 16];
+  snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", path);
+  if (system(cmd) != 0)
+    printf("# %s failed\n", cmd);
+  snprintf(path, sizeof(path), "%s/proc/%s/ns/mnt", root, pid);
+  if (symlink(ns, path) != 0)
+    printf("# cannot link %s\n", path);
+  snprintf(path, sizeof(path), "%s/proc/%s", root, pid);
+  write_under(path, "mountinfo", mountinfo);
+}
+
+/* An NFSv4 submount made inside a pod's mount namespace: not in the host's
+ * table, found through the pod's process under HostRoot, reported under
+ * its own export from the first read. */
+DEF_TEST(submount_in_a_pod_namespace_is_named) {
+  reset_plugin();
+  char root[] = "/tmp/nfs_ebpf_test_root_XXXXXX";
+  OK(mkdtemp(root) != NULL);
+  write_under(root, "mountinfo", MOUNTINFO_ROOT MOUNTINFO_DATA);
+  fake_process(root, "1", "mnt:[4026531840]", MOUNTINFO_ROOT MOUNTINFO_DATA);
+  fake_process(root, "4242", "mnt:[4026532999]",
+               "1540 1530 0:53 / /data rw - nfs4 10.0.0.5:/vol/data rw\n"
+               "1541 1540 0:77 / /data/projects rw - nfs4 "
+               "10.0.0.5:/vol/data/projects rw,vers=4.2\n");
+  const char *kv[] = {"HostRoot", root, "MountInfo", "/mountinfo"};
+  EXPECT_EQ_INT(0, configure(kv, 4));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  fake_add_pod(820, "shop", "web-9", "nginx");
+  fake_set_stats(820, 77, NFS_OP_READ)->count = 2;
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(2, derive_of("shop_web-9_nginx", "operations",
+                             "read@10.0.0.5:|vol|data|projects"));
+  nfs_ebpf_shutdown();
+  char cmd[PATH_MAX + 16];
+  snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", root);
+  EXPECT_EQ_INT(0, system(cmd));
   return 0;
 }
 
@@ -452,6 +654,12 @@ int main(void) {
   RUN_TEST(pod_read_becomes_contract_values);
   RUN_TEST(metadata_ops_have_no_bytes_and_non_pods_their_cgroup);
   RUN_TEST(ended_pod_keeps_its_counts_and_its_keys_are_freed);
+  RUN_TEST(retirement_waits_for_quiet_and_keeps_late_increments);
+  RUN_TEST(retirement_without_lookup_and_delete);
+  RUN_TEST(failed_retirement_keeps_the_key_bound);
+  RUN_TEST(reused_device_number_moves_to_the_new_mount);
+  RUN_TEST(submount_in_a_pod_namespace_is_named);
+  rewrite_mountinfo(MOUNTINFO_ROOT MOUNTINFO_DATA);
   RUN_TEST(unresolved_keys_wait_then_say_so);
   RUN_TEST(container_without_state_yet_is_not_pinned);
   RUN_TEST(long_and_odd_names_are_reported);

@@ -27,9 +27,9 @@ DEF_TEST(keys_of_one_pod_add_up) {
   OK(s != series_get(t, "ns_pod_c", "10.0.0.5", "/vo", 0));
   struct op_key k1 = {.cgroup_id = 11, .dev = 53, .op = 0};
   struct op_key k2 = {.cgroup_id = 12, .dev = 53, .op = 0};
-  EXPECT_EQ_INT(0, series_bind(t, &k1, s));
-  EXPECT_EQ_INT(0, series_bind(t, &k2, s));
-  EXPECT_EQ_INT(-EEXIST, series_bind(t, &k1, s));
+  EXPECT_EQ_INT(0, series_bind(t, &k1, s, 1));
+  EXPECT_EQ_INT(0, series_bind(t, &k2, s, 1));
+  EXPECT_EQ_INT(-EEXIST, series_bind(t, &k1, s, 1));
   OK(series_bound(t, &k1) == s);
 
   struct op_stats a = stats(3, 300), b = stats(4, 400), total;
@@ -49,8 +49,8 @@ DEF_TEST(retired_keys_keep_their_counts) {
   series_t *s = series_get(t, "ns_pod_c", "srv", "/e", 0);
   struct op_key old = {.cgroup_id = 11, .dev = 53, .op = 0};
   struct op_key new = {.cgroup_id = 12, .dev = 53, .op = 0};
-  series_bind(t, &old, s);
-  series_bind(t, &new, s);
+  series_bind(t, &old, s, 1);
+  series_bind(t, &new, s, 1);
 
   /* Read 1: both alive. */
   series_begin_interval(t, 1);
@@ -129,7 +129,7 @@ DEF_TEST(orphaned_series_expire_bound_ones_do_not) {
   series_t *gone = series_get(t, "ns_gone_c", "srv", "/e", 0);
   series_t *quiet = series_get(t, "ns_quiet_c", "srv", "/e", 0);
   struct op_key kq = {.cgroup_id = 20, .dev = 53, .op = 0};
-  series_bind(t, &kq, quiet);
+  series_bind(t, &kq, quiet, 1);
   EXPECT_EQ_UINT64(2, series_count(t));
   (void)gone;
   /* Nothing fed either since read 1; only the unbound one ends. */
@@ -150,7 +150,7 @@ DEF_TEST(pending_keys_remember_first_sight) {
   EXPECT_EQ_UINT64(4, series_pending_since(t, &k));
   OK(series_bound(t, &k) == NULL);
   series_t *s = series_get(t, "@kubelet.service", "srv", "/e", 2);
-  EXPECT_EQ_INT(0, series_bind(t, &k, s));
+  EXPECT_EQ_INT(0, series_bind(t, &k, s, 1));
   OK(series_bound(t, &k) == s);
   EXPECT_EQ_UINT64(1, s->n_keys);
   series_unbind(t, &k);
@@ -187,7 +187,7 @@ DEF_TEST(many_series_and_keys) {
     snprintf(who, sizeof(who), "ns_pod-%" PRIu64 "_c", i);
     series_t *s = series_get(t, who, "srv", "/e", (uint32_t)(i % 14));
     struct op_key k = {.cgroup_id = i, .dev = 1, .op = (uint32_t)(i % 14)};
-    if (s == NULL || series_bind(t, &k, s) != 0)
+    if (s == NULL || series_bind(t, &k, s, 1) != 0)
       wrong++;
   }
   for (uint64_t i = 0; i < 5000; i++) {

@@ -28,7 +28,10 @@ INFRA=${NFS_EBPF_LAB_INFRA:-0}
 # Mount orders alternate so attach-on-module-load is proven on every kernel.
 # Optional key=value words shape the node (scenario.sh): cgroup=v2|hybrid|v1,
 # runtime=containerd|crio|docker, driver=systemd|cgroupfs,
-# features=static,churn,hostile,daemonset,dashboard,oddnames,restart.
+# features=static,churn,hostile,daemonset,dashboard,oddnames,restart,
+# reuse,mapfull (reuse: a device number reused by another export under a
+# long-lived cgroup; mapfull: MaxEntries 64, checked with check.py
+# --map-full).
 # The node-shape cells: 6.12 has no v1 memory/cpuset controllers
 # (CONFIG_MEMCG_V1, CONFIG_CPUSETS_V1 unset), so hybrid (which needs v1
 # memory) runs on 6.1 and the 6.12 v1-only cell identifies pods by the pids
@@ -39,8 +42,8 @@ CELLS=(
 	"5.10 auto after kprobe"
 	"5.10 fentry before refuse"
 	"6.1 kprobe before - features=dashboard,oddnames,restart"
-	"6.1 fentry after -"
-	"6.12 kprobe mixed -"
+	"6.1 fentry after - features=reuse"
+	"6.12 kprobe mixed - features=mapfull"
 	"6.12 fentry before -"
 	"6.1 auto before - cgroup=hybrid runtime=crio driver=systemd features=static"
 	"6.12 auto mixed - cgroup=v1 runtime=docker driver=cgroupfs features=static"
@@ -134,8 +137,12 @@ for p in json.load(open(sys.argv[1])).get("idle_pods", []): print("--idle-pod=" 
 	if python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1])).get("order") == "before")' "$dir/info.json"; then
 		window=3
 	fi
+	local full=()
+	if python3 -c 'import json, sys; sys.exit("mapfull" not in json.load(open(sys.argv[1])).get("features", []))' "$dir/info.json"; then
+		full=(--map-full)
+	fi
 	python3 "$HERE/check.py" --truth "$dir/truth.json" --series "$dir/relabeled.json" \
-		--attach-window-entries "$window" "${idle[@]}" >"$dir/check.tap" 2>&1 || true
+		--attach-window-entries "$window" "${full[@]}" "${idle[@]}" >"$dir/check.tap" 2>&1 || true
 	retap "$name: " "$dir/check.tap"
 }
 

@@ -34,6 +34,13 @@
 #   restart   after the main scrape, collectd is stopped and started again
 #             while a pod keeps doing I/O: restart_check.py asserts no value
 #             falls within a run and nothing is counted twice across it
+#   reuse     in one long-lived cgroup (node-daemon.service): I/O on export
+#             A, umount A, mount export B (another server address) on the
+#             same, reused device numbers, I/O on B: each keeps its own
+#             server and export
+#   mapfull   MaxEntries 64, far fewer than the keys the workloads make:
+#             check.py --map-full (overflow counted as stats_map_full,
+#             every recorded series exact)
 #
 # Writes to /vmout: metrics.txt (scrape), truth.json, node.json, info.json,
 # collectd.log, guest.tap (checks done inside the guest).
@@ -101,6 +108,7 @@ write_plugin_conf() {
 		LoadPlugin nfs_ebpf
 		<Plugin nfs_ebpf>
 		  AttachMode "$MODE"
+		  $(has mapfull && echo "MaxEntries 64")
 		</Plugin>
 	EOF
 }
@@ -181,6 +189,7 @@ workloads() {
 	! has churn || churn_workloads
 	! has hostile || hostile_workloads
 	! has oddnames || oddname_workloads
+	! has reuse || reuse_workloads
 	python3 - "$LAB_RUN" "$LAB_OUT/truth.json" <<-'EOF'
 		import glob, json, sys
 		runs = [json.load(open(f)) for f in sorted(glob.glob(sys.argv[1] + "/truth-*.json"))]
@@ -200,6 +209,55 @@ static_workloads() {
 		run_actor conmon "$(pod_json shop web-0 POD)" 1 pod:shop/web-0/conmon /mnt/v4 ||
 			lab_die "conmon workload failed"
 	fi
+}
+
+# The anonymous device numbers (major:minor) of the mounts at $@.
+devs_of() {
+	local m
+	for m in "$@"; do
+		awk -v m="$m" '$5 == m { print $3 }' /proc/self/mountinfo
+	done | tr '\n' ' '
+}
+
+# lab_mount's pair (rw export on MNT, read-only one on MNT-ro) over NFSv3
+# from server address ADDR (127.0.0.0/8 all reach the lab's knfsd; another
+# address is another NFS client, so another superblock).
+mount_pair() { # ADDR MNT
+	mkdir -p "$2" "$2-ro"
+	timeout 180 mount -t nfs -o vers=3,nolock "$1:$LAB_EXPORT_DIR/export" "$2" &&
+		timeout 180 mount -t nfs -o vers=3,nolock "$1:$LAB_EXPORT_DIR/export-ro" "$2-ro" ||
+		lab_die "cannot mount $1:$LAB_EXPORT_DIR/export{,-ro} on $2{,-ro}"
+}
+
+# A node daemon's cgroup lives on while an export is replaced by another
+# on the same device numbers (the lowest free anonymous minors).
+reuse_workloads() {
+	local cg=system.slice/node-daemon.service h before after actor
+	actor='{"namespace":"","pod":"","container":"","cgroup":"node-daemon.service"}'
+	for h in $LAB_CGROUP_HIERS; do mkdir -p "$h/$cg"; done
+	mount_pair 127.0.0.3 /mnt/reuse
+	before=$(devs_of /mnt/reuse /mnt/reuse-ro)
+	run_actor reuse-a "$actor" 1 "cgroup:$cg" /mnt/reuse || lab_die "reuse workload on A failed"
+	# A's operations read out under A before it goes.
+	lab_scrape_settled "$LAB_RUN/reuse-a.txt" 120 '^collectd_nfs_ebpf_[a-z_]+\{nfs_ebpf="@node-daemon'
+	umount /mnt/reuse-ro /mnt/reuse || lab_die "cannot umount export A"
+	mount_pair 127.0.0.4 /mnt/reuse
+	after=$(devs_of /mnt/reuse /mnt/reuse-ro)
+	if [[ $before == "$after" ]]; then
+		tap OK "export B reuses export A's device numbers ($after)"
+	else
+		tap FAIL "export B reuses export A's device numbers (A: $before, B: $after)"
+	fi
+	# The first read after the change rebinds the cgroup's keys: B's series
+	# appear (at 0) before B's I/O starts.
+	reuse_b_listed() {
+		lab_scrape "$LAB_RUN/reuse-b.txt" &&
+			grep -E 'nfs_ebpf="@node-daemon' "$LAB_RUN/reuse-b.txt" | grep -q '127\.0\.0\.4'
+	}
+	lab_wait 60 "node-daemon series under export B" reuse_b_listed ||
+		lab_die "no node-daemon series under export B after the remount"
+	run_actor reuse-b "$actor" 1 "cgroup:$cg" /mnt/reuse || lab_die "reuse workload on B failed"
+	lab_log "export A ($before) replaced by export B ($after) under node-daemon.service"
 }
 
 mknode() { python3 "$LAB_GUEST_DIR/mknode.py" --node "$LAB_RUN/node.json" "$@"; }
@@ -506,7 +564,7 @@ main() {
 	else
 		# Only the workload actors' series: they must stop moving once the
 		# workloads are done (the guest's own shell is in the root cgroup).
-		SETTLE_PATTERN='^collectd_nfs_ebpf_[a-z_]+\{nfs_ebpf="(shop_|batch_|@nfs-backup|kube-system_|late_|gone_|lab-swap_|@cri-containerd-|odd-names_|@~)'
+		SETTLE_PATTERN='^collectd_nfs_ebpf_[a-z_]+\{nfs_ebpf="(shop_|batch_|@nfs-backup|@node-daemon|kube-system_|late_|gone_|lab-swap_|@cri-containerd-|odd-names_|@~)'
 		lab_scrape_settled "$LAB_OUT/metrics.txt" 120 "$SETTLE_PATTERN"
 	fi
 	if [[ $MODE != none ]]; then
