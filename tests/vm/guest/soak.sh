@@ -1,0 +1,212 @@
+#!/bin/bash
+# Soak inside the VM (run by tests/vm/soak.sh through run-vm.sh): pods
+# churn for NFS_EBPF_SOAK_SECONDS (default 600) at up to 20 a minute, each
+# writing, reading, stating and removing files on the NFSv3 and NFSv4.2
+# mounts, while two collectd instances trace them:
+#   - "asan": the plugin built with AddressSanitizer (NFS_EBPF_SOAK_ASAN_PLUGIN),
+#     libasan preloaded into the stock collectd; any memory error, and at
+#     exit any leak with a frame in the plugin, fails the soak;
+#   - "plain": the normal build (NFS_EBPF_PLUGIN), whose RSS is sampled
+#     (ASan's quarantine would make the first one's RSS meaningless).
+# Writes to /vmout: guest.tap, rss.tsv (seconds, plain KiB, asan KiB),
+# figures.txt, collectd-*.log, asan.* (sanitizer reports), metrics-*.txt.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
+SECS=${NFS_EBPF_SOAK_SECONDS:-600}
+PER_MINUTE=20
+RETAIN=60 # RetainEndedSeries: ended pods' series must go, or memory grows
+EXPIRED_AFTER=$((RETAIN + 20 * LAB_INTERVAL + 60))
+MAX_LIVES=8
+TAP_N=0
+tap() { # tap 0|1 text
+	TAP_N=$((TAP_N + 1))
+	if [[ $1 == 0 ]]; then
+		echo "ok $TAP_N - $2" | tee -a "$LAB_OUT/guest.tap"
+	else
+		echo "not ok $TAP_N - $2" | tee -a "$LAB_OUT/guest.tap"
+	fi
+}
+check() { # check TEXT CMD...: one TAP line from CMD's status
+	local text=$1
+	shift
+	if "$@"; then tap 0 "$text"; else tap 1 "$text"; fi
+}
+
+# Two collectd instances, each with its own PluginDir (holding the stock
+# plugins and its own nfs_ebpf.so), log, port and cgroup.
+start_instance() { # NAME PLUGIN_SO PORT [ENV...]
+	local name=$1 so=$2 port=$3 dir=$LAB_RUN/plugins-$1 conf=$LAB_RUN/collectd-$1.conf
+	shift 3
+	mkdir -p "$dir" "$LAB_CGROUP_ROOT/system.slice/collectd-$name.service"
+	# collectd loads regular files only, no symbolic links.
+	cp /usr/lib/collectd/{logfile,write_prometheus}.so "$dir/"
+	cp "$so" "$dir/nfs_ebpf.so"
+	cat >"$LAB_RUN/plugin-$name.conf" <<-EOF
+		LoadPlugin nfs_ebpf
+		<Plugin nfs_ebpf>
+		  AttachMode "auto"
+		  RetainEndedSeries $RETAIN
+		</Plugin>
+	EOF
+	lab_collectd_conf "$conf" "$LAB_RUN/plugin-$name.conf"
+	sed -i -e "s|Port \"9103\"|Port \"$port\"|" \
+		-e "s|$LAB_OUT/collectd.log|$LAB_OUT/collectd-$name.log|" \
+		-e "s|PluginDir \"/usr/lib/collectd\"|PluginDir \"$dir\"|" \
+		-e "s|/run/collectd/collectd.pid|/run/collectd/collectd-$name.pid|" "$conf"
+	: >"$LAB_OUT/collectd-$name.log"
+	lab_in_cgroup "system.slice/collectd-$name.service" env "$@" \
+		/usr/sbin/collectd -C "$conf" -f >"$LAB_OUT/collectd-$name.stdout" 2>&1 &
+	# $! is the shell that moved itself into the cgroup; collectd is the
+	# process running this instance's configuration.
+	lab_wait 60 "collectd $name started" pgrep -f "collectd -C $conf"
+	eval "PID_$name=$(pgrep -f "collectd -C $conf" | head -n1)"
+	lab_wait 180 "collectd $name serving :$port" lab_scrape /dev/null "$port" || {
+		tail -n 20 "$LAB_OUT/collectd-$name.log" "$LAB_OUT/collectd-$name.stdout" || true
+		lab_die "collectd $name did not start serving /metrics"
+	}
+	lab_wait 300 "collectd $name attached to nfsv4" grep -qE \
+		'nfs_ebpf plugin: attached [0-9]+ programs to nfsv4 ' "$LAB_OUT/collectd-$name.log" ||
+		lab_die "collectd $name did not attach to nfsv4"
+}
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# mknode.py rewrites node.json: one change at a time.
+node() { flock "$LAB_RUN/node.lock" python3 "$LAB_GUEST_DIR/mknode.py" --node "$LAB_RUN/node.json" "$@"; }
+
+# One pod's life: created, its container writes, reads, stats and removes a
+# file on each mount, then the pod is deleted (cgroups, then state) and the
+# time it ended is noted in ended.txt. Many lives overlap.
+pod_life() { # N
+	local who=soak/soak-$1 rel
+	node --add-pod "$who/besteffort/app" || return 1
+	rel=$(node --cgroup-of "$who/app") || return 1
+	lab_in_cgroup "$rel" sh -c 'for f; do
+			dd if=/dev/zero of="$f" bs=4096 count=16 status=none &&
+			cat "$f" >/dev/null && stat "$f" >/dev/null && rm -f "$f" || exit 1
+		done' io "/mnt/v3/soak-$1" "/mnt/v4/soak-$1" || return 1
+	node --remove-pod "$who" || return 1
+	echo "$1 $SECONDS" >>"$LAB_RUN/ended.txt"
+}
+
+alive() { # PID...: how many still run
+	local p k=0
+	for p; do ! kill -0 "$p" 2>/dev/null || k=$((k + 1)); done
+	echo "$k"
+}
+
+# The soak pods a scrape reports, one number a line.
+pods_in() { grep -oE 'nfs_ebpf="soak_soak-[0-9]+' "$1" | sed 's/.*-//' | sort -u; }
+
+main() {
+	: >"$LAB_OUT/guest.tap"
+	local plain=${NFS_EBPF_PLUGIN:?} asan=${NFS_EBPF_SOAK_ASAN_PLUGIN:?} libasan
+	libasan=$(ldd "$asan" | awk '/libasan/ {print $3}')
+	[[ -n $libasan && -f $libasan ]] || lab_die "$asan is not linked against libasan"
+	lab_base
+	lab_nfs_server
+	lab_node
+	lab_mount v3
+	lab_mount v4
+	rm -f "$LAB_OUT"/asan.*
+	start_instance plain "$plain" 9103
+	# halt_on_error=0: report every error, not only the first; leaks are
+	# checked at exit (collectd runs every plugin's shutdown first).
+	start_instance asan "$asan" 9105 LD_PRELOAD="$libasan" \
+		ASAN_OPTIONS="log_path=$LAB_OUT/asan:detect_leaks=1:halt_on_error=0:malloc_context_size=20" \
+		ASAN_SYMBOLIZER_PATH="$(command -v llvm-symbolizer || true)"
+	check "the asan instance runs with AddressSanitizer loaded" \
+		grep -q libasan "/proc/$PID_asan/maps"
+
+	local start=$SECONDS n=0 failed=0 next p sampler
+	local -a lives=()
+	: >"$LAB_RUN/ended.txt"
+	# Both instances' RSS every 30 s, from the churn's start.
+	printf 'seconds\tplain_kib\tasan_kib\n' >"$LAB_OUT/rss.tsv"
+	(
+		while :; do
+			printf '%d\t%s\t%s\n' $((SECONDS - start)) "$(rss_kib "$PID_plain")" \
+				"$(rss_kib "$PID_asan")" >>"$LAB_OUT/rss.tsv"
+			sleep 30
+		done
+	) &
+	sampler=$!
+	while ((SECONDS - start < SECS)); do
+		next=$((start + (n + 1) * 60 / PER_MINUTE))
+		# A new pod every 3 s; at most MAX_LIVES alive (a slow VM lowers
+		# the rate instead of piling up pods).
+		while (($(alive "${lives[@]}") >= MAX_LIVES && SECONDS - start < SECS)); do sleep 0.5; done
+		((SECONDS - start < SECS)) || break
+		pod_life "$n" >>"$LAB_OUT/pods.log" 2>&1 &
+		lives+=($!)
+		n=$((n + 1))
+		((SECONDS >= next)) || sleep $((next - SECONDS))
+	done
+	for p in "${lives[@]}"; do wait "$p" || failed=$((failed + 1)); done
+	kill "$sampler"
+	local took=$((SECONDS - start)) rss_end rss_warm
+	rss_end=$(rss_kib "$PID_plain")
+	printf '%d\t%s\t%s\n' "$took" "$rss_end" "$(rss_kib "$PID_asan")" >>"$LAB_OUT/rss.tsv"
+	# Warm-up: the first third of the churn (series, tombstones and caches
+	# fill up); the sample closest after it is the reference.
+	rss_warm=$(awk -v w=$((SECS / 3)) 'NR > 1 && $1 >= w {print $2; exit}' "$LAB_OUT/rss.tsv")
+	check "$n pods lived and did their I/O ($failed failed)" test "$failed" -eq 0
+	check "both collectd instances still running after ${took}s of churn" \
+		kill -0 "$PID_plain" "$PID_asan"
+
+	# The last pods' reads are out after two intervals; lost events and the
+	# ended pods' series are read from the plain instance.
+	sleep $((3 * LAB_INTERVAL))
+	lab_scrape "$LAB_OUT/metrics-plain.txt" 9103 || lab_die "scrape of :9103 failed"
+	lab_scrape "$LAB_OUT/metrics-asan.txt" 9105 || lab_die "scrape of :9105 failed"
+	local lost old stale
+	lost=$(awk '/^collectd_nfs_ebpf_derive_total\{/ {s += $2} END {print s + 0}' "$LAB_OUT/metrics-plain.txt")
+	check "no lost events over the soak (sum $lost)" test "$lost" = 0
+	# Pods ended more than EXPIRED_AFTER seconds ago: past RetainEndedSeries
+	# and collectd's own Timeout (20 intervals) with room to spare.
+	old=$(awk -v now="$SECONDS" -v age="$EXPIRED_AFTER" '$2 < now - age {print $1}' "$LAB_RUN/ended.txt" | sort)
+	# (No process substitution: the guest has no /dev/fd.)
+	printf '%s\n' "$old" >"$LAB_RUN/ended-long-ago.txt"
+	pods_in "$LAB_OUT/metrics-plain.txt" >"$LAB_RUN/reported.txt"
+	stale=$(comm -12 "$LAB_RUN/ended-long-ago.txt" "$LAB_RUN/reported.txt" | grep -c . || true)
+	check "ended pods' series expire: $(grep -c . <<<"$old") pods ended over ${EXPIRED_AFTER}s ago, $stale of them still reported" \
+		test -n "$old" -a "$stale" = 0
+	check "no nfs_ebpf error logged by either instance" \
+		bash -c '! grep -h "\[error\] nfs_ebpf" "$1" "$2"' _ \
+		"$LAB_OUT/collectd-plain.log" "$LAB_OUT/collectd-asan.log"
+	local growth=$((rss_end - rss_warm))
+	# Flat: what the plain instance holds at the end is within 4 MiB of what
+	# it held after the first third (series, tombstones and caches full).
+	check "plain collectd RSS flat after warm-up: ${rss_warm} KiB at $((SECS / 3))s, ${rss_end} KiB at ${took}s" \
+		test "$growth" -le 4096
+
+	kill "$PID_plain" "$PID_asan"
+	wait "$PID_plain" || true
+	wait "$PID_asan" || true
+	local errors leaks
+	errors=$(cat "$LAB_OUT"/asan.* 2>/dev/null | grep -c 'ERROR: AddressSanitizer' || true)
+	check "AddressSanitizer reported no memory error ($errors)" test "$errors" = 0
+	# Leak reports of the asan instance with a frame in the plugin.
+	leaks=$(python3 - "$LAB_OUT" "$PID_asan" <<-'EOF'
+		import glob, re, sys
+		n = 0
+		for f in glob.glob("%s/asan.%s" % (sys.argv[1], sys.argv[2])):
+		    for block in re.split(r"\n(?=(?:Direct|Indirect) leak of)", open(f, errors="replace").read()):
+		        if block.startswith(("Direct leak", "Indirect leak")) and "nfs_ebpf" in block:
+		            n += 1
+		print(n)
+	EOF
+	)
+	check "LeakSanitizer found no leak through the plugin at exit ($leaks)" test "$leaks" = 0
+	{
+		echo "soak: $n pods in ${took}s ($((n * 60 / (took > 0 ? took : 1))) a minute), $failed failed"
+		echo "soak: plain collectd RSS ${rss_warm} KiB after warm-up, ${rss_end} KiB at the end (growth ${growth} KiB)"
+		echo "soak: series in the final scrape: $(grep -c '^collectd_nfs_ebpf_' "$LAB_OUT/metrics-plain.txt"), soak pods in it: $(pods_in "$LAB_OUT/metrics-plain.txt" | grep -c .)"
+		echo "soak: asan instance: $errors errors, $leaks plugin leaks"
+	} | tee "$LAB_OUT/figures.txt"
+	! grep -q '^not ok' "$LAB_OUT/guest.tap"
+}
+
+main "$@"
