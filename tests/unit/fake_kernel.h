@@ -34,6 +34,9 @@ typedef struct {
   size_t n_errs;
   size_t deleted_stats, deleted_errs;
 
+  /* identity_cgroup_mode: NULL = cgroup v2, else the v1 controller. */
+  const char *v1_controller;
+
   fake_cgroup_t cgroups[FAKE_MAX];
   size_t n_cgroups;
 } fake_kernel_t;
