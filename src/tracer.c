@@ -766,6 +766,18 @@ static int set_attach(tracer_t *t, int set, bool builtin, const char *ident)
 	describe_modes(kinds, modes, sizeof(modes));
 	INFO("nfs_ebpf plugin: attached %d programs to %s (%s)", rc,
 	     set_modules[set], modes);
+	/* A trampoline into a module holds a reference on it (5.12, commit
+	 * 861de02e5f3f "bpf: Take module reference for trampoline in
+	 * module"): say so, since rmmod then fails for a reason that is
+	 * nowhere else to be seen. kprobes let the module go; the hooks are
+	 * attached again when it is loaded again. */
+	if (!builtin && strncmp(modes, "kprobe", 6) != 0)
+		NOTICE("nfs_ebpf plugin: module %s cannot be unloaded while its "
+		       "fentry/fexit programs are attached (the kernel holds a "
+		       "reference; rmmod says \"in use\"). Stop collectd first, or "
+		       "use AttachMode \"kprobe\", which lets it go and attaches "
+		       "again when it is loaded again.",
+		       set_modules[set]);
 	return rc;
 }
 

@@ -71,9 +71,10 @@ setup_apt() {
 		deb [signed-by=$KEYRING] $main unstable main
 	EOF
 	)
-	# Sources and lists are named after their content: the cache is shared,
-	# and a copy of this script with other suites (an older checkout) must
-	# neither rewrite our sources nor prune our lists.
+	# Sources, lists and apt's package caches are named after their
+	# content: the cache is shared, and a copy of this script with other
+	# suites (an older checkout) must neither rewrite our sources, prune
+	# our lists nor rebuild apt's cache under us.
 	SRCID=$(md5sum <<<"$sources" | cut -c1-12)
 	mkdir -p "$APTDIR/lists.$SRCID/partial" "$APTDIR/cache/archives/partial" "$APTDIR/etc"
 	echo "$sources" >"$APTDIR/etc/sources.$SRCID.list"
@@ -82,6 +83,8 @@ setup_apt() {
 		-o Dir::Etc::SourceParts=/dev/null
 		-o "Dir::State::Lists=$APTDIR/lists.$SRCID"
 		-o "Dir::Cache=$APTDIR/cache"
+		-o "Dir::Cache::pkgcache=$APTDIR/pkgcache.$SRCID.bin"
+		-o "Dir::Cache::srcpkgcache=$APTDIR/srcpkgcache.$SRCID.bin"
 		-o Dir::State::status=/dev/null
 		-o APT::Architecture=amd64
 		-o Debug::NoLocking=1

@@ -24,12 +24,18 @@
 #   daemonset a second collectd in its own mount namespace sees the host
 #             only at /host (HostRoot "/host", port 9104); its results
 #             must equal the node-installed one's
+#   aio       the loader pod also does io_submit O_DIRECT I/O (queued,
+#             -EIOCBQUEUED: counted, never an error)
+#   reload    nfs modules removed and loaded again under collectd, then
+#             new mounts and I/O (faults.sh)
 #
 # Writes to /vmout: metrics.txt (scrape), truth.json, node.json, info.json,
 # collectd.log, guest.tap (checks done inside the guest).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=faults.sh
+source "$(dirname "$0")/faults.sh"
 
 MODE=auto ORDER=before EXPECT_MODE="" EXPECT_FAIL=0 FEATURES=""
 IDLE_PODS=(kube-system/etcd-nfs-ebpf-vm)
@@ -159,7 +165,7 @@ workloads() {
 		pod:shop/web-0/nginx --estale /mnt/v3:/srv/nfs/export /mnt/v3 /mnt/v4 &
 	pids+=($!)
 	run_actor loader '{"namespace":"batch","pod":"loader-7d9f8c6b5-x2kqp","container":"loader","cgroup":""}' 5 \
-		pod:batch/loader-7d9f8c6b5-x2kqp/loader /mnt/v3 /mnt/v4 &
+		pod:batch/loader-7d9f8c6b5-x2kqp/loader $(has aio && echo --aio) /mnt/v3 /mnt/v4 &
 	pids+=($!)
 	for p in "${pids[@]}"; do wait "$p" || rc=1; done
 	((rc == 0)) || lab_die "a pod workload failed"
@@ -170,6 +176,7 @@ workloads() {
 	! has static || static_workloads
 	! has churn || churn_workloads
 	! has hostile || hostile_workloads
+	! has reload || reload_modules
 	python3 - "$LAB_RUN" "$LAB_OUT/truth.json" <<-'EOF'
 		import glob, json, sys
 		runs = [json.load(open(f)) for f in sorted(glob.glob(sys.argv[1] + "/truth-*.json"))]
@@ -382,7 +389,7 @@ main() {
 	else
 		# Only the workload actors' series: they must stop moving once the
 		# workloads are done (the guest's own shell is in the root cgroup).
-		SETTLE_PATTERN='^collectd_nfs_ebpf_[a-z_]+\{nfs_ebpf="(shop_|batch_|@nfs-backup|kube-system_|late_|gone_|lab-swap_|@cri-containerd-)'
+		SETTLE_PATTERN='^collectd_nfs_ebpf_[a-z_]+\{nfs_ebpf="(shop_|batch_|@nfs-backup|@nfs-reload|kube-system_|late_|gone_|lab-swap_|@cri-containerd-)'
 		lab_scrape_settled "$LAB_OUT/metrics.txt" 120 "$SETTLE_PATTERN"
 	fi
 	if [[ $MODE != none ]]; then
