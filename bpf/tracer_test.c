@@ -297,6 +297,26 @@ DEF_TEST(mkdir_exit_program_follows_the_btf_return_type)
 	EXPECT_EQ_STR("kretprobe_nfs_mkdir", bpf_program__name(ex));
 	OK1(hook_of_prog("fexit_nfs_mkdir_dentry") == (int)mkdir_hook,
 	    "a refused variant is traced back to its hook");
+
+	/* What the user is told when the verifier refuses one: libbpf's
+	 * first warning names the program, its log ends with the reason
+	 * (as 7.x logged it for the int variant) and statistics. */
+	libbpf_reset_warnings();
+	libbpf_note_warning("libbpf: prog 'fexit_nfs_mkdir': BPF program load "
+			    "failed: Permission denied");
+	libbpf_note_warning(
+	    "libbpf: prog 'fexit_nfs_mkdir': -- BEGIN PROG LOAD LOG --\n"
+	    "0: R1=ctx() R10=fp0\n; int fexit_nfs_mkdir(__u64 *ctx)\n"
+	    "12: (77) r1 >>= 32\n"
+	    "R1 bitwise operator >>= on pointer prohibited\n"
+	    "processed 13 insns (limit 1000000) max_states_per_insn 0 "
+	    "total_states 1 peak_states 1 mark_read 1\n"
+	    "-- END PROG LOAD LOG --");
+	EXPECT_EQ_STR("fexit_nfs_mkdir", libbpf_failed_prog);
+	EXPECT_EQ_STR("R1 bitwise operator >>= on pointer prohibited",
+		      libbpf_verifier_reason);
+	OK(hook_of_prog(libbpf_failed_prog) == (int)mkdir_hook);
+	libbpf_reset_warnings();
 	nfs_ebpf__destroy(skel);
 	btf__free(vmlinux);
 	return 0;
