@@ -266,7 +266,7 @@ static int nfs_ebpf_init(void) {
    * checks again, so a mount made later is traced without a restart. */
   tracer_sync_modules(tracer);
   const char *v1 = NULL;
-  if (identity_cgroup_mode(identity, &v1) != IDENTITY_CGROUP_V1 || v1 == NULL)
+  if (identity_cgroup_mode(identity, &v1) != IDENTITY_CGROUP_V1)
     v1 = NULL;
   INFO("nfs_ebpf plugin: ready: %zu latency buckets, MaxEntries %" PRIu32
        ", mountinfo %s, cgroup ids from %s%s%s.",
