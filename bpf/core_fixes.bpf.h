@@ -76,14 +76,24 @@ static __always_inline u64 kernfs_node_id(struct kernfs_node *kn)
 }
 
 /*
- * Return values that may be an int or a pointer. nfs_mkdir returns int up
- * to 6.14 and struct dentry * (ERR_PTR on failure) since 6.15 ("Change
- * inode_operations.mkdir to return struct dentry *"). An int return leaves
- * the upper half of the register undefined (in practice zero after a 32-bit
- * move, or the sign extension after a 64-bit one), an ERR_PTR is a
- * sign-extended -errno, and a valid kernel pointer never has an upper half
- * of 0 or 0xffffffff with the lower half in [-4095, -1]. So one test covers
- * both without knowing which signature the kernel has.
+ * nfs_mkdir returns int up to 6.14 and struct dentry * (ERR_PTR on failure)
+ * since 6.15, commit 88d5baf69082 ("Change inode_operations.mkdir to return
+ * struct dentry *"). User space reads the return type from the kernel's BTF
+ * (src/tracer.c) and sets mkdir_ret_kind (enum nfs_ebpf_ret_kind in
+ * nfs_ebpf.h); fexit needs two
+ * programs since the verifier types the return slot after the BTF: a
+ * pointer there refuses the shifts an int test uses ("R1 bitwise operator
+ * on pointer prohibited", EACCES), so the pointer variant reads the slot as
+ * a number with bpf_get_func_ret() (5.17+, present on every kernel with the
+ * pointer return).
+ */
+/*
+ * Without BTF (kprobes on a kernel lacking module BTF) the register may hold
+ * either. An int return leaves the upper half of the register undefined (in
+ * practice zero after a 32-bit move, or the sign extension after a 64-bit
+ * one), an ERR_PTR is a sign-extended -errno, and a valid kernel pointer
+ * never has an upper half of 0 or 0xffffffff with the lower half in
+ * [-4095, -1]. So one test covers both.
  */
 static __always_inline long int_or_errptr_errno(u64 rc)
 {
@@ -94,6 +104,30 @@ static __always_inline long int_or_errptr_errno(u64 rc)
 		return lo;
 	return 0;
 }
+
+/* The errno in a return of the given kind, or 0. */
+static __always_inline long ret_errno(enum nfs_ebpf_ret_kind kind, u64 rc)
+{
+	long ptr = (long)rc;
+	int val = (int)rc;
+
+	switch (kind) {
+	case NFS_RET_PTR:
+		return ptr < 0 && ptr >= -4095 ? ptr : 0;
+	case NFS_RET_INT:
+		return val < 0 && val >= -4095 ? val : 0;
+	default:
+		return int_or_errptr_errno(rc);
+	}
+}
+
+/*
+ * -EIOCBQUEUED (529, include/linux/errno.h, kernel-internal): an
+ * asynchronous kiocb (io_submit, io_uring) on an O_DIRECT file was queued;
+ * nfs_file_read / nfs_file_write return it from nfs_file_direct_read /
+ * _write, and the result arrives later through ki_complete. Not an error.
+ */
+#define NFS_EBPF_EIOCBQUEUED 529
 
 /*
  * Optional targets, resolved in user space (src/tracer.c) by looking the

@@ -27,16 +27,16 @@
 #define E2BIG_ERR 7
 #define EEXIST_ERR 17
 #define MAX_ERRNO 4095
-/* css_set.subsys[] length as declared in vmlinux_min.h; user space
- * rejects larger ids before load. */
+/* css_set.subsys[] length as declared in vmlinux_min.h. */
 #define MAX_V1_SUBSYS 16
 
 /* Settings, written by user space between open and load. */
 const volatile __u64 bucket_bounds_ns[NFS_EBPF_MAX_BUCKETS] = {};
 const volatile __u32 nr_buckets = 0;
-/* -1: cgroup v2 (bpf_get_current_cgroup_id()); otherwise the index of a
- * cgroup v1 controller in css_set.subsys[] whose hierarchy names pods. */
-const volatile int cgroup_v1_subsys_id = -1;
+/* enum nfs_ebpf_cgroup_controller: whose cgroup ids name pods. */
+const volatile __u32 cgroup_controller = NFS_CGROUP_V2;
+/* enum nfs_ebpf_ret_kind of nfs_mkdir on this kernel. */
+const volatile __u32 mkdir_ret_kind = NFS_RET_UNKNOWN;
 
 /* struct start_key / start_val (the op_starts map) are in nfs_ebpf.h: user
  * space sweeps records whose return never came. */
@@ -79,6 +79,34 @@ static __always_inline void count_lost(__u32 reason)
 		__sync_fetch_and_add(v, 1);
 }
 
+/*
+ * css_set.subsys[] index of the configured v1 controller: the kernel's own
+ * enum cgroup_subsys_id value, relocated at load time. Its position in
+ * /proc/cgroups is not it: since 6.12, commit af000ce85293 ("cgroup: Do not
+ * report unavailable v1 controllers in /proc/cgroups"), that file leaves out
+ * controllers without v1 files (memory with CONFIG_MEMCG_V1=n). Only the
+ * configured case survives the verifier's dead-code pruning (rodata), so a
+ * kernel without one of the other controllers still loads. -1: unknown.
+ */
+static __always_inline int v1_subsys_index(void)
+{
+	switch (cgroup_controller) {
+	case NFS_CGROUP_V1_MEMORY:
+		if (bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id))
+			return bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+		break;
+	case NFS_CGROUP_V1_PIDS:
+		if (bpf_core_enum_value_exists(enum cgroup_subsys_id, pids_cgrp_id))
+			return bpf_core_enum_value(enum cgroup_subsys_id, pids_cgrp_id);
+		break;
+	case NFS_CGROUP_V1_CPUSET:
+		if (bpf_core_enum_value_exists(enum cgroup_subsys_id, cpuset_cgrp_id))
+			return bpf_core_enum_value(enum cgroup_subsys_id, cpuset_cgrp_id);
+		break;
+	}
+	return -1;
+}
+
 static __always_inline __u64 current_cgroup_id(void)
 {
 	struct task_struct *task;
@@ -86,15 +114,15 @@ static __always_inline __u64 current_cgroup_id(void)
 	struct cgroup_subsys_state **slot;
 	struct cgroup_subsys_state *css = NULL;
 	struct kernfs_node *kn;
-	__u32 idx;
+	int idx;
 
-	if (cgroup_v1_subsys_id < 0)
+	if (cgroup_controller == NFS_CGROUP_V2)
 		return bpf_get_current_cgroup_id();
 
 	/* On a v1-only host bpf_get_current_cgroup_id() is the v2 root for
 	 * everyone, so follow the chosen controller's hierarchy instead. */
-	idx = cgroup_v1_subsys_id;
-	if (idx >= MAX_V1_SUBSYS)
+	idx = v1_subsys_index();
+	if (idx < 0 || idx >= MAX_V1_SUBSYS)
 		return 0;
 	task = (struct task_struct *)bpf_get_current_task();
 	cset = BPF_CORE_READ(task, cgroups);
@@ -273,6 +301,13 @@ static __always_inline int ret_ssize(__u32 op, __u64 rc)
 
 	if (!take_start(op, &start))
 		return 0;
+	/* Queued asynchronous direct I/O: the call is counted, with the
+	 * time to queue it, but its bytes and result come later through
+	 * ki_complete and are not seen here (README, "Limits"). */
+	if (ret == -NFS_EBPF_EIOCBQUEUED) {
+		account(op, &start, 0, 0);
+		return 0;
+	}
 	/* A negative value outside the errno range is not an error code:
 	 * count the operation but neither an error nor bytes. */
 	if (ret < 0)
@@ -304,13 +339,14 @@ static __always_inline int ret_ptr(__u32 op, __u64 rc)
 	return 0;
 }
 
-static __always_inline int ret_int_or_ptr(__u32 op, __u64 rc)
+/* A return whose type differs between kernels (enum nfs_ebpf_ret_kind). */
+static __always_inline int ret_of_kind(__u32 op, __u32 kind, __u64 rc)
 {
 	struct start_val start;
 
 	if (!take_start(op, &start))
 		return 0;
-	account(op, &start, int_or_errptr_errno(rc), 0);
+	account(op, &start, ret_errno(kind, rc), 0);
 	return 0;
 }
 
@@ -815,7 +851,9 @@ int kretprobe_nfs_rename(struct pt_regs *ctx)
 	return ret_int(NFS_OP_RENAME, KRET);
 }
 
-/* ---- mkdir ([idmap,] inode *dir, dentry *, umode_t) -> int or dentry * */
+/* ---- mkdir ([idmap,] inode *dir, dentry *, umode_t) -> int or dentry *
+ * (core_fixes.bpf.h). User space loads fexit_nfs_mkdir where it returns
+ * int and fexit_nfs_mkdir_dentry where it returns a pointer. */
 SEC("fentry/nfs_mkdir")
 int fentry_nfs_mkdir(__u64 *ctx)
 {
@@ -825,7 +863,18 @@ int fentry_nfs_mkdir(__u64 *ctx)
 SEC("fexit/nfs_mkdir")
 int fexit_nfs_mkdir(__u64 *ctx)
 {
-	return ret_int_or_ptr(NFS_OP_MKDIR, FRET_SHIFTED(3));
+	return ret_of_kind(NFS_OP_MKDIR, NFS_RET_INT, FRET_SHIFTED(3));
+}
+
+SEC("fexit/nfs_mkdir")
+int fexit_nfs_mkdir_dentry(__u64 *ctx)
+{
+	__u64 rc = 0;
+
+	/* The verifier types ctx[n] as the BTF says: a struct dentry *,
+	 * which cannot be tested for an ERR_PTR with arithmetic. */
+	bpf_get_func_ret(ctx, &rc);
+	return ret_of_kind(NFS_OP_MKDIR, NFS_RET_PTR, rc);
 }
 
 SEC("kprobe/nfs_mkdir")
@@ -837,7 +886,7 @@ int kprobe_nfs_mkdir(struct pt_regs *ctx)
 SEC("kretprobe/nfs_mkdir")
 int kretprobe_nfs_mkdir(struct pt_regs *ctx)
 {
-	return ret_int_or_ptr(NFS_OP_MKDIR, KRET);
+	return ret_of_kind(NFS_OP_MKDIR, mkdir_ret_kind, KRET);
 }
 
 /* ---- rmdir (inode *dir, dentry *) ---- */

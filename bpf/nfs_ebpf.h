@@ -43,6 +43,30 @@ enum nfs_ebpf_lost_reason {
 	NFS_LOST_MAX,
 };
 
+/*
+ * Whose cgroup id names the caller (the cgroup_controller setting). V2: the
+ * task's cgroup v2 id (bpf_get_current_cgroup_id()). The others: the id of
+ * the task's cgroup in that cgroup v1 controller's hierarchy, for hosts
+ * where pods live only in v1 hierarchies. The BPF side turns the controller
+ * into its css_set.subsys[] index with the kernel's own enum
+ * cgroup_subsys_id (CO-RE), never from a position in /proc/cgroups.
+ */
+enum nfs_ebpf_cgroup_controller {
+	NFS_CGROUP_V2,
+	NFS_CGROUP_V1_MEMORY,
+	NFS_CGROUP_V1_PIDS,
+	NFS_CGROUP_V1_CPUSET,
+	NFS_CGROUP_CONTROLLER_MAX,
+};
+
+/* How a traced function returns its result, as the kernel's BTF says
+ * (the mkdir_ret_kind setting; see core_fixes.bpf.h). */
+enum nfs_ebpf_ret_kind {
+	NFS_RET_UNKNOWN, /* no BTF for the function: recognise either */
+	NFS_RET_INT,
+	NFS_RET_PTR,
+};
+
 /* Key of the op_stats map: who (cgroup), where (device), what (op). */
 struct op_key {
 	__u64 cgroup_id; /* cgroup v2 kernfs id, or a v1 controller's id */

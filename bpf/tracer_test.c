@@ -51,7 +51,7 @@ static tracer_config_t base_config(const char *module_dir)
 	    .bucket_bounds_ns = {1000, 1000000, 1000000000},
 	    .nr_buckets = 3,
 	    .max_entries = 1234,
-	    .cgroup_v1_subsys_id = -1,
+	    .cgroup_controller = NFS_CGROUP_V2,
 	    .sys_module_dir = module_dir,
 	};
 	return cfg;
@@ -81,9 +81,9 @@ DEF_TEST(bad_config)
 	EXPECT_EQ_INT(-EINVAL, tracer_open(&cfg, &t));
 
 	cfg = base_config(tmpdir);
-	cfg.cgroup_v1_subsys_id = 99;
+	cfg.cgroup_controller = 99;
 	EXPECT_EQ_INT(-EINVAL, tracer_open(&cfg, &t));
-	OK(mock_log_count(LOG_ERR, "cgroup v1 controller index 99") == 1);
+	OK(mock_log_count(LOG_ERR, "unknown cgroup controller 99") == 1);
 	return 0;
 }
 
@@ -206,6 +206,122 @@ DEF_TEST(auto_falls_back_and_kprobes_verify)
 	return 0;
 }
 
+/* An NFS client built into the kernel (no /sys/module/nfs/initstate, its
+ * functions untagged in kallsyms) but, on this host, absent from vmlinux's
+ * BTF: every fentry program is refused on its own. AUTO must move hooks to
+ * kprobes one at a time, naming each and why, not give up fentry for the
+ * whole set at the first refusal. */
+DEF_TEST(auto_falls_back_per_hook)
+{
+	char moddir[PATH_MAX], dir[PATH_MAX + 32];
+	tracer_config_t cfg;
+	tracer_t *t = NULL;
+	size_t nfs_hooks = 0;
+	FILE *fh;
+
+	snprintf(moddir, sizeof(moddir), "%s/builtin", tmpdir);
+	mkdir(moddir, 0755);
+	snprintf(dir, sizeof(dir), "%s/nfs", moddir);
+	mkdir(dir, 0755); /* parameters only: built in */
+	snprintf(dir, sizeof(dir), "%s/kallsyms-builtin", tmpdir);
+	fh = fopen(dir, "w");
+	CHECK_NOT_NULL(fh);
+	for (size_t i = 0; i < NR_HOOKS; i++) {
+		fprintf(fh, "ffffffff81a%05zx t %s\n", i * 16, hooks[i].func);
+		nfs_hooks += hooks[i].set == SET_NFS;
+	}
+	fclose(fh);
+	static char kallsyms[PATH_MAX + 32];
+	sstrncpy(kallsyms, dir, sizeof(kallsyms));
+	tracer_kallsyms_path = kallsyms;
+
+	cfg = base_config(moddir);
+	mock_reset();
+	EXPECT_EQ_INT(0, tracer_open(&cfg, &t));
+	EXPECT_EQ_INT(0, tracer_sync_modules(t));
+	OK1(mock_log_count(LOG_NOTICE, "using kprobe/kretprobe instead") == 0,
+	    "no whole-set fallback");
+	OK1(mock_log_count(LOG_NOTICE, "tracing it with kprobe/kretprobe "
+				       "instead") == NR_HOOKS,
+	    "one NOTICE per hook the kernel refused, nfs and nfsv4");
+	OK1(mock_log_count(LOG_NOTICE, "fentry/fexit not usable for "
+				       "nfs_file_read in nfs (loading:") == 1,
+	    "the NOTICE names the hook and the load failure");
+	OK1(mock_log_count(LOG_NOTICE, "find kernel BTF type ID of "
+				       "'nfs_mkdir'") == 1,
+	    "and libbpf's reason");
+	OK1(mock_log_count(LOG_ERR, "loading:") == 0,
+	    "every kprobe/kretprobe program passed the verifier");
+	printf("# %zu nfs hooks, %zu in all\n", nfs_hooks, NR_HOOKS);
+	tracer_close(t);
+	return 0;
+}
+
+/*
+ * nfs_mkdir returns struct dentry * since 6.15: the loader reads the return
+ * type from the kernel's BTF and picks the fexit program the verifier
+ * accepts for it (fexit_nfs_mkdir_dentry for a pointer). This host cannot
+ * load tracing programs at all, so the load itself is proven in the VM lab
+ * (the sid cells); here the choice, with functions whose return type is
+ * the same on every kernel: d_make_root (struct dentry *) and vfs_rmdir
+ * (int).
+ */
+DEF_TEST(mkdir_exit_program_follows_the_btf_return_type)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	struct bpf_program *en = NULL, *ex = NULL;
+	tracer_t fake_tracer;
+	size_t mkdir_hook = NR_HOOKS;
+
+	CHECK_NOT_NULL(vmlinux);
+	for (size_t i = 0; i < NR_HOOKS; i++)
+		if (strcmp(hooks[i].func, "nfs_mkdir") == 0)
+			mkdir_hook = i;
+	OK(mkdir_hook < NR_HOOKS);
+	EXPECT_EQ_INT(NFS_RET_PTR, (int)btf_ret_kind(vmlinux, "d_make_root"));
+	EXPECT_EQ_INT(NFS_RET_INT, (int)btf_ret_kind(vmlinux, "vfs_rmdir"));
+	EXPECT_EQ_INT(NFS_RET_UNKNOWN,
+		      (int)btf_ret_kind(vmlinux, "no_such_function_here"));
+	struct nfs_ebpf *skel = nfs_ebpf__open();
+	CHECK_NOT_NULL(skel);
+	memset(&fake_tracer, 0, sizeof(fake_tracer));
+	fake_tracer.mkdir_ret_kind = btf_ret_kind(vmlinux, "d_make_root");
+	hook_progs(&fake_tracer, skel, mkdir_hook, MODE_FENTRY, &en, &ex);
+	CHECK_NOT_NULL(ex);
+	EXPECT_EQ_STR("fexit_nfs_mkdir_dentry", bpf_program__name(ex));
+	EXPECT_EQ_STR("fentry_nfs_mkdir", bpf_program__name(en));
+	fake_tracer.mkdir_ret_kind = btf_ret_kind(vmlinux, "vfs_rmdir");
+	hook_progs(&fake_tracer, skel, mkdir_hook, MODE_FENTRY, &en, &ex);
+	EXPECT_EQ_STR("fexit_nfs_mkdir", bpf_program__name(ex));
+	hook_progs(&fake_tracer, skel, mkdir_hook, MODE_KPROBE, &en, &ex);
+	EXPECT_EQ_STR("kretprobe_nfs_mkdir", bpf_program__name(ex));
+	OK1(hook_of_prog("fexit_nfs_mkdir_dentry") == (int)mkdir_hook,
+	    "a refused variant is traced back to its hook");
+
+	/* What the user is told when the verifier refuses one: libbpf's
+	 * first warning names the program, its log ends with the reason
+	 * (as 7.x logged it for the int variant) and statistics. */
+	libbpf_reset_warnings();
+	libbpf_note_warning("libbpf: prog 'fexit_nfs_mkdir': BPF program load "
+			    "failed: Permission denied");
+	libbpf_note_warning(
+	    "libbpf: prog 'fexit_nfs_mkdir': -- BEGIN PROG LOAD LOG --\n"
+	    "0: R1=ctx() R10=fp0\n; int fexit_nfs_mkdir(__u64 *ctx)\n"
+	    "12: (77) r1 >>= 32\n"
+	    "R1 bitwise operator >>= on pointer prohibited\n"
+	    "processed 13 insns (limit 1000000) max_states_per_insn 0 "
+	    "total_states 1 peak_states 1 mark_read 1\n"
+	    "-- END PROG LOAD LOG --");
+	EXPECT_EQ_STR("fexit_nfs_mkdir", libbpf_failed_prog);
+	EXPECT_EQ_STR("R1 bitwise operator >>= on pointer prohibited",
+		      libbpf_verifier_reason);
+	OK(hook_of_prog(libbpf_failed_prog) == (int)mkdir_hook);
+	libbpf_reset_warnings();
+	nfs_ebpf__destroy(skel);
+	btf__free(vmlinux);
+	return 0;
+}
+
 /* ---- data path with kprobes on look-alike local functions ---- */
 
 static __u64 expected_cgroup_v2(void)
@@ -241,43 +357,29 @@ static __u64 expected_cgroup_v2(void)
 	return stat(path, &st) == 0 ? st.st_ino : 0;
 }
 
-/* The memory controller's v1 subsys index and this process's cgroup id in
- * it, or -1 when no v1 memory hierarchy is mounted. */
-static int expected_cgroup_v1(__u64 *id)
+/* This process's cgroup id in the v1 hierarchy of a controller mounted at
+ * /sys/fs/cgroup/<controller>; false when there is none. */
+static bool expected_cgroup_v1(const char *controller, __u64 *id)
 {
-	char line[4096], name[64], path[2 * PATH_MAX], cg[PATH_MAX] = "";
-	int idx = -1, row = 0;
+	char line[4096], path[2 * PATH_MAX], cg[PATH_MAX] = "", tag[64];
 	struct stat st;
-	FILE *fh = fopen("/proc/cgroups", "r");
+	FILE *fh = fopen("/proc/self/cgroup", "r");
 
+	snprintf(tag, sizeof(tag), ":%s:", controller);
 	while (fh && fgets(line, sizeof(line), fh)) {
-		int hier;
-		if (line[0] == '#')
-			continue;
-		if (sscanf(line, "%63s %d", name, &hier) == 2 &&
-		    strcmp(name, "memory") == 0 && hier > 0)
-			idx = row;
-		row++;
-	}
-	if (fh)
-		fclose(fh);
-	if (idx < 0)
-		return -1;
-	fh = fopen("/proc/self/cgroup", "r");
-	while (fh && fgets(line, sizeof(line), fh)) {
-		char *p = strstr(line, ":memory:");
+		char *p = strstr(line, tag);
 		if (p) {
-			sstrncpy(cg, p + 8, sizeof(cg));
+			sstrncpy(cg, p + strlen(tag), sizeof(cg));
 			cg[strcspn(cg, "\n")] = '\0';
 		}
 	}
 	if (fh)
 		fclose(fh);
-	snprintf(path, sizeof(path), "/sys/fs/cgroup/memory%s", cg);
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s", controller, cg);
 	if (cg[0] == '\0' || stat(path, &st) != 0)
-		return -1;
+		return false;
 	*id = st.st_ino;
-	return idx;
+	return true;
 }
 
 /*
@@ -366,7 +468,7 @@ static const probe_t probes[] = {
 #define NR_PROBES (sizeof(probes) / sizeof(probes[0]))
 
 static struct nfs_ebpf *load_lookalikes(const __u64 *bounds, __u32 n,
-					int v1_idx, struct bpf_link **links)
+					__u32 controller, struct bpf_link **links)
 {
 	struct nfs_ebpf *skel = nfs_ebpf__open();
 	struct bpf_program *prog;
@@ -376,7 +478,7 @@ static struct nfs_ebpf *load_lookalikes(const __u64 *bounds, __u32 n,
 	for (__u32 i = 0; i < n; i++)
 		skel->rodata->bucket_bounds_ns[i] = bounds[i];
 	skel->rodata->nr_buckets = n;
-	skel->rodata->cgroup_v1_subsys_id = v1_idx;
+	skel->rodata->cgroup_controller = controller;
 	bpf_object__for_each_program(prog, skel->obj)
 	    bpf_program__set_autoload(prog, false);
 	for (size_t i = 0; i < NR_PROBES; i++)
@@ -448,7 +550,7 @@ DEF_TEST(data_path_v2)
 	__u64 cg = expected_cgroup_v2();
 
 	OK1(cg != 0, "found this process's cgroup v2 directory");
-	struct nfs_ebpf *skel = load_lookalikes(bounds, 3, -1, links);
+	struct nfs_ebpf *skel = load_lookalikes(bounds, 3, NFS_CGROUP_V2, links);
 	CHECK_NOT_NULL(skel);
 
 	/* read: ssize_t, bytes on success, errno on failure */
@@ -456,15 +558,18 @@ DEF_TEST(data_path_v2)
 		la_read(fake, fake, 100);
 	la_read(fake, fake, 0);
 	la_read(fake, fake, ERRPTR(-EIO));
+	/* -EIOCBQUEUED: asynchronous direct I/O queued, not an error */
+	la_read(fake, fake, ERRPTR(-529));
 	EXPECT_EQ_INT(0, stats_of(skel, cg, NFS_OP_READ, &s));
-	EXPECT_EQ_UINT64(5, s.count);
+	EXPECT_EQ_UINT64(6, s.count);
 	EXPECT_EQ_UINT64(300, s.bytes);
 	OK1(s.latency_ns > 0, "latency summed");
 	EXPECT_EQ_UINT64(0, s.buckets[0]);
 	EXPECT_EQ_UINT64(0, s.buckets[1]);
-	EXPECT_EQ_UINT64(5, s.buckets[2]);
+	EXPECT_EQ_UINT64(6, s.buckets[2]);
 	EXPECT_EQ_UINT64(0, s.buckets[3]);
 	EXPECT_EQ_UINT64(1, errors_of(skel, cg, NFS_OP_READ, EIO));
+	EXPECT_EQ_UINT64(0, errors_of(skel, cg, NFS_OP_READ, 529));
 
 	/* fsync: int; only the low half of the register counts */
 	la_fsync(fake, 0, 0, 0);
@@ -542,7 +647,7 @@ DEF_TEST(data_path_full_maps)
 	CHECK_NOT_NULL(skel);
 	skel->rodata->bucket_bounds_ns[0] = bounds[0];
 	skel->rodata->nr_buckets = 1;
-	skel->rodata->cgroup_v1_subsys_id = -1;
+	skel->rodata->cgroup_controller = NFS_CGROUP_V2;
 	/* Room for one key per map: a second op or errno is lost. */
 	bpf_map__set_max_entries(skel->maps.op_stats, 1);
 	bpf_map__set_max_entries(skel->maps.op_errors, 1);
@@ -572,36 +677,50 @@ DEF_TEST(data_path_full_maps)
 	return 0;
 }
 
+/* The v1 path for the memory and the pids controller: the program takes
+ * each one's css_set.subsys[] index from the kernel's enum cgroup_subsys_id
+ * (pids is where a /proc/cgroups line count goes wrong on 6.12+). */
 DEF_TEST(data_path_above_last_bucket_and_v1)
 {
+	static const struct {
+		const char *name;
+		__u32 controller;
+	} v1[] = {{"memory", NFS_CGROUP_V1_MEMORY}, {"pids", NFS_CGROUP_V1_PIDS}};
 	const __u64 bounds[] = {1};
-	struct bpf_link *links[NR_PROBES] = {0};
-	struct op_stats s;
-	char fake[64];
-	__u64 cg = 0;
-	int idx = expected_cgroup_v1(&cg);
 
-	if (idx < 0)
-		printf("# no cgroup v1 memory hierarchy mounted: the v1 id is not "
-		       "compared, the v1 code path still runs (controller 0)\n");
-	struct nfs_ebpf *skel =
-	    load_lookalikes(bounds, 1, idx < 0 ? 0 : idx, links);
-	CHECK_NOT_NULL(skel);
-	la_fsync(fake, 0, 0, 0);
-	la_fsync(fake, 0, 0, 0);
-	if (idx >= 0) {
-		OK1(stats_of(skel, cg, NFS_OP_FSYNC, &s) == 0,
-		    "keyed by the v1 memory cgroup's id");
-	} else {
-		struct op_key next;
-		OK(bpf_map__get_next_key(skel->maps.op_stats, NULL, &next,
-					 sizeof(next)) == 0);
-		EXPECT_EQ_INT(0, stats_of(skel, next.cgroup_id, NFS_OP_FSYNC, &s));
+	for (size_t c = 0; c < sizeof(v1) / sizeof(v1[0]); c++) {
+		struct bpf_link *links[NR_PROBES] = {0};
+		struct op_stats s;
+		char fake[64];
+		__u64 cg = 0;
+		bool mounted = expected_cgroup_v1(v1[c].name, &cg);
+
+		if (!mounted)
+			printf("# no cgroup v1 %s hierarchy mounted: the v1 id is "
+			       "not compared, the v1 code path still runs\n",
+			       v1[c].name);
+		struct nfs_ebpf *skel =
+		    load_lookalikes(bounds, 1, v1[c].controller, links);
+		CHECK_NOT_NULL(skel);
+		la_fsync(fake, 0, 0, 0);
+		la_fsync(fake, 0, 0, 0);
+		if (mounted) {
+			printf("# %s: expecting cgroup id %llu\n", v1[c].name,
+			       (unsigned long long)cg);
+			OK1(stats_of(skel, cg, NFS_OP_FSYNC, &s) == 0,
+			    "keyed by the v1 cgroup's id of the controller");
+		} else {
+			struct op_key next;
+			OK(bpf_map__get_next_key(skel->maps.op_stats, NULL, &next,
+						 sizeof(next)) == 0);
+			EXPECT_EQ_INT(0, stats_of(skel, next.cgroup_id,
+						  NFS_OP_FSYNC, &s));
+		}
+		EXPECT_EQ_UINT64(2, s.count);
+		OK1(s.buckets[0] == 0 && s.buckets[1] == 0,
+		    "latency above the last bound counts only in count (+Inf)");
+		unload_lookalikes(skel, links);
 	}
-	EXPECT_EQ_UINT64(2, s.count);
-	OK1(s.buckets[0] == 0 && s.buckets[1] == 0,
-	    "latency above the last bound counts only in count (+Inf)");
-	unload_lookalikes(skel, links);
 	return 0;
 }
 
@@ -658,6 +777,8 @@ int main(void)
 	RUN_TEST(open_and_absent_module);
 	RUN_TEST(fentry_forced_fails_cleanly);
 	RUN_TEST(auto_falls_back_and_kprobes_verify);
+	RUN_TEST(auto_falls_back_per_hook);
+	RUN_TEST(mkdir_exit_program_follows_the_btf_return_type);
 	RUN_TEST(data_path_v2);
 	RUN_TEST(data_path_full_maps);
 	RUN_TEST(data_path_above_last_bucket_and_v1);

@@ -129,7 +129,17 @@ struct kiocb {
 	struct file *ki_filp;
 } __attribute__((preserve_access_index));
 
-/* cgroup v1 attribution (rodata cgroup_v1_subsys_id >= 0). */
+/* cgroup v1 attribution (rodata cgroup_controller != NFS_CGROUP_V2). The
+ * kernel's css_set.subsys[] index of each controller: only the names
+ * matter, bpf_core_enum_value() relocates the values against the running
+ * kernel (they depend on its config: CONFIG_CPUSETS, CONFIG_MEMCG, ...). */
+enum cgroup_subsys_id {
+	cpuset_cgrp_id,
+	memory_cgrp_id,
+	pids_cgrp_id,
+	CGROUP_SUBSYS_COUNT,
+};
+
 struct kernfs_node {
 	u64 id; /* 5.5+; older layout in core_fixes.bpf.h */
 } __attribute__((preserve_access_index));

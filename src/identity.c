@@ -13,6 +13,7 @@
 #include "identity.h"
 #include "host_path.h"
 #include "log_once.h"
+#include "nfs_ebpf.h"
 #include "runtime_state.h"
 
 #include <errno.h>
@@ -221,6 +222,24 @@ identity_cgroup_mode_t identity_cgroup_mode(const identity_t *id,
   if (v1_controller != NULL)
     *v1_controller = id->v1_controller;
   return id->mode;
+}
+
+uint32_t identity_bpf_cgroup_controller(const identity_t *id) {
+  static const struct {
+    const char *name;
+    uint32_t controller;
+  } v1[] = {
+      {"memory", NFS_CGROUP_V1_MEMORY},
+      {"pids", NFS_CGROUP_V1_PIDS},
+      {"cpuset", NFS_CGROUP_V1_CPUSET},
+  };
+  if (id->mode != IDENTITY_CGROUP_V1 || id->v1_controller == NULL)
+    return NFS_CGROUP_V2;
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(v1); i++)
+    if (strcmp(id->v1_controller, v1[i].name) == 0)
+      return v1[i].controller;
+  /* identity_detect only picks controllers of the table above. */
+  return NFS_CGROUP_V2;
 }
 
 static size_t identity_bucket(uint64_t cgroup_id) {

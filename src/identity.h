@@ -94,6 +94,12 @@ void identity_destroy(identity_t *id);
 identity_cgroup_mode_t identity_cgroup_mode(const identity_t *id,
                                             const char **v1_controller);
 
+/* The same for the BPF side: an enum nfs_ebpf_cgroup_controller (bpf/
+ * nfs_ebpf.h), NFS_CGROUP_V2 on v2 and hybrid hosts, else the v1 controller
+ * whose ids name pods. The kernel's index of that controller is resolved by
+ * the BPF program itself (CO-RE), never taken from /proc/cgroups. */
+uint32_t identity_bpf_cgroup_controller(const identity_t *id);
+
 /* Fills *out and returns 0 when the id is known (live, or ended less than
  * tombstone_ttl ago): a pod process (in_pod) or a plain cgroup (its short
  * name). An id never seen is first resolved on demand. Returns -ENOENT if

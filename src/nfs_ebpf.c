@@ -215,48 +215,6 @@ static void host_file(char *buf, size_t size, const char *path) {
   host_path(buf, size, conf_host_root, path);
 }
 
-/* The kernel's index of a cgroup v1 controller is its line in
- * /proc/cgroups (header excluded): the kernel prints every controller it was
- * built with, in subsystem-id order. Returns -1 when pods are identified by
- * cgroup v2 ids (v2 or hybrid hosts), the index on v1-only hosts, and -2
- * when that controller cannot be found. */
-static int cgroup_v1_subsys_id(void) {
-  const char *controller = NULL;
-  if (identity_cgroup_mode(identity, &controller) != IDENTITY_CGROUP_V1)
-    return -1;
-  char path[PATH_MAX];
-  host_file(path, sizeof(path), "/proc/cgroups");
-  FILE *fh = fopen(path, "r");
-  if (fh == NULL) {
-    ERROR("nfs_ebpf plugin: cgroup v1-only host, but %s cannot be read (%s), "
-          "so the \"%s\" controller's kernel index is unknown.",
-          path, STRERRNO, controller);
-    return -2;
-  }
-  char line[256];
-  int index = -1, found = -2;
-  while (fgets(line, sizeof(line), fh) != NULL) {
-    if (line[0] == '#')
-      continue;
-    index++;
-    size_t len = strcspn(line, " \t");
-    if (len == strlen(controller) && strncmp(line, controller, len) == 0) {
-      found = index;
-      break;
-    }
-  }
-  fclose(fh);
-  if (found == -2)
-    ERROR("nfs_ebpf plugin: cgroup v1-only host, but the \"%s\" controller "
-          "is not listed in %s.",
-          controller, path);
-  else
-    INFO("nfs_ebpf plugin: cgroup v1-only host: pods are identified by the "
-         "\"%s\" controller's cgroup ids (kernel index %d).",
-         controller, found);
-  return found;
-}
-
 /* Releases everything init creates, whatever part of it exists: init's
  * failure path and shutdown share it, so a failed init leaves no watcher
  * thread, inotify descriptor or BPF object behind. */
@@ -321,9 +279,6 @@ static int nfs_ebpf_init(void) {
   identity = identity_create(&icfg);
   if (identity == NULL)
     goto fail;
-  int v1_subsys = cgroup_v1_subsys_id();
-  if (v1_subsys == -2)
-    goto fail; /* v1-only host, but its controller has no kernel index */
 
   series = series_table_create();
   if (series == NULL) {
@@ -341,7 +296,7 @@ static int nfs_ebpf_init(void) {
       .mode = conf_attach_mode,
       .nr_buckets = (uint32_t)histogram.count,
       .max_entries = conf_max_entries,
-      .cgroup_v1_subsys_id = v1_subsys,
+      .cgroup_controller = identity_bpf_cgroup_controller(identity),
       .sys_module_dir = sys_module,
   };
   memcpy(tcfg.bucket_bounds_ns, histogram.bounds_ns,
@@ -352,10 +307,14 @@ static int nfs_ebpf_init(void) {
   /* Attach now if the nfs modules are already loaded; otherwise every read
    * checks again, so a mount made later is traced without a restart. */
   tracer_sync_modules(tracer);
+  const char *v1 = NULL;
+  if (identity_cgroup_mode(identity, &v1) != IDENTITY_CGROUP_V1)
+    v1 = NULL;
   INFO("nfs_ebpf plugin: ready: %zu latency buckets, MaxEntries %" PRIu32
-       ", mountinfo %s, cgroup ids from %s.",
+       ", mountinfo %s, cgroup ids from %s%s%s.",
        histogram.count, conf_max_entries, path,
-       v1_subsys < 0 ? "cgroup v2" : "a cgroup v1 controller");
+       v1 ? "the cgroup v1 controller " : "cgroup v2", v1 ? v1 : "",
+       v1 ? " (its kernel index comes from the kernel's BTF)" : "");
   return 0;
 
 fail:

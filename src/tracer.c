@@ -29,6 +29,7 @@
 #include <linux/capability.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "tracer.h"
@@ -42,44 +43,47 @@
 #endif
 
 #define TRACER_DEFAULT_MAX_ENTRIES 16384
-#define TRACER_MAX_V1_SUBSYS 16 /* css_set.subsys[] as declared in bpf */
 #define TRACER_BTF_VMLINUX "/sys/kernel/btf/vmlinux"
 
 enum { SET_NFS, SET_NFSV4, SET_MAX };
 
 static const char *const set_modules[SET_MAX] = {"nfs", "nfsv4"};
 
-/* One traced function: its programs are <kind>_<func> in nfs_ebpf.bpf.c. */
+/* One traced function: its programs are <kind>_<func> in nfs_ebpf.bpf.c.
+ * A function whose return type changed between kernels has a second fexit
+ * program, fexit_<ptr_exit>, for kernels whose BTF says it returns a
+ * pointer (see core_fixes.bpf.h). */
 typedef struct {
 	const char *func;
 	int set;
 	bool optional; /* absent on some kernels: no warning when missing */
+	const char *ptr_exit;
 } tracer_hook_t;
 
 static const tracer_hook_t hooks[] = {
-    {"nfs_file_read", SET_NFS, false},
-    {"nfs_file_splice_read", SET_NFS, true}, /* 6.5+ */
-    {"nfs_file_write", SET_NFS, false},
-    {"nfs_file_open", SET_NFS, false},
-    {"nfs_atomic_open", SET_NFS, false},
-    {"nfs_atomic_open_v23", SET_NFS, true}, /* newer than 6.1 */
-    {"nfs_file_flush", SET_NFS, false},
-    {"nfs_file_fsync", SET_NFS, false},
-    {"nfs_getattr", SET_NFS, false},
-    {"nfs_setattr", SET_NFS, false},
-    {"nfs_lookup", SET_NFS, false},
-    {"nfs_readdir", SET_NFS, false},
-    {"nfs_create", SET_NFS, false},
-    {"nfs_unlink", SET_NFS, false},
-    {"nfs_rename", SET_NFS, false},
-    {"nfs_mkdir", SET_NFS, false},
-    {"nfs_rmdir", SET_NFS, false},
-    {"nfs4_file_open", SET_NFSV4, false},
-    {"nfs4_file_flush", SET_NFSV4, false},
+    {"nfs_file_read", SET_NFS, false, NULL},
+    {"nfs_file_splice_read", SET_NFS, true, NULL}, /* 6.5+ */
+    {"nfs_file_write", SET_NFS, false, NULL},
+    {"nfs_file_open", SET_NFS, false, NULL},
+    {"nfs_atomic_open", SET_NFS, false, NULL},
+    {"nfs_atomic_open_v23", SET_NFS, true, NULL}, /* newer than 6.1 */
+    {"nfs_file_flush", SET_NFS, false, NULL},
+    {"nfs_file_fsync", SET_NFS, false, NULL},
+    {"nfs_getattr", SET_NFS, false, NULL},
+    {"nfs_setattr", SET_NFS, false, NULL},
+    {"nfs_lookup", SET_NFS, false, NULL},
+    {"nfs_readdir", SET_NFS, false, NULL},
+    {"nfs_create", SET_NFS, false, NULL},
+    {"nfs_unlink", SET_NFS, false, NULL},
+    {"nfs_rename", SET_NFS, false, NULL},
+    {"nfs_mkdir", SET_NFS, false, "nfs_mkdir_dentry"}, /* 6.15+ */
+    {"nfs_rmdir", SET_NFS, false, NULL},
+    {"nfs4_file_open", SET_NFSV4, false, NULL},
+    {"nfs4_file_flush", SET_NFSV4, false, NULL},
 };
 #define NR_HOOKS (sizeof(hooks) / sizeof(hooks[0]))
 
-typedef enum { MODE_FENTRY, MODE_KPROBE } tracer_mode_t;
+typedef enum { MODE_NONE, MODE_FENTRY, MODE_KPROBE } tracer_mode_t;
 
 static const char *mode_name(tracer_mode_t m)
 {
@@ -106,6 +110,9 @@ struct tracer_s {
 	bool warned_nfs_absent;
 	bool logged_fallback;
 	bool warned_kallsyms;
+	/* enum nfs_ebpf_ret_kind of nfs_mkdir in the BTF of the nfs module
+	 * last attached to. */
+	uint32_t mkdir_ret_kind;
 	/* Start records removed by tracer_sweep_stale_starts: returns the
 	 * kernel never reported. Added to the BPF side's own count. */
 	uint64_t swept_missed_returns;
@@ -119,11 +126,72 @@ static const char *tracer_kallsyms_path = "/proc/kallsyms";
  * ("failed to find kernel BTF type ID of 'nfs_file_read'"), not the
  * generic "failed to load object" that follows it. */
 static char libbpf_last_warning[256];
+/* The program that warning is about ("prog 'NAME': ..."), and the
+ * verifier's own words when it refused one (the last line of its log that
+ * says something), so the user sees why. */
+static char libbpf_failed_prog[128];
+static char libbpf_verifier_reason[256];
+
+static void libbpf_reset_warnings(void)
+{
+	libbpf_last_warning[0] = '\0';
+	libbpf_failed_prog[0] = '\0';
+	libbpf_verifier_reason[0] = '\0';
+}
+
+/* The verifier log ends with the refusal, then statistics lines. */
+static void verifier_reason(const char *log, char *out, size_t size)
+{
+	const char *end = log + strlen(log);
+
+	while (end > log) {
+		const char *line = end;
+		while (line > log && line[-1] != '\n')
+			line--;
+		size_t len = (size_t)(end - line);
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == ' '))
+			len--;
+		if (len > 0 && strncmp(line, "processed ", 10) != 0 &&
+		    strncmp(line, "verification time", 17) != 0 &&
+		    strncmp(line, "stack depth", 11) != 0 &&
+		    strncmp(line, "-- END PROG LOAD LOG --", 23) != 0) {
+			if (len >= size)
+				len = size - 1;
+			memcpy(out, line, len);
+			out[len] = '\0';
+			return;
+		}
+		end = line > log ? line - 1 : log;
+	}
+}
+
+static void libbpf_note_warning(const char *msg)
+{
+	const char *log = strstr(msg, "-- BEGIN PROG LOAD LOG --");
+
+	if (libbpf_last_warning[0] == '\0') {
+		sstrncpy(libbpf_last_warning, msg, sizeof(libbpf_last_warning));
+		libbpf_last_warning[strcspn(libbpf_last_warning, "\n")] = '\0';
+	}
+	if (libbpf_failed_prog[0] == '\0' && strncmp(msg, "libbpf: prog '", 14) == 0) {
+		size_t len = strcspn(msg + 14, "'");
+		if (len < sizeof(libbpf_failed_prog)) {
+			memcpy(libbpf_failed_prog, msg + 14, len);
+			libbpf_failed_prog[len] = '\0';
+		}
+	}
+	if (log != NULL && libbpf_verifier_reason[0] == '\0')
+		verifier_reason(log + strlen("-- BEGIN PROG LOAD LOG --"),
+				libbpf_verifier_reason,
+				sizeof(libbpf_verifier_reason));
+}
 
 static int tracer_libbpf_print(enum libbpf_print_level level,
 			       const char *fmt, va_list args)
 {
-	char buf[1024];
+	char small[1024];
+	char *buf = small;
+	va_list copy;
 	size_t len;
 
 #if !defined(COLLECT_DEBUG) || !COLLECT_DEBUG
@@ -132,15 +200,27 @@ static int tracer_libbpf_print(enum libbpf_print_level level,
 	if (level == LIBBPF_DEBUG)
 		return 0;
 #endif
-	vsnprintf(buf, sizeof(buf), fmt, args);
+	/* A verifier log can be long and its reason is at the end. */
+	va_copy(copy, args);
+	int need = vsnprintf(small, sizeof(small), fmt, copy);
+	va_end(copy);
+	if (need >= (int)sizeof(small)) {
+		char *big = malloc((size_t)need + 1);
+		if (big != NULL) {
+			vsnprintf(big, (size_t)need + 1, fmt, args);
+			buf = big;
+		}
+	}
 	len = strlen(buf);
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		buf[--len] = '\0';
-	if (level == LIBBPF_WARN && libbpf_last_warning[0] == '\0')
-		sstrncpy(libbpf_last_warning, buf, sizeof(libbpf_last_warning));
+	if (level == LIBBPF_WARN)
+		libbpf_note_warning(buf);
 	/* libbpf's own messages (verifier logs included) are for debugging;
 	 * everything the user must see is logged by us with context. */
 	plugin_log(LOG_DEBUG, "nfs_ebpf plugin: %s", buf);
+	if (buf != small)
+		free(buf);
 	return 0;
 }
 
@@ -204,11 +284,9 @@ static int check_config(const tracer_config_t *cfg)
 			return -EINVAL;
 		}
 	}
-	if (cfg->cgroup_v1_subsys_id < -1 ||
-	    cfg->cgroup_v1_subsys_id >= TRACER_MAX_V1_SUBSYS) {
-		ERROR("nfs_ebpf plugin: cgroup v1 controller index %d is out of "
-		      "range (-1 for cgroup v2, 0..%d).",
-		      cfg->cgroup_v1_subsys_id, TRACER_MAX_V1_SUBSYS - 1);
+	if (cfg->cgroup_controller >= NFS_CGROUP_CONTROLLER_MAX) {
+		ERROR("nfs_ebpf plugin: unknown cgroup controller %" PRIu32 ".",
+		      cfg->cgroup_controller);
 		return -EINVAL;
 	}
 	if (cfg->mode != TRACER_ATTACH_AUTO && cfg->mode != TRACER_ATTACH_FENTRY &&
@@ -225,7 +303,8 @@ static void configure_instance(const tracer_t *t, struct nfs_ebpf *skel)
 	for (uint32_t i = 0; i < t->cfg.nr_buckets; i++)
 		skel->rodata->bucket_bounds_ns[i] = t->cfg.bucket_bounds_ns[i];
 	skel->rodata->nr_buckets = t->cfg.nr_buckets;
-	skel->rodata->cgroup_v1_subsys_id = t->cfg.cgroup_v1_subsys_id;
+	skel->rodata->cgroup_controller = t->cfg.cgroup_controller;
+	skel->rodata->mkdir_ret_kind = t->mkdir_ret_kind;
 
 	struct bpf_program *prog;
 	bpf_object__for_each_program(prog, skel->obj)
@@ -388,18 +467,113 @@ static void set_detach(tracer_set_t *s)
 	s->ident[0] = '\0';
 }
 
+/* How a function returns, after its BTF (enum nfs_ebpf_ret_kind). */
+static uint32_t btf_ret_kind(const struct btf *btf, const char *func)
+{
+	int id = btf__find_by_name_kind(btf, func, BTF_KIND_FUNC);
+	const struct btf_type *type;
+
+	if (id <= 0)
+		return NFS_RET_UNKNOWN;
+	type = btf__type_by_id(btf, btf__type_by_id(btf, id)->type);
+	if (type == NULL || !btf_is_func_proto(type) || type->type == 0)
+		return NFS_RET_UNKNOWN;
+	type = btf__type_by_id(btf, type->type);
+	while (type != NULL && (btf_is_mod(type) || btf_is_typedef(type)))
+		type = btf__type_by_id(btf, type->type);
+	if (type == NULL)
+		return NFS_RET_UNKNOWN;
+	if (btf_is_ptr(type))
+		return NFS_RET_PTR;
+	if (btf_is_int(type) || btf_is_any_enum(type))
+		return NFS_RET_INT;
+	return NFS_RET_UNKNOWN;
+}
+
+/* Return kind of a hook's function in the running kernel: from the BTF of
+ * its module (vmlinux when built in). UNKNOWN without module BTF, where
+ * only kprobes are possible and the program recognises either kind. */
+static uint32_t hook_ret_kind(const tracer_hook_t *h, bool builtin)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	struct btf *mod = NULL;
+	uint32_t kind = NFS_RET_UNKNOWN;
+
+	if (vmlinux == NULL)
+		return kind;
+	if (!builtin)
+		mod = btf__load_module_btf(set_modules[h->set], vmlinux);
+	if (builtin || mod != NULL)
+		kind = btf_ret_kind(builtin ? vmlinux : mod, h->func);
+	btf__free(mod);
+	btf__free(vmlinux);
+	return kind;
+}
+
+/* Whether fentry/fexit can resolve targets in this set: module BTF. */
+static bool set_has_btf(int set, bool builtin)
+{
+	char path[64];
+
+	if (builtin)
+		return true;
+	snprintf(path, sizeof(path), "/sys/kernel/btf/%s", set_modules[set]);
+	return access(path, R_OK) == 0;
+}
+
+static void hook_progs(const tracer_t *t, struct nfs_ebpf *skel, size_t i,
+		       tracer_mode_t mode, struct bpf_program **en,
+		       struct bpf_program **ex)
+{
+	const char *exit_func = hooks[i].func;
+
+	if (mode == MODE_FENTRY && hooks[i].ptr_exit != NULL &&
+	    t->mkdir_ret_kind == NFS_RET_PTR)
+		exit_func = hooks[i].ptr_exit;
+	*en = find_prog(skel, mode == MODE_FENTRY ? "fentry" : "kprobe",
+			hooks[i].func);
+	*ex = find_prog(skel, mode == MODE_FENTRY ? "fexit" : "kretprobe",
+			exit_func);
+}
+
+/* The hook a libbpf program name belongs to, or -1. */
+static int hook_of_prog(const char *prog)
+{
+	for (size_t i = 0; i < NR_HOOKS; i++) {
+		const char *names[] = {hooks[i].func, hooks[i].ptr_exit};
+		for (size_t n = 0; n < 2; n++) {
+			if (names[n] == NULL)
+				continue;
+			const char *us = strchr(prog, '_');
+			if (us != NULL && strcmp(us + 1, names[n]) == 0)
+				return (int)i;
+		}
+	}
+	return -1;
+}
+
+static void why_libbpf(char *why, size_t why_size, const char *what, int err)
+{
+	snprintf(why, why_size, "%s: %s%s%s%s%s", what, STRERROR(-err),
+		 libbpf_last_warning[0] ? "; " : "", libbpf_last_warning,
+		 libbpf_verifier_reason[0] ? "; verifier: " : "",
+		 libbpf_verifier_reason);
+}
+
 /*
- * Load and attach one set's programs in one mode. Returns the number of
- * programs attached (> 0) or -errno, with *why describing the failure.
+ * Load and attach one set's programs, each hook in its own mode (MODE_NONE:
+ * not present). Returns the number of programs attached (> 0) or -errno,
+ * with *why describing the failure and *bad the hook it is about (-1 when
+ * libbpf did not say).
  */
 static int set_load_attach(tracer_t *t, tracer_set_t *s,
-			   const bool present[NR_HOOKS], tracer_mode_t mode,
+			   const tracer_mode_t kinds[NR_HOOKS], int *bad,
 			   char *why, size_t why_size)
 {
-	const char *entry_kind = mode == MODE_FENTRY ? "fentry" : "kprobe";
-	const char *exit_kind = mode == MODE_FENTRY ? "fexit" : "kretprobe";
+	struct bpf_program *en, *ex;
 	int err;
 
+	*bad = -1;
 	s->nlinks = 0;
 	s->skel = nfs_ebpf__open();
 	if (s->skel == NULL) {
@@ -414,39 +588,36 @@ static int set_load_attach(tracer_t *t, tracer_set_t *s,
 		goto fail;
 	}
 	for (size_t i = 0; i < NR_HOOKS; i++) {
-		if (!present[i])
+		if (kinds[i] == MODE_NONE)
 			continue;
-		struct bpf_program *en = find_prog(s->skel, entry_kind, hooks[i].func);
-		struct bpf_program *ex = find_prog(s->skel, exit_kind, hooks[i].func);
+		hook_progs(t, s->skel, i, kinds[i], &en, &ex);
 		if (en == NULL || ex == NULL) {
 			err = -ENOENT;
 			snprintf(why, why_size, "no %s program for %s in the object",
-				 entry_kind, hooks[i].func);
+				 mode_name(kinds[i]), hooks[i].func);
 			goto fail;
 		}
 		bpf_program__set_autoload(en, true);
 		bpf_program__set_autoload(ex, true);
 	}
 
-	libbpf_last_warning[0] = '\0';
+	libbpf_reset_warnings();
 	err = nfs_ebpf__load(s->skel);
 	if (err) {
-		snprintf(why, why_size, "loading: %s%s%s", STRERROR(-err),
-			 libbpf_last_warning[0] ? "; " : "",
-			 libbpf_last_warning);
+		why_libbpf(why, why_size, "loading", err);
+		*bad = hook_of_prog(libbpf_failed_prog);
 		goto fail;
 	}
 
 	for (size_t i = 0; i < NR_HOOKS; i++) {
-		if (!present[i])
+		if (kinds[i] == MODE_NONE)
 			continue;
-		struct bpf_program *en = find_prog(s->skel, entry_kind, hooks[i].func);
-		struct bpf_program *ex = find_prog(s->skel, exit_kind, hooks[i].func);
 		struct bpf_link *lex, *len = NULL;
 
+		hook_progs(t, s->skel, i, kinds[i], &en, &ex);
 		/* Exit before entry: a start record is only ever written when
 		 * its return will be seen. */
-		libbpf_last_warning[0] = '\0';
+		libbpf_reset_warnings();
 		lex = bpf_program__attach(ex);
 		if (lex == NULL) {
 			err = -errno;
@@ -458,17 +629,19 @@ static int set_load_attach(tracer_t *t, tracer_set_t *s,
 			}
 		}
 		if (len == NULL) {
-			if (mode == MODE_FENTRY) {
-				/* All or nothing: the kprobe twin may still work. */
-				snprintf(why, why_size, "attaching to %s: %s%s%s",
-					 hooks[i].func, STRERROR(-err),
-					 libbpf_last_warning[0] ? "; " : "",
-					 libbpf_last_warning);
+			if (kinds[i] == MODE_FENTRY) {
+				/* Its kprobe twin may still work: the caller
+				 * retries with that. */
+				char what[128];
+				snprintf(what, sizeof(what), "attaching to %s",
+					 hooks[i].func);
+				why_libbpf(why, why_size, what, err);
+				*bad = (int)i;
 				goto fail;
 			}
-			WARNING("nfs_ebpf plugin: attaching %s/%s to %s failed (%s); "
-				"its operation is not traced.",
-				entry_kind, exit_kind, hooks[i].func, STRERROR(-err));
+			WARNING("nfs_ebpf plugin: attaching kprobe/kretprobe to %s "
+				"failed (%s); its operation is not traced.",
+				hooks[i].func, STRERROR(-err));
 			continue;
 		}
 		s->links[s->nlinks++] = lex;
@@ -486,13 +659,42 @@ fail:
 	return err;
 }
 
-/* Attach one set in the configured mode(s). Returns programs or -errno. */
+/* "fentry", "kprobe", or "fentry; kprobe: f1 f2" when mixed. */
+static void describe_modes(const tracer_mode_t kinds[NR_HOOKS], char *buf,
+			   size_t size)
+{
+	size_t nf = 0, nk = 0, off;
+
+	for (size_t i = 0; i < NR_HOOKS; i++) {
+		nf += kinds[i] == MODE_FENTRY;
+		nk += kinds[i] == MODE_KPROBE;
+	}
+	if (nf == 0 || nk == 0) {
+		sstrncpy(buf, mode_name(nf ? MODE_FENTRY : MODE_KPROBE), size);
+		return;
+	}
+	off = (size_t)snprintf(buf, size, "fentry; kprobe:");
+	for (size_t i = 0; i < NR_HOOKS && off < size; i++)
+		if (kinds[i] == MODE_KPROBE)
+			off += (size_t)snprintf(buf + off, size - off, " %s",
+						hooks[i].func);
+}
+
+/*
+ * Attach one set in the configured mode(s). AUTO tries fentry/fexit for
+ * every hook and moves to kprobe/kretprobe only the hooks the kernel
+ * refuses, one at a time (libbpf names the program it failed on), so one
+ * program the verifier rejects does not cost the set its fentry hooks.
+ * Returns programs or -errno.
+ */
 static int set_attach(tracer_t *t, int set, bool builtin, const char *ident)
 {
 	tracer_set_t *s = &t->sets[set];
 	bool present[NR_HOOKS];
-	char why[512] = "";
-	int rc;
+	tracer_mode_t kinds[NR_HOOKS];
+	char why[768] = "", modes[512];
+	bool fentry = t->cfg.mode != TRACER_ATTACH_KPROBE;
+	int rc = -ENOENT, bad;
 
 	if (find_targets(t, set, builtin, present) == 0) {
 		WARNING("nfs_ebpf plugin: module %s is loaded but none of the "
@@ -500,11 +702,31 @@ static int set_attach(tracer_t *t, int set, bool builtin, const char *ident)
 			set_modules[set]);
 		return -ENOENT;
 	}
+	for (size_t i = 0; i < NR_HOOKS; i++)
+		if (present[i] && hooks[i].ptr_exit != NULL)
+			t->mkdir_ret_kind = hook_ret_kind(&hooks[i], builtin);
 
-	if (t->cfg.mode != TRACER_ATTACH_KPROBE) {
-		rc = set_load_attach(t, s, present, MODE_FENTRY, why, sizeof(why));
+	/* Without the module's BTF no fentry program can load: say so once
+	 * instead of trying each hook. FENTRY mode still tries, so that its
+	 * ERROR names what is missing. */
+	if (fentry && t->cfg.mode == TRACER_ATTACH_AUTO && !set_has_btf(set, builtin)) {
+		if (!t->logged_fallback) {
+			NOTICE("nfs_ebpf plugin: fentry/fexit not usable for %s (the "
+			       "kernel has no BTF for module %s, "
+			       "CONFIG_DEBUG_INFO_BTF_MODULES); using kprobe/kretprobe "
+			       "instead.",
+			       set_modules[set], set_modules[set]);
+			t->logged_fallback = true;
+		}
+		fentry = false;
+	}
+	for (size_t i = 0; i < NR_HOOKS; i++)
+		kinds[i] = !present[i] ? MODE_NONE : fentry ? MODE_FENTRY : MODE_KPROBE;
+
+	for (size_t attempt = 0; attempt <= NR_HOOKS + 1; attempt++) {
+		rc = set_load_attach(t, s, kinds, &bad, why, sizeof(why));
 		if (rc > 0)
-			goto attached;
+			break;
 		if (t->cfg.mode == TRACER_ATTACH_FENTRY) {
 			ERROR("nfs_ebpf plugin: AttachMode \"fentry\" is not possible "
 			      "for module %s (%s). fentry/fexit on modules needs "
@@ -514,29 +736,48 @@ static int set_attach(tracer_t *t, int set, bool builtin, const char *ident)
 			      set_modules[set], why);
 			return rc;
 		}
-		if (!t->logged_fallback) {
+		bool any_fentry = false;
+		for (size_t i = 0; i < NR_HOOKS; i++)
+			any_fentry |= kinds[i] == MODE_FENTRY;
+		if (bad >= 0 && kinds[bad] == MODE_FENTRY) {
+			NOTICE("nfs_ebpf plugin: fentry/fexit not usable for %s in %s "
+			       "(%s); tracing it with kprobe/kretprobe instead.",
+			       hooks[bad].func, set_modules[set], why);
+			kinds[bad] = MODE_KPROBE;
+		} else if (any_fentry) {
+			/* The kernel refused without naming a program: the old
+			 * way, everything with kprobes. */
 			NOTICE("nfs_ebpf plugin: fentry/fexit not usable for %s (%s); "
 			       "using kprobe/kretprobe instead.",
 			       set_modules[set], why);
-			t->logged_fallback = true;
+			for (size_t i = 0; i < NR_HOOKS; i++)
+				if (kinds[i] == MODE_FENTRY)
+					kinds[i] = MODE_KPROBE;
+		} else {
+			break;
 		}
 	}
-
-	rc = set_load_attach(t, s, present, MODE_KPROBE, why, sizeof(why));
-	if (rc > 0) {
-		sstrncpy(s->ident, ident, sizeof(s->ident));
-		INFO("nfs_ebpf plugin: attached %d programs to %s (%s)", rc,
-		     set_modules[set], mode_name(MODE_KPROBE));
+	if (rc <= 0) {
+		ERROR("nfs_ebpf plugin: cannot trace module %s with kprobes either: %s",
+		      set_modules[set], why);
 		return rc;
 	}
-	ERROR("nfs_ebpf plugin: cannot trace module %s with kprobes either: %s",
-	      set_modules[set], why);
-	return rc;
-
-attached:
 	sstrncpy(s->ident, ident, sizeof(s->ident));
+	describe_modes(kinds, modes, sizeof(modes));
 	INFO("nfs_ebpf plugin: attached %d programs to %s (%s)", rc,
-	     set_modules[set], mode_name(MODE_FENTRY));
+	     set_modules[set], modes);
+	/* A trampoline into a module holds a reference on it (5.12, commit
+	 * 861de02e5f3f "bpf: Take module reference for trampoline in
+	 * module"): say so, since rmmod then fails for a reason that is
+	 * nowhere else to be seen. kprobes let the module go; the hooks are
+	 * attached again when it is loaded again. */
+	if (!builtin && strncmp(modes, "kprobe", 6) != 0)
+		NOTICE("nfs_ebpf plugin: module %s cannot be unloaded while its "
+		       "fentry/fexit programs are attached (the kernel holds a "
+		       "reference; rmmod says \"in use\"). Stop collectd first, or "
+		       "use AttachMode \"kprobe\", which lets it go and attaches "
+		       "again when it is loaded again.",
+		       set_modules[set]);
 	return rc;
 }
 
@@ -648,7 +889,7 @@ int tracer_open(const tracer_config_t *cfg, tracer_t **out)
 			goto fail;
 		}
 	}
-	libbpf_last_warning[0] = '\0';
+	libbpf_reset_warnings();
 	err = nfs_ebpf__load(t->base);
 	if (err) {
 		ERROR("nfs_ebpf plugin: creating the BPF maps failed: %s%s%s "

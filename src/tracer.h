@@ -26,9 +26,9 @@ typedef struct {
 	uint32_t nr_buckets;
 	/* Capacity (keys) of op_stats, op_errors and op_starts; 0 = 16384. */
 	uint32_t max_entries;
-	/* -1: cgroup v2 ids; 0..15: index of the cgroup v1 controller in the
-	 * kernel's css_set.subsys[] whose hierarchy identifies pods. */
-	int cgroup_v1_subsys_id;
+	/* enum nfs_ebpf_cgroup_controller: cgroup v2 ids, or the cgroup v1
+	 * controller whose hierarchy identifies pods. */
+	uint32_t cgroup_controller;
 	/* Where the kernel lists loaded modules; NULL = "/sys/module". With
 	 * HostRoot this is "<HostRoot>/sys/module". */
 	const char *sys_module_dir;

@@ -160,8 +160,18 @@ void identity_destroy(identity_t *id) {
 identity_cgroup_mode_t identity_cgroup_mode(const identity_t *id,
                                             const char **v1_controller) {
   (void)id;
-  *v1_controller = NULL;
-  return IDENTITY_CGROUP_V2;
+  *v1_controller = fake.v1_controller;
+  return fake.v1_controller ? IDENTITY_CGROUP_V1 : IDENTITY_CGROUP_V2;
+}
+uint32_t identity_bpf_cgroup_controller(const identity_t *id) {
+  (void)id;
+  if (fake.v1_controller == NULL)
+    return NFS_CGROUP_V2;
+  if (strcmp(fake.v1_controller, "memory") == 0)
+    return NFS_CGROUP_V1_MEMORY;
+  if (strcmp(fake.v1_controller, "pids") == 0)
+    return NFS_CGROUP_V1_PIDS;
+  return NFS_CGROUP_V1_CPUSET;
 }
 void identity_tick(identity_t *id, cdtime_t now) {
   (void)id;

@@ -39,6 +39,9 @@ typedef struct {
   uint64_t late_count;   /* operations landing just before a deletion */
   bool take_unsupported; /* no lookup-and-delete (before Linux 5.14) */
 
+  /* identity_cgroup_mode: NULL = cgroup v2, else the v1 controller. */
+  const char *v1_controller;
+
   fake_cgroup_t cgroups[FAKE_MAX];
   size_t n_cgroups;
 } fake_kernel_t;

@@ -133,9 +133,48 @@ DEF_TEST(config_reaches_the_kernel_side) {
   EXPECT_EQ_UINT64(1000000, fake.tracer_config.bucket_bounds_ns[0]);
   EXPECT_EQ_UINT64(10000000, fake.tracer_config.bucket_bounds_ns[1]);
   EXPECT_EQ_INT(4096, fake.tracer_config.max_entries);
-  EXPECT_EQ_INT(-1, fake.tracer_config.cgroup_v1_subsys_id);
+  EXPECT_EQ_INT(NFS_CGROUP_V2, fake.tracer_config.cgroup_controller);
   /* init already looked for the nfs modules once. */
   EXPECT_EQ_INT(1, fake.syncs);
+  return 0;
+}
+
+/* A v1-only host on 6.12+ without v1 memory files: /proc/cgroups leaves
+ * memory out (kernel commit af000ce85293), so a controller's line number
+ * there is not its css_set.subsys[] index (pids is 11 in Debian's 6.12, the
+ * 11th line here). The plugin must hand the BPF side the controller, whose
+ * index the program takes from the kernel's enum cgroup_subsys_id; before
+ * the fix it handed over 10, hugetlb's slot. */
+DEF_TEST(v1_controller_index_on_612_proc_cgroups) {
+  char root[] = "/tmp/nfs_ebpf_test_root_XXXXXX", path[PATH_MAX];
+  reset_plugin();
+  OK(mkdtemp(root) != NULL);
+  snprintf(path, sizeof(path), "%s/proc", root);
+  mkdir(path, 0755);
+  snprintf(path, sizeof(path), "%s/proc/cgroups", root);
+  FILE *fh = fopen(path, "w");
+  CHECK_NOT_NULL(fh);
+  fputs("#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
+        "cpuset\t2\t1\t1\ncpu\t3\t1\t1\ncpuacct\t3\t1\t1\n"
+        "blkio\t4\t1\t1\ndevices\t5\t1\t1\nfreezer\t6\t1\t1\n"
+        "net_cls\t7\t1\t1\nperf_event\t8\t1\t1\nnet_prio\t7\t1\t1\n"
+        "hugetlb\t9\t1\t1\npids\t10\t1\t1\nrdma\t11\t1\t1\n"
+        "misc\t12\t1\t1\n",
+        fh);
+  fclose(fh);
+  /* MountInfo is a host path too: the same table under the root. */
+  char mi[PATH_MAX + 64];
+  snprintf(path, sizeof(path), "%s/tmp", root);
+  mkdir(path, 0755);
+  snprintf(mi, sizeof(mi), "cp %s %s/tmp/", mountinfo_path, root);
+  EXPECT_EQ_INT(0, system(mi));
+  const char *kv[] = {"HostRoot", root};
+  EXPECT_EQ_INT(0, configure(kv, 2));
+  fake.v1_controller = "pids";
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  EXPECT_EQ_INT(NFS_CGROUP_V1_PIDS, fake.tracer_config.cgroup_controller);
+  snprintf(mi, sizeof(mi), "rm -r %s", root);
+  EXPECT_EQ_INT(0, system(mi));
   return 0;
 }
 
@@ -650,6 +689,7 @@ int main(void) {
   write_mountinfo();
   RUN_TEST(config_rejects_bad_values);
   RUN_TEST(config_reaches_the_kernel_side);
+  RUN_TEST(v1_controller_index_on_612_proc_cgroups);
   RUN_TEST(init_fails_cleanly_without_the_tracer);
   RUN_TEST(pod_read_becomes_contract_values);
   RUN_TEST(metadata_ops_have_no_bytes_and_non_pods_their_cgroup);

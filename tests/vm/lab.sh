@@ -1,5 +1,6 @@
 #!/bin/bash
-# The VM lab matrix: every kernel (5.10, 6.1, 6.12) x every attach mode it
+# The VM lab matrix: every kernel (5.10, 6.1, 6.12 and the newest Debian
+# ships, "sid") x every attach mode it
 # supports, each a fresh VM with knfsd, NFSv3 + NFSv4.2 mounts, a
 # Kubernetes-shaped node, the real collectd with the freshly built plugin and
 # workloads of known size; the scrape goes through the shipped Prometheus
@@ -49,6 +50,13 @@ CELLS=(
 	"6.12 auto mixed - cgroup=v1 runtime=docker driver=cgroupfs features=static"
 	"6.1 kprobe after - cgroup=v1 runtime=docker driver=systemd features=static"
 	"6.1 auto before - cgroup=v2 runtime=containerd driver=systemd features=churn,hostile,daemonset"
+	# Faults: asynchronous direct I/O and nfs modules reloaded under
+	# collectd (with kprobes they go and come back; fentry keeps them).
+	"6.1 kprobe before - features=aio,reload"
+	"6.1 fentry mixed - features=aio,reload"
+	# The newest kernel (7.x: nfs_mkdir returns struct dentry *).
+	"sid fentry before - features=aio,reload"
+	"sid kprobe after - features=reload"
 )
 INFRA_CELLS=("5.10 none mixed -" "6.1 none after -" "6.12 none before -")
 
@@ -70,8 +78,7 @@ retap() {
 }
 
 kver_of() { # newest cached kernel of a series
-	"$HERE/fetch-kernels.sh" --list | grep -E "^${1//./\\.}\.[0-9]+[-.+]" | sort -V | tail -n1 ||
-		true
+	"$HERE/fetch-kernels.sh" --series "$1"
 }
 
 plugin_path() {

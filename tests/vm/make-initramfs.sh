@@ -24,6 +24,14 @@ module_files() {
 	local kdir=$1 kver=$2 m line path
 	local -A seen=()
 	for m in "${ROOT_MODULES[@]}"; do
+		# The 7.x packages ship no modules.builtin, so modprobe cannot
+		# tell "built in" from "missing": a root module without a .ko
+		# file is taken as built in (the boot says so if it is not).
+		if [[ ! -s $kdir/lib/modules/$kver/modules.builtin &&
+			! -s $kdir/lib/modules/$kver/modules.builtin.bin ]] &&
+			[[ -z $(find "$kdir/lib/modules/$kver/" -name "$m.ko*" -print -quit) ]]; then
+			continue
+		fi
 		while read -r line; do
 			case $line in
 			insmod\ *)

@@ -41,12 +41,18 @@
 #   mapfull   MaxEntries 64, far fewer than the keys the workloads make:
 #             check.py --map-full (overflow counted as stats_map_full,
 #             every recorded series exact)
+#   aio       the loader pod also does io_submit O_DIRECT I/O (queued,
+#             -EIOCBQUEUED: counted, never an error)
+#   reload    nfs modules removed and loaded again under collectd, then
+#             new mounts and I/O (faults.sh)
 #
 # Writes to /vmout: metrics.txt (scrape), truth.json, node.json, info.json,
 # collectd.log, guest.tap (checks done inside the guest).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=faults.sh
+source "$(dirname "$0")/faults.sh"
 
 MODE=auto ORDER=before EXPECT_MODE="" EXPECT_FAIL=0 FEATURES=""
 IDLE_PODS=(kube-system/etcd-nfs-ebpf-vm)
@@ -177,7 +183,7 @@ workloads() {
 		pod:shop/web-0/nginx --estale /mnt/v3:/srv/nfs/export /mnt/v3 /mnt/v4 &
 	pids+=($!)
 	run_actor loader '{"namespace":"batch","pod":"loader-7d9f8c6b5-x2kqp","container":"loader","cgroup":""}' 5 \
-		pod:batch/loader-7d9f8c6b5-x2kqp/loader /mnt/v3 /mnt/v4 &
+		pod:batch/loader-7d9f8c6b5-x2kqp/loader $(has aio && echo --aio) /mnt/v3 /mnt/v4 &
 	pids+=($!)
 	for p in "${pids[@]}"; do wait "$p" || rc=1; done
 	((rc == 0)) || lab_die "a pod workload failed"
@@ -190,6 +196,7 @@ workloads() {
 	! has hostile || hostile_workloads
 	! has oddnames || oddname_workloads
 	! has reuse || reuse_workloads
+	! has reload || reload_modules
 	python3 - "$LAB_RUN" "$LAB_OUT/truth.json" <<-'EOF'
 		import glob, json, sys
 		runs = [json.load(open(f)) for f in sorted(glob.glob(sys.argv[1] + "/truth-*.json"))]
@@ -564,7 +571,7 @@ main() {
 	else
 		# Only the workload actors' series: they must stop moving once the
 		# workloads are done (the guest's own shell is in the root cgroup).
-		SETTLE_PATTERN='^collectd_nfs_ebpf_[a-z_]+\{nfs_ebpf="(shop_|batch_|@nfs-backup|@node-daemon|kube-system_|late_|gone_|lab-swap_|@cri-containerd-|odd-names_|@~)'
+		SETTLE_PATTERN='^collectd_nfs_ebpf_[a-z_]+\{nfs_ebpf="(shop_|batch_|@nfs-backup|@node-daemon|@nfs-reload|kube-system_|late_|gone_|lab-swap_|@cri-containerd-|odd-names_|@~)'
 		lab_scrape_settled "$LAB_OUT/metrics.txt" 120 "$SETTLE_PATTERN"
 	fi
 	if [[ $MODE != none ]]; then
