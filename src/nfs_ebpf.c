@@ -560,7 +560,6 @@ static int nfs_ebpf_read(user_data_t *ud) {
   collect_stats();
   collect_errors();
   series_for_each(series, submit_series, &now);
-  tracer_sweep_stale_starts(tracer, TRACER_STALE_START_NS);
   submit_lost(now);
   remove_retired_keys();
 
