@@ -164,7 +164,7 @@ static __always_inline int on_entry(__u32 hook, __u32 dev, __u64 aux)
 	__u8 mark = 1;
 	long err;
 
-	err = bpf_map_update_elem(&op_starts, &key, &val, BPF_NOEXIST);
+	err = map_op_err(bpf_map_update_elem(&op_starts, &key, &val, BPF_NOEXIST));
 	if (err == -EEXIST_ERR) {
 		/* The previous call of this hook on this thread has returned
 		 * (a thread runs one call of a hook at a time) without its
@@ -172,7 +172,8 @@ static __always_inline int on_entry(__u32 hook, __u32 dev, __u64 aux)
 		 * skipped by recursion protection, or detached in between.
 		 * Count it and start over. */
 		count_lost(NFS_LOST_MISSED_RETURN);
-		err = bpf_map_update_elem(&op_starts, &key, &val, BPF_ANY);
+		err = map_op_err(
+		    bpf_map_update_elem(&op_starts, &key, &val, BPF_ANY));
 	}
 	if (!err)
 		return 0;
@@ -181,7 +182,8 @@ static __always_inline int on_entry(__u32 hook, __u32 dev, __u64 aux)
 	 * either, the return counts it (missed_entry) instead. EEXIST: a mark
 	 * left by an earlier refused call whose return was missed; that call
 	 * was counted already, the mark now stands for this one. */
-	err = bpf_map_update_elem(&start_refused, &key, &mark, BPF_NOEXIST);
+	err = map_op_err(
+	    bpf_map_update_elem(&start_refused, &key, &mark, BPF_NOEXIST));
 	if (!err || err == -EEXIST_ERR)
 		count_lost(NFS_LOST_START_MAP_FULL);
 	return 0;
@@ -199,7 +201,7 @@ static __always_inline bool take_start(__u32 hook, struct start_val *out)
 	v = bpf_map_lookup_elem(&op_starts, &key);
 	if (!v) {
 		/* Counted at entry (start_map_full) if it left a mark. */
-		if (bpf_map_delete_elem(&start_refused, &key) != 0)
+		if (map_op_err(bpf_map_delete_elem(&start_refused, &key)) != 0)
 			count_lost(NFS_LOST_MISSED_ENTRY);
 		return false;
 	}
@@ -219,7 +221,7 @@ static __always_inline struct op_stats *stats_slot(struct op_key *key)
 	if (s)
 		return s;
 	__builtin_memset(&zero, 0, sizeof(zero));
-	err = bpf_map_update_elem(&op_stats, key, &zero, BPF_NOEXIST);
+	err = map_op_err(bpf_map_update_elem(&op_stats, key, &zero, BPF_NOEXIST));
 	/* -EEXIST: another CPU inserted it first; use theirs. */
 	if (err && err != -EEXIST_ERR) {
 		count_lost(NFS_LOST_STATS_MAP_FULL);
@@ -244,7 +246,7 @@ static __always_inline void count_error(const struct op_key *key, long err)
 		__sync_fetch_and_add(v, 1);
 		return;
 	}
-	rc = bpf_map_update_elem(&op_errors, &ekey, &one, BPF_NOEXIST);
+	rc = map_op_err(bpf_map_update_elem(&op_errors, &ekey, &one, BPF_NOEXIST));
 	if (rc == -EEXIST_ERR) {
 		v = bpf_map_lookup_elem(&op_errors, &ekey);
 		if (v)
@@ -908,7 +910,7 @@ int reap_exited_thread(void *ctx)
 
 	for (hook = 0; hook < NFS_HOOK_MAX; hook++) {
 		key.hook = hook;
-		if (bpf_map_delete_elem(&op_starts, &key) == 0)
+		if (map_op_err(bpf_map_delete_elem(&op_starts, &key)) == 0)
 			count_lost(NFS_LOST_MISSED_RETURN);
 		bpf_map_delete_elem(&start_refused, &key);
 	}

@@ -589,8 +589,10 @@ DEF_TEST(data_path_v2)
 	la_unlink(fake, fake);
 	diag_prog(skel, "kprobe_nfs_unlink");
 	diag_prog(skel, "kretprobe_nfs_rmdir");
-	printf("# op_starts holds %d records\n",
-	       starts_in_map(bpf_map__fd(skel->maps.op_starts)));
+	printf("# op_starts holds %d records; lost", starts_in_map(bpf_map__fd(skel->maps.op_starts)));
+	for (__u32 r = 0; r < NFS_LOST_MAX; r++)
+		printf(" %llu", (unsigned long long)lost_of(skel, r));
+	printf("\n");
 	EXPECT_EQ_UINT64(2, lost_of(skel, NFS_LOST_MISSED_ENTRY));
 	EXPECT_EQ_UINT64(2, lost_of(skel, NFS_LOST_MISSED_RETURN));
 	OK1(stats_of(skel, cg, NFS_OP_RMDIR, &s) != 0,
@@ -693,9 +695,20 @@ static void *unlinker_main(void *arg)
 {
 	char fake[64];
 
-	(void)arg;
+	*(pid_t *)arg = (pid_t)syscall(SYS_gettid);
 	la_unlink(fake, fake); /* entry only: its return is never seen */
 	return NULL;
+}
+
+/* pthread_join returns when the kernel clears the thread's tid, before
+ * the exit tracepoint runs; the thread leaves /proc after it. */
+static void wait_thread_gone(pid_t tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tid);
+	while (access(path, F_OK) == 0)
+		usleep(1000);
 }
 
 /* Start n writers that sleep inside la_write until a byte per writer
@@ -802,8 +815,13 @@ DEF_TEST(in_flight_kept_and_exited_threads_reaped)
 
 	/* Another thread leaves a record and exits: counted once, removed;
 	 * the sleeping writer's record stays. */
-	pthread_create(&un, NULL, unlinker_main, NULL);
+	pid_t un_tid = 0;
+	pthread_create(&un, NULL, unlinker_main, &un_tid);
 	pthread_join(un, NULL);
+	wait_thread_gone(un_tid);
+	printf("# after the exit: %d records\n", starts_in_map(starts));
+	diag_prog(skel, "kprobe_nfs_unlink");
+	diag_prog(t->base, "reap_exited_thread");
 	EXPECT_EQ_INT(0, tracer_read_lost(t, lost));
 	EXPECT_EQ_UINT64(1, lost[NFS_LOST_MISSED_RETURN]);
 	EXPECT_EQ_INT(1, starts_in_map(starts));
