@@ -65,6 +65,18 @@ stall_mount() {
 	lab_log "hard v3 mount: $(awk -v m="$STALL_DIR" '$5==m' /proc/self/mountinfo | sed 's/.* - //')"
 }
 
+# For the log: records of calls in flight, and how often the read
+# programs ran (kernel.bpf_stats_enabled is set in main).
+bpf_diag() {
+	local id
+	for id in $(bpftool map show 2>/dev/null | sed -nE 's/^([0-9]+): hash  name op_starts .*/\1/p'); do
+		lab_log "round $1: op_starts (map $id) holds $(bpftool map dump id "$id" 2>/dev/null | grep -c '"key"\|^key') records"
+	done
+	bpftool prog show 2>/dev/null | grep -A1 -E 'name (kprobe|kretprobe|fentry|fexit)_nfs_file_r|reap_exited' |
+		sed -n 's/^\([0-9]*\): .* name \([a-z_]*\) .*run_cnt \([0-9]*\).*/lab: prog \2 run_cnt \3/p' || true
+	grep -h . /sys/kernel/debug/kprobes/list 2>/dev/null | grep nfs_file_read | sed 's/^/lab: kprobes: /' || true
+}
+
 # Threads of process $1 in state D (uninterruptible: waiting for NFS).
 threads_in_d() {
 	local n=0 s
@@ -99,6 +111,7 @@ stall() {
 		lab_die "the readers did not all block ($(threads_in_d "$readers_pid") in D)"
 	t0=$(date +%s%N)
 	lab_log "round $round: server stopped, $READERS readers stuck"
+	bpf_diag "$round"
 	if ((seconds >= 3 * LAB_INTERVAL + 10)); then
 		sleep 3
 		lab_scrape "$LAB_OUT/stall-$round-during-a.txt" || lab_die "scrape during the outage failed"
@@ -125,6 +138,7 @@ stall() {
 	lab_log "round $round: server back after $(((t1 - t0) / 1000000)) ms"
 	lab_wait $((OUTAGE + 240)) "stuck readers to finish" bash -c "! kill -0 $rpid" || lab_die "readers still stuck"
 	wait "$rpid" || lab_die "a reader failed (see stall-$round-readers.log)"
+	bpf_diag "$round"
 	echo $(((t1 - t0) / 1000000)) >"$r/ms"
 }
 
@@ -153,7 +167,8 @@ verify() {
 		    hits = [k for k in b if k[0] == name and k[1] == who and re.match(typ, k[2])]
 		    return sum(b[k] - a.get(k, 0.0) for k in hits), len(hits)
 		def lost(reason):
-		    return delta("collectd_nfs_ebpf_derive_total", reason, "^derive$")[0]
+		    # Lost events have no type label: the reason is the nfs_ebpf one.
+		    return delta("collectd_nfs_ebpf_derive_total", reason, "^$")[0]
 		n = 0
 		def tap(ok, text):
 		    global n
@@ -168,7 +183,8 @@ verify() {
 		tap(reads + mret == readers,
 		    "%d stuck reads counted exactly once: %d reads + %d missed_return" % (readers, reads, mret))
 		tap(ment == 0, "no missed_entry (got %d)" % ment)
-		tap(b.get(("collectd_nfs_ebpf_derive_total", "start_map_full", "derive"), 0) == 0,
+		tap(("collectd_nfs_ebpf_derive_total", "start_map_full", "") in b and
+		    b[("collectd_nfs_ebpf_derive_total", "start_map_full", "")] == 0,
 		    "no start_map_full with MaxEntries 64 (got %d this round)" % full)
 		if got == "kprobe":
 		    tap(mret > 0, "more sleeping readers than kretprobe instances: %d returns missed, each "
@@ -212,6 +228,7 @@ main() {
 		  Bucket 1 50
 		</Plugin>
 	EOF
+	sysctl -qw kernel.bpf_stats_enabled=1 || true
 	lab_collectd_conf "$LAB_RUN/collectd.conf" "$LAB_RUN/plugin.conf"
 	lab_collectd_start "$LAB_RUN/collectd.conf"
 	lab_wait_log 'nfs_ebpf plugin: attached [0-9]+ programs to nfs \(' 180 ||
