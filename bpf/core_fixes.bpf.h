@@ -48,6 +48,20 @@ static __always_inline bool inode_ops_have_idmap_arg(void)
 #define NFS_EBPF_FMODE_OPENED 0x80000
 
 /*
+ * Error codes from bpf_map_update_elem / bpf_map_delete_elem: the verifier
+ * turns these helpers into direct calls of the map's ops, which returned
+ * int until 6.4, commit d7ba4cc900bf ("bpf: return long from bpf_map_ops
+ * funcs"). Before it the upper half of the 64-bit result is not a sign
+ * extension: Debian's 6.1 gives 0x00000000ffffffef for -EEXIST, so a
+ * 64-bit compare with -EEXIST never matches (seen by bpf/tracer_test in the
+ * VM lab). Compare the low 32 bits, which every kernel sets.
+ */
+static __always_inline int map_op_err(long rc)
+{
+	return (int)rc;
+}
+
+/*
  * kernfs_node->id: a u64 since 5.5, commit 67c0496e87d1 ("kernfs: convert
  * kernfs_node->id from union kernfs_node_id to u64"); before that a union
  * whose u64 member `id` holds the same value cgroup ids are built from

@@ -39,7 +39,7 @@ const volatile __u32 cgroup_controller = NFS_CGROUP_V2;
 const volatile __u32 mkdir_ret_kind = NFS_RET_UNKNOWN;
 
 /* struct start_key / start_val (the op_starts map) are in nfs_ebpf.h: user
- * space sweeps records whose return never came. */
+ * space shares them with every instance. */
 #define HOOK_ATOMIC_OPEN NFS_HOOK_ATOMIC_OPEN
 
 /* Sizes are defaults; user space sets MaxEntries before load. */
@@ -70,6 +70,20 @@ struct {
 	__type(key, struct start_key);
 	__type(value, struct start_val);
 } op_starts SEC(".maps");
+
+/*
+ * Calls whose entry found op_starts full and was counted as start_map_full
+ * at once: their return must not count missed_entry as well. Same key and
+ * size as op_starts; the value is unused. When this map is full too the
+ * entry counts nothing and its return counts missed_entry, so every call
+ * is still counted exactly once.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct start_key);
+	__type(value, __u8);
+} start_refused SEC(".maps");
 
 static __always_inline void count_lost(__u32 reason)
 {
@@ -175,17 +189,30 @@ static __always_inline int on_entry(__u32 hook, __u32 dev, __u64 aux)
 		.dev = dev,
 		.aux = aux,
 	};
+	__u8 mark = 1;
 	long err;
 
-	err = bpf_map_update_elem(&op_starts, &key, &val, BPF_NOEXIST);
+	err = map_op_err(bpf_map_update_elem(&op_starts, &key, &val, BPF_NOEXIST));
 	if (err == -EEXIST_ERR) {
-		/* The previous call of this hook on this thread never reported
-		 * its return (kretprobe maxactive exhausted, or detached in
-		 * between): count it and start over. */
+		/* The previous call of this hook on this thread has returned
+		 * (a thread runs one call of a hook at a time) without its
+		 * return being seen: kretprobe out of instances, a program
+		 * skipped by recursion protection, or detached in between.
+		 * Count it and start over. */
 		count_lost(NFS_LOST_MISSED_RETURN);
-		err = bpf_map_update_elem(&op_starts, &key, &val, BPF_ANY);
+		err = map_op_err(
+		    bpf_map_update_elem(&op_starts, &key, &val, BPF_ANY));
 	}
-	if (err)
+	if (!err)
+		return 0;
+	/* No room: count the call now, and leave a mark so that its return
+	 * does not count it again as missed_entry. Without room for the mark
+	 * either, the return counts it (missed_entry) instead. EEXIST: a mark
+	 * left by an earlier refused call whose return was missed; that call
+	 * was counted already, the mark now stands for this one. */
+	err = map_op_err(
+	    bpf_map_update_elem(&start_refused, &key, &mark, BPF_NOEXIST));
+	if (!err || err == -EEXIST_ERR)
 		count_lost(NFS_LOST_START_MAP_FULL);
 	return 0;
 }
@@ -201,7 +228,9 @@ static __always_inline bool take_start(__u32 hook, struct start_val *out)
 
 	v = bpf_map_lookup_elem(&op_starts, &key);
 	if (!v) {
-		count_lost(NFS_LOST_MISSED_ENTRY);
+		/* Counted at entry (start_map_full) if it left a mark. */
+		if (map_op_err(bpf_map_delete_elem(&start_refused, &key)) != 0)
+			count_lost(NFS_LOST_MISSED_ENTRY);
 		return false;
 	}
 	/* Copy before deleting: a preallocated element is recycled at once. */
@@ -220,7 +249,7 @@ static __always_inline struct op_stats *stats_slot(struct op_key *key)
 	if (s)
 		return s;
 	__builtin_memset(&zero, 0, sizeof(zero));
-	err = bpf_map_update_elem(&op_stats, key, &zero, BPF_NOEXIST);
+	err = map_op_err(bpf_map_update_elem(&op_stats, key, &zero, BPF_NOEXIST));
 	/* -EEXIST: another CPU inserted it first; use theirs. */
 	if (err && err != -EEXIST_ERR) {
 		count_lost(NFS_LOST_STATS_MAP_FULL);
@@ -245,7 +274,7 @@ static __always_inline void count_error(const struct op_key *key, long err)
 		__sync_fetch_and_add(v, 1);
 		return;
 	}
-	rc = bpf_map_update_elem(&op_errors, &ekey, &one, BPF_NOEXIST);
+	rc = map_op_err(bpf_map_update_elem(&op_errors, &ekey, &one, BPF_NOEXIST));
 	if (rc == -EEXIST_ERR) {
 		v = bpf_map_lookup_elem(&op_errors, &ekey);
 		if (v)
@@ -912,6 +941,29 @@ SEC("kretprobe/nfs_rmdir")
 int kretprobe_nfs_rmdir(struct pt_regs *ctx)
 {
 	return ret_int(NFS_OP_RMDIR, KRET);
+}
+
+/*
+ * A thread that exits is inside no NFS call: a start record or a mark it
+ * left belongs to a call that returned unseen. Remove them here, so that
+ * leaked records cannot outlive their thread and fill op_starts (a missed
+ * kretprobe return of a short-lived process), and count each record once
+ * as missed_return (marks were counted as start_map_full at entry).
+ * Attached once, by the instance that owns the maps (src/tracer.c).
+ */
+SEC("raw_tracepoint/sched_process_exit")
+int reap_exited_thread(void *ctx)
+{
+	struct start_key key = {.tid = (__u32)bpf_get_current_pid_tgid()};
+	__u32 hook;
+
+	for (hook = 0; hook < NFS_HOOK_MAX; hook++) {
+		key.hook = hook;
+		if (map_op_err(bpf_map_delete_elem(&op_starts, &key)) == 0)
+			count_lost(NFS_LOST_MISSED_RETURN);
+		bpf_map_delete_elem(&start_refused, &key);
+	}
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

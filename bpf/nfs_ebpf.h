@@ -38,8 +38,13 @@ enum nfs_ebpf_lost_reason {
 	NFS_LOST_START_MAP_FULL,  /* entry timestamp could not be stored */
 	NFS_LOST_STATS_MAP_FULL,  /* op_stats map at max_entries */
 	NFS_LOST_ERRORS_MAP_FULL, /* op_errors map at max_entries */
-	NFS_LOST_MISSED_ENTRY,    /* return seen without its entry */
-	NFS_LOST_MISSED_RETURN,   /* entry never returned (kretprobe miss) */
+	/* return seen without its entry (attached mid-call, or the entry
+	 * program skipped); never for a call counted as START_MAP_FULL */
+	NFS_LOST_MISSED_ENTRY,
+	/* a call returned unseen (kretprobe out of instances, program skipped
+	 * or detached mid-call); counted when its thread enters the same hook
+	 * again or exits */
+	NFS_LOST_MISSED_RETURN,
 	NFS_LOST_MAX,
 };
 
@@ -97,10 +102,13 @@ struct err_key {
  * op_starts: one record per call in flight, written at entry and taken at
  * return. Keyed by hook rather than op so that nested hooks sharing an op
  * cannot collide: nfs_atomic_open_v23 calls nfs_file_open through
- * finish_open() on the same thread. User space (src/tracer.c) removes and
- * counts as NFS_LOST_MISSED_RETURN the records whose return never came.
+ * finish_open() on the same thread. A record whose return was never seen
+ * is counted as NFS_LOST_MISSED_RETURN and removed when its thread enters
+ * the same hook again or exits (bpf: reap_exited_thread), never because
+ * of its age: a call may hang for as long as a hard mount's server is away.
  */
 #define NFS_HOOK_ATOMIC_OPEN NFS_OP_MAX
+#define NFS_HOOK_MAX (NFS_HOOK_ATOMIC_OPEN + 1)
 
 struct start_key {
 	__u32 tid;

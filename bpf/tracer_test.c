@@ -25,6 +25,7 @@
 #include "../src/tracer.c"
 
 #include <collectd/core/testing.h>
+#include <pthread.h>
 
 #include "../tests/unit/mock_collectd.h"
 
@@ -435,7 +436,19 @@ LOOKALIKE unsigned long la_rmdir(void *dir, void *dentry)
 LOOKALIKE unsigned long la_unlink(void *dir, void *dentry)
 {
 	__asm__ volatile("" ::: "memory");
-	return 0;
+	return 1;
+}
+
+/* A call that sleeps until the test lets it return (a hard mount whose
+ * server is away): it says it is inside (its entry probe has run by then)
+ * and waits for one byte on fd. */
+static int write_entered;
+LOOKALIKE unsigned long la_write(void *iocb, void *iter, int fd)
+{
+	char c;
+
+	__atomic_add_fetch(&write_entered, 1, __ATOMIC_SEQ_CST);
+	return read(fd, &c, 1) == 1 ? 10 : (unsigned long)(long)-EIO;
 }
 
 #define ERRPTR(e) ((unsigned long)(long)(e))
@@ -464,17 +477,33 @@ static const probe_t probes[] = {
     {"kretprobe_nfs_rmdir", "la_rmdir", true},
     /* only the entry: every call after the first finds a missed return */
     {"kprobe_nfs_unlink", "la_unlink", false},
+    {"kretprobe_nfs_file_write", "la_write", true},
+    {"kprobe_nfs_file_write", "la_write", false},
 };
 #define NR_PROBES (sizeof(probes) / sizeof(probes[0]))
 
-static struct nfs_ebpf *load_lookalikes(const __u64 *bounds, __u32 n,
-					__u32 controller, struct bpf_link **links)
+/* The stand-ins' programs, in an instance of their own, or sharing the
+ * maps of a tracer (and so its thread-exit reaper) when t is not NULL.
+ * op_starts and start_refused get starts_size and refused_size entries
+ * (0: default). */
+static struct nfs_ebpf *load_lookalikes_on(tracer_t *t, const __u64 *bounds,
+					   __u32 n, __u32 controller,
+					   __u32 starts_size, __u32 refused_size,
+					   struct bpf_link **links)
 {
 	struct nfs_ebpf *skel = nfs_ebpf__open();
 	struct bpf_program *prog;
 
 	if (skel == NULL)
 		return NULL;
+	if (t != NULL && share_maps(t, skel) != 0) {
+		nfs_ebpf__destroy(skel);
+		return NULL;
+	}
+	if (starts_size > 0)
+		bpf_map__set_max_entries(skel->maps.op_starts, starts_size);
+	if (refused_size > 0)
+		bpf_map__set_max_entries(skel->maps.start_refused, refused_size);
 	for (__u32 i = 0; i < n; i++)
 		skel->rodata->bucket_bounds_ns[i] = bounds[i];
 	skel->rodata->nr_buckets = n;
@@ -505,6 +534,12 @@ static struct nfs_ebpf *load_lookalikes(const __u64 *bounds, __u32 n,
 		}
 	}
 	return skel;
+}
+
+static struct nfs_ebpf *load_lookalikes(const __u64 *bounds, __u32 n,
+					__u32 controller, struct bpf_link **links)
+{
+	return load_lookalikes_on(NULL, bounds, n, controller, 0, 0, links);
 }
 
 static void unload_lookalikes(struct nfs_ebpf *skel, struct bpf_link **links)
@@ -539,6 +574,37 @@ static __u64 lost_of(struct nfs_ebpf *skel, __u32 reason)
 	bpf_map__lookup_elem(skel->maps.lost_events, &reason, sizeof(reason), &n,
 			     sizeof(n), 0);
 	return n;
+}
+
+/* Records in op_starts, by walking it (nothing else touches it here). */
+static int starts_in_map(int fd)
+{
+	struct start_key key, next;
+	int n = 0;
+
+	for (const struct start_key *prev = NULL;
+	     bpf_map_get_next_key(fd, prev, &next) == 0 && n < 100000;
+	     prev = &key) {
+		key = next;
+		n++;
+	}
+	return n;
+}
+
+/* How often a program ran and was skipped, for the TAP log (needs the
+ * run-time statistics, enabled in main). */
+static void diag_prog(struct nfs_ebpf *skel, const char *name)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(bpf_object__find_program_by_name(
+				       skel->obj, name)),
+				   &info, &len) == 0)
+		printf("# %s: run_cnt %llu, recursion_misses %llu\n", name,
+		       (unsigned long long)info.run_cnt,
+		       (unsigned long long)info.recursion_misses);
 }
 
 DEF_TEST(data_path_v2)
@@ -626,6 +692,12 @@ DEF_TEST(data_path_v2)
 	la_unlink(fake, fake);
 	la_unlink(fake, fake);
 	la_unlink(fake, fake);
+	diag_prog(skel, "kprobe_nfs_unlink");
+	diag_prog(skel, "kretprobe_nfs_rmdir");
+	printf("# op_starts holds %d records; lost", starts_in_map(bpf_map__fd(skel->maps.op_starts)));
+	for (__u32 r = 0; r < NFS_LOST_MAX; r++)
+		printf(" %llu", (unsigned long long)lost_of(skel, r));
+	printf("\n");
 	EXPECT_EQ_UINT64(2, lost_of(skel, NFS_LOST_MISSED_ENTRY));
 	EXPECT_EQ_UINT64(2, lost_of(skel, NFS_LOST_MISSED_RETURN));
 	OK1(stats_of(skel, cg, NFS_OP_RMDIR, &s) != 0,
@@ -724,15 +796,123 @@ DEF_TEST(data_path_above_last_bucket_and_v1)
 	return 0;
 }
 
-/* A start record whose return never came is counted once, by the sweep,
- * and a call still in flight is left alone. */
-DEF_TEST(stale_starts_are_counted)
+typedef struct {
+	int fd;
+	unsigned long ret;
+} writer_t;
+
+static void *writer_main(void *arg)
 {
+	writer_t *w = arg;
+	char fake[64];
+
+	w->ret = la_write(fake, fake, w->fd);
+	return NULL;
+}
+
+static void *unlinker_main(void *arg)
+{
+	char fake[64];
+
+	*(pid_t *)arg = (pid_t)syscall(SYS_gettid);
+	la_unlink(fake, fake); /* entry only: its return is never seen */
+	return NULL;
+}
+
+/* pthread_join returns when the kernel clears the thread's tid, before
+ * the exit tracepoint runs; the thread leaves /proc after it. */
+static void wait_thread_gone(pid_t tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tid);
+	while (access(path, F_OK) == 0)
+		usleep(1000);
+}
+
+/* Start n writers that sleep inside la_write until a byte per writer
+ * arrives on pipefd[0]; returns when all of them are inside. */
+static void start_writers(pthread_t *th, writer_t *w, int n, int pipefd[2])
+{
+	__atomic_store_n(&write_entered, 0, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < n; i++) {
+		w[i].fd = pipefd[0];
+		pthread_create(&th[i], NULL, writer_main, &w[i]);
+	}
+	while (__atomic_load_n(&write_entered, __ATOMIC_SEQ_CST) < n)
+		usleep(1000);
+}
+
+static void finish_writers(pthread_t *th, int n, int pipefd[2])
+{
+	for (int i = 0; i < n; i++)
+		if (write(pipefd[1], "x", 1) != 1)
+			abort();
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+}
+
+/* Every call whose entry found op_starts full is lost exactly once: as
+ * start_map_full at entry while there is room for its mark, otherwise as
+ * missed_entry at its return, never both. */
+DEF_TEST(full_start_map_counts_each_call_once)
+{
+	const __u64 bounds[] = {60000000000ULL};
+	struct bpf_link *links[NR_PROBES] = {0};
+	pthread_t th[4];
+	writer_t w[4];
+	int pipefd[2];
+	struct op_stats s;
+	__u64 cg = expected_cgroup_v2();
+
+	/* Two calls fit in op_starts, one more in start_refused. */
+	struct nfs_ebpf *skel = load_lookalikes_on(NULL, bounds, 1, NFS_CGROUP_V2, 2, 1, links);
+	CHECK_NOT_NULL(skel);
+	EXPECT_EQ_INT(0, pipe(pipefd));
+	start_writers(th, w, 4, pipefd);
+	EXPECT_EQ_INT(2, starts_in_map(bpf_map__fd(skel->maps.op_starts)));
+	EXPECT_EQ_UINT64(1, lost_of(skel, NFS_LOST_START_MAP_FULL));
+	finish_writers(th, 4, pipefd);
+
+	EXPECT_EQ_INT(0, stats_of(skel, cg, NFS_OP_WRITE, &s));
+	EXPECT_EQ_UINT64(2, s.count);
+	EXPECT_EQ_UINT64(20, s.bytes);
+	EXPECT_EQ_UINT64(1, lost_of(skel, NFS_LOST_START_MAP_FULL));
+	EXPECT_EQ_UINT64(1, lost_of(skel, NFS_LOST_MISSED_ENTRY));
+	EXPECT_EQ_UINT64(0, lost_of(skel, NFS_LOST_MISSED_RETURN));
+	OK1(s.count + lost_of(skel, NFS_LOST_START_MAP_FULL) +
+		    lost_of(skel, NFS_LOST_MISSED_ENTRY) ==
+		4,
+	    "four calls, four outcomes");
+	EXPECT_EQ_INT(0, starts_in_map(bpf_map__fd(skel->maps.op_starts)));
+	EXPECT_EQ_INT(0, starts_in_map(bpf_map__fd(skel->maps.start_refused)));
+	close(pipefd[0]);
+	close(pipefd[1]);
+	unload_lookalikes(skel, links);
+	return 0;
+}
+
+/*
+ * A call in flight stays in flight for as long as it takes (a hard mount
+ * whose server is away): nothing removes its record, and when it returns
+ * it is counted once, with its whole latency. A record whose return was
+ * not seen is counted once, as missed_return, when its thread exits, and
+ * leaves the map. Nothing here depends on the clock or the uptime.
+ */
+DEF_TEST(in_flight_kept_and_exited_threads_reaped)
+{
+	const __u64 bounds[] = {60000000000ULL};
+	struct bpf_link *links[NR_PROBES] = {0};
 	char empty[PATH_MAX];
 	tracer_config_t cfg;
 	tracer_t *t = NULL;
 	uint64_t lost[NFS_LOST_MAX];
-	struct timespec ts;
+	pthread_t th[1], un;
+	writer_t w[1];
+	int pipefd[2];
+	struct op_stats s;
+	struct timespec a, b;
+	__u64 cg = expected_cgroup_v2();
 
 	snprintf(empty, sizeof(empty), "%s/empty", tmpdir);
 	mkdir(empty, 0755);
@@ -740,28 +920,53 @@ DEF_TEST(stale_starts_are_counted)
 	mock_reset();
 	EXPECT_EQ_INT(0, tracer_open(&cfg, &t));
 	CHECK_NOT_NULL(t);
-	int fd = bpf_map__fd(t->base->maps.op_starts);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	struct start_key old_key = {.tid = 4242, .hook = NFS_OP_READ};
-	struct start_val old_val = {.ts = now - 2 * TRACER_STALE_START_NS};
-	struct start_key new_key = {.tid = 4343, .hook = NFS_OP_WRITE};
-	struct start_val new_val = {.ts = now};
-	EXPECT_EQ_INT(0, bpf_map_update_elem(fd, &old_key, &old_val, BPF_ANY));
-	EXPECT_EQ_INT(0, bpf_map_update_elem(fd, &new_key, &new_val, BPF_ANY));
+	OK1(t->reaper != NULL, "thread-exit reaper attached");
+	OK1(mock_log_count(LOG_WARNING, "sched_process_exit") == 0,
+	    "no warning about the reaper");
+	struct nfs_ebpf *skel = load_lookalikes_on(t, bounds, 1, NFS_CGROUP_V2, 0, 0, links);
+	CHECK_NOT_NULL(skel);
+	int starts = bpf_map__fd(t->base->maps.op_starts);
 
-	EXPECT_EQ_INT(1, tracer_sweep_stale_starts(t, TRACER_STALE_START_NS));
+	EXPECT_EQ_INT(0, pipe(pipefd));
+	start_writers(th, w, 1, pipefd);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	EXPECT_EQ_INT(1, starts_in_map(starts));
+
+	/* Another thread leaves a record and exits: counted once, removed;
+	 * the sleeping writer's record stays. */
+	pid_t un_tid = 0;
+	pthread_create(&un, NULL, unlinker_main, &un_tid);
+	pthread_join(un, NULL);
+	wait_thread_gone(un_tid);
+	printf("# after the exit: %d records\n", starts_in_map(starts));
+	diag_prog(skel, "kprobe_nfs_unlink");
+	diag_prog(t->base, "reap_exited_thread");
 	EXPECT_EQ_INT(0, tracer_read_lost(t, lost));
 	EXPECT_EQ_UINT64(1, lost[NFS_LOST_MISSED_RETURN]);
-	OK(mock_log_count(LOG_WARNING, "never reported a return") == 1);
-	struct start_val v;
-	OK(bpf_map_lookup_elem(fd, &old_key, &v) != 0);
-	EXPECT_EQ_INT(0, bpf_map_lookup_elem(fd, &new_key, &v));
+	EXPECT_EQ_INT(1, starts_in_map(starts));
+	/* Intervals go by: reading never touches calls in flight. */
+	for (int i = 0; i < 3; i++)
+		EXPECT_EQ_INT(0, tracer_read_lost(t, lost));
+	EXPECT_EQ_INT(1, starts_in_map(starts));
 
-	/* Nothing stale left: a second sweep counts nothing more. */
-	EXPECT_EQ_INT(0, tracer_sweep_stale_starts(t, TRACER_STALE_START_NS));
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	finish_writers(th, 1, pipefd);
+	EXPECT_EQ_UINT64(10, w[0].ret);
+	EXPECT_EQ_INT(0, stats_of(skel, cg, NFS_OP_WRITE, &s));
+	EXPECT_EQ_UINT64(1, s.count);
+	/* The probes ran before a and after b. */
+	uint64_t slept = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ULL +
+			 (uint64_t)b.tv_nsec - (uint64_t)a.tv_nsec;
+	OK1(s.latency_ns >= slept, "counted with its whole latency");
+	EXPECT_EQ_INT(0, starts_in_map(starts));
+
 	EXPECT_EQ_INT(0, tracer_read_lost(t, lost));
 	EXPECT_EQ_UINT64(1, lost[NFS_LOST_MISSED_RETURN]);
+	EXPECT_EQ_UINT64(0, lost[NFS_LOST_MISSED_ENTRY]);
+	EXPECT_EQ_UINT64(0, lost[NFS_LOST_START_MAP_FULL]);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	unload_lookalikes(skel, links);
 	tracer_close(t);
 	return 0;
 }
@@ -772,6 +977,8 @@ int main(void)
 		perror("mkdtemp");
 		return 2;
 	}
+	/* Run counts for diagnostics; stays on while the fd is open. */
+	int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	RUN_TEST(environment);
 	RUN_TEST(bad_config);
 	RUN_TEST(open_and_absent_module);
@@ -782,6 +989,9 @@ int main(void)
 	RUN_TEST(data_path_v2);
 	RUN_TEST(data_path_full_maps);
 	RUN_TEST(data_path_above_last_bucket_and_v1);
-	RUN_TEST(stale_starts_are_counted);
+	RUN_TEST(full_start_map_counts_each_call_once);
+	RUN_TEST(in_flight_kept_and_exited_threads_reaped);
+	if (stats_fd >= 0)
+		close(stats_fd);
 	END_TEST;
 }

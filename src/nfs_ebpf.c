@@ -630,7 +630,6 @@ static int nfs_ebpf_read(user_data_t *ud) {
     series_commit_interval(series);
     series_for_each(series, submit_series, &now);
   }
-  tracer_sweep_stale_starts(tracer, TRACER_STALE_START_NS);
   submit_lost(now);
 
   /* Series of ended pods stay (with their last values) for

@@ -113,9 +113,8 @@ struct tracer_s {
 	/* enum nfs_ebpf_ret_kind of nfs_mkdir in the BTF of the nfs module
 	 * last attached to. */
 	uint32_t mkdir_ret_kind;
-	/* Start records removed by tracer_sweep_stale_starts: returns the
-	 * kernel never reported. Added to the BPF side's own count. */
-	uint64_t swept_missed_returns;
+	/* reap_exited_thread on sched_process_exit (see nfs_ebpf.bpf.c). */
+	struct bpf_link *reaper;
 };
 
 /* Where function names are looked up; a variable so that tests, which
@@ -297,6 +296,26 @@ static int check_config(const tracer_config_t *cfg)
 	return 0;
 }
 
+/*
+ * Start records of calls whose return was never seen are counted and
+ * removed by the BPF side when their thread exits. Without that program
+ * they stay until their thread enters the same hook again, so say what
+ * it costs; tracing still works.
+ */
+static void attach_reaper(tracer_t *t)
+{
+	libbpf_last_warning[0] = '\0';
+	t->reaper = bpf_program__attach(t->base->progs.reap_exited_thread);
+	if (t->reaper != NULL)
+		return;
+	WARNING("nfs_ebpf plugin: attaching to the sched_process_exit "
+		"tracepoint failed (%s%s%s): calls whose return was not seen are "
+		"counted as missed_return only when their thread enters the same "
+		"NFS function again, and those of exited threads stay in the start "
+		"map (MaxEntries) for good.",
+		STRERRNO, libbpf_last_warning[0] ? "; " : "", libbpf_last_warning);
+}
+
 /* Settings that must be identical in every instance of the object. */
 static void configure_instance(const tracer_t *t, struct nfs_ebpf *skel)
 {
@@ -322,6 +341,7 @@ static int share_maps(const tracer_t *t, struct nfs_ebpf *skel)
 	    {skel->maps.op_errors, t->base->maps.op_errors},
 	    {skel->maps.lost_events, t->base->maps.lost_events},
 	    {skel->maps.op_starts, t->base->maps.op_starts},
+	    {skel->maps.start_refused, t->base->maps.start_refused},
 	};
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
@@ -880,7 +900,8 @@ int tracer_open(const tracer_config_t *cfg, tracer_t **out)
 	}
 	configure_instance(t, t->base);
 	struct bpf_map *sized[] = {t->base->maps.op_stats, t->base->maps.op_errors,
-				   t->base->maps.op_starts};
+				   t->base->maps.op_starts,
+				   t->base->maps.start_refused};
 	for (size_t i = 0; i < sizeof(sized) / sizeof(sized[0]); i++) {
 		err = bpf_map__set_max_entries(sized[i], t->cfg.max_entries);
 		if (err) {
@@ -889,6 +910,7 @@ int tracer_open(const tracer_config_t *cfg, tracer_t **out)
 			goto fail;
 		}
 	}
+	bpf_program__set_autoload(t->base->progs.reap_exited_thread, true);
 	libbpf_reset_warnings();
 	err = nfs_ebpf__load(t->base);
 	if (err) {
@@ -899,6 +921,7 @@ int tracer_open(const tracer_config_t *cfg, tracer_t **out)
 		      libbpf_last_warning, t->cfg.max_entries);
 		goto fail;
 	}
+	attach_reaper(t);
 
 	*out = t;
 	return 0;
@@ -934,57 +957,7 @@ int tracer_read_lost(tracer_t *t, uint64_t lost[NFS_LOST_MAX])
 		}
 		lost[i] = v;
 	}
-	lost[NFS_LOST_MISSED_RETURN] += t->swept_missed_returns;
 	return 0;
-}
-
-/* Stale records found per sweep, removed after the walk (deleting during a
- * hash map walk can restart it). More than this many are left for the next
- * read. */
-#define SWEEP_BATCH 1024
-
-int tracer_sweep_stale_starts(tracer_t *t, uint64_t max_age_ns)
-{
-	if (t == NULL)
-		return -EINVAL;
-	struct timespec ts;
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) /* bpf_ktime_get_ns' clock */
-		return -errno;
-	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	if (now < max_age_ns)
-		return 0;
-	uint64_t oldest_ok = now - max_age_ns;
-
-	int fd = bpf_map__fd(t->base->maps.op_starts);
-	static struct start_key stale[SWEEP_BATCH];
-	size_t n_stale = 0;
-	struct start_key key, next;
-	const struct start_key *prev = NULL;
-	while (n_stale < SWEEP_BATCH && bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		struct start_val val;
-		if (bpf_map_lookup_elem(fd, &key, &val) != 0)
-			continue; /* returned meanwhile */
-		if (val.ts < oldest_ok)
-			stale[n_stale++] = key;
-	}
-
-	int removed = 0;
-	for (size_t i = 0; i < n_stale; i++)
-		/* ENOENT: the call returned after all, and was counted. */
-		if (bpf_map_delete_elem(fd, &stale[i]) == 0)
-			removed++;
-	if (removed > 0) {
-		t->swept_missed_returns += (uint64_t)removed;
-		WARNING("nfs_ebpf plugin: %d NFS calls started more than %" PRIu64
-			" s ago never reported a return; counted as "
-			"lost events (missed_return). With kprobes this happens "
-			"under heavy concurrency; AttachMode \"fentry\" avoids it "
-			"where the kernel supports it.",
-			removed, (uint64_t)(max_age_ns / 1000000000ULL));
-	}
-	return removed;
 }
 
 void tracer_close(tracer_t *t)
@@ -994,6 +967,7 @@ void tracer_close(tracer_t *t)
 	for (int set = 0; set < SET_MAX; set++)
 		if (t->sets[set].skel != NULL)
 			set_detach(&t->sets[set]);
+	bpf_link__destroy(t->reaper);
 	nfs_ebpf__destroy(t->base);
 	free(t);
 }

@@ -57,18 +57,6 @@ int tracer_errors_fd(const tracer_t *t);
  * nfs_ebpf_lost_reason). Returns 0 or -errno. */
 int tracer_read_lost(tracer_t *t, uint64_t lost[NFS_LOST_MAX]);
 
-/* Calls in flight longer than this are taken for returns the kernel never
- * reported (a kretprobe out of instances): their start records are removed
- * and counted as NFS_LOST_MISSED_RETURN. Otherwise such a record would be
- * counted only if the same thread entered the same hook again. A real call
- * hanging longer (a hard mount whose server is gone) is then reported lost
- * too, as missed_return now and missed_entry when it finally returns. */
-#define TRACER_STALE_START_NS (600ULL * 1000000000ULL)
-
-/* Remove start records older than max_age_ns (see above). Returns how many
- * were removed, or -errno. Cheap: op_starts holds only calls in flight. */
-int tracer_sweep_stale_starts(tracer_t *t, uint64_t max_age_ns);
-
 /* Detaches everything and frees t (NULL is fine). */
 void tracer_close(tracer_t *t);
 

@@ -15,6 +15,18 @@ LAB_V3_SERVER=127.0.0.1
 LAB_V4_SERVER=127.0.0.2
 
 lab_log() { echo "lab: $*"; }
+
+# The guest's own checks, as TAP lines in $LAB_OUT/guest.tap (lab.sh
+# renumbers them across the matrix).
+TAP_N=0
+tap() { # tap OK|FAIL text
+	TAP_N=$((TAP_N + 1))
+	if [[ $1 == OK ]]; then
+		echo "ok $TAP_N - $2" | tee -a "$LAB_OUT/guest.tap"
+	else
+		echo "not ok $TAP_N - $2" | tee -a "$LAB_OUT/guest.tap"
+	fi
+}
 lab_die() {
 	echo "lab: FAILED: $*"
 	exit 1

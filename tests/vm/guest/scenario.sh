@@ -56,15 +56,6 @@ source "$(dirname "$0")/faults.sh"
 
 MODE=auto ORDER=before EXPECT_MODE="" EXPECT_FAIL=0 FEATURES=""
 IDLE_PODS=(kube-system/etcd-nfs-ebpf-vm)
-TAP_N=0
-tap() { # tap OK|FAIL text
-	TAP_N=$((TAP_N + 1))
-	if [[ $1 == OK ]]; then
-		echo "ok $TAP_N - $2" | tee -a "$LAB_OUT/guest.tap"
-	else
-		echo "not ok $TAP_N - $2" | tee -a "$LAB_OUT/guest.tap"
-	fi
-}
 
 parse_args() {
 	while [[ $# -gt 0 ]]; do
