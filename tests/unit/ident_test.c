@@ -1,8 +1,9 @@
 /*
  * Tests for ident.c. Besides the documented examples they prove, over many
  * generated names, that identifiers are unique, stable, untouched by the
- * daemon's escape_slashes, and that a decoder built like the Prometheus
- * relabel rules (see ident.h) gets the original labels back.
+ * daemon's escape_slashes, and that the decoder built like the Prometheus
+ * relabel rules (ident_decode.c, see ident.h) gets the original labels
+ * back.
  */
 #include "collectd_compat.h"
 
@@ -10,68 +11,6 @@
 #include "mock_collectd.h"
 
 #include <collectd/core/testing.h>
-
-/* ---- a decoder mirroring the relabel regexes in ident.h ---- */
-
-typedef struct {
-  char ns[512], pod[512], container[512], cgroup[512];
-  char op[64], qualifier[64], server[512], export_[512];
-} labels_t;
-
-static void unbar(char *dst, const char *src, size_t len) {
-  for (size_t i = 0; i < len; i++)
-    dst[i] = src[i] == '|' ? '/' : src[i];
-  dst[len] = '\0';
-}
-
-/* ^@(.*)$ | ^([^_]*)_([^_]*)_(.*)$ */
-static int decode_who(const char *who, labels_t *l) {
-  if (who[0] == '@') {
-    unbar(l->cgroup, who + 1, strlen(who + 1));
-    return 0;
-  }
-  const char *u1 = strchr(who, '_');
-  if (u1 == NULL)
-    return -1;
-  const char *u2 = strchr(u1 + 1, '_');
-  if (u2 == NULL)
-    return -1;
-  unbar(l->ns, who, (size_t)(u1 - who));
-  unbar(l->pod, u1 + 1, (size_t)(u2 - u1 - 1));
-  unbar(l->container, u2 + 1, strlen(u2 + 1));
-  return 0;
-}
-
-/* ^([^-@]+)(-([^@]*))?@(.*?):([|~].*)?$ */
-static int decode_what(const char *what, labels_t *l) {
-  size_t op_len = strcspn(what, "-@");
-  if (op_len == 0)
-    return -1;
-  memcpy(l->op, what, op_len);
-  l->op[op_len] = '\0';
-  const char *p = what + op_len;
-  l->qualifier[0] = '\0';
-  if (*p == '-') {
-    size_t q_len = strcspn(p + 1, "@");
-    memcpy(l->qualifier, p + 1, q_len);
-    l->qualifier[q_len] = '\0';
-    p += 1 + q_len;
-  }
-  if (*p != '@')
-    return -1;
-  p++;
-  /* lazy (.*?) then ':' then optional [|~].* to the end */
-  for (const char *c = p; *c != '\0'; c++) {
-    if (*c != ':')
-      continue;
-    if (c[1] == '\0' || c[1] == '|' || c[1] == '~') {
-      unbar(l->server, p, (size_t)(c - p));
-      unbar(l->export_, c + 1, strlen(c + 1));
-      return 0;
-    }
-  }
-  return -1;
-}
 
 /* ---- helpers ---- */
 
@@ -175,7 +114,7 @@ DEF_TEST(split_source) {
 }
 
 DEF_TEST(decodes_tricky_mounts) {
-  labels_t l;
+  ident_labels_t l;
   struct {
     const char *source, *qualifier;
   } cases[] = {
@@ -193,7 +132,7 @@ DEF_TEST(decodes_tricky_mounts) {
     EXPECT_EQ_INT(0, ident_what(what, sizeof(what), "getattr",
                                 cases[i].qualifier, s, e));
     memset(&l, 0, sizeof(l));
-    CHECK_ZERO(decode_what(what, &l));
+    CHECK_ZERO(ident_decode_what(what, &l));
     EXPECT_EQ_STR("getattr", l.op);
     EXPECT_EQ_STR(cases[i].qualifier ? cases[i].qualifier : "", l.qualifier);
     EXPECT_EQ_STR(s, l.server);
@@ -212,15 +151,15 @@ DEF_TEST(bad_segments_hashed_and_logged_once) {
   snprintf(expect, sizeof(expect), "ns_~%012" PRIx64 "_c",
            ident_fnv1a64("bad_pod", 7) >> 16);
   EXPECT_EQ_STR(expect, who);
-  labels_t l;
-  CHECK_ZERO(decode_who(who, &l));
+  ident_labels_t l;
+  CHECK_ZERO(ident_decode_who(who, &l));
   EXPECT_EQ_STR("ns", l.ns);
   EXPECT_EQ_STR("c", l.container);
 
   EXPECT_EQ_INT(1, ident_what(what, sizeof(what), "read", NULL, "srv",
                               "/caf\xc3\xa9"));
   OK(strncmp(what, "read@srv:~", 10) == 0 && strlen(what) == 10 + 12);
-  CHECK_ZERO(decode_what(what, &l));
+  CHECK_ZERO(ident_decode_what(what, &l));
   EXPECT_EQ_STR("srv", l.server);
   OK(l.export_[0] == '~');
   EXPECT_EQ_INT(1, ident_who(who, sizeof(who), NULL, NULL, NULL, "a|b"));
@@ -281,8 +220,8 @@ DEF_TEST(long_names_shortened_with_hash_of_whole_field) {
   EXPECT_EQ_INT(1, ident_what(what, sizeof(what), "readdir", "2.5", server,
                               export_));
   EXPECT_EQ_INT(IDENT_MAX_LEN, strlen(what));
-  labels_t l;
-  CHECK_ZERO(decode_what(what, &l));
+  ident_labels_t l;
+  CHECK_ZERO(ident_decode_what(what, &l));
   EXPECT_EQ_STR("readdir", l.op);
   EXPECT_EQ_STR("2.5", l.qualifier);
   OK(strchr(l.server, '~') != NULL && strncmp(l.server, "aaa", 3) == 0);
@@ -299,7 +238,7 @@ DEF_TEST(long_names_shortened_with_hash_of_whole_field) {
     char exp2[64];
     snprintf(exp2, sizeof(exp2), "/%.*s", (int)cut, "xxxxxxxxxxxxxxxxxxxx");
     ident_what(what, sizeof(what), "read", "ESTALE", v6, exp2);
-    CHECK_ZERO(decode_what(what, &l));
+    CHECK_ZERO(ident_decode_what(what, &l));
     if (strcmp(l.export_, exp2) != 0) {
       printf("not ok %d - %s decodes export \"%s\"\n", ++check_count__, what,
              l.export_);
@@ -367,9 +306,9 @@ DEF_TEST(unique_stable_escape_proof_and_round_trip) {
     if (strchr(w, '/') != NULL || strchr(t, '/') != NULL)
       escape_fail++;
 
-    labels_t l;
+    ident_labels_t l;
     memset(&l, 0, sizeof(l));
-    if (decode_who(w, &l) != 0 || decode_what(t, &l) != 0) {
+    if (ident_decode_who(w, &l) != 0 || ident_decode_what(t, &l) != 0) {
       decoded_fail++;
       continue;
     }
@@ -405,6 +344,41 @@ DEF_TEST(unique_stable_escape_proof_and_round_trip) {
   return 0;
 }
 
+/* What the relabel regexes do not match, the decoder refuses too (and
+ * leaves no half-filled labels behind). */
+DEF_TEST(decoder_refuses_non_matching_fields) {
+  ident_labels_t l;
+  const char *bad_who[] = {"", "nounderscore", "ns_pod"};
+  for (size_t i = 0; i < sizeof(bad_who) / sizeof(bad_who[0]); i++) {
+    EXPECT_EQ_INT(-1, ident_decode_who(bad_who[i], &l));
+    OK(l.ns[0] == '\0' && l.pod[0] == '\0' && l.cgroup[0] == '\0');
+  }
+  const char *bad_what[] = {"", "missed_return", "-1@s:|e", "read-0.1"};
+  for (size_t i = 0; i < sizeof(bad_what) / sizeof(bad_what[0]); i++) {
+    EXPECT_EQ_INT(-1, ident_decode_what(bad_what[i], &l));
+    OK(l.op[0] == '\0' && l.server[0] == '\0' && l.qualifier[0] == '\0');
+  }
+  /* the root cgroup, an empty export, a le holding '-' */
+  CHECK_ZERO(ident_decode_who("@|", &l));
+  EXPECT_EQ_STR("/", l.cgroup);
+  CHECK_ZERO(ident_decode_what("read-1e-05@nfsserver:vol:", &l));
+  EXPECT_EQ_STR("read", l.op);
+  EXPECT_EQ_STR("1e-05", l.qualifier);
+  EXPECT_EQ_STR("nfsserver:vol", l.server);
+  EXPECT_EQ_STR("", l.export_);
+  /* no split at all: all server, as the relabel rules have it */
+  CHECK_ZERO(ident_decode_what("write@fileserver:vol", &l));
+  EXPECT_EQ_STR("fileserver:vol", l.server);
+  EXPECT_EQ_STR("", l.export_);
+  /* a field longer than collectd allows is not one of ours */
+  char longer[IDENT_MAX_LEN + 3];
+  memset(longer, 'a', sizeof(longer) - 1);
+  longer[0] = '@';
+  longer[sizeof(longer) - 1] = '\0';
+  EXPECT_EQ_INT(-1, ident_decode_who(longer, &l));
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(documented_examples);
   RUN_TEST(split_source);
@@ -412,5 +386,6 @@ int main(void) {
   RUN_TEST(bad_segments_hashed_and_logged_once);
   RUN_TEST(long_names_shortened_with_hash_of_whole_field);
   RUN_TEST(unique_stable_escape_proof_and_round_trip);
+  RUN_TEST(decoder_refuses_non_matching_fields);
   END_TEST;
 }
