@@ -119,6 +119,11 @@ s=$(date +%s)
 tap_suite relabel "$RESULTS/relabel.tap" tests/prom/relabel_test.sh
 timing relabel "$s"
 
+# --- nfs-ebpf-top against a real collectd (unixsock and write_prometheus) ------
+s=$(date +%s)
+tap_suite top "$RESULTS/top.tap" tests/top/collectd_test.sh
+timing top "$s"
+
 # --- Debian package ------------------------------------------------------------
 s=$(date +%s)
 tap_suite packaging "$RESULTS/packaging.tap" tests/packaging_test.sh
