@@ -70,6 +70,8 @@ values = [  # identifier, value at t0, value at t0 + 10
     ("node1/nfs_ebpf/derive-missed_return", 0, 20),
     ("node1/cpu-0/cpu-idle", 0, 1000),
 ]
+# 300 more, 1 op/s each: more values than the tool asks for in one batch
+values += [("node1/nfs_ebpf-bulk_many-0_c/operations-op%d" % k + M, 0, 10) for k in range(300)]
 t0 = int(time.time()) - 20
 for i, t in enumerate((t0, t0 + 10)):
     for ident, *v in values:
@@ -83,7 +85,7 @@ EOF
 	sed 's/^/# /' "$tmp/putval.log" "$tmp/collectd.log"
 	exit 1
 fi
-ok "13 values put twice into a real collectd through its unixsock"
+ok "313 values put twice into a real collectd through its unixsock"
 
 # field ROW COLUMN FILE: a column (1-based) of the row whose name is ROW
 field() { awk -v r="$1" -v c="$2" '$1 == r { print $c }' "$3"; }
@@ -101,7 +103,8 @@ check "nginx: mean unknown until the tool saw two updates of the sum" test "$(fi
 check "nginx: 0.5 errors/s, ESTALE" test "$(field $N 7 "$tmp/rates.txt") $(field $N 8 "$tmp/rates.txt")" = "0.5 ESTALE"
 check "loader: 3 ops/s, 3072 bytes written/s" test "$(field $L 2 "$tmp/rates.txt") $(field $L 4 "$tmp/rates.txt")" = "3 3072"
 check "@nfs-backup.service: 1 op/s" test "$(field @nfs-backup.service 2 "$tmp/rates.txt")" = 1
-check "sorted by ops: nginx, loader, backup" test "$(awk 'NR > 2 { printf "%s ", $1 }' "$tmp/rates.txt")" = "$N $L @nfs-backup.service "
+check "bulk/many-0/c: 300 ops/s from 300 values (GETVALs in batches)" test "$(field bulk/many-0/c 2 "$tmp/rates.txt")" = 300
+check "sorted by ops: bulk, nginx, loader, backup" test "$(awk 'NR > 2 { printf "%s ", $1 }' "$tmp/rates.txt")" = "bulk/many-0/c $N $L @nfs-backup.service "
 check "header: host, source and lost events 2/s" grep -q "^nfs-ebpf-top  node1  .* unixsock $tmp/sock .* lost events 2.0/s" "$tmp/rates.txt"
 check "cpu values are not shown" test "$(grep -c cpu "$tmp/rates.txt")" = 0
 
@@ -110,7 +113,7 @@ check "cpu values are not shown" test "$(grep -c cpu "$tmp/rates.txt")" = 0
 sed 's/^/# /' "$tmp/mount.txt"
 check "-m -o name -n 1: @nfs-backup.service on 10.0.0.5:/vol first" \
 	test "$(awk 'NR == 3 { print $1, $2, $3 }' "$tmp/mount.txt")" = "@nfs-backup.service 10.0.0.5:/vol 1.0"
-check "-n 1: then \"(2 more)\"" test "$(sed -n 4p "$tmp/mount.txt")" = "(2 more)"
+check "-n 1: then \"(3 more)\"" test "$(sed -n 4p "$tmp/mount.txt")" = "(3 more)"
 
 # 3. write_prometheus: totals since the start, the mean included
 "$top" -1 -t -x -w "127.0.0.1:$port" >"$tmp/totals.txt" 2>&1
