@@ -12,6 +12,18 @@
 
 #include <collectd/core/testing.h>
 
+/* ---- the decoder (ident_decode.c) mirrors the relabel regexes ---- */
+
+typedef ident_labels_t labels_t;
+
+static int decode_who(const char *who, labels_t *l) {
+  return ident_decode_who(who, l);
+}
+
+static int decode_what(const char *what, labels_t *l) {
+  return ident_decode_what(what, l);
+}
+
 /* ---- helpers ---- */
 
 static char who[DATA_MAX_NAME_LEN], what[DATA_MAX_NAME_LEN];
@@ -114,7 +126,7 @@ DEF_TEST(split_source) {
 }
 
 DEF_TEST(decodes_tricky_mounts) {
-  ident_labels_t l;
+  labels_t l;
   struct {
     const char *source, *qualifier;
   } cases[] = {
@@ -132,7 +144,7 @@ DEF_TEST(decodes_tricky_mounts) {
     EXPECT_EQ_INT(0, ident_what(what, sizeof(what), "getattr",
                                 cases[i].qualifier, s, e));
     memset(&l, 0, sizeof(l));
-    CHECK_ZERO(ident_decode_what(what, &l));
+    CHECK_ZERO(decode_what(what, &l));
     EXPECT_EQ_STR("getattr", l.op);
     EXPECT_EQ_STR(cases[i].qualifier ? cases[i].qualifier : "", l.qualifier);
     EXPECT_EQ_STR(s, l.server);
@@ -151,15 +163,15 @@ DEF_TEST(bad_segments_hashed_and_logged_once) {
   snprintf(expect, sizeof(expect), "ns_~%012" PRIx64 "_c",
            ident_fnv1a64("bad_pod", 7) >> 16);
   EXPECT_EQ_STR(expect, who);
-  ident_labels_t l;
-  CHECK_ZERO(ident_decode_who(who, &l));
+  labels_t l;
+  CHECK_ZERO(decode_who(who, &l));
   EXPECT_EQ_STR("ns", l.ns);
   EXPECT_EQ_STR("c", l.container);
 
   EXPECT_EQ_INT(1, ident_what(what, sizeof(what), "read", NULL, "srv",
                               "/caf\xc3\xa9"));
   OK(strncmp(what, "read@srv:~", 10) == 0 && strlen(what) == 10 + 12);
-  CHECK_ZERO(ident_decode_what(what, &l));
+  CHECK_ZERO(decode_what(what, &l));
   EXPECT_EQ_STR("srv", l.server);
   OK(l.export_[0] == '~');
   EXPECT_EQ_INT(1, ident_who(who, sizeof(who), NULL, NULL, NULL, "a|b"));
@@ -220,8 +232,8 @@ DEF_TEST(long_names_shortened_with_hash_of_whole_field) {
   EXPECT_EQ_INT(1, ident_what(what, sizeof(what), "readdir", "2.5", server,
                               export_));
   EXPECT_EQ_INT(IDENT_MAX_LEN, strlen(what));
-  ident_labels_t l;
-  CHECK_ZERO(ident_decode_what(what, &l));
+  labels_t l;
+  CHECK_ZERO(decode_what(what, &l));
   EXPECT_EQ_STR("readdir", l.op);
   EXPECT_EQ_STR("2.5", l.qualifier);
   OK(strchr(l.server, '~') != NULL && strncmp(l.server, "aaa", 3) == 0);
@@ -238,7 +250,7 @@ DEF_TEST(long_names_shortened_with_hash_of_whole_field) {
     char exp2[64];
     snprintf(exp2, sizeof(exp2), "/%.*s", (int)cut, "xxxxxxxxxxxxxxxxxxxx");
     ident_what(what, sizeof(what), "read", "ESTALE", v6, exp2);
-    CHECK_ZERO(ident_decode_what(what, &l));
+    CHECK_ZERO(decode_what(what, &l));
     if (strcmp(l.export_, exp2) != 0) {
       printf("not ok %d - %s decodes export \"%s\"\n", ++check_count__, what,
              l.export_);
@@ -306,9 +318,9 @@ DEF_TEST(unique_stable_escape_proof_and_round_trip) {
     if (strchr(w, '/') != NULL || strchr(t, '/') != NULL)
       escape_fail++;
 
-    ident_labels_t l;
+    labels_t l;
     memset(&l, 0, sizeof(l));
-    if (ident_decode_who(w, &l) != 0 || ident_decode_what(t, &l) != 0) {
+    if (decode_who(w, &l) != 0 || decode_what(t, &l) != 0) {
       decoded_fail++;
       continue;
     }
