@@ -129,6 +129,11 @@ s=$(date +%s)
 tap_suite dashboard "$RESULTS/dashboard.tap" python3 tests/grafana/dashboard_test.py
 timing dashboard "$s"
 
+# --- nfs-ebpf-top against a real collectd (unixsock and write_prometheus) ------
+s=$(date +%s)
+tap_suite top "$RESULTS/top.tap" tests/top/collectd_test.sh
+timing top "$s"
+
 # --- Debian package ------------------------------------------------------------
 s=$(date +%s)
 tap_suite packaging "$RESULTS/packaging.tap" tests/packaging_test.sh

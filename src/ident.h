@@ -56,4 +56,29 @@ int ident_what(char *buf, size_t size, const char *op, const char *qualifier,
 int ident_split_source(const char *source, char *server, size_t server_size,
                        char *export_, size_t export_size);
 
+/* ---- Decoding (src/ident_decode.c: libc only, so tools outside the
+ * daemon, such as nfs-ebpf-top, link it without collectd) ---- */
+
+/* Labels of one identifier, '|' already turned back into '/'. A field that
+ * does not apply is "" (cgroup for a pod, namespace/pod/container outside
+ * pods, qualifier without le or errno). Sizes hold any 127-character
+ * field. */
+typedef struct {
+  char ns[IDENT_MAX_LEN + 1], pod[IDENT_MAX_LEN + 1];
+  char container[IDENT_MAX_LEN + 1], cgroup[IDENT_MAX_LEN + 1];
+  char op[IDENT_MAX_LEN + 1], qualifier[IDENT_MAX_LEN + 1];
+  char server[IDENT_MAX_LEN + 1], export_[IDENT_MAX_LEN + 1];
+} ident_labels_t;
+
+/* Splits a who as the relabel rules do (see the top of this file) into
+ * l->ns, pod, container or l->cgroup (the others are cleared). Returns 0,
+ * or -1 if it matches neither form or is longer than IDENT_MAX_LEN. */
+int ident_decode_who(const char *who, ident_labels_t *l);
+
+/* Splits a what into l->op, qualifier, server and export_. A mount part
+ * without the server/export split is all server (as the relabel rules
+ * make it). Returns 0, or -1 without op or '@' (a lost-event reason, say)
+ * or with a field too long. */
+int ident_decode_what(const char *what, ident_labels_t *l);
+
 #endif /* NFS_EBPF_IDENT_H */

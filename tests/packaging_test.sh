@@ -40,8 +40,10 @@ files >"$tmp/files"
 check "dpkg -c: plugin at /usr/lib/collectd/nfs_ebpf.so" grep -qx './usr/lib/collectd/nfs_ebpf.so' <(files)
 check "dpkg -c: drop-in at /etc/collectd/collectd.conf.d/nfs_ebpf.conf" \
 	grep -qx './etc/collectd/collectd.conf.d/nfs_ebpf.conf' <(files)
+check "dpkg -c: nfs-ebpf-top and its manual page" \
+	bash -c "grep -qx './usr/bin/nfs-ebpf-top' '$tmp/files' && grep -qx './usr/share/man/man1/nfs-ebpf-top.1.gz' '$tmp/files'"
 check "dpkg -c: no libtool archive, no other library, nothing outside /etc/collectd and /usr" \
-	bash -c "! grep -Ev '^\\./(usr/lib/collectd/nfs_ebpf\\.so|etc/collectd/collectd\\.conf\\.d/nfs_ebpf\\.conf|usr/share/doc/collectd-nfs-ebpf/.*)\$' '$tmp/files'"
+	bash -c "! grep -Ev '^\\./(usr/lib/collectd/nfs_ebpf\\.so|etc/collectd/collectd\\.conf\\.d/nfs_ebpf\\.conf|usr/bin/nfs-ebpf-top|usr/share/man/man1/nfs-ebpf-top\\.1\\.gz|usr/share/doc/collectd-nfs-ebpf/.*)\$' '$tmp/files'"
 check "Depends has collectd-core" grep -Eq '(^|, )collectd-core($|,| )' "$tmp/depends"
 check "Depends has libbpf1 and libyajl2 from shlibs" bash -c "grep -q 'libbpf1 ' '$tmp/depends' && grep -q 'libyajl2 ' '$tmp/depends'"
 check "drop-in is a conffile" grep -qx '/etc/collectd/collectd.conf.d/nfs_ebpf.conf' "$tmp/control/conffiles"

@@ -1,8 +1,9 @@
 /*
  * Tests for ident.c. Besides the documented examples they prove, over many
  * generated names, that identifiers are unique, stable, untouched by the
- * daemon's escape_slashes, and that a decoder built like the Prometheus
- * relabel rules (see ident.h) gets the original labels back.
+ * daemon's escape_slashes, and that the decoder built like the Prometheus
+ * relabel rules (ident_decode.c, see ident.h) gets the original labels
+ * back.
  */
 #include "collectd_compat.h"
 
@@ -11,66 +12,16 @@
 
 #include <collectd/core/testing.h>
 
-/* ---- a decoder mirroring the relabel regexes in ident.h ---- */
+/* ---- the decoder (ident_decode.c) mirrors the relabel regexes ---- */
 
-typedef struct {
-  char ns[512], pod[512], container[512], cgroup[512];
-  char op[64], qualifier[64], server[512], export_[512];
-} labels_t;
+typedef ident_labels_t labels_t;
 
-static void unbar(char *dst, const char *src, size_t len) {
-  for (size_t i = 0; i < len; i++)
-    dst[i] = src[i] == '|' ? '/' : src[i];
-  dst[len] = '\0';
-}
-
-/* ^@(.*)$ | ^([^_]*)_([^_]*)_(.*)$ */
 static int decode_who(const char *who, labels_t *l) {
-  if (who[0] == '@') {
-    unbar(l->cgroup, who + 1, strlen(who + 1));
-    return 0;
-  }
-  const char *u1 = strchr(who, '_');
-  if (u1 == NULL)
-    return -1;
-  const char *u2 = strchr(u1 + 1, '_');
-  if (u2 == NULL)
-    return -1;
-  unbar(l->ns, who, (size_t)(u1 - who));
-  unbar(l->pod, u1 + 1, (size_t)(u2 - u1 - 1));
-  unbar(l->container, u2 + 1, strlen(u2 + 1));
-  return 0;
+  return ident_decode_who(who, l);
 }
 
-/* ^([^-@]+)(-([^@]*))?@(.*?):([|~].*)?$ */
 static int decode_what(const char *what, labels_t *l) {
-  size_t op_len = strcspn(what, "-@");
-  if (op_len == 0)
-    return -1;
-  memcpy(l->op, what, op_len);
-  l->op[op_len] = '\0';
-  const char *p = what + op_len;
-  l->qualifier[0] = '\0';
-  if (*p == '-') {
-    size_t q_len = strcspn(p + 1, "@");
-    memcpy(l->qualifier, p + 1, q_len);
-    l->qualifier[q_len] = '\0';
-    p += 1 + q_len;
-  }
-  if (*p != '@')
-    return -1;
-  p++;
-  /* lazy (.*?) then ':' then optional [|~].* to the end */
-  for (const char *c = p; *c != '\0'; c++) {
-    if (*c != ':')
-      continue;
-    if (c[1] == '\0' || c[1] == '|' || c[1] == '~') {
-      unbar(l->server, p, (size_t)(c - p));
-      unbar(l->export_, c + 1, strlen(c + 1));
-      return 0;
-    }
-  }
-  return -1;
+  return ident_decode_what(what, l);
 }
 
 /* ---- helpers ---- */
@@ -434,6 +385,41 @@ DEF_TEST(unique_stable_escape_proof_and_round_trip) {
   return 0;
 }
 
+/* What the relabel regexes do not match, the decoder refuses too (and
+ * leaves no half-filled labels behind). */
+DEF_TEST(decoder_refuses_non_matching_fields) {
+  ident_labels_t l;
+  const char *bad_who[] = {"", "nounderscore", "ns_pod"};
+  for (size_t i = 0; i < sizeof(bad_who) / sizeof(bad_who[0]); i++) {
+    EXPECT_EQ_INT(-1, ident_decode_who(bad_who[i], &l));
+    OK(l.ns[0] == '\0' && l.pod[0] == '\0' && l.cgroup[0] == '\0');
+  }
+  const char *bad_what[] = {"", "missed_return", "-1@s:|e", "read-0.1"};
+  for (size_t i = 0; i < sizeof(bad_what) / sizeof(bad_what[0]); i++) {
+    EXPECT_EQ_INT(-1, ident_decode_what(bad_what[i], &l));
+    OK(l.op[0] == '\0' && l.server[0] == '\0' && l.qualifier[0] == '\0');
+  }
+  /* the root cgroup, an empty export, a le holding '-' */
+  CHECK_ZERO(ident_decode_who("@|", &l));
+  EXPECT_EQ_STR("/", l.cgroup);
+  CHECK_ZERO(ident_decode_what("read-1e-05@nfsserver:vol:", &l));
+  EXPECT_EQ_STR("read", l.op);
+  EXPECT_EQ_STR("1e-05", l.qualifier);
+  EXPECT_EQ_STR("nfsserver:vol", l.server);
+  EXPECT_EQ_STR("", l.export_);
+  /* no split at all: all server, as the relabel rules have it */
+  CHECK_ZERO(ident_decode_what("write@fileserver:vol", &l));
+  EXPECT_EQ_STR("fileserver:vol", l.server);
+  EXPECT_EQ_STR("", l.export_);
+  /* a field longer than collectd allows is not one of ours */
+  char longer[IDENT_MAX_LEN + 3];
+  memset(longer, 'a', sizeof(longer) - 1);
+  longer[0] = '@';
+  longer[sizeof(longer) - 1] = '\0';
+  EXPECT_EQ_INT(-1, ident_decode_who(longer, &l));
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(documented_examples);
   RUN_TEST(split_source);
@@ -441,5 +427,6 @@ int main(void) {
   RUN_TEST(bad_segments_hashed_and_logged_once);
   RUN_TEST(long_names_shortened_with_hash_of_whole_field);
   RUN_TEST(unique_stable_escape_proof_and_round_trip);
+  RUN_TEST(decoder_refuses_non_matching_fields);
   END_TEST;
 }

@@ -30,7 +30,7 @@ INFRA=${NFS_EBPF_LAB_INFRA:-0}
 # Mount orders alternate so attach-on-module-load is proven on every kernel.
 # Optional key=value words shape the node (scenario.sh): cgroup=v2|hybrid|v1,
 # runtime=containerd|crio|docker, driver=systemd|cgroupfs,
-# features=static,churn,hostile,daemonset,dashboard,oddnames,restart,
+# features=static,churn,hostile,daemonset,dashboard,oddnames,restart,top,
 # reuse,mapfull (reuse: a device number reused by another export under a
 # long-lived cgroup; mapfull: MaxEntries 64, checked with check.py
 # --map-full).
@@ -50,7 +50,7 @@ CELLS=(
 	"6.1 kprobe before - features=dashboard,oddnames,restart"
 	"6.1 fentry after - features=reuse"
 	"6.12 kprobe mixed - features=mapfull"
-	"6.12 fentry before -"
+	"6.12 fentry before - features=top"
 	"6.1 auto before - cgroup=hybrid runtime=crio driver=systemd features=static"
 	"6.12 auto mixed - cgroup=v1 runtime=docker driver=cgroupfs features=static"
 	"6.1 kprobe after - cgroup=v1 runtime=docker driver=systemd features=static"

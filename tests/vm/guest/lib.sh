@@ -261,8 +261,8 @@ lab_in_pod() {
 LAB_INTERVAL=3
 
 # lab_collectd_conf FILE [EXTRA_CONF_FILE]: Interval $LAB_INTERVAL, logfile
-# (info) into $LAB_OUT/collectd.log, write_prometheus on 9103, plus
-# EXTRA_CONF_FILE.
+# (info) into $LAB_OUT/collectd.log, write_prometheus on 9103, unixsock at
+# its default socket, plus EXTRA_CONF_FILE.
 lab_collectd_conf() {
 	local conf=$1 extra=${2:-}
 	mkdir -p /run/collectd
@@ -288,6 +288,9 @@ lab_collectd_conf() {
 		  Host "127.0.0.1"
 		  Port "9103"
 		</Plugin>
+		# nfs-ebpf-top reads it at its default SocketFile (none given here,
+		# so the test proves the two defaults agree).
+		LoadPlugin unixsock
 	EOF
 	[[ -z $extra ]] || cat "$extra" >>"$conf"
 }

@@ -21,6 +21,8 @@
 #   hostile   hostile runtime state appears while collectd runs (mknode.py
 #             make_hostile) plus a container whose state entry is replaced
 #             by rename during its I/O
+#   top       nfs-ebpf-top's totals (write_prometheus) equal the ground
+#             truth and its unixsock one-shot lists the same actors
 #   dashboard Prometheus in the guest scrapes collectd every 3 s through
 #             the shipped scrape job during the workloads; every query of
 #             contrib/grafana/nfs_ebpf.json must return data from it
@@ -500,6 +502,68 @@ dashboard_check() {
 	kill "$LAB_PROM_PID" 2>/dev/null || true
 }
 
+# nfs-ebpf-top (the terminal view) against this collectd: its totals from
+# write_prometheus equal the ground truth's bytes and the settled scrape's
+# operation counts, and its one-shot unixsock view (default socket) lists
+# the same actors, idle now (rate 0).
+top_check() {
+	local top=$NFS_EBPF_REPO/nfs-ebpf-top
+	[[ -x $top ]] || { tap FAIL "nfs-ebpf-top built ($top)"; return; }
+	"$top" -1 -t -x -c -m -n 0 -w 127.0.0.1:9103 >"$LAB_OUT/top-totals.txt" 2>&1 || true
+	"$top" -1 -i "$LAB_INTERVAL" -x -c -m -n 0 >"$LAB_OUT/top-unixsock.txt" 2>&1 || true
+	local out
+	if out=$(python3 - "$LAB_OUT" <<-'EOF'
+		import json, re, sys
+		d = sys.argv[1]
+		def table(name):
+		    lines = open("%s/%s" % (d, name)).read().splitlines()
+		    assert len(lines) >= 2 and lines[1].startswith("POD/CONTAINER"), lines[:3]
+		    rows = {}
+		    for l in lines[2:]:
+		        f = l.split()
+		        rows[(f[0], f[1])] = [float(x) for x in f[2:5]]  # ops, read, write
+		    return lines[0], rows
+		def name(a):
+		    return "%s/%s/%s" % (a["namespace"], a["pod"], a["container"]) if a["pod"] else "@" + a["cgroup"]
+		truth = {}
+		for run in json.load(open(d + "/truth.json")):
+		    for m in run["mounts"]:
+		        k = (name(run["actor"]), "%s:%s" % (m["server"], m["export"]))
+		        t = truth.setdefault(k, [0, 0])
+		        for i, op in enumerate(("read", "write")):
+		            t[i] += m["ops"].get(op, {}).get("bytes", 0)
+		scrape = {}
+		for l in open(d + "/metrics.txt"):
+		    m = re.match(r'collectd_nfs_ebpf_operations_total\{nfs_ebpf="([^"]*)",type="[a-z]+@([^"]*)".*\} (\S+)', l)
+		    if m:
+		        who = m.group(1).replace("|", "/")
+		        who = who if who.startswith("@") else "/".join(who.split("_", 2))
+		        k = (who, m.group(2).replace("|", "/"))
+		        scrape[k] = scrape.get(k, 0) + float(m.group(3))
+		_, tot = table("top-totals.txt")
+		head, now = table("top-unixsock.txt")
+		bad, n = [], 0
+		for k, (rd, wr) in sorted(truth.items()):
+		    if k[0].startswith("@cri-containerd-"):
+		        continue  # hostile state: reported under hashed names
+		    n += 1
+		    got = tot.get(k)
+		    if got is None or got[1:] != [rd, wr] or got[0] != scrape.get(k):
+		        bad.append("totals %s: got %s, truth bytes %s, scrape ops %s" % (k, got, [rd, wr], scrape.get(k)))
+		    if now.get(k, [None])[0] != 0 or "unixsock /var/run/collectd-unixsock" not in head:
+		        bad.append("unixsock %s: got %s (%s)" % (k, now.get(k), head))
+		print("%d actor mounts: totals equal truth bytes and scrape ops, unixsock lists them idle" % n
+		      if not bad and n else "; ".join(bad[:5]) or "no actors")
+		sys.exit(1 if bad or not n else 0)
+	EOF
+	); then
+		tap OK "nfs-ebpf-top: $out"
+	else
+		tap FAIL "nfs-ebpf-top: $out"
+		sed 's/^/# /' "$LAB_OUT/top-totals.txt" "$LAB_OUT/top-unixsock.txt" | head -n 40
+	fi
+}
+
 # One scrape into metrics.txt that contains PATTERN.
 scrape_has() {
 	lab_scrape "$LAB_OUT/metrics.txt" && grep -q "$1" "$LAB_OUT/metrics.txt"
@@ -573,6 +637,7 @@ main() {
 		fi
 	fi
 	! has dashboard || dashboard_check "$workloads_done"
+	! has top || top_check
 	if has daemonset; then
 		ds_check
 		kill "$LAB_DS_PID" 2>/dev/null || true

@@ -51,7 +51,9 @@ start_instance() { # NAME PLUGIN_SO PORT [ENV...]
 		</Plugin>
 	EOF
 	lab_collectd_conf "$conf" "$LAB_RUN/plugin-$name.conf"
-	sed -i -e "s|Port \"9103\"|Port \"$port\"|" \
+	# No unixsock: two instances would share its socket, and nothing here
+	# reads it.
+	sed -i -e '/LoadPlugin unixsock/d' -e "s|Port \"9103\"|Port \"$port\"|" \
 		-e "s|$LAB_OUT/collectd.log|$LAB_OUT/collectd-$name.log|" \
 		-e "s|PluginDir \"/usr/lib/collectd\"|PluginDir \"$dir\"|" \
 		-e "s|/run/collectd/collectd.pid|/run/collectd/collectd-$name.pid|" "$conf"

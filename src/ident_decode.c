@@ -1,0 +1,77 @@
+/*
+ * Decoding of the identifiers ident.c writes: the relabel rules' regexes
+ * (ident.h) in C, for the unit tests and for nfs-ebpf-top. libc only: the
+ * tools that link this run outside collectd.
+ */
+#include "ident.h"
+
+#include <string.h>
+
+/* Copies len bytes, '|' -> '/'; fails if they do not fit. */
+static int unbar(char *dst, size_t size, const char *src, size_t len) {
+  if (len >= size) {
+    dst[0] = '\0';
+    return -1;
+  }
+  for (size_t i = 0; i < len; i++)
+    dst[i] = src[i] == '|' ? '/' : src[i];
+  dst[len] = '\0';
+  return 0;
+}
+
+/* ^@(.*)$ | ^([^_]*)_([^_]*)_(.*)$ */
+int ident_decode_who(const char *who, ident_labels_t *l) {
+  l->ns[0] = l->pod[0] = l->container[0] = l->cgroup[0] = '\0';
+  if (who == NULL)
+    return -1;
+  if (who[0] == '@')
+    return unbar(l->cgroup, sizeof(l->cgroup), who + 1, strlen(who + 1));
+  const char *u1 = strchr(who, '_');
+  const char *u2 = u1 ? strchr(u1 + 1, '_') : NULL;
+  if (u2 == NULL)
+    return -1;
+  if (unbar(l->ns, sizeof(l->ns), who, (size_t)(u1 - who)) != 0 ||
+      unbar(l->pod, sizeof(l->pod), u1 + 1, (size_t)(u2 - u1 - 1)) != 0 ||
+      unbar(l->container, sizeof(l->container), u2 + 1, strlen(u2 + 1)) != 0) {
+    l->ns[0] = l->pod[0] = l->container[0] = '\0';
+    return -1;
+  }
+  return 0;
+}
+
+/* ^([^-@]+)(-([^@]*))?@(.*?):([|~].*)?$ */
+int ident_decode_what(const char *what, ident_labels_t *l) {
+  l->op[0] = l->qualifier[0] = l->server[0] = l->export_[0] = '\0';
+  if (what == NULL)
+    return -1;
+  size_t op_len = strcspn(what, "-@");
+  if (op_len == 0 || unbar(l->op, sizeof(l->op), what, op_len) != 0)
+    return -1;
+  const char *p = what + op_len;
+  if (*p == '-') {
+    size_t q_len = strcspn(p + 1, "@");
+    if (unbar(l->qualifier, sizeof(l->qualifier), p + 1, q_len) != 0)
+      return -1;
+    p += 1 + q_len;
+  }
+  if (*p == '@') {
+    p++;
+    /* lazy (.*?): the first ':' followed by '|', '~' or the end */
+    for (const char *c = p; *c != '\0'; c++) {
+      if (*c != ':' || (c[1] != '\0' && c[1] != '|' && c[1] != '~'))
+        continue;
+      if (unbar(l->server, sizeof(l->server), p, (size_t)(c - p)) == 0 &&
+          unbar(l->export_, sizeof(l->export_), c + 1, strlen(c + 1)) == 0)
+        return 0;
+      goto fail;
+    }
+    /* No split (ident_what always writes one, but a value from elsewhere
+     * may not): the whole mount is the server, as the shipped relabel
+     * rules make it ("a source without ':/' is all server"). */
+    if (unbar(l->server, sizeof(l->server), p, strlen(p)) == 0)
+      return 0;
+  }
+fail:
+  l->op[0] = l->qualifier[0] = l->server[0] = l->export_[0] = '\0';
+  return -1;
+}
