@@ -229,15 +229,20 @@ rpm -qpc "$rpm" >"$tmp/rpm.config" 2>&1
 for f in files requires provides scripts config; do sed "s/^/# rpm $f: /" "$tmp/rpm.$f"; done
 check "rpmbuild ran the unit tests against the upstream headers (%check)" \
 	bash -c "grep -q 'NFS_EBPF_COLLECTD_SOURCE_TREE' '$tmp/rpmbuild.log' && grep -Eq '^# PASS: +[1-9]' '$tmp/rpmbuild.log' && grep -Eq '^# FAIL: +0' '$tmp/rpmbuild.log'"
-check "rpm -qlp: the plugin in /usr/lib64/collectd, the drop-in in /etc/collectd.d, the license, the scrape config, nothing else" \
-	bash -c "printf '%s\n' /etc/collectd.d/nfs_ebpf.conf /usr/lib64/collectd/nfs_ebpf.so \
-		/usr/share/doc/collectd-nfs-ebpf/prometheus/scrape-config.yml /usr/share/licenses/collectd-nfs-ebpf/LICENSE |
-		diff - <(sort '$tmp/rpm.files')"
+# rpm -qlp also lists directories; the license directory is NAME on Fedora
+# and NAME-VERSION with Debian's rpm; /usr/lib/.build-id holds rpm's
+# build-id links.
+check "rpm -qlp: the plugin in /usr/lib64/collectd, the drop-in in /etc/collectd.d, the license, the scrape config, nothing else" bash -c "
+	for f in /etc/collectd.d/nfs_ebpf.conf /usr/lib64/collectd/nfs_ebpf.so /usr/share/doc/collectd-nfs-ebpf/prometheus/scrape-config.yml; do
+		grep -qxF \$f '$tmp/rpm.files' || { echo missing \$f; exit 1; }
+	done
+	grep -Eq '^/usr/share/licenses/collectd-nfs-ebpf(-[0-9.]+)?/LICENSE\$' '$tmp/rpm.files' || { echo missing LICENSE; exit 1; }
+	! grep -Ev '^(/etc/collectd\.d/nfs_ebpf\.conf|/usr/lib64/collectd/nfs_ebpf\.so|/usr/share/doc/collectd-nfs-ebpf(/prometheus(/scrape-config\.yml)?)?|/usr/share/licenses/collectd-nfs-ebpf(-[0-9.]+)?(/LICENSE)?|/usr/lib/\.build-id(/.*)?)\$' '$tmp/rpm.files'"
 check "rpm -qpc: the drop-in is %config" grep -qx /etc/collectd.d/nfs_ebpf.conf "$tmp/rpm.config"
 check "rpm --requires: collectd 5.x (>= 5.12.0, < 6) of the same arch" \
 	grep -qxF '(collectd(x86-64) >= 5.12.0 with collectd(x86-64) < 6)' "$tmp/rpm.requires"
-check "rpm --requires: the sonames the plugin links (libbpf.so.1, libelf.so.1, libyajl.so.2)" bash -c "
-	for so in libbpf.so.1 libelf.so.1 libyajl.so.2; do grep -q \"^\$so()(64bit)\" '$tmp/rpm.requires' || { echo missing \$so; exit 1; }; done"
+check "rpm --requires: the sonames the plugin links (libbpf.so.1, i.e. libbpf >= 1.0; libyajl.so.2)" bash -c "
+	for so in libbpf.so.1 libyajl.so.2; do grep -q \"^\$so()(64bit)\" '$tmp/rpm.requires' || { echo missing \$so; exit 1; }; done"
 check "rpm --provides: the plugin provides no soname" bash -c "! grep -q 'nfs_ebpf' '$tmp/rpm.provides'"
 check "rpm --scripts: no scriptlets (nothing restarts the operator's collectd)" bash -c "[ ! -s '$tmp/rpm.scripts' ]"
 mkdir -p "$tmp/rpmroot"
