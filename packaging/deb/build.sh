@@ -12,15 +12,8 @@ out=$(cd "$out" && pwd)
 work=$(mktemp -d /tmp/nfs-ebpf-deb.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 tree=$work/collectd-nfs-ebpf-0.1.0
-mkdir -p "$tree"
 # the sources as they are in the work tree, without build products
-if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
-	(cd "$src" && git ls-files -z --cached --others --exclude-standard) |
-		while IFS= read -r -d '' f; do if [ -e "$src/$f" ]; then printf '%s\0' "$f"; fi; done |
-		(cd "$src" && tar cf - --null --no-recursion -T -) | tar xf - -C "$tree"
-else
-	(cd "$src" && tar cf - --exclude=./_build --exclude=.git .) | tar xf - -C "$tree"
-fi
+"$src/packaging/copy-sources.sh" "$tree"
 rm -rf "$tree/debian"
 cp -r "$tree/packaging/deb/debian" "$tree/debian"
 (cd "$tree" && dpkg-buildpackage -us -uc -b ${DPKG_BUILDPACKAGE_OPTS:-})
