@@ -64,7 +64,7 @@ fi
 start=$SECONDS
 rc=0
 NFS_EBPF_PLUGIN=$plain NFS_EBPF_SOAK_ASAN_PLUGIN=$dir/build/.libs/nfs_ebpf.so \
-	NFS_EBPF_SOAK_SECONDS=$SECS NFS_EBPF_VM_TIMEOUT=$((SECS + 900)) \
+	NFS_EBPF_SOAK_SECONDS=$SECS NFS_EBPF_VM_TIMEOUT=$((SECS + 1800)) \
 	"$HERE/run-vm.sh" "$kver" "$HERE/guest/soak.sh" "$dir/vm" >"$dir/run-vm.log" 2>&1 || rc=$?
 echo "# soak on $kver: VM run $rc, $((SECONDS - start)) s"
 if [[ -s $dir/vm/guest.tap ]]; then
