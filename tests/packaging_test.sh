@@ -136,10 +136,12 @@ check "source: ./configure --prefix=/usr --sysconfdir=/etc && make" bash -c "
 	make -j\$(nproc) >>'$tmp/srcbuild.log' 2>&1 || { tail -30 '$tmp/srcbuild.log'; exit 1; }"
 dropin=$here/collectd.conf.d/nfs_ebpf.conf
 fresh=$tmp/dest-fresh
-check "source: make install DESTDIR (fresh) installs the plugin and the drop-in, and nothing else" bash -c "
+# What a source install puts under the prefix besides the drop-in.
+installed="./usr/bin/nfs-ebpf-top ./usr/lib/collectd/nfs_ebpf.so ./usr/share/man/man1/nfs-ebpf-top.1"
+check "source: make install DESTDIR (fresh) installs the plugin, nfs-ebpf-top with its manual, the drop-in, and nothing else" bash -c "
 	make -C '$tmp/srcbuild' install DESTDIR='$fresh' >'$tmp/install-fresh.log' 2>&1 || { tail '$tmp/install-fresh.log'; exit 1; }
 	cd '$fresh' && find . ! -type d | sort >'$tmp/fresh.files'; cat '$tmp/fresh.files'
-	printf '%s\n' ./etc/collectd/collectd.conf.d/nfs_ebpf.conf ./usr/lib/collectd/nfs_ebpf.so | diff - '$tmp/fresh.files' &&
+	printf '%s\n' ./etc/collectd/collectd.conf.d/nfs_ebpf.conf $installed | diff - '$tmp/fresh.files' &&
 	cmp '$dropin' '$fresh/etc/collectd/collectd.conf.d/nfs_ebpf.conf'"
 collectd_T source-install "$fresh/usr/lib/collectd" "$fresh/etc/collectd/collectd.conf.d/nfs_ebpf.conf"
 kept=$tmp/dest-kept
@@ -162,7 +164,7 @@ check "source: configure --with-collectd-confdir picks the RPM layout, =no insta
 	cmp '$dropin' '$tmp/dest-rpm/etc/collectd.d/nfs_ebpf.conf' &&
 	./configure --prefix=/usr --sysconfdir=/etc --without-collectd-confdir >'$tmp/conf-no.log' 2>&1 &&
 	make install DESTDIR='$tmp/dest-no' >>'$tmp/conf-no.log' 2>&1 &&
-	[ \"\$(cd '$tmp/dest-no' && find . ! -type d)\" = ./usr/lib/collectd/nfs_ebpf.so ] || { tail '$tmp/conf-rpm.log' '$tmp/conf-no.log'; exit 1; }"
+	[ \"\$(cd '$tmp/dest-no' && find . ! -type d | sort | tr '\\n' ' ')\" = '$installed ' ] || { tail '$tmp/conf-rpm.log' '$tmp/conf-no.log'; exit 1; }"
 check "configure --with-collectd-src=DIR without a configured tree fails with a clear error" bash -c "
 	cd '$tmp/srcbuild' && mkdir -p '$tmp/empty/src/daemon' && touch '$tmp/empty/src/daemon/plugin.h' &&
 	! ./configure --with-collectd-src='$tmp/empty' >'$tmp/neg.log' 2>&1 &&
