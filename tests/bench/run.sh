@@ -16,7 +16,7 @@ CC=${CC:-gcc}
 mkdir -p "$OUT"
 
 if ! $CC -std=gnu11 -g -O2 -Wall -Wextra -DHAVE_CONFIG_H \
-	-I/usr/include/collectd -I/usr/include/yajl -I"$ROOT/src" \
+	-I/usr/include/collectd -I/usr/include/yajl -I"$ROOT/src" -I"$ROOT/bpf" \
 	-I"$ROOT/tests/unit" -o "$OUT/identity_bench" \
 	"$ROOT/tests/bench/identity_bench.c" "$ROOT/src/identity.c" \
 	"$ROOT/src/cgroup_index.c" "$ROOT/src/cgroup_path.c" \
