@@ -74,6 +74,10 @@ main() {
 	file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
 		die "$BUSYBOX is not statically linked (apt-get install busybox-static)"
 
+	# The lab boots several cells at once: one builder per kernel at a
+	# time, the others wait and then find the image fresh.
+	exec 9>"$kdir/.initramfs.lock"
+	flock 9
 	if [[ -s $out && $out -nt $HERE/make-initramfs.sh &&
 		$out -nt $HERE/initramfs-init && $out -nt $kdir/.complete ]]; then
 		echo "$out"
@@ -100,8 +104,8 @@ main() {
 	done
 	touch "$stage/modules/order"
 	(cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet) |
-		gzip -1 >"$out.tmp"
-	mv "$out.tmp" "$out"
+		gzip -1 >"$out.tmp.$$"
+	mv "$out.tmp.$$" "$out"
 	echo "$out"
 }
 
