@@ -187,7 +187,7 @@ main() {
 	# Cells run JOBS at a time, each into a file of its own; the files are
 	# then read in matrix order, so the TAP numbering and the output do not
 	# depend on which cell finished first.
-	local jobs=${NFS_EBPF_LAB_JOBS:-2} i=0 line
+	local jobs=${NFS_EBPF_LAB_JOBS:-2} i=0 f
 	local -a outs=()
 	for cell in "${cells[@]}"; do
 		read -r series _ <<<"$cell"
@@ -202,15 +202,7 @@ main() {
 		run_cell $cell >"$OUT/.cell-$i.tap" 2>&1 &
 	done
 	wait
-	for f in "${outs[@]}"; do
-		while IFS= read -r line; do
-			case $line in
-			"ok "*) tap 0 "${line#ok * - }" ;;
-			"not ok "*) tap 1 "${line#not ok * - }" ;;
-			*) echo "$line" ;;
-			esac
-		done <"$f"
-	done
+	for f in "${outs[@]}"; do retap "" "$f"; done
 	echo "# matrix took $((SECONDS - start))s ($jobs cells at a time), results in $OUT"
 	echo "$((N - FAILED)) passed, $FAILED failed"
 	((FAILED == 0 && N > 0))
