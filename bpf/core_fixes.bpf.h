@@ -53,7 +53,7 @@ static __always_inline bool inode_ops_have_idmap_arg(void)
  * int until 6.4, commit d7ba4cc900bf ("bpf: return long from bpf_map_ops
  * funcs"). Before it the upper half of the 64-bit result is not a sign
  * extension: Debian's 6.1 gives 0x00000000ffffffef for -EEXIST, so a
- * 64-bit compare with -EEXIST never matches (seen by bpf/tracer_test in the
+ * 64-bit compare with -EEXIST never matches (seen by tests/unit/tracer_test in the
  * VM lab). Compare the low 32 bits, which every kernel sets.
  */
 static __always_inline int map_op_err(long rc)
@@ -93,7 +93,7 @@ static __always_inline u64 kernfs_node_id(struct kernfs_node *kn)
  * nfs_mkdir returns int up to 6.14 and struct dentry * (ERR_PTR on failure)
  * since 6.15, commit 88d5baf69082 ("Change inode_operations.mkdir to return
  * struct dentry *"). User space reads the return type from the kernel's BTF
- * (src/tracer.c) and sets mkdir_ret_kind (enum nfs_ebpf_ret_kind in
+ * (src/probe/tracer.c) and sets mkdir_ret_kind (enum nfs_ebpf_ret_kind in
  * nfs_ebpf.h); fexit needs two
  * programs since the verifier types the return slot after the BTF: a
  * pointer there refuses the shifts an int test uses ("R1 bitwise operator
@@ -144,7 +144,7 @@ static __always_inline long ret_errno(enum nfs_ebpf_ret_kind kind, u64 rc)
 #define NFS_EBPF_EIOCBQUEUED 529
 
 /*
- * Optional targets, resolved in user space (src/tracer.c) by looking the
+ * Optional targets, resolved in user space (src/probe/tracer.c) by looking the
  * function up in /proc/kallsyms, not here:
  *   - nfs_file_splice_read: 6.5, David Howells' splice rework ("nfs: Provide
  *     a splice-read wrapper"); before it splice/sendfile reads went through

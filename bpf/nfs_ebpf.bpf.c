@@ -6,7 +6,7 @@
  *
  * Every hook exists twice: fentry/fexit (needs the module's BTF at load time,
  * 5.11+) and kprobe/kretprobe (works everywhere, can miss returns under
- * concurrency). User space (src/tracer.c) enables exactly one twin of each
+ * concurrency). User space (src/probe/tracer.c) enables exactly one twin of each
  * hook whose target exists with bpf_program__set_autoload().
  *
  * Hot path per call: one hash update at entry; at return one lookup and one
@@ -949,7 +949,7 @@ int kretprobe_nfs_rmdir(struct pt_regs *ctx)
  * leaked records cannot outlive their thread and fill op_starts (a missed
  * kretprobe return of a short-lived process), and count each record once
  * as missed_return (marks were counted as start_map_full at entry).
- * Attached once, by the instance that owns the maps (src/tracer.c).
+ * Attached once, by the instance that owns the maps (src/probe/tracer.c).
  */
 SEC("raw_tracepoint/sched_process_exit")
 int reap_exited_thread(void *ctx)

@@ -12,7 +12,7 @@
 #define NFS_EBPF_MAX_BUCKETS 32
 
 /* NFS client operations, in the order of the output contract's op list.
- * Names for these live in src/op_names.c; keep both in step. */
+ * Names for these live in src/utils/op_names.c; keep both in step. */
 enum nfs_ebpf_op {
 	NFS_OP_READ,
 	NFS_OP_WRITE,

@@ -1,33 +1,38 @@
 /**
  * nfs_ebpf: per-Pod NFS client operations for collectd, traced with eBPF.
+ * This file is the collectd glue: configuration, init, shutdown, and the
+ * read callback, which runs the stages of the pipeline in order.
  *
  * The path of one NFS read, end to end:
- *  1. bpf/nfs_ebpf.bpf.c: a probe on nfs_file_read's entry stamps the time
- *     for (thread, op); its return adds count, bytes, latency and a bucket
- *     to op_stats[{cgroup id, device, op}] (errors to op_errors).
- *  2. src/tracer.c loads those programs once the nfs modules exist.
- *  3. nfs_ebpf_read() below copies the maps (src/kstats.c), turns each key's
- *     cgroup id into a pod (src/identity.c) and its device into an NFS
- *     server and export (src/mountinfo.c), sums keys into series
- *     (src/series.c), and dispatches them with names from src/ident.c.
- *  4. write_prometheus prints collectd_nfs_ebpf_total_bytes_total{...}, and
+ *  1. probe, bpf/nfs_ebpf.bpf.c: nfs_file_read's entry stamps the time for
+ *     (thread, op); its return adds count, bytes, latency and a bucket to
+ *     op_stats[{cgroup id, device, op}] (errors to op_errors).
+ *     src/probe/tracer.c loads those programs once the nfs modules exist.
+ *  2. drain, src/drain/drain.c: copies both maps each interval.
+ *  3. resolve, src/resolve/resolve.c: binds each key to the series of its
+ *     labels: cgroup id -> pod (identity.c), device -> NFS server and
+ *     export (mount_table.c).
+ *  4. series, src/series/series.c: cumulative values per label set, kept
+ *     across container restarts and ended keys; drain moves the copied
+ *     values in.
+ *  5. dispatch, src/dispatch/dispatch.c: value lists named as
+ *     identifier.h says. write_prometheus prints
+ *     collectd_nfs_ebpf_total_bytes_total{...}, and
  *     contrib/prometheus/scrape-config.yml renames it to
  *     nfs_ebpf_bytes_total{namespace,pod,container,server,export,op="read"}.
  */
 
 #include "collectd_compat.h"
 
-#include "cgroup_path.h"
-#include "errno_names.h"
+#include "dispatch.h"
+#include "drain.h"
 #include "histogram.h"
 #include "host_path.h"
-#include "ident.h"
 #include "identity.h"
-#include "kstats.h"
 #include "log_once.h"
-#include "mountinfo.h"
+#include "mount_table.h"
 #include "nfs_ebpf.h"
-#include "op_names.h"
+#include "resolve.h"
 #include "series.h"
 #include "tracer.h"
 
@@ -35,11 +40,6 @@
 #include <math.h>
 
 #define PLUGIN_NAME "nfs_ebpf"
-
-/* Reads a key may stay unresolved (pod state or mount not visible yet)
- * before it is reported under a fallback name. Waiting loses nothing: the
- * kernel values are cumulative. */
-#define UNRESOLVED_GRACE_READS 3
 
 /*
  * Configuration (see collectd.conf.d/nfs_ebpf.conf for the user's view).
@@ -66,8 +66,7 @@ static tracer_t *tracer;
 static mount_table_t *mounts;
 static identity_t *identity;
 static series_table_t *series;
-static kstats_snapshot_t stats_snapshot;
-static kstats_snapshot_t errors_snapshot;
+static drain_t drained; /* this read's copy of the kernel maps */
 static uint64_t read_number; /* counts reads; the series table's stamp */
 static cdtime_t last_read_time; /* time stamped on the previous read's values */
 
@@ -227,8 +226,7 @@ static void free_runtime(void) {
   identity = NULL;
   mount_table_destroy(mounts);
   mounts = NULL;
-  kstats_snapshot_free(&stats_snapshot);
-  kstats_snapshot_free(&errors_snapshot);
+  drain_free(&drained);
 }
 
 static int nfs_ebpf_init(void) {
@@ -285,10 +283,7 @@ static int nfs_ebpf_init(void) {
     ERROR("nfs_ebpf plugin: out of memory creating the series table.");
     goto fail;
   }
-  kstats_snapshot_init(&stats_snapshot, sizeof(struct op_key),
-                       sizeof(struct op_stats));
-  kstats_snapshot_init(&errors_snapshot, sizeof(struct err_key),
-                       sizeof(__u64));
+  drain_init(&drained);
 
   char sys_module[PATH_MAX];
   host_file(sys_module, sizeof(sys_module), "/sys/module");
@@ -322,278 +317,12 @@ fail:
   return -1;
 }
 
-/* The "who" of a kernel key: its pod, or its cgroup outside pods. Returns
- * 0 and fills `who` (long or odd names shortened or hashed as ident.h
- * says: final, like any other name), -EAGAIN while the answer may still
- * improve, -EINVAL if no identifier can be made (a bug, logged by ident). */
-static int resolve_who(uint64_t cgroup_id, bool give_up, char *who,
-                       size_t who_size) {
-  pod_identity_t id;
-  int status = identity_lookup(identity, cgroup_id, &id);
-  if (status != 0) {
-    /* Unknown even after an on-demand rescan: a cgroup that came and went
-     * between two reads. After the grace period identity filled `id` as
-     * the one "unresolved" cgroup: reported, never dropped, and one series
-     * however many such cgroups there are. */
-    if (!give_up)
-      return -EAGAIN;
-  } else if (!id.in_pod && !give_up) {
-    /* A container's cgroup whose runtime state we cannot read yet (its
-     * bundle is being written): wait rather than pin its counts to the
-     * cgroup name for good. */
-    char container_id[CGROUP_CONTAINER_ID_LEN + 1];
-    cgroup_runtime_t runtime;
-    if (cgroup_path_component_container(id.cgroup, strlen(id.cgroup),
-                                        container_id, &runtime))
-      return -EAGAIN;
-  }
-  status = id.in_pod
-               ? ident_who(who, who_size, id.ns, id.pod, id.container, NULL)
-               : ident_who(who, who_size, NULL, NULL, NULL, id.cgroup);
-  return status == 0 ? 0 : -EINVAL;
-}
-
-/* Find (or make) the series of a kernel key. NULL: not resolvable yet,
- * try again next read. A bound key whose device now belongs to another
- * mount (the number was reused) is rebound to the new mount's series. */
-static series_t *resolve_key(const struct op_key *key, bool *mounts_forced) {
-  const nfs_mount_t *mnt = mount_table_lookup(mounts, key->dev);
-  series_t *bound = series_bound(series, key);
-  if (bound != NULL) {
-    if (mnt == NULL)
-      mnt = mount_table_lookup_elsewhere(mounts, key->dev, false);
-    /* Still the same mount, or umounted (nothing adds to the key then). */
-    if (mnt == NULL || mnt->generation == series_bound_mount(series, key))
-      return bound;
-    series_t *s = series_get(series, bound->who, mnt->server, mnt->export_,
-                             key->op);
-    if (s == NULL ||
-        series_rebind(series, key, s, mnt->generation) != 0) {
-      ERROR("nfs_ebpf plugin: out of memory adding a series; device %" PRIu32
-            ":%" PRIu32 " stays reported under its previous mount.",
-            key->dev >> 20, key->dev & 0xfffff);
-      return bound;
-    }
-    return s;
-  }
-
-  uint64_t first = series_pending_since(series, key);
-  bool give_up = read_number - first >= UNRESOLVED_GRACE_READS;
-
-  if (mnt == NULL && !*mounts_forced) {
-    /* A mount newer than our last look: mountinfo's poll should have told
-     * us, but re-read once per interval to be sure. */
-    mount_table_refresh(mounts, true);
-    *mounts_forced = true;
-    mnt = mount_table_lookup(mounts, key->dev);
-  }
-  if (mnt == NULL) /* a mount only a container's namespace has */
-    mnt = mount_table_lookup_elsewhere(mounts, key->dev, true);
-  char unknown_server[64];
-  const char *server, *export_;
-  if (mnt != NULL) {
-    server = mnt->server;
-    export_ = mnt->export_;
-  } else if (give_up) {
-    /* In no mount namespace we could read (its processes are gone).
-     * Name the device rather than guess a server. */
-    ssnprintf(unknown_server, sizeof(unknown_server),
-              "unknown-dev-%" PRIu32 "-%" PRIu32, key->dev >> 20,
-              key->dev & 0xfffff);
-    server = unknown_server;
-    export_ = "";
-  } else {
-    return NULL;
-  }
-
-  char who[SERIES_NAME_LEN];
-  if (resolve_who(key->cgroup_id, give_up, who, sizeof(who)) != 0)
-    return NULL;
-
-  series_t *s = series_get(series, who, server, export_, key->op);
-  if (s == NULL ||
-      series_bind(series, key, s, mnt != NULL ? mnt->generation : 0) != 0) {
-    ERROR("nfs_ebpf plugin: out of memory adding a series; its values will "
-          "be reported once memory is available.");
-    return NULL;
-  }
-  return s;
-}
-
-/* Add every kernel key's cumulative values to its series; keys whose
- * cgroup is gone (and whose names were kept long enough) are retired: their
- * last value moves into the series for good and the key leaves the map.
- * Returns 0, or the failed map read's status (nothing was staged then). */
-/* Copy both kernel maps. Nothing else of a read happens unless both
- * copies succeed (see nfs_ebpf_read). */
-static int read_maps(void) {
-  const char *map = "op_stats";
-  int status = kstats_read(tracer_stats_fd(tracer), &stats_snapshot);
-  if (status == 0) {
-    map = "op_errors";
-    status = kstats_read(tracer_errors_fd(tracer), &errors_snapshot);
-  }
-  if (status != 0)
-    ERROR("nfs_ebpf plugin: reading the %s map failed: %s; this "
-          "interval's values are not reported.",
-          map, STRERROR(-status));
-  return status;
-}
-
-/* The op_stats key an op_errors entry belongs to: same cgroup, device, op. */
-static struct op_key op_key_of_error(const struct err_key *ek) {
-  return (struct op_key){
-      .cgroup_id = ek->cgroup_id, .dev = ek->dev, .op = ek->op};
-}
-
-/* Bind every stats key to its series. A key of a cgroup that is gone is
- * marked for retirement once its values stayed the same for two reads: no
- * program is still adding to it. */
-static void resolve_keys(void) {
-  bool mounts_forced = false;
-  for (size_t i = 0; i < stats_snapshot.len; i++) {
-    const struct op_key *key = kstats_key(&stats_snapshot, i);
-    const struct op_stats *val = kstats_val(&stats_snapshot, i);
-    if (key->op >= NFS_OP_MAX)
-      continue; /* impossible unless the BPF object and plugin disagree */
-    if (resolve_key(key, &mounts_forced) != NULL &&
-        !identity_cgroup_alive(identity, key->cgroup_id))
-      series_retire_ready(series, key, val->count);
-  }
-}
-
-/* Take one ended key out of a kernel map. `last` is this read's value,
- * final enough where the kernel cannot return the value on deletion (the
- * key was quiet for a read). Returns 0 once the key is out of the map. */
-static int take_key(int fd, const void *key, const void *last, void *final,
-                    size_t val_size) {
-  int status = kstats_take(fd, key, final);
-  if (status == 1 || status == -ENOENT) /* ENOENT: gone already */
-    memcpy(final, last, val_size);
-  if (status < 0 && status != -ENOENT) {
-    log_once(LOG_ERR, "nfs_ebpf:retire-failed",
-             "nfs_ebpf plugin: deleting an ended cgroup's kernel map entry "
-             "failed: %s; it is kept and tried again next read (logged "
-             "once).",
-             STRERROR(-status));
-    return status;
-  }
-  return 0;
-}
-
-/* Errors before stats: a retiring key's errors leave the map with their
- * final counts, which stay with its series for good; if one of them cannot
- * be removed, the key is kept (its errors still need the binding). The
- * BPF side updates op_stats before op_errors, so a bound stats key exists
- * for every error except one that raced with this read: it is picked up
- * next time (counts are cumulative). */
-static void collect_errors(void) {
-  for (size_t i = 0; i < errors_snapshot.len; i++) {
-    const struct err_key *ek = kstats_key(&errors_snapshot, i);
-    struct op_key key = op_key_of_error(ek);
-    __u64 count, final;
-    memcpy(&count, kstats_val(&errors_snapshot, i), sizeof(count));
-    int status;
-    if (series_retiring(series, &key) &&
-        take_key(tracer_errors_fd(tracer), ek, &count, &final,
-                 sizeof(final)) == 0)
-      status = series_retire_key_errors(series, &key, ek->err, final);
-    else {
-      series_retire_cancel(series, &key);
-      status = series_add_key_errors(series, &key, ek->err, count);
-    }
-    if (status != 0)
-      ERROR("nfs_ebpf plugin: out of memory recording errors.");
-  }
-}
-
-/* Every key's cumulative values into its series. A retiring key leaves the
- * map with its final value, which moves into its series for good; it is
- * unbound only after it left the map, so it is never counted again. */
-static void collect_stats(void) {
-  for (size_t i = 0; i < stats_snapshot.len; i++) {
-    const struct op_key *key = kstats_key(&stats_snapshot, i);
-    const struct op_stats *val = kstats_val(&stats_snapshot, i);
-    struct op_stats final;
-    if (series_retiring(series, key) &&
-        take_key(tracer_stats_fd(tracer), key, val, &final, sizeof(final)) ==
-            0) {
-      series_retire_key_stats(series, key, &final);
-      series_unbind(series, key);
-      continue;
-    }
-    series_retire_cancel(series, key);
-    series_add_key_stats(series, key, val);
-  }
-}
-
-/* One value of one series. `what` is the already encoded type_instance. */
-static void submit_value(cdtime_t now, const char *who, const char *type,
-                         const char *what, value_t value) {
-  value_list_t vl = VALUE_LIST_INIT;
-  vl.values = &value;
-  vl.values_len = 1;
-  vl.time = now;
-  sstrncpy(vl.plugin, PLUGIN_NAME, sizeof(vl.plugin));
-  sstrncpy(vl.plugin_instance, who, sizeof(vl.plugin_instance));
-  sstrncpy(vl.type, type, sizeof(vl.type));
-  sstrncpy(vl.type_instance, what, sizeof(vl.type_instance));
-  plugin_dispatch_values(&vl);
-}
-
-static void submit_derive(cdtime_t now, const char *who, const char *type,
-                          const char *what, uint64_t value) {
-  submit_value(now, who, type, what, (value_t){.derive = (derive_t)value});
-}
-
-static int submit_series(const series_t *s, void *user_data) {
-  cdtime_t now = *(const cdtime_t *)user_data;
-  const char *op = op_name(s->op);
-  struct op_stats total;
-  series_total(s, &total);
-
-  /* __u64 is unsigned long long, uint64_t unsigned long: copy, don't
-   * alias. */
-  uint64_t buckets[NFS_EBPF_MAX_BUCKETS], cumulative[NFS_EBPF_MAX_BUCKETS + 1];
-  for (size_t i = 0; i < NFS_EBPF_MAX_BUCKETS; i++)
-    buckets[i] = total.buckets[i];
-  histogram_cumulative(&histogram, buckets, total.count, cumulative);
-
-  char what[SERIES_NAME_LEN];
-  ident_what(what, sizeof(what), op, NULL, s->server, s->export_);
-  /* _count is the +Inf bucket, so the two always agree. */
-  submit_derive(now, s->who, "operations", what, cumulative[histogram.count]);
-  submit_value(now, s->who, "duration", what,
-               (value_t){.gauge = (gauge_t)total.latency_ns / 1e9});
-  if (s->op == NFS_OP_READ || s->op == NFS_OP_WRITE)
-    submit_derive(now, s->who, "total_bytes", what, total.bytes);
-
-  /* Cumulative buckets, Prometheus style; +Inf is the count (raised to
-   * the buckets' sum if this copy caught a bucket before its count). */
-  for (size_t i = 0; i <= histogram.count; i++) {
-    ident_what(what, sizeof(what), op, histogram.le[i], s->server,
-               s->export_);
-    submit_derive(now, s->who, "total_operations", what, cumulative[i]);
-  }
-
-  for (size_t i = 0; i < s->n_errnos; i++) {
-    char name[32];
-    errno_name(s->errnos[i].err, name, sizeof(name));
-    ident_what(what, sizeof(what), op, name, s->server, s->export_);
-    submit_derive(now, s->who, "errors", what,
-                  s->errnos[i].retired + s->errnos[i].live);
-  }
-  return 0;
-}
-
-/* Lost events are always dispatched, zeros included: a missing series
- * would look like "nothing lost" for the wrong reason. */
+/* Lost events are always dispatched, zeros included. */
 static void submit_lost(cdtime_t now) {
   uint64_t lost[NFS_LOST_MAX] = {0};
   if (tracer_read_lost(tracer, lost) != 0)
     return; /* logged by the tracer; no number beats a wrong number */
-  for (int i = 0; i < NFS_LOST_MAX; i++)
-    submit_derive(now, "", "derive", lost_reason_name(i), lost[i]);
+  dispatch_lost(lost, now);
 }
 
 /* The time stamped on one read's values. collectd's cache drops a value
@@ -623,12 +352,15 @@ static int nfs_ebpf_read(user_data_t *ud) {
    * where it was, and retires nothing; the next read catches up, as the
    * kernel values are cumulative. */
   series_begin_interval(series, read_number);
-  if (read_maps() == 0) {
-    resolve_keys();
-    collect_errors();
-    collect_stats();
+  if (drain_read_maps(&drained, tracer) == 0) {
+    resolve_t r = {.mounts = mounts,
+                   .identity = identity,
+                   .series = series,
+                   .read_number = read_number};
+    resolve_keys(&r, &drained.stats);
+    drain_collect(&drained, tracer, series);
     series_commit_interval(series);
-    series_for_each(series, submit_series, &now);
+    dispatch_series(series, &histogram, now);
   }
   submit_lost(now);
 

@@ -16,12 +16,13 @@ CC=${CC:-gcc}
 mkdir -p "$OUT"
 
 if ! $CC -std=gnu11 -g -O2 -Wall -Wextra -DHAVE_CONFIG_H \
-	-I/usr/include/collectd -I/usr/include/yajl -I"$ROOT/src" -I"$ROOT/bpf" \
+	-I/usr/include/collectd -I/usr/include/yajl -I"$ROOT/src" -I"$ROOT/src/drain" -I"$ROOT/src/resolve" \
+	-I"$ROOT/src/series" -I"$ROOT/src/dispatch" -I"$ROOT/src/utils" -I"$ROOT/bpf" \
 	-I"$ROOT/tests/unit" -o "$OUT/identity_bench" \
-	"$ROOT/tests/bench/identity_bench.c" "$ROOT/src/identity.c" \
-	"$ROOT/src/cgroup_index.c" "$ROOT/src/cgroup_path.c" \
-	"$ROOT/src/runtime_state.c" "$ROOT/src/safe_file.c" \
-	"$ROOT/src/log_once.c" "$ROOT/tests/unit/mock_collectd.c" \
+	"$ROOT/tests/bench/identity_bench.c" "$ROOT/src/resolve/identity.c" \
+	"$ROOT/src/resolve/cgroup_index.c" "$ROOT/src/resolve/cgroup_path.c" \
+	"$ROOT/src/resolve/runtime_state.c" "$ROOT/src/utils/safe_file.c" \
+	"$ROOT/src/utils/log_once.c" "$ROOT/tests/unit/mock_collectd.c" \
 	-lyajl -lpthread -lm >"$OUT/build.log" 2>&1; then
 	echo "not ok 1 - identity_bench: build failed"
 	sed 's/^/# /' "$OUT/build.log" | grep -i error | head -20

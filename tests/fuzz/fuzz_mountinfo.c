@@ -8,13 +8,13 @@
  * Part 2 is checked against a reference model built from part 1: the table
  * holds exactly the distinct devices of the nfs/nfs4 lines that parse, each
  * with the source and mount point of its first line and the source split at
- * its first ":/" (mountinfo.h and ident.h say so). The file is read with
+ * its first ":/" (mount_table.h and identifier.h say so). The file is read with
  * NUL bytes turned into line breaks, and so is the model's text.
  */
 #include "collectd_compat.h"
 
 #include "mock_collectd.h"
-#include "mountinfo.h"
+#include "mount_table.h"
 
 #include "fuzz_common.h"
 

@@ -51,7 +51,8 @@ trap 'rm -rf "$FUZZ_SCRATCH"' EXIT
 # Same include set as the unit tests (Makefile.am): collectd's headers as
 # Debian installs them, config.h through HAVE_CONFIG_H.
 CPPFLAGS="-DHAVE_CONFIG_H -I/usr/include/collectd -I/usr/include/yajl \
--I$ROOT/src -I$ROOT/bpf -I$ROOT/tests/unit -I$FUZZ"
+-I$ROOT/src -I$ROOT/src/probe -I$ROOT/src/drain -I$ROOT/src/resolve \
+-I$ROOT/src/series -I$ROOT/src/dispatch -I$ROOT/src/utils -I$ROOT/bpf -I$ROOT/tests/unit -I$FUZZ"
 CFLAGS="-std=gnu11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra"
 # float-cast-overflow is UB in C but not in gcc's "undefined" group.
 SAN="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all"
@@ -63,12 +64,13 @@ MOCK=$ROOT/tests/unit/mock_collectd.c
 # Sources each target links besides its own file (and the mock daemon).
 sources() {
 	case $1 in
-	runtime_state) echo src/runtime_state.c src/safe_file.c src/log_once.c ;;
-	mountinfo) echo src/mountinfo.c src/ident.c ;;
-	cgroup_path) echo src/cgroup_path.c ;;
-	config) echo tests/unit/fake_kernel.c src/mountinfo.c src/series.c \
-		src/ident.c src/histogram.c src/op_names.c src/errno_names.c \
-		src/log_once.c src/safe_file.c src/cgroup_path.c ;;
+	runtime_state) echo src/resolve/runtime_state.c src/utils/safe_file.c src/utils/log_once.c ;;
+	mountinfo) echo src/resolve/mount_table.c src/dispatch/identifier.c ;;
+	cgroup_path) echo src/resolve/cgroup_path.c ;;
+	config) echo tests/unit/fake_kernel.c src/drain/drain.c src/resolve/resolve.c \
+		src/dispatch/dispatch.c src/resolve/mount_table.c src/series/series.c \
+		src/dispatch/identifier.c src/series/histogram.c src/utils/op_names.c src/utils/errno_names.c \
+		src/utils/log_once.c src/utils/safe_file.c src/resolve/cgroup_path.c ;;
 	esac
 }
 

@@ -1,10 +1,12 @@
 /*
  * The plugin end to end through collectd's (mocked) dispatcher: config,
  * init, read and shutdown, with the kernel maps and pod names faked
- * (fake_kernel.c) and the real mountinfo, series, ident, histogram and name
+ * (fake_kernel.c) and the real drain, resolve, dispatch, mount table,
+ * series, identifier, histogram and name
  * modules. Checks the exact identifiers and values a write plugin gets.
  */
 #include "nfs_ebpf.c" /* static functions and state of the plugin */
+#include "identifier.h"
 
 #include "fake_kernel.h"
 #include <dirent.h>
@@ -367,7 +369,7 @@ DEF_TEST(failed_retirement_keeps_the_key_bound) {
   EXPECT_EQ_INT(0, read_once());
   fake_kill_cgroup(720);
   fake.delete_status = -EPERM;
-  for (int i = 0; i < UNRESOLVED_GRACE_READS + 2; i++) {
+  for (int i = 0; i < RESOLVE_GRACE_READS + 2; i++) {
     EXPECT_EQ_INT(0, read_once());
     EXPECT_EQ_INT(3, derive_of(who, "operations", WHAT_READ));
     EXPECT_EQ_INT(1, derive_of(who, "errors", "read-EIO@10.0.0.5:|vol|data"));
@@ -504,7 +506,7 @@ DEF_TEST(unresolved_keys_wait_then_say_so) {
   fake_add_pod(400, "shop", "web-1", "nginx");
   fake_set_stats(400, 99, NFS_OP_READ)->count = 1; /* device not mounted */
   fake_set_stats(555, DEV_DATA, NFS_OP_READ)->count = 2; /* unknown cgroup */
-  for (int i = 0; i < UNRESOLVED_GRACE_READS; i++) {
+  for (int i = 0; i < RESOLVE_GRACE_READS; i++) {
     EXPECT_EQ_INT(0, read_once());
     OK(find("shop_web-1_nginx", "operations", NULL) == NULL);
     OK(find("@unresolved", "operations", NULL) == NULL);
@@ -542,7 +544,7 @@ DEF_TEST(container_without_state_yet_is_not_pinned) {
 
 /* A pod whose namespace + pod + container exceed 127 characters, and
  * cgroups whose names hold '|', '~' or non-ASCII bytes: their names are
- * shortened or hashed (ident.h), and they are reported from the first
+ * shortened or hashed (identifier.h), and they are reported from the first
  * read like any other. */
 DEF_TEST(long_and_odd_names_are_reported) {
   reset_plugin();
@@ -563,17 +565,17 @@ DEF_TEST(long_and_odd_names_are_reported) {
   EXPECT_EQ_INT(0, read_once());
 
   char who[DATA_MAX_NAME_LEN];
-  int status = ident_who(who, sizeof(who), "argo", pod, "main", NULL);
+  int status = identifier_who(who, sizeof(who), "argo", pod, "main", NULL);
   EXPECT_EQ_INT(1, derive_of(who, "operations", WHAT_READ));
   EXPECT_EQ_INT(0, status);
-  EXPECT_EQ_INT(IDENT_MAX_LEN, strlen(who));
+  EXPECT_EQ_INT(IDENTIFIER_MAX_LEN, strlen(who));
   OK(strncmp(who, "argo_aaaa", 9) == 0);
   OK(strcmp(who + strlen(who) - 5, "_main") == 0);
   for (size_t i = 0; i < 3; i++) {
-    status = ident_who(who, sizeof(who), NULL, NULL, NULL, odd[i]);
+    status = identifier_who(who, sizeof(who), NULL, NULL, NULL, odd[i]);
     EXPECT_EQ_INT(2 + (derive_t)i, derive_of(who, "operations", WHAT_READ));
     EXPECT_EQ_INT(0, status);
-    OK(who[0] == '@' && who[1] == '~' && strlen(who) == 1 + IDENT_HASH_LEN);
+    OK(who[0] == '@' && who[1] == '~' && strlen(who) == 1 + IDENTIFIER_HASH_LEN);
   }
   return 0;
 }

@@ -54,11 +54,11 @@ def load_series(path):
     return out
 
 
-# ---- what the user sees of a name: src/ident.c's encoding, then the
+# ---- what the user sees of a name: src/dispatch/identifier.c's encoding, then the
 # relabel rules' decoding (docs/identifiers.md), written again from the
 # documentation so the lab checks the C code against it.
-IDENT_MAX_LEN = 127
-IDENT_HASH_LEN = 13
+IDENTIFIER_MAX_LEN = 127
+IDENTIFIER_HASH_LEN = 13
 
 
 def fnv1a64(data):
@@ -80,7 +80,7 @@ def encode_who(ns, pod, container, cgroup):
         raw = text.encode()
         bad = any(c < 0x20 or c > 0x7e or c in b"|~" + reserved for c in raw)
         if bad:
-            pieces.append([hash_text(fnv1a64(raw)), True, True, IDENT_HASH_LEN, False])
+            pieces.append([hash_text(fnv1a64(raw)), True, True, IDENTIFIER_HASH_LEN, False])
         else:
             pieces.append([raw, True, False, len(raw), False])
 
@@ -92,18 +92,18 @@ def encode_who(ns, pod, container, cgroup):
     else:
         fixed(b"@"), seg(cgroup, b"")
     total = sum(p[3] for p in pieces)
-    while total > IDENT_MAX_LEN:
-        cand = [p for p in pieces if p[1] and not p[2] and p[3] > IDENT_HASH_LEN]
+    while total > IDENTIFIER_MAX_LEN:
+        cand = [p for p in pieces if p[1] and not p[2] and p[3] > IDENTIFIER_HASH_LEN]
         if not cand:
             raise ValueError("identifier cannot fit")
         longest = max(cand, key=lambda p: p[3])  # the first of the longest
-        second = max([IDENT_HASH_LEN] + [p[3] for p in cand if p is not longest])
-        step = min(max(longest[3] - second, 1), total - IDENT_MAX_LEN)
+        second = max([IDENTIFIER_HASH_LEN] + [p[3] for p in cand if p is not longest])
+        step = min(max(longest[3] - second, 1), total - IDENTIFIER_MAX_LEN)
         longest[3] -= step
         longest[4] = True
         total -= step
     for p in pieces:
-        while p[4] and p[3] > IDENT_HASH_LEN and p[0][p[3] - IDENT_HASH_LEN - 1:][:1] == b":":
+        while p[4] and p[3] > IDENTIFIER_HASH_LEN and p[0][p[3] - IDENTIFIER_HASH_LEN - 1:][:1] == b":":
             p[3] -= 1
     cut_hash = hash_text(fnv1a64(b"".join(p[0].replace(b"/", b"|") for p in pieces)))
     out = b""
@@ -111,7 +111,7 @@ def encode_who(ns, pod, container, cgroup):
         if hashed:
             out += text
         elif cut:
-            out += text[:out_len - IDENT_HASH_LEN].replace(b"/", b"|") + cut_hash
+            out += text[:out_len - IDENTIFIER_HASH_LEN].replace(b"/", b"|") + cut_hash
         else:
             out += text.replace(b"/", b"|")
     return out.decode()

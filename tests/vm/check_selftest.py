@@ -242,7 +242,7 @@ def restart_selftest(tmp, tap):
 
 def encoding_selftest(tap):
     """check.py's copy of the identifier encoding gives what the plugin
-    (src/ident.c) gives: values taken from the C code."""
+    (src/dispatch/identifier.c) gives: values taken from the C code."""
     pod = ("data-pipeline-nightly-ingest-" * 7)[:186] + "-28f6d-x7k9q"
     tap(check.encode_who("argo", pod, "main", "") ==
         "argo_data-pipeline-nightly-ingest-data-pipeline-nightly-ingest-data-pipeline-"

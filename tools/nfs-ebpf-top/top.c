@@ -412,9 +412,9 @@ int top_aggregate(const top_sample_t *s, const top_opts_t *o,
       t->has_lost = true;
       continue;
     }
-    ident_labels_t l;
-    if (ident_decode_who(v->who, &l) != 0 ||
-        ident_decode_what(v->what, &l) != 0) {
+    identifier_labels_t l;
+    if (identifier_decode_who(v->who, &l) != 0 ||
+        identifier_decode_what(v->what, &l) != 0) {
       t->undecoded++;
       continue;
     }

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "ident.h"
+#include "identifier.h"
 
 /* collectd's name fields (DATA_MAX_NAME_LEN). */
 #define TOP_NAME_LEN 128

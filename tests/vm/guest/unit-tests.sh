@@ -1,5 +1,5 @@
 #!/bin/bash
-# The unit tests that load BPF (bpf/tracer_test), run inside a lab VM so
+# The unit tests that load BPF (tests/unit/tracer_test), run inside a lab VM so
 # that they hold on the lab's kernels and not only on the build machine's.
 # Run by run-vm.sh; re-emits the test's TAP lines into /vmout/guest.tap
 # (lab.sh renumbers them). A test binary that is missing or that crashes
@@ -11,7 +11,7 @@ set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
 main() {
-	local bin=${NFS_EBPF_TRACER_TEST:-$NFS_EBPF_REPO/bpf/tracer_test} rc=0
+	local bin=${NFS_EBPF_TRACER_TEST:-$NFS_EBPF_REPO/tests/unit/tracer_test} rc=0
 	: >"$LAB_OUT/guest.tap"
 	lab_base
 	[[ -x $bin ]] || {

@@ -7,7 +7,7 @@
  */
 #include "collectd_compat.h"
 
-#include "ident.h"
+#include "identifier.h"
 
 #define FNV64_OFFSET UINT64_C(0xcbf29ce484222325)
 #define FNV64_PRIME UINT64_C(0x100000001b3)
@@ -20,7 +20,7 @@ typedef struct {
   size_t len;       /* length in the unshortened field */
   bool variable;    /* outside data: may be cut */
   bool hashed;      /* replaced whole by hash_text */
-  char hash_text[IDENT_HASH_LEN + 1];
+  char hash_text[IDENTIFIER_HASH_LEN + 1];
   size_t out_len; /* length in the output, after any cut */
   bool cut;
 } piece_t;
@@ -48,8 +48,8 @@ uint64_t ident_fnv1a64(const void *data, size_t len) {
 
 /* "~" + the top 48 bits: FNV's multiply mixes every input byte into the
  * high bits, while bit k of the product only sees bits <= k. */
-static void hash_text(uint64_t hash, char out[IDENT_HASH_LEN + 1]) {
-  snprintf(out, IDENT_HASH_LEN + 1, "~%012" PRIx64, hash >> 16);
+static void hash_text(uint64_t hash, char out[IDENTIFIER_HASH_LEN + 1]) {
+  snprintf(out, IDENTIFIER_HASH_LEN + 1, "~%012" PRIx64, hash >> 16);
 }
 
 static char encoded_char(char c) { return c == '/' ? '|' : c; }
@@ -105,7 +105,7 @@ static void add_segment(field_t *f, const char *field_name, const char *text,
 
   p->hashed = true;
   hash_text(ident_fnv1a64(text, p->len), p->hash_text);
-  p->len = p->out_len = IDENT_HASH_LEN;
+  p->len = p->out_len = IDENTIFIER_HASH_LEN;
   if (!logged_bad_segment) {
     logged_bad_segment = true;
     char shown[256];
@@ -121,7 +121,7 @@ static uint64_t field_hash(const field_t *f) {
   for (size_t i = 0; i < f->num; i++) {
     const piece_t *p = &f->pieces[i];
     if (p->hashed) {
-      hash = fnv1a64_update(hash, p->hash_text, IDENT_HASH_LEN);
+      hash = fnv1a64_update(hash, p->hash_text, IDENTIFIER_HASH_LEN);
       continue;
     }
     for (size_t j = 0; j < p->len; j++) {
@@ -146,13 +146,13 @@ static int shorten(field_t *f, size_t limit) {
     piece_t *longest = NULL;
     for (size_t i = 0; i < f->num; i++) {
       piece_t *p = &f->pieces[i];
-      if (p->variable && !p->hashed && p->out_len > IDENT_HASH_LEN &&
+      if (p->variable && !p->hashed && p->out_len > IDENTIFIER_HASH_LEN &&
           (longest == NULL || p->out_len > longest->out_len))
         longest = p;
     }
     if (longest == NULL)
       return -1;
-    size_t second = IDENT_HASH_LEN;
+    size_t second = IDENTIFIER_HASH_LEN;
     for (size_t i = 0; i < f->num; i++) {
       piece_t *p = &f->pieces[i];
       if (p != longest && p->variable && !p->hashed && p->out_len > second)
@@ -172,8 +172,8 @@ static int shorten(field_t *f, size_t limit) {
    * server/export split; give up that ':' too. */
   for (size_t i = 0; i < f->num; i++) {
     piece_t *p = &f->pieces[i];
-    while (p->cut && p->out_len > IDENT_HASH_LEN &&
-           p->text[p->out_len - IDENT_HASH_LEN - 1] == ':')
+    while (p->cut && p->out_len > IDENTIFIER_HASH_LEN &&
+           p->text[p->out_len - IDENTIFIER_HASH_LEN - 1] == ':')
       p->out_len--;
   }
   return 0;
@@ -184,7 +184,7 @@ static int write_field(const field_t *f, char *buf) {
   bool any_cut = false;
   for (size_t i = 0; i < f->num; i++)
     any_cut |= f->pieces[i].cut;
-  char cut_hash[IDENT_HASH_LEN + 1] = "";
+  char cut_hash[IDENTIFIER_HASH_LEN + 1] = "";
   if (any_cut)
     hash_text(field_hash(f), cut_hash);
 
@@ -192,16 +192,16 @@ static int write_field(const field_t *f, char *buf) {
   for (size_t i = 0; i < f->num; i++) {
     const piece_t *p = &f->pieces[i];
     if (p->hashed) {
-      memcpy(buf + pos, p->hash_text, IDENT_HASH_LEN);
-      pos += IDENT_HASH_LEN;
+      memcpy(buf + pos, p->hash_text, IDENTIFIER_HASH_LEN);
+      pos += IDENTIFIER_HASH_LEN;
       continue;
     }
-    size_t keep = p->cut ? p->out_len - IDENT_HASH_LEN : p->out_len;
+    size_t keep = p->cut ? p->out_len - IDENTIFIER_HASH_LEN : p->out_len;
     for (size_t j = 0; j < keep; j++)
       buf[pos++] = encoded_char(p->text[j]);
     if (p->cut) {
-      memcpy(buf + pos, cut_hash, IDENT_HASH_LEN);
-      pos += IDENT_HASH_LEN;
+      memcpy(buf + pos, cut_hash, IDENTIFIER_HASH_LEN);
+      pos += IDENTIFIER_HASH_LEN;
     }
   }
   buf[pos] = '\0';
@@ -210,13 +210,13 @@ static int write_field(const field_t *f, char *buf) {
     logged_shortened = true;
     INFO("nfs_ebpf plugin: an identifier longer than %d characters was "
          "shortened to \"%s\" (logged once).",
-         IDENT_MAX_LEN, buf);
+         IDENTIFIER_MAX_LEN, buf);
   }
   return 0;
 }
 
 static int finish(field_t *f, char *buf, size_t size, const char *what) {
-  size_t limit = size - 1 < IDENT_MAX_LEN ? size - 1 : IDENT_MAX_LEN;
+  size_t limit = size - 1 < IDENTIFIER_MAX_LEN ? size - 1 : IDENTIFIER_MAX_LEN;
   if (shorten(f, limit) != 0) {
     ERROR("nfs_ebpf plugin: cannot fit the %s identifier into %zu "
           "characters.",
@@ -227,7 +227,7 @@ static int finish(field_t *f, char *buf, size_t size, const char *what) {
   return write_field(f, buf);
 }
 
-int ident_who(char *buf, size_t size, const char *ns, const char *pod,
+int identifier_who(char *buf, size_t size, const char *ns, const char *pod,
               const char *container, const char *cgroup) {
   if (buf == NULL || size == 0)
     return -1;
@@ -236,7 +236,7 @@ int ident_who(char *buf, size_t size, const char *ns, const char *pod,
 
   if (ns != NULL) {
     if (pod == NULL || container == NULL) {
-      ERROR("nfs_ebpf plugin: ident_who: a namespace without pod or "
+      ERROR("nfs_ebpf plugin: identifier_who: a namespace without pod or "
             "container.");
       return -1;
     }
@@ -248,7 +248,7 @@ int ident_who(char *buf, size_t size, const char *ns, const char *pod,
     add_segment(&f, "container", container, "_@");
   } else {
     if (cgroup == NULL) {
-      ERROR("nfs_ebpf plugin: ident_who: neither a pod nor a cgroup.");
+      ERROR("nfs_ebpf plugin: identifier_who: neither a pod nor a cgroup.");
       return -1;
     }
     /* Everything after the leading '@' is the cgroup: systemd names such
@@ -259,7 +259,7 @@ int ident_who(char *buf, size_t size, const char *ns, const char *pod,
   return finish(&f, buf, size, "who");
 }
 
-int ident_what(char *buf, size_t size, const char *op, const char *qualifier,
+int identifier_what(char *buf, size_t size, const char *op, const char *qualifier,
                const char *server, const char *export_) {
   if (buf == NULL || size == 0)
     return -1;
@@ -267,7 +267,7 @@ int ident_what(char *buf, size_t size, const char *op, const char *qualifier,
   if (op == NULL || op[0] == '\0' || strpbrk(op, "-@/|~:") != NULL ||
       (qualifier != NULL && strpbrk(qualifier, "@/|~") != NULL) ||
       server == NULL || export_ == NULL) {
-    ERROR("nfs_ebpf plugin: ident_what: invalid op \"%s\" or qualifier "
+    ERROR("nfs_ebpf plugin: identifier_what: invalid op \"%s\" or qualifier "
           "\"%s\".",
           op ? op : "(null)", qualifier ? qualifier : "(null)");
     return -1;
@@ -290,7 +290,7 @@ int ident_what(char *buf, size_t size, const char *op, const char *qualifier,
     if (!p->hashed) {
       p->hashed = true;
       hash_text(ident_fnv1a64(export_, strlen(export_)), p->hash_text);
-      p->len = p->out_len = IDENT_HASH_LEN;
+      p->len = p->out_len = IDENTIFIER_HASH_LEN;
     }
   } else {
     add_segment(&f, "export", export_, NULL);
@@ -298,7 +298,7 @@ int ident_what(char *buf, size_t size, const char *op, const char *qualifier,
   return finish(&f, buf, size, "what");
 }
 
-int ident_split_source(const char *source, char *server, size_t server_size,
+int identifier_split_source(const char *source, char *server, size_t server_size,
                        char *export_, size_t export_size) {
   if (server == NULL || export_ == NULL || server_size == 0 ||
       export_size == 0)

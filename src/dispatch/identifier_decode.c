@@ -1,9 +1,9 @@
 /*
- * Decoding of the identifiers ident.c writes: the relabel rules' regexes
- * (ident.h) in C, for the unit tests and for nfs-ebpf-top. libc only: the
+ * Decoding of the identifiers identifier.c writes: the relabel rules' regexes
+ * (identifier.h) in C, for the unit tests and for nfs-ebpf-top. libc only: the
  * tools that link this run outside collectd.
  */
-#include "ident.h"
+#include "identifier.h"
 
 #include <string.h>
 
@@ -20,7 +20,7 @@ static int unbar(char *dst, size_t size, const char *src, size_t len) {
 }
 
 /* ^@(.*)$ | ^([^_]*)_([^_]*)_(.*)$ */
-int ident_decode_who(const char *who, ident_labels_t *l) {
+int identifier_decode_who(const char *who, identifier_labels_t *l) {
   l->ns[0] = l->pod[0] = l->container[0] = l->cgroup[0] = '\0';
   if (who == NULL)
     return -1;
@@ -40,7 +40,7 @@ int ident_decode_who(const char *who, ident_labels_t *l) {
 }
 
 /* ^([^-@]+)(-([^@]*))?@(.*?):([|~].*)?$ */
-int ident_decode_what(const char *what, ident_labels_t *l) {
+int identifier_decode_what(const char *what, identifier_labels_t *l) {
   l->op[0] = l->qualifier[0] = l->server[0] = l->export_[0] = '\0';
   if (what == NULL)
     return -1;
@@ -65,7 +65,7 @@ int ident_decode_what(const char *what, ident_labels_t *l) {
         return 0;
       goto fail;
     }
-    /* No split (ident_what always writes one, but a value from elsewhere
+    /* No split (identifier_what always writes one, but a value from elsewhere
      * may not): the whole mount is the server, as the shipped relabel
      * rules make it ("a source without ':/' is all server"). */
     if (unbar(l->server, sizeof(l->server), p, strlen(p)) == 0)

@@ -1,5 +1,5 @@
 /*
- * Tests for mountinfo.c: the line parser on each odd shape, the device ->
+ * Tests for mount_table.c: the line parser on each odd shape, the device ->
  * NFS table on fixtures taken from real node shapes, change detection on
  * plain files, and (as root, in a private mount namespace) the kernel's
  * poll() notification on /proc/self/mountinfo.
@@ -8,7 +8,7 @@
 #include "collectd_compat.h"
 
 #include "mock_collectd.h"
-#include "mountinfo.h"
+#include "mount_table.h"
 
 #include <collectd/core/testing.h>
 #include <sched.h>
@@ -429,7 +429,7 @@ int main(void) {
     snprintf(fixtures, sizeof(fixtures), "%s/tests/fixtures", srcdir);
   else
     sstrncpy(fixtures, "tests/fixtures", sizeof(fixtures));
-  sstrncpy(tmpdir, "/tmp/mountinfo_test.XXXXXX", sizeof(tmpdir));
+  sstrncpy(tmpdir, "/tmp/mount_table_test.XXXXXX", sizeof(tmpdir));
   if (mkdtemp(tmpdir) == NULL) {
     printf("not ok 1 - mkdtemp: %s\n", strerror(errno));
     return 1;

@@ -45,7 +45,7 @@ typedef struct {
 typedef struct series_s {
   char who[SERIES_NAME_LEN]; /* plugin_instance, already encoded */
   /* Raw, from mountinfo, whole: two long exports that differ only at the
-   * end must stay two series (ident.c hashes them apart). */
+   * end must stay two series (identifier.c hashes them apart). */
   char *server;
   char *export_;
   uint32_t op; /* enum nfs_ebpf_op */
@@ -104,7 +104,7 @@ size_t series_count(const series_table_t *t);
 /* Kernel key -> series. `cgroup_id, dev, op` is the triple both maps share
  * (struct op_key; errors use the same triple). */
 series_t *series_bound(const series_table_t *t, const struct op_key *key);
-/* `mount` is the mount generation (mountinfo.h) the key was resolved
+/* `mount` is the mount generation (mount_table.h) the key was resolved
  * under, 0 for none. */
 int series_bind(series_table_t *t, const struct op_key *key, series_t *s,
                 uint64_t mount);

@@ -11,8 +11,8 @@
  */
 #include "collectd_compat.h"
 
-#include "ident.h"
-#include "mountinfo.h"
+#include "identifier.h"
+#include "mount_table.h"
 
 #include <dirent.h>
 #include <poll.h>
@@ -216,7 +216,7 @@ static int mount_fill(nfs_mount_t *m, const mountinfo_line_t *l) {
   m->export_ = malloc(source_len + 1);
   if (m->source == NULL || m->mount_point == NULL || m->server == NULL ||
       m->export_ == NULL ||
-      ident_split_source(l->source, m->server, source_len + 1, m->export_,
+      identifier_split_source(l->source, m->server, source_len + 1, m->export_,
                          source_len + 1) != 0) {
     mount_free(m);
     return -ENOMEM;

@@ -1,5 +1,5 @@
 /*
- * Tests of the loader (src/tracer.c) and of the BPF programs' data path on
+ * Tests of the loader (src/probe/tracer.c) and of the BPF programs' data path on
  * a kernel WITHOUT NFS. Needs root (or CAP_BPF+CAP_PERFMON) and kernel BTF:
  * without them every test fails, on purpose (nothing here is skipped).
  *
@@ -19,15 +19,15 @@
  *
  * Build (from the repository root, after generating the skeleton):
  *   gcc -std=gnu11 -Wall -Wextra -DHAVE_CONFIG_H -I/usr/include/collectd \
- *       -Isrc -Ibpf -I<dir of nfs_ebpf.skel.h> bpf/tracer_test.c \
+ *       -Isrc -Ibpf -I<dir of nfs_ebpf.skel.h> tests/unit/tracer_test.c \
  *       tests/unit/mock_collectd.c -o tracer_test -lbpf -lelf -lz
  */
-#include "../src/tracer.c"
+#include "tracer.c"
 
 #include <collectd/core/testing.h>
 #include <pthread.h>
 
-#include "../tests/unit/mock_collectd.h"
+#include "mock_collectd.h"
 
 
 static char tmpdir[] = "/tmp/nfs_ebpf_tracer_test.XXXXXX";

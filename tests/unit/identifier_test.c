@@ -1,27 +1,27 @@
 /*
- * Tests for ident.c. Besides the documented examples they prove, over many
+ * Tests for identifier.c. Besides the documented examples they prove, over many
  * generated names, that identifiers are unique, stable, untouched by the
  * daemon's escape_slashes, and that the decoder built like the Prometheus
- * relabel rules (ident_decode.c, see ident.h) gets the original labels
+ * relabel rules (identifier_decode.c, see identifier.h) gets the original labels
  * back.
  */
 #include "collectd_compat.h"
 
-#include "ident.h"
+#include "identifier.h"
 #include "mock_collectd.h"
 
 #include <collectd/core/testing.h>
 
-/* ---- the decoder (ident_decode.c) mirrors the relabel regexes ---- */
+/* ---- the decoder (identifier_decode.c) mirrors the relabel regexes ---- */
 
-typedef ident_labels_t labels_t;
+typedef identifier_labels_t labels_t;
 
 static int decode_who(const char *who, labels_t *l) {
-  return ident_decode_who(who, l);
+  return identifier_decode_who(who, l);
 }
 
 static int decode_what(const char *what, labels_t *l) {
-  return ident_decode_what(what, l);
+  return identifier_decode_what(what, l);
 }
 
 /* ---- helpers ---- */
@@ -32,9 +32,9 @@ static bool label_ok(const char *got, const char *orig) {
   if (strcmp(got, orig) == 0)
     return true;
   size_t len = strlen(got);
-  if (len < IDENT_HASH_LEN)
+  if (len < IDENTIFIER_HASH_LEN)
     return false;
-  size_t keep = len - IDENT_HASH_LEN;
+  size_t keep = len - IDENTIFIER_HASH_LEN;
   if (got[keep] != '~' || strspn(got + keep + 1, "0123456789abcdef") != 12)
     return false;
   /* the kept beginning, with '/' decoded from '|' like the relabel rules */
@@ -82,61 +82,61 @@ static int cmp_str(const void *a, const void *b) {
 /* ---- tests ---- */
 
 DEF_TEST(documented_examples) {
-  EXPECT_EQ_INT(0, ident_who(who, sizeof(who), "shop", "web-0", "nginx", NULL));
+  EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), "shop", "web-0", "nginx", NULL));
   EXPECT_EQ_STR("shop_web-0_nginx", who);
   char server[64], export_[64];
-  CHECK_ZERO(ident_split_source("10.0.0.5:/vol/data", server, sizeof(server),
+  CHECK_ZERO(identifier_split_source("10.0.0.5:/vol/data", server, sizeof(server),
                                 export_, sizeof(export_)));
   EXPECT_EQ_STR("10.0.0.5", server);
   EXPECT_EQ_STR("/vol/data", export_);
-  EXPECT_EQ_INT(0, ident_what(what, sizeof(what), "read", NULL, server,
+  EXPECT_EQ_INT(0, identifier_what(what, sizeof(what), "read", NULL, server,
                               export_));
   EXPECT_EQ_STR("read@10.0.0.5:|vol|data", what);
   OK(survives_dispatch(who, what));
 
-  EXPECT_EQ_INT(0, ident_who(who, sizeof(who), NULL, NULL, NULL,
+  EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), NULL, NULL, NULL,
                              "kubelet.service"));
   EXPECT_EQ_STR("@kubelet.service", who);
-  EXPECT_EQ_INT(0, ident_who(who, sizeof(who), NULL, NULL, NULL, "/"));
+  EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), NULL, NULL, NULL, "/"));
   EXPECT_EQ_STR("@|", who);
   /* a lone "/" would become "root" in the daemon; ours never is one */
   OK(survives_dispatch(who, what));
-  EXPECT_EQ_INT(0, ident_who(who, sizeof(who), NULL, NULL, NULL,
+  EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), NULL, NULL, NULL,
                              "user@1000.service"));
   EXPECT_EQ_STR("@user@1000.service", who);
 
-  ident_what(what, sizeof(what), "read", "0.001", "10.0.0.5", "/vol/data");
+  identifier_what(what, sizeof(what), "read", "0.001", "10.0.0.5", "/vol/data");
   EXPECT_EQ_STR("read-0.001@10.0.0.5:|vol|data", what);
-  ident_what(what, sizeof(what), "read", "+Inf", "10.0.0.5", "/vol/data");
+  identifier_what(what, sizeof(what), "read", "+Inf", "10.0.0.5", "/vol/data");
   EXPECT_EQ_STR("read-+Inf@10.0.0.5:|vol|data", what);
-  ident_what(what, sizeof(what), "write", "ESTALE", "10.0.0.5", "/");
+  identifier_what(what, sizeof(what), "write", "ESTALE", "10.0.0.5", "/");
   EXPECT_EQ_STR("write-ESTALE@10.0.0.5:|", what);
   return 0;
 }
 
 DEF_TEST(split_source) {
   char s[64], e[64];
-  CHECK_ZERO(ident_split_source("[fd00::1]:/export", s, sizeof(s), e,
+  CHECK_ZERO(identifier_split_source("[fd00::1]:/export", s, sizeof(s), e,
                                 sizeof(e)));
   EXPECT_EQ_STR("[fd00::1]", s);
   EXPECT_EQ_STR("/export", e);
-  CHECK_ZERO(ident_split_source("nfs.example:/a:/b", s, sizeof(s), e,
+  CHECK_ZERO(identifier_split_source("nfs.example:/a:/b", s, sizeof(s), e,
                                 sizeof(e)));
   EXPECT_EQ_STR("nfs.example", s);
   EXPECT_EQ_STR("/a:/b", e);
-  CHECK_ZERO(ident_split_source("nfsserver:vol", s, sizeof(s), e, sizeof(e)));
+  CHECK_ZERO(identifier_split_source("nfsserver:vol", s, sizeof(s), e, sizeof(e)));
   EXPECT_EQ_STR("nfsserver:vol", s);
   EXPECT_EQ_STR("", e);
-  CHECK_ZERO(ident_split_source("srv:/", s, sizeof(s), e, sizeof(e)));
+  CHECK_ZERO(identifier_split_source("srv:/", s, sizeof(s), e, sizeof(e)));
   EXPECT_EQ_STR("srv", s);
   EXPECT_EQ_STR("/", e);
   /* too small: nothing, never a truncated name */
   char tiny[4];
-  EXPECT_EQ_INT(-1, ident_split_source("10.0.0.5:/v", tiny, sizeof(tiny), e,
+  EXPECT_EQ_INT(-1, identifier_split_source("10.0.0.5:/v", tiny, sizeof(tiny), e,
                                        sizeof(e)));
   EXPECT_EQ_STR("", tiny);
   EXPECT_EQ_STR("", e);
-  EXPECT_EQ_INT(-1, ident_split_source(NULL, s, sizeof(s), e, sizeof(e)));
+  EXPECT_EQ_INT(-1, identifier_split_source(NULL, s, sizeof(s), e, sizeof(e)));
   return 0;
 }
 
@@ -154,9 +154,9 @@ DEF_TEST(decodes_tricky_mounts) {
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char s[128], e[128];
-    CHECK_ZERO(ident_split_source(cases[i].source, s, sizeof(s), e,
+    CHECK_ZERO(identifier_split_source(cases[i].source, s, sizeof(s), e,
                                   sizeof(e)));
-    EXPECT_EQ_INT(0, ident_what(what, sizeof(what), "getattr",
+    EXPECT_EQ_INT(0, identifier_what(what, sizeof(what), "getattr",
                                 cases[i].qualifier, s, e));
     memset(&l, 0, sizeof(l));
     CHECK_ZERO(decode_what(what, &l));
@@ -173,7 +173,7 @@ DEF_TEST(bad_segments_hashed_and_logged_once) {
   mock_reset();
   mock_log_set_echo(false);
   /* the log names the first one, escaped, with what it is reported as */
-  EXPECT_EQ_INT(0, ident_who(who, sizeof(who), NULL, NULL, NULL,
+  EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), NULL, NULL, NULL,
                              "caf\xc3\xa9\\x|y.service"));
   char line[128];
   snprintf(line, sizeof(line),
@@ -181,7 +181,7 @@ DEF_TEST(bad_segments_hashed_and_logged_once) {
            "non-printable or reserved characters; it is reported as \"%s\"",
            who + 1);
   EXPECT_EQ_INT(1, mock_log_count(LOG_WARNING, line));
-  EXPECT_EQ_INT(0, ident_who(who, sizeof(who), "ns", "bad_pod", "c", NULL));
+  EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), "ns", "bad_pod", "c", NULL));
   /* "bad_pod" would split the who wrongly: replaced by its hash */
   char expect[64];
   snprintf(expect, sizeof(expect), "ns_~%012" PRIx64 "_c",
@@ -192,17 +192,17 @@ DEF_TEST(bad_segments_hashed_and_logged_once) {
   EXPECT_EQ_STR("ns", l.ns);
   EXPECT_EQ_STR("c", l.container);
 
-  EXPECT_EQ_INT(0, ident_what(what, sizeof(what), "read", NULL, "srv",
+  EXPECT_EQ_INT(0, identifier_what(what, sizeof(what), "read", NULL, "srv",
                               "/caf\xc3\xa9"));
   OK(strncmp(what, "read@srv:~", 10) == 0 && strlen(what) == 10 + 12);
   CHECK_ZERO(decode_what(what, &l));
   EXPECT_EQ_STR("srv", l.server);
   OK(l.export_[0] == '~');
-  EXPECT_EQ_INT(0, ident_who(who, sizeof(who), NULL, NULL, NULL, "a|b"));
+  EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), NULL, NULL, NULL, "a|b"));
   OK(who[0] == '@' && who[1] == '~');
-  EXPECT_EQ_INT(0, ident_what(what, sizeof(what), "read", NULL, "s~x", "/e"));
+  EXPECT_EQ_INT(0, identifier_what(what, sizeof(what), "read", NULL, "s~x", "/e"));
   OK(strncmp(what, "read@~", 6) == 0);
-  EXPECT_EQ_INT(0, ident_what(what, sizeof(what), "read", NULL, "tab\there",
+  EXPECT_EQ_INT(0, identifier_what(what, sizeof(what), "read", NULL, "tab\there",
                               "/e"));
   OK(strncmp(what, "read@~", 6) == 0);
   /* logged, and only once for all of the above */
@@ -210,11 +210,11 @@ DEF_TEST(bad_segments_hashed_and_logged_once) {
   OK(survives_dispatch(who, what));
 
   /* our own vocabulary is checked, not hashed */
-  EXPECT_EQ_INT(-1, ident_what(what, sizeof(what), "re-ad", NULL, "s", "/e"));
+  EXPECT_EQ_INT(-1, identifier_what(what, sizeof(what), "re-ad", NULL, "s", "/e"));
   EXPECT_EQ_STR("", what);
-  EXPECT_EQ_INT(-1, ident_what(what, sizeof(what), "read", "a@b", "s", "/e"));
-  EXPECT_EQ_INT(-1, ident_who(who, sizeof(who), "ns", NULL, "c", NULL));
-  EXPECT_EQ_INT(-1, ident_who(who, sizeof(who), NULL, NULL, NULL, NULL));
+  EXPECT_EQ_INT(-1, identifier_what(what, sizeof(what), "read", "a@b", "s", "/e"));
+  EXPECT_EQ_INT(-1, identifier_who(who, sizeof(who), "ns", NULL, "c", NULL));
+  EXPECT_EQ_INT(-1, identifier_who(who, sizeof(who), NULL, NULL, NULL, NULL));
   OK(mock_log_count(LOG_ERR, "nfs_ebpf plugin: ") >= 4);
   mock_log_set_echo(true);
   return 0;
@@ -226,8 +226,8 @@ DEF_TEST(long_names_shortened_with_hash_of_whole_field) {
   char pod[254];
   memset(pod, 'p', 253);
   pod[253] = '\0';
-  EXPECT_EQ_INT(0, ident_who(who, sizeof(who), "team-a", pod, "app", NULL));
-  EXPECT_EQ_INT(IDENT_MAX_LEN, strlen(who));
+  EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), "team-a", pod, "app", NULL));
+  EXPECT_EQ_INT(IDENTIFIER_MAX_LEN, strlen(who));
   /* the hash is FNV-1a of the whole unshortened field */
   char full[512];
   snprintf(full, sizeof(full), "team-a_%s_app", pod);
@@ -241,11 +241,11 @@ DEF_TEST(long_names_shortened_with_hash_of_whole_field) {
 
   /* stability: same input, same identifier */
   char again[DATA_MAX_NAME_LEN];
-  ident_who(again, sizeof(again), "team-a", pod, "app", NULL);
+  identifier_who(again, sizeof(again), "team-a", pod, "app", NULL);
   EXPECT_EQ_STR(who, again);
   /* a difference past the cut still gives another identifier */
   pod[252] = 'q';
-  ident_who(again, sizeof(again), "team-a", pod, "app", NULL);
+  identifier_who(again, sizeof(again), "team-a", pod, "app", NULL);
   OK(strcmp(who, again) != 0);
 
   /* long server and export: both stay decodable */
@@ -255,9 +255,9 @@ DEF_TEST(long_names_shortened_with_hash_of_whole_field) {
   strcpy(export_, "/");
   for (int i = 0; i < 30; i++)
     strcat(export_, "dir-long/");
-  EXPECT_EQ_INT(0, ident_what(what, sizeof(what), "readdir", "2.5", server,
+  EXPECT_EQ_INT(0, identifier_what(what, sizeof(what), "readdir", "2.5", server,
                               export_));
-  EXPECT_EQ_INT(IDENT_MAX_LEN, strlen(what));
+  EXPECT_EQ_INT(IDENTIFIER_MAX_LEN, strlen(what));
   labels_t l;
   CHECK_ZERO(decode_what(what, &l));
   EXPECT_EQ_STR("readdir", l.op);
@@ -275,7 +275,7 @@ DEF_TEST(long_names_shortened_with_hash_of_whole_field) {
   for (size_t cut = 0; cut < 20; cut++) {
     char exp2[64];
     snprintf(exp2, sizeof(exp2), "/%.*s", (int)cut, "xxxxxxxxxxxxxxxxxxxx");
-    ident_what(what, sizeof(what), "read", "ESTALE", v6, exp2);
+    identifier_what(what, sizeof(what), "read", "ESTALE", v6, exp2);
     CHECK_ZERO(decode_what(what, &l));
     if (strcmp(l.export_, exp2) != 0) {
       printf("not ok %d - %s decodes export \"%s\"\n", ++check_count__, what,
@@ -287,13 +287,13 @@ DEF_TEST(long_names_shortened_with_hash_of_whole_field) {
 
   /* a small buffer limits the length too */
   char small[40];
-  EXPECT_EQ_INT(0, ident_who(small, sizeof(small), "team-a", pod, "app",
+  EXPECT_EQ_INT(0, identifier_who(small, sizeof(small), "team-a", pod, "app",
                              NULL));
   EXPECT_EQ_INT(39, strlen(small));
   OK(strchr(small, '~') != NULL);
   /* too small to hold even the hashes: error, empty */
   char tiny[10];
-  EXPECT_EQ_INT(-1, ident_who(tiny, sizeof(tiny), "team-a", pod, "app", NULL));
+  EXPECT_EQ_INT(-1, identifier_who(tiny, sizeof(tiny), "team-a", pod, "app", NULL));
   EXPECT_EQ_STR("", tiny);
   mock_log_set_echo(true);
   return 0;
@@ -325,18 +325,18 @@ DEF_TEST(unique_stable_escape_proof_and_round_trip) {
     random_text(export_ + 1, rng() % 200, "/abc .:@-_");
 
     char w[DATA_MAX_NAME_LEN], t[DATA_MAX_NAME_LEN];
-    int sw = ident_who(w, sizeof(w), ns, pod, container, NULL);
-    int st = ident_what(t, sizeof(t), "write", (i % 3) ? "0.005" : NULL,
+    int sw = identifier_who(w, sizeof(w), ns, pod, container, NULL);
+    int st = identifier_what(t, sizeof(t), "write", (i % 3) ? "0.005" : NULL,
                         server, export_);
-    if (sw < 0 || st < 0 || strlen(w) > IDENT_MAX_LEN ||
-        strlen(t) > IDENT_MAX_LEN) {
+    if (sw < 0 || st < 0 || strlen(w) > IDENTIFIER_MAX_LEN ||
+        strlen(t) > IDENTIFIER_MAX_LEN) {
       printf("not ok %d - encoding failed for #%d\n", ++check_count__, i);
       return -1;
     }
     snprintf(names[i], sizeof(names[i]), "%s/%s", w, t);
     char w2[DATA_MAX_NAME_LEN], t2[DATA_MAX_NAME_LEN];
-    ident_who(w2, sizeof(w2), ns, pod, container, NULL);
-    ident_what(t2, sizeof(t2), "write", (i % 3) ? "0.005" : NULL, server,
+    identifier_who(w2, sizeof(w2), ns, pod, container, NULL);
+    identifier_what(t2, sizeof(t2), "write", (i % 3) ? "0.005" : NULL, server,
                export_);
     unstable += strcmp(w, w2) != 0 || strcmp(t, t2) != 0;
 
@@ -388,35 +388,35 @@ DEF_TEST(unique_stable_escape_proof_and_round_trip) {
 /* What the relabel regexes do not match, the decoder refuses too (and
  * leaves no half-filled labels behind). */
 DEF_TEST(decoder_refuses_non_matching_fields) {
-  ident_labels_t l;
+  identifier_labels_t l;
   const char *bad_who[] = {"", "nounderscore", "ns_pod"};
   for (size_t i = 0; i < sizeof(bad_who) / sizeof(bad_who[0]); i++) {
-    EXPECT_EQ_INT(-1, ident_decode_who(bad_who[i], &l));
+    EXPECT_EQ_INT(-1, identifier_decode_who(bad_who[i], &l));
     OK(l.ns[0] == '\0' && l.pod[0] == '\0' && l.cgroup[0] == '\0');
   }
   const char *bad_what[] = {"", "missed_return", "-1@s:|e", "read-0.1"};
   for (size_t i = 0; i < sizeof(bad_what) / sizeof(bad_what[0]); i++) {
-    EXPECT_EQ_INT(-1, ident_decode_what(bad_what[i], &l));
+    EXPECT_EQ_INT(-1, identifier_decode_what(bad_what[i], &l));
     OK(l.op[0] == '\0' && l.server[0] == '\0' && l.qualifier[0] == '\0');
   }
   /* the root cgroup, an empty export, a le holding '-' */
-  CHECK_ZERO(ident_decode_who("@|", &l));
+  CHECK_ZERO(identifier_decode_who("@|", &l));
   EXPECT_EQ_STR("/", l.cgroup);
-  CHECK_ZERO(ident_decode_what("read-1e-05@nfsserver:vol:", &l));
+  CHECK_ZERO(identifier_decode_what("read-1e-05@nfsserver:vol:", &l));
   EXPECT_EQ_STR("read", l.op);
   EXPECT_EQ_STR("1e-05", l.qualifier);
   EXPECT_EQ_STR("nfsserver:vol", l.server);
   EXPECT_EQ_STR("", l.export_);
   /* no split at all: all server, as the relabel rules have it */
-  CHECK_ZERO(ident_decode_what("write@fileserver:vol", &l));
+  CHECK_ZERO(identifier_decode_what("write@fileserver:vol", &l));
   EXPECT_EQ_STR("fileserver:vol", l.server);
   EXPECT_EQ_STR("", l.export_);
   /* a field longer than collectd allows is not one of ours */
-  char longer[IDENT_MAX_LEN + 3];
+  char longer[IDENTIFIER_MAX_LEN + 3];
   memset(longer, 'a', sizeof(longer) - 1);
   longer[0] = '@';
   longer[sizeof(longer) - 1] = '\0';
-  EXPECT_EQ_INT(-1, ident_decode_who(longer, &l));
+  EXPECT_EQ_INT(-1, identifier_decode_who(longer, &l));
   return 0;
 }
 

@@ -361,7 +361,7 @@ static int share_maps(const tracer_t *t, struct nfs_ebpf *skel)
  * "builtin" when the code is part of the kernel image.
  */
 static bool module_state(const tracer_t *t, const char *module, char *ident,
-			 size_t ident_size, bool *builtin)
+			 size_t identifier_size, bool *builtin)
 {
 	char path[PATH_MAX + 64];
 	char buf[64] = "";
@@ -378,7 +378,7 @@ static bool module_state(const tracer_t *t, const char *module, char *ident,
 	FILE *fh = fopen(path, "r");
 	if (fh == NULL) {
 		*builtin = true;
-		sstrncpy(ident, "builtin", ident_size);
+		sstrncpy(ident, "builtin", identifier_size);
 		return true;
 	}
 	if (fgets(buf, sizeof(buf), fh) == NULL)
@@ -401,7 +401,7 @@ static bool module_state(const tracer_t *t, const char *module, char *ident,
 	buf[strcspn(buf, "\n")] = '\0';
 	/* Without access to sections/ a reload between two intervals goes
 	 * unnoticed; unload and load in separate intervals still works. */
-	snprintf(ident, ident_size, "live:%s", buf);
+	snprintf(ident, identifier_size, "live:%s", buf);
 	return true;
 }
 

@@ -7,7 +7,7 @@
  *   who  = "<ns>_<pod>_<container>"  |  "@<cgroup>"
  *   what = "<op>[-<qualifier>]@<server>:<export>"
  *
- * Decoding (what the relabel rules do; tests/unit/ident_test.c mirrors it):
+ * Decoding (what the relabel rules do; tests/unit/identifier_test.c mirrors it):
  *   who:  ^@(.*)$ -> cgroup;  ^([^_]*)_([^_]*)_(.*)$ -> namespace, pod,
  *         container
  *   what: ^([^-@]+)(-([^@]*))?@(.*?):([|~].*)?$ -> op, qualifier, server,
@@ -22,10 +22,10 @@
 #include <stdint.h>
 
 /* collectd's name fields hold 127 characters. */
-#define IDENT_MAX_LEN 127
+#define IDENTIFIER_MAX_LEN 127
 
 /* Length of "~" + 12 hex digits. */
-#define IDENT_HASH_LEN 13
+#define IDENTIFIER_HASH_LEN 13
 
 /* FNV-1a 64 over len bytes (exposed for tests and for anyone who wants to
  * find an identifier from the long name). */
@@ -33,30 +33,30 @@ uint64_t ident_fnv1a64(const void *data, size_t len);
 
 /* who of a pod process (ns, pod, container non-NULL, cgroup ignored) or of
  * a process outside pods (ns == NULL: "@" + cgroup; "/" becomes "@|").
- * Writes at most min(size - 1, IDENT_MAX_LEN) characters. Returns 0 when
+ * Writes at most min(size - 1, IDENTIFIER_MAX_LEN) characters. Returns 0 when
  * buf holds the identifier, shortened or hashed ones included: they are
  * the encoding of long or odd names, not a failure, and a '~' in buf (never
  * part of a name we copy) marks them. Returns -1 on bad arguments or a buf
  * too small for even the hashes (logged; buf then holds ""). */
-int ident_who(char *buf, size_t size, const char *ns, const char *pod,
+int identifier_who(char *buf, size_t size, const char *ns, const char *pod,
               const char *container, const char *cgroup);
 
 /* what of a series: op (e.g. "read"), optional qualifier ("0.001", "+Inf",
  * "ESTALE"; NULL or "" for none), server and export as split by
- * ident_split_source. Returns 0 or -1 as ident_who. op must not contain
+ * identifier_split_source. Returns 0 or -1 as identifier_who. op must not contain
  * '-', '@', '/', and the qualifier no '@' or '/': they are ours, not user
  * data, so a bad one is a bug and returns -1. */
-int ident_what(char *buf, size_t size, const char *op, const char *qualifier,
+int identifier_what(char *buf, size_t size, const char *op, const char *qualifier,
                const char *server, const char *export_);
 
 /* Splits a mount source at its first ":/": "10.0.0.5:/vol" -> "10.0.0.5",
  * "/vol"; "[fd00::1]:/x" -> "[fd00::1]", "/x"; no ":/" -> whole source as
  * server, "" as export. Returns 0, or -1 if a buffer is too small (both
  * buffers then hold ""; never a truncated name). */
-int ident_split_source(const char *source, char *server, size_t server_size,
+int identifier_split_source(const char *source, char *server, size_t server_size,
                        char *export_, size_t export_size);
 
-/* ---- Decoding (src/ident_decode.c: libc only, so tools outside the
+/* ---- Decoding (src/dispatch/identifier_decode.c: libc only, so tools outside the
  * daemon, such as nfs-ebpf-top, link it without collectd) ---- */
 
 /* Labels of one identifier, '|' already turned back into '/'. A field that
@@ -64,21 +64,21 @@ int ident_split_source(const char *source, char *server, size_t server_size,
  * pods, qualifier without le or errno). Sizes hold any 127-character
  * field. */
 typedef struct {
-  char ns[IDENT_MAX_LEN + 1], pod[IDENT_MAX_LEN + 1];
-  char container[IDENT_MAX_LEN + 1], cgroup[IDENT_MAX_LEN + 1];
-  char op[IDENT_MAX_LEN + 1], qualifier[IDENT_MAX_LEN + 1];
-  char server[IDENT_MAX_LEN + 1], export_[IDENT_MAX_LEN + 1];
-} ident_labels_t;
+  char ns[IDENTIFIER_MAX_LEN + 1], pod[IDENTIFIER_MAX_LEN + 1];
+  char container[IDENTIFIER_MAX_LEN + 1], cgroup[IDENTIFIER_MAX_LEN + 1];
+  char op[IDENTIFIER_MAX_LEN + 1], qualifier[IDENTIFIER_MAX_LEN + 1];
+  char server[IDENTIFIER_MAX_LEN + 1], export_[IDENTIFIER_MAX_LEN + 1];
+} identifier_labels_t;
 
 /* Splits a who as the relabel rules do (see the top of this file) into
  * l->ns, pod, container or l->cgroup (the others are cleared). Returns 0,
- * or -1 if it matches neither form or is longer than IDENT_MAX_LEN. */
-int ident_decode_who(const char *who, ident_labels_t *l);
+ * or -1 if it matches neither form or is longer than IDENTIFIER_MAX_LEN. */
+int identifier_decode_who(const char *who, identifier_labels_t *l);
 
 /* Splits a what into l->op, qualifier, server and export_. A mount part
  * without the server/export split is all server (as the relabel rules
  * make it). Returns 0, or -1 without op or '@' (a lost-event reason, say)
  * or with a field too long. */
-int ident_decode_what(const char *what, ident_labels_t *l);
+int identifier_decode_what(const char *what, identifier_labels_t *l);
 
 #endif /* NFS_EBPF_IDENT_H */

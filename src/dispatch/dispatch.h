@@ -1,0 +1,22 @@
+/*
+ * Dispatch: the last stage of a read. Turns each series into collectd
+ * value lists, named as identifier.h says, so that write_prometheus,
+ * write_graphite and network carry them on.
+ */
+#ifndef NFS_EBPF_DISPATCH_H
+#define NFS_EBPF_DISPATCH_H
+
+#include "collectd_compat.h"
+#include "histogram.h"
+#include "nfs_ebpf.h"
+#include "series.h"
+
+/* Every series of the table, stamped `now`. */
+void dispatch_series(series_table_t *series, const histogram_t *histogram,
+                     cdtime_t now);
+
+/* The lost-event counters, zeros included: a missing series would look
+ * like "nothing lost" for the wrong reason. */
+void dispatch_lost(const uint64_t lost[NFS_LOST_MAX], cdtime_t now);
+
+#endif /* NFS_EBPF_DISPATCH_H */

@@ -1,0 +1,126 @@
+/*
+ * Resolve: kernel key -> series (see resolve.h).
+ */
+#include "collectd_compat.h"
+
+#include "resolve.h"
+
+#include "cgroup_path.h"
+#include "identifier.h"
+
+#include <errno.h>
+
+/* The "who" of a kernel key: its pod, or its cgroup outside pods. Returns
+ * 0 and fills `who` (long or odd names shortened or hashed as identifier.h
+ * says: final, like any other name), -EAGAIN while the answer may still
+ * improve, -EINVAL if no identifier can be made (a bug, logged). */
+static int resolve_who(const resolve_t *r, uint64_t cgroup_id, bool give_up,
+                       char *who, size_t who_size) {
+  pod_identity_t id;
+  int status = identity_lookup(r->identity, cgroup_id, &id);
+  if (status != 0) {
+    /* Unknown even after an on-demand rescan: a cgroup that came and went
+     * between two reads. After the grace period identity filled `id` as
+     * the one "unresolved" cgroup: reported, never dropped, and one series
+     * however many such cgroups there are. */
+    if (!give_up)
+      return -EAGAIN;
+  } else if (!id.in_pod && !give_up) {
+    /* A container's cgroup whose runtime state we cannot read yet (its
+     * bundle is being written): wait rather than pin its counts to the
+     * cgroup name for good. */
+    char container_id[CGROUP_CONTAINER_ID_LEN + 1];
+    cgroup_runtime_t runtime;
+    if (cgroup_path_component_container(id.cgroup, strlen(id.cgroup),
+                                        container_id, &runtime))
+      return -EAGAIN;
+  }
+  status = id.in_pod ? identifier_who(who, who_size, id.ns, id.pod,
+                                      id.container, NULL)
+                     : identifier_who(who, who_size, NULL, NULL, NULL,
+                                      id.cgroup);
+  return status == 0 ? 0 : -EINVAL;
+}
+
+/* Find (or make) the series of a kernel key. NULL: not resolvable yet,
+ * try again next read. A bound key whose device now belongs to another
+ * mount (the number was reused) is rebound to the new mount's series. */
+static series_t *resolve_key(const resolve_t *r, const struct op_key *key,
+                             bool *mounts_forced) {
+  const nfs_mount_t *mnt = mount_table_lookup(r->mounts, key->dev);
+  series_t *bound = series_bound(r->series, key);
+  if (bound != NULL) {
+    if (mnt == NULL)
+      mnt = mount_table_lookup_elsewhere(r->mounts, key->dev, false);
+    /* Still the same mount, or umounted (nothing adds to the key then). */
+    if (mnt == NULL || mnt->generation == series_bound_mount(r->series, key))
+      return bound;
+    series_t *s = series_get(r->series, bound->who, mnt->server,
+                             mnt->export_, key->op);
+    if (s == NULL ||
+        series_rebind(r->series, key, s, mnt->generation) != 0) {
+      ERROR("nfs_ebpf plugin: out of memory adding a series; device %" PRIu32
+            ":%" PRIu32 " stays reported under its previous mount.",
+            key->dev >> 20, key->dev & 0xfffff);
+      return bound;
+    }
+    return s;
+  }
+
+  uint64_t first = series_pending_since(r->series, key);
+  bool give_up = r->read_number - first >= RESOLVE_GRACE_READS;
+
+  if (mnt == NULL && !*mounts_forced) {
+    /* A mount newer than our last look: mountinfo's poll should have told
+     * us, but re-read once per interval to be sure. */
+    mount_table_refresh(r->mounts, true);
+    *mounts_forced = true;
+    mnt = mount_table_lookup(r->mounts, key->dev);
+  }
+  if (mnt == NULL) /* a mount only a container's namespace has */
+    mnt = mount_table_lookup_elsewhere(r->mounts, key->dev, true);
+  char unknown_server[64];
+  const char *server, *export_;
+  if (mnt != NULL) {
+    server = mnt->server;
+    export_ = mnt->export_;
+  } else if (give_up) {
+    /* In no mount namespace we could read (its processes are gone).
+     * Name the device rather than guess a server. */
+    ssnprintf(unknown_server, sizeof(unknown_server),
+              "unknown-dev-%" PRIu32 "-%" PRIu32, key->dev >> 20,
+              key->dev & 0xfffff);
+    server = unknown_server;
+    export_ = "";
+  } else {
+    return NULL;
+  }
+
+  char who[SERIES_NAME_LEN];
+  if (resolve_who(r, key->cgroup_id, give_up, who, sizeof(who)) != 0)
+    return NULL;
+
+  series_t *s = series_get(r->series, who, server, export_, key->op);
+  if (s == NULL ||
+      series_bind(r->series, key, s, mnt != NULL ? mnt->generation : 0) != 0) {
+    ERROR("nfs_ebpf plugin: out of memory adding a series; its values will "
+          "be reported once memory is available.");
+    return NULL;
+  }
+  return s;
+}
+
+/* A key of a cgroup that is gone is marked for retirement once its values
+ * stayed the same for two reads: no program is still adding to it. */
+void resolve_keys(const resolve_t *r, const kstats_snapshot_t *stats) {
+  bool mounts_forced = false;
+  for (size_t i = 0; i < stats->len; i++) {
+    const struct op_key *key = kstats_key(stats, i);
+    const struct op_stats *val = kstats_val(stats, i);
+    if (key->op >= NFS_OP_MAX)
+      continue; /* impossible unless the BPF object and plugin disagree */
+    if (resolve_key(r, key, &mounts_forced) != NULL &&
+        !identity_cgroup_alive(r->identity, key->cgroup_id))
+      series_retire_ready(r->series, key, val->count);
+  }
+}
