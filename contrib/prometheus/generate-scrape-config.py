@@ -178,13 +178,15 @@ rule(source_labels=["__name__", WHAT], separator=";",
 rule(source_labels=["__name__", WHAT], separator=";",
      regex="collectd_nfs_ebpf_(?:total_operations|errors)_total;([^@-]*)-([^@]*)@(.*)",
      target_label=MOUNT, replacement="${3}")
-rule("mount: <server>:/<export>, split at the first ':/' ([v6] keeps its\n"
-     "brackets); a source without ':/' is all server",
+rule("mount: <server>:<export>, as the plugin writes it: the server is the\n"
+     "shortest prefix followed by ':' and then '/', '~' (a hashed export) or\n"
+     "the end ([v6] keeps its brackets; a source without ':/' is all server,\n"
+     "with an empty export); anything else is all server",
      source_labels=[MOUNT], regex="(.+)", target_label="server",
      replacement="${1}")
-rule(source_labels=[MOUNT], regex="([^/]*):(/.*)", target_label="server",
+rule(source_labels=[MOUNT], regex="(.*?):([/~].*)?", target_label="server",
      replacement="${1}")
-rule(source_labels=[MOUNT], regex="([^/]*):(/.*)", target_label="export",
+rule(source_labels=[MOUNT], regex="(.*?):([/~].*)?", target_label="export",
      replacement="${2}")
 
 # 6. names

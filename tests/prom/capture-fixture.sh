@@ -33,7 +33,8 @@ nfs_ebpf-kube-system_csi-nfs-node-7x2k9_liveness-probe/errors-getattr-ESTALE@[fd
 nfs_ebpf-@kubelet.service/operations-lookup@nfs.example.com:|srv|nfs_share.v2 7
 nfs_ebpf-@kubelet.service/errors-lookup-EACCES@nfs.example.com:|srv|nfs_share.v2 2
 nfs_ebpf-@|/operations-fsync@fileserver:| 3
-nfs_ebpf-@system.slice|backup.service/operations-write@fileserver:vol 6
+nfs_ebpf-@system.slice|backup.service/operations-write@fileserver:vol: 6
+nfs_ebpf-@system.slice|backup.service/operations-read@10.0.0.5:~0123456789ab 9
 nfs_ebpf-@user.slice/errors-write-EIO@10.0.0.5:|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x 1
 nfs_ebpf-shop_web-0-very-long-name~0123456789ab_nginx/operations-readdir@10.0.0.5:|vol|data 1
 nfs_ebpf-argo_data-pipeline-nightly-ingest-data-pipeline-nightly-ingest-data-pipeline-nightly-ingest-data-pipeline-nig~020ffc47d5db_main/operations-read@10.0.0.5:|vol|data 11

@@ -119,6 +119,8 @@ expected = [
       pod="data-pipeline-nightly-ingest-data-pipeline-nightly-ingest-data-pipeline-nightly-"
           "ingest-data-pipeline-nig~020ffc47d5db", container="main"),
     s("nfs_ebpf_operation_duration_seconds_count", "13", M1, op="read", cgroup="~656ce3a8fd56"),
+    s("nfs_ebpf_operation_duration_seconds_count", "9", op="read", cgroup="system.slice/backup.service",
+      server="10.0.0.5", export="~0123456789ab"),
 ]
 
 descr = {
@@ -126,12 +128,13 @@ descr = {
     9: "+Inf bucket", 10: "bytes read", 12: "errno label",
     13: "IPv6 server in brackets, deep export (>8 levels)",
     15: "non-pod cgroup (kubelet.service)", 17: "root cgroup '/' and root export '/'",
-    18: "nested cgroup path, source without ':/' is all server",
+    18: "nested cgroup path, source without ':/' ('fileserver:vol:') is all server, without the separating ':'",
     19: "export with 54 levels (chain crosses 8/4/2 boundaries)",
     20: "hash-shortened pod name kept verbatim",
     21: "lost events: reason from a series without plugin instance",
     23: "200-character pod name, shortened to a 127-character who by the plugin",
     24: "cgroup name with odd bytes ('caf\\xc3\\xa9.service'), hashed by the plugin",
+    25: "hashed export ('~' + 12 hex digits) split from its server",
 }
 for i, (labels, value) in enumerate(expected):
     k = key(labels)
