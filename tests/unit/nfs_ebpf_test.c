@@ -528,14 +528,12 @@ DEF_TEST(container_without_state_yet_is_not_pinned) {
       500,
       "cri-containerd-"
       "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope");
+  fake_set_provisional(500);
   fake_set_stats(500, DEV_DATA, NFS_OP_OPEN)->count = 1;
   EXPECT_EQ_INT(0, read_once());
   EXPECT_EQ_INT(0, mock_dispatch_count() - NFS_LOST_MAX);
   /* Then the bundle appears. */
-  fake.cgroups[0].identity = (pod_identity_t){.in_pod = true};
-  sstrncpy(fake.cgroups[0].identity.ns, "shop", 64);
-  sstrncpy(fake.cgroups[0].identity.pod, "web-2", 254);
-  sstrncpy(fake.cgroups[0].identity.container, "nginx", 64);
+  fake_resolve_to_pod(500, "shop", "web-2", "nginx");
   EXPECT_EQ_INT(0, read_once());
   EXPECT_EQ_INT(1, derive_of("shop_web-2_nginx", "operations",
                              "open@10.0.0.5:|vol|data"));
