@@ -5,7 +5,6 @@
 
 #include "resolve.h"
 
-#include "cgroup_path.h"
 #include "identifier.h"
 
 #include <errno.h>
@@ -17,23 +16,14 @@
  * identifier can be made (a bug, logged). */
 static int resolve_who(const pod_identity_t *id, identity_state_t state,
                        bool give_up, char *who, size_t who_size) {
-  if (state == IDENTITY_UNKNOWN) {
-    /* Unknown even after an on-demand rescan: a cgroup that came and went
-     * between two reads. After the grace period identity filled `id` as
-     * the one "unresolved" cgroup: reported, never dropped, and one series
-     * however many such cgroups there are. */
-    if (!give_up)
-      return -EAGAIN;
-  } else if (!id->in_pod && !give_up) {
-    /* A container's cgroup whose runtime state we cannot read yet (its
-     * bundle is being written): wait rather than pin its counts to the
-     * cgroup name for good. */
-    char container_id[CGROUP_CONTAINER_ID_LEN + 1];
-    cgroup_runtime_t runtime;
-    if (cgroup_path_component_container(id->cgroup, strlen(id->cgroup),
-                                        container_id, &runtime))
-      return -EAGAIN;
-  }
+  /* IDENTITY_PROVISIONAL: a container's or pod's cgroup whose runtime state
+   * we cannot read yet (its bundle is being written): wait rather than pin
+   * its counts to the cgroup name for good. IDENTITY_UNKNOWN: a cgroup
+   * that came and went between two reads; after the grace period `id` is
+   * the one "unresolved" cgroup: reported, never dropped, and one series
+   * however many such cgroups there are. */
+  if (state != IDENTITY_FINAL && !give_up)
+    return -EAGAIN;
   int status = id->in_pod ? identifier_who(who, who_size, id->ns, id->pod,
                                            id->container, NULL)
                           : identifier_who(who, who_size, NULL, NULL, NULL,
