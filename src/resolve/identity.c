@@ -30,9 +30,9 @@
 #define IDENTITY_DEFAULT_TTL TIME_T_TO_CDTIME_T(300)
 #define IDENTITY_CACHE_BUCKETS 4096
 
-/* A resolution that is final for this cgroup incarnation (serial): a pod,
- * or a cgroup that names no container. Resolutions that may still improve
- * (container id without state yet) are not cached. */
+/* An IDENTITY_FINAL answer, for this cgroup incarnation (serial).
+ * IDENTITY_PROVISIONAL ones (runtime state not readable yet) are not
+ * cached: the next call tries again. */
 typedef struct identity_cached_s {
   uint64_t cgroup_id;
   uint64_t serial;
@@ -259,6 +259,11 @@ static void identity_set_cgroup(pod_identity_t *out, const char *path) {
   cgroup_path_short_name(path, out->cgroup, sizeof(out->cgroup));
 }
 
+static void identity_set_unresolved(pod_identity_t *out) {
+  memset(out, 0, sizeof(*out));
+  sstrncpy(out->cgroup, IDENTITY_UNRESOLVED_CGROUP, sizeof(out->cgroup));
+}
+
 static void identity_set_pod(pod_identity_t *out, const runtime_container_t *c,
                              const char *container) {
   memset(out, 0, sizeof(*out));
@@ -268,9 +273,10 @@ static void identity_set_pod(pod_identity_t *out, const runtime_container_t *c,
   out->in_pod = true;
 }
 
-/* Resolves a cgroup path. Returns true if the answer is final. */
-static bool identity_resolve_path(identity_t *id, const char *path,
-                                  pod_identity_t *out) {
+/* Resolves a cgroup path: IDENTITY_FINAL, or IDENTITY_PROVISIONAL while
+ * the runtime state the path points to is not readable. */
+static identity_state_t identity_resolve_path(identity_t *id, const char *path,
+                                              pod_identity_t *out) {
   cgroup_path_info_t info;
   cgroup_path_parse(path, &info);
 
@@ -281,11 +287,11 @@ static bool identity_resolve_path(identity_t *id, const char *path,
       /* No state (yet, or a runtime we do not read): the cgroup name is
        * the honest answer until the next rescan. */
       identity_set_cgroup(out, path);
-      return false;
+      return IDENTITY_PROVISIONAL;
     }
     if (!c->is_pod) {
       identity_set_cgroup(out, path); /* plain container, or bad state (logged) */
-      return true;
+      return IDENTITY_FINAL;
     }
     if (info.pod_uid[0] != '\0' && c->pod_uid[0] != '\0' &&
         strcmp(info.pod_uid, c->pod_uid) != 0) {
@@ -297,10 +303,10 @@ static bool identity_resolve_path(identity_t *id, const char *path,
                "but its state says %s; reporting the cgroup",
                c->id, path, info.pod_uid, c->pod_uid);
       identity_set_cgroup(out, path);
-      return true;
+      return IDENTITY_FINAL;
     }
     identity_set_pod(out, c, c->container);
-    return true;
+    return IDENTITY_FINAL;
   }
 
   if (info.pod_uid[0] != '\0') {
@@ -309,18 +315,19 @@ static bool identity_resolve_path(identity_t *id, const char *path,
     const runtime_container_t *c = runtime_state_find_pod(id->runtime, info.pod_uid);
     if (c != NULL) {
       identity_set_pod(out, c, RUNTIME_SANDBOX_NAME);
-      return true;
+      return IDENTITY_FINAL;
     }
     identity_set_cgroup(out, path);
-    return false;
+    return IDENTITY_PROVISIONAL;
   }
 
   identity_set_cgroup(out, path);
-  return true;
+  return IDENTITY_FINAL;
 }
 
-static int identity_lookup_locked(identity_t *id, uint64_t cgroup_id,
-                                  pod_identity_t *out) {
+static identity_state_t identity_resolve_locked(identity_t *id,
+                                                uint64_t cgroup_id,
+                                                pod_identity_t *out) {
   const cgroup_index_entry_t *e = cgroup_index_find(id->cgroups, cgroup_id);
   if (e == NULL) {
     /* Never seen: ask the kernel for this one id; if the hierarchy does not
@@ -333,24 +340,23 @@ static int identity_lookup_locked(identity_t *id, uint64_t cgroup_id,
     e = cgroup_index_find(id->cgroups, cgroup_id);
   }
   if (e == NULL) {
-    memset(out, 0, sizeof(*out));
-    sstrncpy(out->cgroup, IDENTITY_UNRESOLVED_CGROUP, sizeof(out->cgroup));
-    return -ENOENT;
+    identity_set_unresolved(out);
+    return IDENTITY_UNKNOWN;
   }
 
   identity_cached_t **slot = identity_cache_slot(id, cgroup_id);
   if (*slot != NULL && (*slot)->serial == e->serial) {
     *out = (*slot)->ident;
-    return 0;
+    return IDENTITY_FINAL;
   }
-  bool final = identity_resolve_path(id, e->path, out);
+  identity_state_t state = identity_resolve_path(id, e->path, out);
   if (*slot != NULL && (*slot)->serial != e->serial) {
     /* The id names another cgroup now: forget the old answer entirely. */
     identity_cached_t *stale = *slot;
     *slot = stale->next;
     free(stale);
   }
-  if (final) {
+  if (state == IDENTITY_FINAL) {
     identity_cached_t *c = calloc(1, sizeof(*c));
     if (c != NULL) {
       c->cgroup_id = cgroup_id;
@@ -361,16 +367,24 @@ static int identity_lookup_locked(identity_t *id, uint64_t cgroup_id,
       id->cache[b] = c;
     }
   }
-  return 0;
+  return state;
 }
 
-int identity_lookup(identity_t *id, uint64_t cgroup_id, pod_identity_t *out) {
-  if (id == NULL || out == NULL)
-    return -EINVAL;
+identity_answer_t identity_resolve(identity_t *id, uint64_t cgroup_id,
+                                   pod_identity_t *out) {
+  identity_answer_t answer = {.state = IDENTITY_UNKNOWN, .alive = false};
+  if (out == NULL)
+    return answer;
+  if (id == NULL) {
+    identity_set_unresolved(out);
+    return answer;
+  }
   pthread_mutex_lock(&id->lock);
-  int status = identity_lookup_locked(id, cgroup_id, out);
+  answer.state = identity_resolve_locked(id, cgroup_id, out);
   pthread_mutex_unlock(&id->lock);
-  return status;
+  /* Known means in the index: live, or a tombstone not expired yet. */
+  answer.alive = answer.state != IDENTITY_UNKNOWN;
+  return answer;
 }
 
 /* Drops cached answers whose cgroup left the index (tombstone expired). */
@@ -415,18 +429,6 @@ void identity_tick(identity_t *id, cdtime_t now) {
   pthread_mutex_unlock(&id->lock);
 }
 
-bool identity_cgroup_alive(identity_t *id, uint64_t cgroup_id) {
-  if (id == NULL)
-    return false;
-  pthread_mutex_lock(&id->lock);
-  const cgroup_index_entry_t *e = cgroup_index_find(id->cgroups, cgroup_id);
-  if (e == NULL && cgroup_index_resolve(id->cgroups, cgroup_id, id->now) == 0)
-    e = cgroup_index_find(id->cgroups, cgroup_id);
-  bool alive = e != NULL;
-  pthread_mutex_unlock(&id->lock);
-  return alive;
-}
-
 /* ---------------------------------------------------------------------- */
 /* Watcher thread                                                         */
 
@@ -435,7 +437,7 @@ bool identity_cgroup_alive(identity_t *id, uint64_t cgroup_id) {
 static void identity_on_new_cgroup(void *ctx, uint64_t cgroup_id) {
   identity_t *id = ctx;
   pod_identity_t out;
-  (void)identity_lookup_locked(id, cgroup_id, &out);
+  (void)identity_resolve_locked(id, cgroup_id, &out);
 }
 
 static void *identity_watcher_main(void *arg) {

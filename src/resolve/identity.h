@@ -46,7 +46,7 @@ typedef struct {
 } pod_identity_t;
 
 /* cgroup name reported for an id that no longer exists and was never
- * seen (born and gone between two scans): see identity_lookup. */
+ * seen (born and gone between two scans): see IDENTITY_UNKNOWN. */
 #define IDENTITY_UNRESOLVED_CGROUP "unresolved"
 
 typedef struct {
@@ -100,22 +100,43 @@ identity_cgroup_mode_t identity_cgroup_mode(const identity_t *id,
  * the BPF program itself (CO-RE), never taken from /proc/cgroups. */
 uint32_t identity_bpf_cgroup_controller(const identity_t *id);
 
-/* Fills *out and returns 0 when the id is known (live, or ended less than
- * tombstone_ttl ago): a pod process (in_pod) or a plain cgroup (its short
- * name). An id never seen is first resolved on demand. Returns -ENOENT if
- * it still cannot be found (the cgroup was created and removed between two
- * scans): *out is then a plain cgroup named IDENTITY_UNRESOLVED_CGROUP, so
- * a caller may aggregate such counts under it rather than drop them.
- * -EINVAL for bad arguments. */
-int identity_lookup(identity_t *id, uint64_t cgroup_id, pod_identity_t *out);
+/* How far an answer of identity_resolve can be trusted. */
+typedef enum {
+  /* A pod's process (in_pod), or a plain cgroup whose name will not
+   * improve: it names no container nor pod, or its container's state says
+   * it is in no pod, is refused, or names another pod than the cgroup
+   * (both logged). */
+  IDENTITY_FINAL,
+  /* The cgroup's short name for now: it names a container or a pod (the
+   * pod's own cgroup, CRI-O's conmon) whose runtime state is not readable
+   * yet (its bundle is being written, or a runtime we do not read). Asked
+   * again later, it may be a pod. */
+  IDENTITY_PROVISIONAL,
+  /* Not found even after resolving the id on demand: a cgroup created and
+   * removed between two scans, or one whose tombstone expired. *out is a
+   * plain cgroup named IDENTITY_UNRESOLVED_CGROUP, so a caller may
+   * aggregate such counts under it rather than drop them. */
+  IDENTITY_UNKNOWN,
+} identity_state_t;
+
+typedef struct {
+  identity_state_t state;
+  /* The cgroup exists, or ended less than tombstone_ttl ago; always false
+   * with IDENTITY_UNKNOWN. False means the kernel map keys of that id can
+   * be garbage-collected. */
+  bool alive;
+} identity_answer_t;
+
+/* Everything identity knows of a cgroup id, in one call (the lock taken
+ * once): fills *out with its pod or its short name, and says how final
+ * that is and whether the cgroup is alive. An id never seen is first
+ * resolved on demand (open_by_handle_at; where the hierarchy does not
+ * allow that, a walk, at most one per tick). No identity: UNKNOWN. */
+identity_answer_t identity_resolve(identity_t *id, uint64_t cgroup_id,
+                                   pod_identity_t *out);
 
 /* Once per read interval: inotify events not yet handled by the watcher,
  * periodic rescan, expiry of tombstones. */
 void identity_tick(identity_t *id, cdtime_t now);
-
-/* True while the cgroup exists or its tombstone has not expired (an id
- * never seen is resolved on demand first). False means the kernel map
- * keys of that id can be garbage-collected. */
-bool identity_cgroup_alive(identity_t *id, uint64_t cgroup_id);
 
 #endif /* NFS_EBPF_IDENTITY_H */

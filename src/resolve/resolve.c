@@ -5,40 +5,29 @@
 
 #include "resolve.h"
 
-#include "cgroup_path.h"
 #include "identifier.h"
 
 #include <errno.h>
 
-/* The "who" of a kernel key: its pod, or its cgroup outside pods. Returns
- * 0 and fills `who` (long or odd names shortened or hashed as identifier.h
- * says: final, like any other name), -EAGAIN while the answer may still
- * improve, -EINVAL if no identifier can be made (a bug, logged). */
-static int resolve_who(const resolve_t *r, uint64_t cgroup_id, bool give_up,
-                       char *who, size_t who_size) {
-  pod_identity_t id;
-  int status = identity_lookup(r->identity, cgroup_id, &id);
-  if (status != 0) {
-    /* Unknown even after an on-demand rescan: a cgroup that came and went
-     * between two reads. After the grace period identity filled `id` as
-     * the one "unresolved" cgroup: reported, never dropped, and one series
-     * however many such cgroups there are. */
-    if (!give_up)
-      return -EAGAIN;
-  } else if (!id.in_pod && !give_up) {
-    /* A container's cgroup whose runtime state we cannot read yet (its
-     * bundle is being written): wait rather than pin its counts to the
-     * cgroup name for good. */
-    char container_id[CGROUP_CONTAINER_ID_LEN + 1];
-    cgroup_runtime_t runtime;
-    if (cgroup_path_component_container(id.cgroup, strlen(id.cgroup),
-                                        container_id, &runtime))
-      return -EAGAIN;
-  }
-  status = id.in_pod ? identifier_who(who, who_size, id.ns, id.pod,
-                                      id.container, NULL)
-                     : identifier_who(who, who_size, NULL, NULL, NULL,
-                                      id.cgroup);
+/* The "who" of a kernel key from identity's answer for its cgroup: its
+ * pod, or its cgroup outside pods. Returns 0 and fills `who` (long or odd
+ * names shortened or hashed as identifier.h says: final, like any other
+ * name), -EAGAIN while the answer may still improve, -EINVAL if no
+ * identifier can be made (a bug, logged). */
+static int resolve_who(const pod_identity_t *id, identity_state_t state,
+                       bool give_up, char *who, size_t who_size) {
+  /* IDENTITY_PROVISIONAL: a container's or pod's cgroup whose runtime state
+   * we cannot read yet (its bundle is being written): wait rather than pin
+   * its counts to the cgroup name for good. IDENTITY_UNKNOWN: a cgroup
+   * that came and went between two reads; after the grace period `id` is
+   * the one "unresolved" cgroup: reported, never dropped, and one series
+   * however many such cgroups there are. */
+  if (state != IDENTITY_FINAL && !give_up)
+    return -EAGAIN;
+  int status = id->in_pod ? identifier_who(who, who_size, id->ns, id->pod,
+                                           id->container, NULL)
+                          : identifier_who(who, who_size, NULL, NULL, NULL,
+                                           id->cgroup);
   return status == 0 ? 0 : -EINVAL;
 }
 
@@ -46,6 +35,7 @@ static int resolve_who(const resolve_t *r, uint64_t cgroup_id, bool give_up,
  * try again next read. A bound key whose device now belongs to another
  * mount (the number was reused) is rebound to the new mount's series. */
 static series_t *resolve_key(const resolve_t *r, const struct op_key *key,
+                             const pod_identity_t *id, identity_state_t state,
                              bool *mounts_forced) {
   const nfs_mount_t *mnt = mount_table_lookup(r->mounts, key->dev);
   series_t *bound = series_bound(r->series, key);
@@ -97,7 +87,7 @@ static series_t *resolve_key(const resolve_t *r, const struct op_key *key,
   }
 
   char who[SERIES_NAME_LEN];
-  if (resolve_who(r, key->cgroup_id, give_up, who, sizeof(who)) != 0)
+  if (resolve_who(id, state, give_up, who, sizeof(who)) != 0)
     return NULL;
 
   series_t *s = series_get(r->series, who, server, export_, key->op);
@@ -110,8 +100,10 @@ static series_t *resolve_key(const resolve_t *r, const struct op_key *key,
   return s;
 }
 
-/* A key of a cgroup that is gone is marked for retirement once its values
- * stayed the same for two reads: no program is still adding to it. */
+/* One identity answer per key and read (one turn of identity's lock):
+ * who it is and whether its cgroup is gone. A key of a cgroup that is gone
+ * is marked for retirement once its values stayed the same for two reads:
+ * no program is still adding to it. */
 void resolve_keys(const resolve_t *r, const kstats_snapshot_t *stats) {
   bool mounts_forced = false;
   for (size_t i = 0; i < stats->len; i++) {
@@ -119,8 +111,11 @@ void resolve_keys(const resolve_t *r, const kstats_snapshot_t *stats) {
     const struct op_stats *val = kstats_val(stats, i);
     if (key->op >= NFS_OP_MAX)
       continue; /* impossible unless the BPF object and plugin disagree */
-    if (resolve_key(r, key, &mounts_forced) != NULL &&
-        !identity_cgroup_alive(r->identity, key->cgroup_id))
+    pod_identity_t id;
+    identity_answer_t answer =
+        identity_resolve(r->identity, key->cgroup_id, &id);
+    if (resolve_key(r, key, &id, answer.state, &mounts_forced) != NULL &&
+        !answer.alive)
       series_retire_ready(r->series, key, val->count);
   }
 }

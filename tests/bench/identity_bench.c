@@ -13,7 +13,7 @@
  *     config.json is the real containerd fixture (tests/fixtures/runtime)
  *     with ids, names, uid and cgroupsPath substituted.
  * Then it times the public identity API the plugin uses: identity_create
- * (initial scan), identity_lookup of every cgroup id once (cold), again
+ * (initial scan), identity_resolve of every cgroup id once (cold), again
  * (cached), identity_tick with no rescan due, identity_tick with a full
  * rescan of an unchanged node, and the resolver's memory (malloc'd bytes
  * from mallinfo2, RSS from /proc/self/statm). While one of the rescans
@@ -330,12 +330,12 @@ static double lookup_all(identity_t *id, const expect_t *expects, size_t ne,
   for (size_t i = 0; i < ne; i++) {
     const expect_t *e = &expects[i];
     double t1 = r ? now_ns() : 0;
-    int status = identity_lookup(id, e->cgroup_id, &out);
+    identity_state_t state = identity_resolve(id, e->cgroup_id, &out).state;
     if (r != NULL && e->ns[0] != '\0') {
       sum[e->is_container ? 0 : 1] += now_ns() - t1;
       count[e->is_container ? 0 : 1]++;
     }
-    if (status != 0 || out.in_pod != (e->ns[0] != '\0') ||
+    if (state == IDENTITY_UNKNOWN || out.in_pod != (e->ns[0] != '\0') ||
         (out.in_pod && (strcmp(out.ns, e->ns) != 0 ||
                         strcmp(out.pod, e->pod) != 0 ||
                         strcmp(out.container, e->container) != 0)))
@@ -383,7 +383,7 @@ static void *probe_lookups(void *arg) {
     if (stop)
       break;
     double t0 = now_ns();
-    (void)identity_lookup(p->id, p->expects[i].cgroup_id, &out);
+    (void)identity_resolve(p->id, p->expects[i].cgroup_id, &out);
     double ns = now_ns() - t0;
     if (ns > p->max_ns)
       p->max_ns = ns;

@@ -185,40 +185,55 @@ static fake_cgroup_t *find_cgroup(uint64_t cgroup_id) {
   return NULL;
 }
 
-int identity_lookup(identity_t *id, uint64_t cgroup_id, pod_identity_t *out) {
+identity_answer_t identity_resolve(identity_t *id, uint64_t cgroup_id,
+                                   pod_identity_t *out) {
   (void)id;
   memset(out, 0, sizeof(*out));
   fake_cgroup_t *c = find_cgroup(cgroup_id);
   if (c == NULL) {
     sstrncpy(out->cgroup, IDENTITY_UNRESOLVED_CGROUP, sizeof(out->cgroup));
-    return -ENOENT;
+    return (identity_answer_t){.state = IDENTITY_UNKNOWN, .alive = false};
   }
   *out = c->identity;
-  return 0;
+  return (identity_answer_t){.state = c->state, .alive = !c->dead};
 }
 
-bool identity_cgroup_alive(identity_t *id, uint64_t cgroup_id) {
-  (void)id;
-  fake_cgroup_t *c = find_cgroup(cgroup_id);
-  return c != NULL && !c->dead;
+static fake_cgroup_t *fake_add(uint64_t id) {
+  fake_cgroup_t *c = &fake.cgroups[fake.n_cgroups++];
+  memset(c, 0, sizeof(*c));
+  c->id = id;
+  c->state = IDENTITY_FINAL;
+  return c;
 }
 
 void fake_add_pod(uint64_t id, const char *ns, const char *pod,
                   const char *container) {
-  fake_cgroup_t *c = &fake.cgroups[fake.n_cgroups++];
-  memset(c, 0, sizeof(*c));
-  c->id = id;
+  fake_add(id);
+  fake_resolve_to_pod(id, ns, pod, container);
+}
+
+void fake_add_cgroup(uint64_t id, const char *name) {
+  fake_cgroup_t *c = fake_add(id);
+  sstrncpy(c->identity.cgroup, name, sizeof(c->identity.cgroup));
+}
+
+void fake_set_provisional(uint64_t id) {
+  fake_cgroup_t *c = find_cgroup(id);
+  if (c != NULL)
+    c->state = IDENTITY_PROVISIONAL;
+}
+
+void fake_resolve_to_pod(uint64_t id, const char *ns, const char *pod,
+                         const char *container) {
+  fake_cgroup_t *c = find_cgroup(id);
+  if (c == NULL)
+    return;
+  c->state = IDENTITY_FINAL;
+  memset(&c->identity, 0, sizeof(c->identity));
   c->identity.in_pod = true;
   sstrncpy(c->identity.ns, ns, sizeof(c->identity.ns));
   sstrncpy(c->identity.pod, pod, sizeof(c->identity.pod));
   sstrncpy(c->identity.container, container, sizeof(c->identity.container));
-}
-
-void fake_add_cgroup(uint64_t id, const char *name) {
-  fake_cgroup_t *c = &fake.cgroups[fake.n_cgroups++];
-  memset(c, 0, sizeof(*c));
-  c->id = id;
-  sstrncpy(c->identity.cgroup, name, sizeof(c->identity.cgroup));
 }
 
 void fake_kill_cgroup(uint64_t id) {

@@ -17,7 +17,8 @@
 typedef struct {
   uint64_t id;
   pod_identity_t identity;
-  bool dead;
+  identity_state_t state; /* FINAL unless a test says otherwise */
+  bool dead;              /* identity_resolve says not alive */
 } fake_cgroup_t;
 
 typedef struct {
@@ -52,6 +53,11 @@ void fake_reset(void);
 void fake_add_pod(uint64_t id, const char *ns, const char *pod,
                   const char *container);
 void fake_add_cgroup(uint64_t id, const char *name);
+/* identity's answer for a cgroup added above becomes provisional (its
+ * runtime state is not readable yet), or the pod's, final (it now is). */
+void fake_set_provisional(uint64_t id);
+void fake_resolve_to_pod(uint64_t id, const char *ns, const char *pod,
+                         const char *container);
 void fake_kill_cgroup(uint64_t id);
 /* The op_stats value of a key, created zeroed if new. */
 struct op_stats *fake_set_stats(uint64_t cgroup_id, uint32_t dev, uint32_t op);

@@ -1,6 +1,7 @@
 /*
  * identity: a fake cgroup tree in a temp dir (ids are inode numbers there)
- * against the runtime fixtures, freshness and tombstones, layout
+ * against the runtime fixtures (how final each answer is, pod-level
+ * cgroups included), freshness and tombstones, layout
  * detection, and a real cgroup created on this host (root only); lookups
  * while a rescan runs; a pod with a delegated cgroup subtree.
  */
@@ -24,6 +25,11 @@
 #define ID_DOCKER "768f95cebf3110e67397c563330c0e08ba0016203ba603af38d4d988364c5115"
 #define ID_H_CTRL "fe42c496b0962c80ba33fb08bc2d44a918f5098459e7f439463717c6436d989d"
 #define ID_UNKNOWN "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define ID_SANDBOX "34bd7fd9396bc11d69c301235d08430a05828040bce4a0885a5c190f92baeda2"
+#define ID_DOCKER_PLAIN "4fd88b678ecadb93030bb98dfb4733c038f1fa2022c789c9a0f2bcf070a0e0d7"
+/* A pod no runtime state names (yet). */
+#define UID_NO_STATE "11111111-2222-4333-8444-555555555555"
+#define UID_NO_STATE_SLICE "11111111_2222_4333_8444_555555555555"
 
 static char fixtures[1024];
 static char tree[128];
@@ -31,34 +37,56 @@ static char tree[128];
 typedef struct {
   const char *path; /* below the tree */
   const char *ns, *pod, *container, *cgroup;
+  identity_state_t state;
 } expect_t;
 
 static const expect_t expects[] = {
     {"/kubepods/besteffort/pod25fae09f-3c1d-4b6e-9a7f-0e8d2c4b6a13/" ID_REAL,
-     "shop", "web-0", "nginx", NULL},
+     "shop", "web-0", "nginx", NULL, IDENTITY_FINAL},
     {"/kubepods.slice/kubepods-burstable.slice/"
      "kubepods-burstable-pod0b1e7c44_52f3_4e0a_8d6b_3f9a1c2e5d70.slice/"
      "cri-containerd-" ID_SYSTEMD ".scope",
-     "shop", "api-7f9c6d5b8-x2x9q", "app", NULL},
+     "shop", "api-7f9c6d5b8-x2x9q", "app", NULL, IDENTITY_FINAL},
     {"/kubepods.slice/kubepods-pod9d8c7b6a_5f4e_4d3c_8b2a_1f0e9d8c7b6a.slice/"
      "crio-" ID_CRIO ".scope/container",
-     "data", "db-0", "postgres", NULL},
+     "data", "db-0", "postgres", NULL, IDENTITY_FINAL},
     {"/kubepods.slice/kubepods-pod9d8c7b6a_5f4e_4d3c_8b2a_1f0e9d8c7b6a.slice/"
      "crio-conmon-" ID_CRIO ".scope",
-     "data", "db-0", "POD", NULL},
+     "data", "db-0", "POD", NULL, IDENTITY_FINAL},
     {"/kubepods/besteffort/pod31f5c0de-8e2b-4b9a-a1d4-7c6e5f4d3c2b/" ID_DOCKER,
-     "web", "cache-5d8f7b9c4-qwert", "redis", NULL},
-    {"/system.slice/kubelet.service", NULL, NULL, NULL, "kubelet.service"},
-    {"/", NULL, NULL, NULL, "/"},
-    /* hostile state: reported under the cgroup */
+     "web", "cache-5d8f7b9c4-qwert", "redis", NULL, IDENTITY_FINAL},
+    {"/system.slice/kubelet.service", NULL, NULL, NULL, "kubelet.service",
+     IDENTITY_FINAL},
+    {"/", NULL, NULL, NULL, "/", IDENTITY_FINAL},
+    /* hostile state: reported under the cgroup, for good (though the name
+     * is a container id) */
     {"/kubepods/besteffort/pod0b1e7c44-52f3-4e0a-8d6b-3f9a1c2e5d70/" ID_H_CTRL,
-     NULL, NULL, NULL, ID_H_CTRL},
+     NULL, NULL, NULL, ID_H_CTRL, IDENTITY_FINAL},
     /* the cgroup names another pod than the state: never guess */
-    {"/kubepods/burstable/pod11111111-2222-4333-8444-555555555555/" ID_REAL,
-     NULL, NULL, NULL, ID_REAL},
-    /* a container id no runtime knows */
-    {"/kubepods/burstable/pod11111111-2222-4333-8444-555555555555/" ID_UNKNOWN,
-     NULL, NULL, NULL, ID_UNKNOWN},
+    {"/kubepods/burstable/pod" UID_NO_STATE "/" ID_REAL,
+     NULL, NULL, NULL, ID_REAL, IDENTITY_FINAL},
+    /* a container id no runtime knows (yet): its name, for now */
+    {"/kubepods/burstable/pod" UID_NO_STATE "/" ID_UNKNOWN,
+     NULL, NULL, NULL, ID_UNKNOWN, IDENTITY_PROVISIONAL},
+    /* Pod-level cgroups: the pod's own, its sandbox's. Their names say
+     * nothing of a container, or name one that is no pod's: only the
+     * runtime state tells whether the answer is final. */
+    {"/kubepods.slice/kubepods-burstable.slice/"
+     "kubepods-burstable-pod0b1e7c44_52f3_4e0a_8d6b_3f9a1c2e5d70.slice",
+     "shop", "api-7f9c6d5b8-x2x9q", "POD", NULL, IDENTITY_FINAL},
+    {"/kubepods.slice/kubepods-burstable.slice/"
+     "kubepods-burstable-pod0b1e7c44_52f3_4e0a_8d6b_3f9a1c2e5d70.slice/"
+     "cri-containerd-" ID_SANDBOX ".scope",
+     "shop", "api-7f9c6d5b8-x2x9q", "POD", NULL, IDENTITY_FINAL},
+    {"/kubepods/burstable/pod" UID_NO_STATE, NULL, NULL, NULL,
+     "pod" UID_NO_STATE, IDENTITY_PROVISIONAL},
+    {"/kubepods.slice/kubepods-pod" UID_NO_STATE_SLICE ".slice/"
+     "crio-conmon-" ID_UNKNOWN ".scope",
+     NULL, NULL, NULL, "crio-conmon-" ID_UNKNOWN ".scope",
+     IDENTITY_PROVISIONAL},
+    /* a Docker container of no pod */
+    {"/system.slice/docker-" ID_DOCKER_PLAIN ".scope", NULL, NULL, NULL,
+     "docker-" ID_DOCKER_PLAIN ".scope", IDENTITY_FINAL},
 };
 
 static int mkdirs(const char *root, const char *rel) {
@@ -111,7 +139,9 @@ DEF_TEST(fake_tree) {
     const expect_t *e = &expects[i];
     pod_identity_t out;
     printf("# %s\n", e->path);
-    EXPECT_EQ_INT(0, identity_lookup(id, ino_of(tree, e->path), &out));
+    identity_answer_t answer = identity_resolve(id, ino_of(tree, e->path), &out);
+    EXPECT_EQ_INT(e->state, answer.state);
+    OK(answer.alive);
     EXPECT_EQ_INT((e->ns != NULL), out.in_pod);
     if (e->ns != NULL) {
       EXPECT_EQ_STR(e->ns, out.ns);
@@ -138,35 +168,38 @@ DEF_TEST(freshness) {
 
   /* an id that does not exist */
   uint64_t bogus = 0xfffffffffff0ULL;
-  EXPECT_EQ_INT(-ENOENT, identity_lookup(id, bogus, &out));
+  identity_answer_t answer = identity_resolve(id, bogus, &out);
+  EXPECT_EQ_INT(IDENTITY_UNKNOWN, answer.state);
   EXPECT_EQ_STR(IDENTITY_UNRESOLVED_CGROUP, out.cgroup);
   OK(!out.in_pod);
-  OK(!identity_cgroup_alive(id, bogus));
+  OK(!answer.alive);
 
   /* created after the last scan: resolved on demand in the next interval
    * (a tree that is not kernfs costs a walk, at most one per interval) */
   OK(mkdirs(tree, "/system.slice/late.service") == 0);
   identity_tick(id, t0 + TIME_T_TO_CDTIME_T(10));
   uint64_t late = ino_of(tree, "/system.slice/late.service");
-  EXPECT_EQ_INT(0, identity_lookup(id, late, &out));
+  EXPECT_EQ_INT(IDENTITY_FINAL, identity_resolve(id, late, &out).state);
   EXPECT_EQ_STR("late.service", out.cgroup);
 
   /* a pod container that ends: kept until the ttl, then gone */
   const char *pod_path = expects[0].path;
   uint64_t pod_id = ino_of(tree, pod_path);
-  EXPECT_EQ_INT(0, identity_lookup(id, pod_id, &out));
+  EXPECT_EQ_INT(IDENTITY_FINAL, identity_resolve(id, pod_id, &out).state);
   OK(out.in_pod);
   char cmd[512];
   snprintf(cmd, sizeof(cmd), "rmdir '%s%s'", tree, pod_path);
   OK(system(cmd) == 0);
   identity_tick(id, t0 + TIME_T_TO_CDTIME_T(61)); /* periodic rescan */
-  EXPECT_EQ_INT(0, identity_lookup(id, pod_id, &out));
+  answer = identity_resolve(id, pod_id, &out);
+  EXPECT_EQ_INT(IDENTITY_FINAL, answer.state);
   OK1(out.in_pod && strcmp(out.pod, "web-0") == 0, "tombstone keeps the pod");
-  OK(identity_cgroup_alive(id, pod_id));
+  OK(answer.alive);
   identity_tick(id, t0 + TIME_T_TO_CDTIME_T(61 + 301));
-  OK(!identity_cgroup_alive(id, pod_id));
-  EXPECT_EQ_INT(-ENOENT, identity_lookup(id, pod_id, &out));
-  OK(identity_cgroup_alive(id, late));
+  answer = identity_resolve(id, pod_id, &out);
+  OK(!answer.alive);
+  EXPECT_EQ_INT(IDENTITY_UNKNOWN, answer.state);
+  OK(identity_resolve(id, late, &out).alive);
   identity_destroy(id);
   return 0;
 }
@@ -185,7 +218,10 @@ DEF_TEST(layout_detection) {
   pod_identity_t out;
   char unified[300];
   snprintf(unified, sizeof(unified), "%s/unified", root);
-  EXPECT_EQ_INT(0, identity_lookup(id, ino_of(unified, "/system.slice/x.service"), &out));
+  EXPECT_EQ_INT(IDENTITY_FINAL,
+                identity_resolve(id, ino_of(unified, "/system.slice/x.service"),
+                                 &out)
+                    .state);
   EXPECT_EQ_STR("x.service", out.cgroup);
   identity_destroy(id);
 
@@ -202,10 +238,12 @@ DEF_TEST(layout_detection) {
   EXPECT_EQ_STR("memory", controller);
   char mem[300];
   snprintf(mem, sizeof(mem), "%s/memory", root);
-  EXPECT_EQ_INT(0, identity_lookup(id,
-                                   ino_of(mem, "/kubepods/besteffort/pod25fae09f-3c1d-4b6e-"
-                                               "9a7f-0e8d2c4b6a13/" ID_REAL),
-                                   &out));
+  EXPECT_EQ_INT(IDENTITY_FINAL,
+                identity_resolve(id,
+                                 ino_of(mem, "/kubepods/besteffort/pod25fae09f-"
+                                             "3c1d-4b6e-9a7f-0e8d2c4b6a13/" ID_REAL),
+                                 &out)
+                    .state);
   OK(out.in_pod && strcmp(out.container, "nginx") == 0);
   identity_destroy(id);
   return 0;
@@ -248,18 +286,20 @@ DEF_TEST(real_cgroup) {
   EXPECT_EQ_UINT64((uint64_t)st.st_ino, handle_id);
 
   pod_identity_t out;
-  int status = identity_lookup(id, handle_id, &out);
-  EXPECT_EQ_INT(0, status);
+  identity_answer_t answer = identity_resolve(id, handle_id, &out);
+  EXPECT_EQ_INT(IDENTITY_FINAL, answer.state);
   EXPECT_EQ_STR(name, out.cgroup);
   OK(!out.in_pod);
-  OK(identity_cgroup_alive(id, handle_id));
+  OK(answer.alive);
 
   OK(rmdir(dir) == 0);
   identity_tick(id, cdtime() + TIME_T_TO_CDTIME_T(61));
-  EXPECT_EQ_INT(0, identity_lookup(id, handle_id, &out)); /* tombstone */
+  answer = identity_resolve(id, handle_id, &out); /* tombstone */
+  EXPECT_EQ_INT(IDENTITY_FINAL, answer.state);
+  OK(answer.alive);
   EXPECT_EQ_STR(name, out.cgroup);
   identity_tick(id, cdtime() + TIME_T_TO_CDTIME_T(61 + 301));
-  OK(!identity_cgroup_alive(id, handle_id));
+  OK(!identity_resolve(id, handle_id, &out).alive);
   identity_destroy(id);
   return 0;
 }
@@ -279,19 +319,16 @@ typedef struct {
   pthread_mutex_t m;
   pthread_cond_t c;
   bool done;
-  int status;
-  bool alive;
+  identity_answer_t answer;
   pod_identity_t out;
 } lookup_job_t;
 
 static void *lookup_job(void *arg) {
   lookup_job_t *j = arg;
   pod_identity_t out;
-  int status = identity_lookup(j->id, j->cgroup_id, &out);
-  bool alive = identity_cgroup_alive(j->id, j->cgroup_id);
+  identity_answer_t answer = identity_resolve(j->id, j->cgroup_id, &out);
   pthread_mutex_lock(&j->m);
-  j->status = status;
-  j->alive = alive;
+  j->answer = answer;
   j->out = out;
   j->done = true;
   pthread_cond_signal(&j->c);
@@ -372,8 +409,8 @@ DEF_TEST(lookup_during_rescan) {
   /* the cgroup walk, and the listing of each state dir layout */
   OK(h.completed >= 2);
   for (size_t i = 0; i < h.n; i++) {
-    EXPECT_EQ_INT(0, h.jobs[i].status);
-    OK(h.jobs[i].alive);
+    EXPECT_EQ_INT(IDENTITY_FINAL, h.jobs[i].answer.state);
+    OK(h.jobs[i].answer.alive);
     OK(h.jobs[i].out.in_pod);
     EXPECT_EQ_STR(e->pod, h.jobs[i].out.pod);
     EXPECT_EQ_STR(e->container, h.jobs[i].out.container);
@@ -410,20 +447,21 @@ static int expect_delegated(identity_t *id, const char *root, const char *rel,
   pod_identity_t out;
   uint64_t cgid = ino_of(root, rel);
   OK(cgid != 0);
-  int status = identity_lookup(id, cgid, &out);
-  if (status != 0 || !out.in_pod || strcmp(out.pod, "api-7f9c6d5b8-x2x9q") != 0)
-    printf("# %s: status %d, in_pod %d, pod \"%s\" container \"%s\" cgroup "
-           "\"%s\"\n", rel, status, out.in_pod, out.pod, out.container,
+  identity_state_t state = identity_resolve(id, cgid, &out).state;
+  if (state != IDENTITY_FINAL || !out.in_pod ||
+      strcmp(out.pod, "api-7f9c6d5b8-x2x9q") != 0)
+    printf("# %s: state %d, in_pod %d, pod \"%s\" container \"%s\" cgroup "
+           "\"%s\"\n", rel, (int)state, out.in_pod, out.pod, out.container,
            out.cgroup);
   if (must_resolve)
-    EXPECT_EQ_INT(0, status);
-  if (status == 0) {
+    EXPECT_EQ_INT(IDENTITY_FINAL, state);
+  if (state != IDENTITY_UNKNOWN) {
     OK(out.in_pod);
     EXPECT_EQ_STR("shop", out.ns);
     EXPECT_EQ_STR("api-7f9c6d5b8-x2x9q", out.pod);
     EXPECT_EQ_STR("app", out.container);
   } else {
-    EXPECT_EQ_INT(-ENOENT, status);
+    EXPECT_EQ_INT(IDENTITY_UNKNOWN, state);
     OK(!out.in_pod);
   }
   return 0;
@@ -506,13 +544,14 @@ DEF_TEST(delegated_subtree) {
   /* The walk is still complete elsewhere: a cgroup that goes is noticed,
    * and its tombstone expires. */
   uint64_t gone = ino_of(root, "/system.slice/gone.service");
-  OK(identity_cgroup_alive(id, gone));
+  pod_identity_t out;
+  OK(identity_resolve(id, gone, &out).alive);
   char cmd[512];
   snprintf(cmd, sizeof(cmd), "rmdir '%s/system.slice/gone.service'", root);
   OK(system(cmd) == 0);
   identity_tick(id, t0 + TIME_T_TO_CDTIME_T(61));
   identity_tick(id, t0 + TIME_T_TO_CDTIME_T(61 + 301));
-  OK(!identity_cgroup_alive(id, gone));
+  OK(!identity_resolve(id, gone, &out).alive);
   /* and the delegating container is still there */
   expect_delegated(id, root, DELEGATED, true);
   identity_destroy(id);

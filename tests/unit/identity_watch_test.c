@@ -1,7 +1,7 @@
 /*
  * identity's watcher thread: a pod created, doing its I/O and deleted
  * between two reads (no identity_tick in between) must still be known to
- * identity_lookup. A fake cgroup tree and containerd state dir in a temp
+ * identity_resolve. A fake cgroup tree and containerd state dir in a temp
  * dir (ids are inode numbers there), the same with the state file written
  * after its bundle directory, a negative control without the watcher (the
  * scenario must then fail: it detects the bug), a budget of inotify
@@ -211,7 +211,7 @@ static int expect_pod(identity_t *id, uint64_t cgid, const pod_t *p,
                       const char *container) {
   pod_identity_t out;
   OK(cgid != 0);
-  EXPECT_EQ_INT(0, identity_lookup(id, cgid, &out));
+  EXPECT_EQ_INT(IDENTITY_FINAL, identity_resolve(id, cgid, &out).state);
   if (!out.in_pod)
     printf("# id %" PRIu64 " resolved to cgroup %s\n", cgid, out.cgroup);
   OK1(out.in_pod, "attributed to its pod, not to a cgroup");
@@ -237,11 +237,12 @@ DEF_TEST(pod_gone_before_read) {
   /* ended: the tombstones keep it, and say so */
   sleep_ms(20);
   identity_tick(id, cdtime());
-  OK(identity_cgroup_alive(id, ctr_id));
+  pod_identity_t out;
+  OK(identity_resolve(id, ctr_id, &out).alive);
   if (expect_pod(id, ctr_id, &p, "writer") != 0)
     return -1;
   identity_tick(id, cdtime() + TIME_T_TO_CDTIME_T(301));
-  OK(!identity_cgroup_alive(id, ctr_id));
+  OK(!identity_resolve(id, ctr_id, &out).alive);
 
   /* many in a row, the watcher keeps up */
   pod_t many[5];
@@ -331,7 +332,7 @@ DEF_TEST(state_replaced_by_symlink) {
   uint64_t cgid = id_of(ctrcg);
   sleep_ms(LIFETIME_MS);
   pod_identity_t out;
-  EXPECT_EQ_INT(0, identity_lookup(id, cgid, &out));
+  EXPECT_EQ_INT(IDENTITY_FINAL, identity_resolve(id, cgid, &out).state);
   OK1(!out.in_pod, "a state file replaced by a symbolic link is refused");
   EXPECT_EQ_STR("", out.pod);
   char want[128];
@@ -359,10 +360,10 @@ DEF_TEST(control_without_watcher) {
   short_lived_pod(tree, &p, false, &ctr_id, &pod_id);
   OK(ctr_id != 0);
   pod_identity_t out;
-  EXPECT_EQ_INT(-ENOENT, identity_lookup(id, ctr_id, &out));
+  EXPECT_EQ_INT(IDENTITY_UNKNOWN, identity_resolve(id, ctr_id, &out).state);
   EXPECT_EQ_STR(IDENTITY_UNRESOLVED_CGROUP, out.cgroup);
   identity_tick(id, cdtime());
-  EXPECT_EQ_INT(-ENOENT, identity_lookup(id, ctr_id, &out));
+  EXPECT_EQ_INT(IDENTITY_UNKNOWN, identity_resolve(id, ctr_id, &out).state);
   identity_destroy(id);
   return 0;
 }
@@ -502,10 +503,11 @@ static int enospc_child(void) {
   }
   for (int i = 0; i < 3; i++) {
     pod_identity_t out;
-    int status = identity_lookup(id, ctr_ids[i], &out);
-    if (status != 0 || !out.in_pod || strcmp(out.pod, pods[i].name) != 0) {
-      fprintf(stderr, "# pod %s: status %d, pod \"%s\", cgroup \"%s\"\n",
-              pods[i].name, status, out.pod, out.cgroup);
+    identity_state_t state = identity_resolve(id, ctr_ids[i], &out).state;
+    if (state != IDENTITY_FINAL || !out.in_pod ||
+        strcmp(out.pod, pods[i].name) != 0) {
+      fprintf(stderr, "# pod %s: state %d, pod \"%s\", cgroup \"%s\"\n",
+              pods[i].name, (int)state, out.pod, out.cgroup);
       failed++;
     }
   }

@@ -528,17 +528,67 @@ DEF_TEST(container_without_state_yet_is_not_pinned) {
       500,
       "cri-containerd-"
       "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope");
+  fake_set_provisional(500);
   fake_set_stats(500, DEV_DATA, NFS_OP_OPEN)->count = 1;
   EXPECT_EQ_INT(0, read_once());
   EXPECT_EQ_INT(0, mock_dispatch_count() - NFS_LOST_MAX);
   /* Then the bundle appears. */
-  fake.cgroups[0].identity = (pod_identity_t){.in_pod = true};
-  sstrncpy(fake.cgroups[0].identity.ns, "shop", 64);
-  sstrncpy(fake.cgroups[0].identity.pod, "web-2", 254);
-  sstrncpy(fake.cgroups[0].identity.container, "nginx", 64);
+  fake_resolve_to_pod(500, "shop", "web-2", "nginx");
   EXPECT_EQ_INT(0, read_once());
   EXPECT_EQ_INT(1, derive_of("shop_web-2_nginx", "operations",
                              "open@10.0.0.5:|vol|data"));
+  return 0;
+}
+
+/* How final a name is, identity says (identity_test checks its answers on
+ * real trees); the read takes that as given and never guesses again from
+ * the cgroup's name. The name alone cannot tell: a pod's own cgroup names
+ * no container and CRI-O's conmon is none (though its name holds one's
+ * id), yet until the pod's state is readable they must wait like a
+ * container; a container of no pod (plain Docker) is named by its cgroup,
+ * final from the first read. */
+#define CONTAINER_ID                                                           \
+  "9ff6b5a0270499d4222efc7d85bd36aa57c5ef48415f4c9066b05049c99a0db3"
+DEF_TEST(pod_level_cgroups_wait_for_identity_not_for_their_names) {
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  const char *pod_slice =
+      "kubepods-burstable-pod0b1e7c44_52f3_4e0a_8d6b_3f9a1c2e5d70.slice";
+  const char *conmon = "crio-conmon-" CONTAINER_ID ".scope";
+  const char *docker = "docker-" CONTAINER_ID ".scope";
+  fake_add_cgroup(900, pod_slice);
+  fake_set_provisional(900); /* its pod's state comes later */
+  fake_add_cgroup(901, conmon);
+  fake_set_provisional(901); /* its pod's state never comes */
+  fake_add_cgroup(902, docker); /* final */
+  fake_set_stats(900, DEV_DATA, NFS_OP_READ)->count = 1;
+  fake_set_stats(901, DEV_DATA, NFS_OP_READ)->count = 2;
+  fake_set_stats(902, DEV_DATA, NFS_OP_READ)->count = 3;
+  char pod_who[DATA_MAX_NAME_LEN], conmon_who[DATA_MAX_NAME_LEN],
+      docker_who[DATA_MAX_NAME_LEN];
+  snprintf(pod_who, sizeof(pod_who), "@%s", pod_slice);
+  snprintf(conmon_who, sizeof(conmon_who), "@%s", conmon);
+  snprintf(docker_who, sizeof(docker_who), "@%s", docker);
+
+  EXPECT_EQ_INT(0, read_once());
+  OK(find(pod_who, "operations", NULL) == NULL);
+  OK(find(conmon_who, "operations", NULL) == NULL);
+  EXPECT_EQ_INT(3, derive_of(docker_who, "operations", WHAT_READ));
+
+  /* The pod's sandbox state appears: its own cgroup is the pod's. */
+  fake_resolve_to_pod(900, "shop", "api-0", "POD");
+  for (int i = 1; i < RESOLVE_GRACE_READS; i++) {
+    EXPECT_EQ_INT(0, read_once());
+    EXPECT_EQ_INT(1, derive_of("shop_api-0_POD", "operations", WHAT_READ));
+    OK(find(pod_who, "operations", NULL) == NULL);
+    OK(find(conmon_who, "operations", NULL) == NULL);
+  }
+  /* conmon's never does: after the grace period, its cgroup's name. */
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(2, derive_of(conmon_who, "operations", WHAT_READ));
+  EXPECT_EQ_INT(1, derive_of("shop_api-0_POD", "operations", WHAT_READ));
+  EXPECT_EQ_INT(3, derive_of(docker_who, "operations", WHAT_READ));
   return 0;
 }
 
@@ -704,6 +754,7 @@ int main(void) {
   rewrite_mountinfo(MOUNTINFO_ROOT MOUNTINFO_DATA);
   RUN_TEST(unresolved_keys_wait_then_say_so);
   RUN_TEST(container_without_state_yet_is_not_pinned);
+  RUN_TEST(pod_level_cgroups_wait_for_identity_not_for_their_names);
   RUN_TEST(long_and_odd_names_are_reported);
   RUN_TEST(failed_map_read_keeps_every_value);
   RUN_TEST(torn_read_keeps_histogram_valid);
