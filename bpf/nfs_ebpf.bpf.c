@@ -45,14 +45,14 @@ const volatile __u32 mkdir_ret_kind = NFS_RET_UNKNOWN;
 /* Sizes are defaults; user space sets MaxEntries before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, NFS_EBPF_DEFAULT_MAX_ENTRIES);
 	__type(key, struct op_key);
 	__type(value, struct op_stats);
 } op_stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, NFS_EBPF_DEFAULT_MAX_ENTRIES);
 	__type(key, struct err_key);
 	__type(value, __u64);
 } op_errors SEC(".maps");
@@ -66,7 +66,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, NFS_EBPF_DEFAULT_MAX_ENTRIES);
 	__type(key, struct start_key);
 	__type(value, struct start_val);
 } op_starts SEC(".maps");
@@ -80,7 +80,7 @@ struct {
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, NFS_EBPF_DEFAULT_MAX_ENTRIES);
 	__type(key, struct start_key);
 	__type(value, __u8);
 } start_refused SEC(".maps");

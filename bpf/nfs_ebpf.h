@@ -11,6 +11,11 @@
  * stored: it equals op_stats.count. */
 #define NFS_EBPF_MAX_BUCKETS 32
 
+/* Capacity (keys) of the op_stats, op_errors, op_starts and start_refused
+ * hash maps when MaxEntries is not configured. The BPF object declares its
+ * maps with it; user space resizes them before load. */
+#define NFS_EBPF_DEFAULT_MAX_ENTRIES 16384
+
 /* NFS client operations, in the order of the output contract's op list.
  * Names for these live in src/utils/op_names.c; keep both in step. */
 enum nfs_ebpf_op {

@@ -42,7 +42,6 @@
 #define CAP_BPF 39
 #endif
 
-#define TRACER_DEFAULT_MAX_ENTRIES 16384
 #define TRACER_BTF_VMLINUX "/sys/kernel/btf/vmlinux"
 
 enum { SET_NFS, SET_NFSV4, SET_MAX };
@@ -888,7 +887,7 @@ int tracer_open(const tracer_config_t *cfg, tracer_t **out)
 		 sizeof(t->sys_module_dir));
 	t->cfg.sys_module_dir = t->sys_module_dir;
 	if (t->cfg.max_entries == 0)
-		t->cfg.max_entries = TRACER_DEFAULT_MAX_ENTRIES;
+		t->cfg.max_entries = NFS_EBPF_DEFAULT_MAX_ENTRIES;
 
 	/* The base instance: maps only, no programs. */
 	t->base = nfs_ebpf__open();

@@ -24,7 +24,7 @@ typedef struct {
 	 * nr_buckets of them (0..NFS_EBPF_MAX_BUCKETS). */
 	uint64_t bucket_bounds_ns[NFS_EBPF_MAX_BUCKETS];
 	uint32_t nr_buckets;
-	/* Capacity (keys) of op_stats, op_errors and op_starts; 0 = 16384. */
+	/* Capacity (keys) of op_stats, op_errors and op_starts; 0 = NFS_EBPF_DEFAULT_MAX_ENTRIES. */
 	uint32_t max_entries;
 	/* enum nfs_ebpf_cgroup_controller: cgroup v2 ids, or the cgroup v1
 	 * controller whose hierarchy identifies pods. */
