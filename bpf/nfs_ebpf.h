@@ -27,7 +27,8 @@
 #define NFS_EBPF_DEV_MAJOR_MAX (0xffffffffU >> NFS_EBPF_DEV_MINOR_BITS)
 
 /* NFS client operations, in the order of the output contract's op list.
- * Names for these live in src/utils/op_names.c; keep both in step. */
+ * Their names are in src/utils/op_names.c, whose static assertion fails the
+ * build when a value is added without one. */
 enum nfs_ebpf_op {
 	NFS_OP_READ,
 	NFS_OP_WRITE,
@@ -48,7 +49,7 @@ enum nfs_ebpf_op {
 
 /* Why the kernel side could not record an event. Every one of these is a
  * counter in the `lost_events` array map and reaches the user as
- * nfs_ebpf_lost_events_total{reason}. */
+ * nfs_ebpf_lost_events_total{reason}; the names are in op_names.c too. */
 enum nfs_ebpf_lost_reason {
 	NFS_LOST_START_MAP_FULL,  /* entry timestamp could not be stored */
 	NFS_LOST_STATS_MAP_FULL,  /* op_stats map at max_entries */
