@@ -89,6 +89,10 @@ static __always_inline u64 kernfs_node_id(struct kernfs_node *kn)
 	return BPF_CORE_READ(kn, id);
 }
 
+/* Largest errno a failed call returns: include/linux/err.h, where
+ * IS_ERR_VALUE() tells an ERR_PTR from a pointer. */
+#define MAX_ERRNO 4095
+
 /*
  * nfs_mkdir returns int up to 6.14 and struct dentry * (ERR_PTR on failure)
  * since 6.15, commit 88d5baf69082 ("Change inode_operations.mkdir to return
@@ -107,14 +111,14 @@ static __always_inline u64 kernfs_node_id(struct kernfs_node *kn)
  * practice zero after a 32-bit move, or the sign extension after a 64-bit
  * one), an ERR_PTR is a sign-extended -errno, and a valid kernel pointer
  * never has an upper half of 0 or 0xffffffff with the lower half in
- * [-4095, -1]. So one test covers both.
+ * [-MAX_ERRNO, -1]. So one test covers both.
  */
 static __always_inline long int_or_errptr_errno(u64 rc)
 {
 	u32 hi = rc >> 32;
 	int lo = (int)rc;
 
-	if ((hi == 0 || hi == 0xffffffff) && lo < 0 && lo >= -4095)
+	if ((hi == 0 || hi == 0xffffffff) && lo < 0 && lo >= -MAX_ERRNO)
 		return lo;
 	return 0;
 }
@@ -127,9 +131,9 @@ static __always_inline long ret_errno(enum nfs_ebpf_ret_kind kind, u64 rc)
 
 	switch (kind) {
 	case NFS_RET_PTR:
-		return ptr < 0 && ptr >= -4095 ? ptr : 0;
+		return ptr < 0 && ptr >= -MAX_ERRNO ? ptr : 0;
 	case NFS_RET_INT:
-		return val < 0 && val >= -4095 ? val : 0;
+		return val < 0 && val >= -MAX_ERRNO ? val : 0;
 	default:
 		return int_or_errptr_errno(rc);
 	}

@@ -24,11 +24,12 @@
 /* 1 when the inode operations take an idmap/userns first argument. */
 #define IDMAP_SHIFT (inode_ops_have_idmap_arg() ? 1 : 0)
 
-#define E2BIG_ERR 7
 #define EEXIST_ERR 17
-#define MAX_ERRNO 4095
-/* css_set.subsys[] length as declared in vmlinux_min.h. */
-#define MAX_V1_SUBSYS 16
+/* css_set.subsys[] length as declared in vmlinux_min.h: the bound of the
+ * relocated enum cgroup_subsys_id value used as an index into it. */
+#define CSS_SET_SUBSYS_LEN \
+	((int)(sizeof(((struct css_set *)0)->subsys) / \
+	       sizeof(((struct css_set *)0)->subsys[0])))
 
 /* Settings, written by user space between open and load. */
 const volatile __u64 bucket_bounds_ns[NFS_EBPF_MAX_BUCKETS] = {};
@@ -38,21 +39,19 @@ const volatile __u32 cgroup_controller = NFS_CGROUP_V2;
 /* enum nfs_ebpf_ret_kind of nfs_mkdir on this kernel. */
 const volatile __u32 mkdir_ret_kind = NFS_RET_UNKNOWN;
 
-/* struct start_key / start_val (the op_starts map) are in nfs_ebpf.h: user
- * space shares them with every instance. */
-#define HOOK_ATOMIC_OPEN NFS_HOOK_ATOMIC_OPEN
-
-/* Sizes are defaults; user space sets MaxEntries before load. */
+/* Sizes are defaults; user space sets MaxEntries before load. The key and
+ * value types are in nfs_ebpf.h, op_starts' too: user space shares them
+ * with every instance. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, NFS_EBPF_DEFAULT_MAX_ENTRIES);
 	__type(key, struct op_key);
 	__type(value, struct op_stats);
 } op_stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, NFS_EBPF_DEFAULT_MAX_ENTRIES);
 	__type(key, struct err_key);
 	__type(value, __u64);
 } op_errors SEC(".maps");
@@ -66,7 +65,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, NFS_EBPF_DEFAULT_MAX_ENTRIES);
 	__type(key, struct start_key);
 	__type(value, struct start_val);
 } op_starts SEC(".maps");
@@ -80,7 +79,7 @@ struct {
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, NFS_EBPF_DEFAULT_MAX_ENTRIES);
 	__type(key, struct start_key);
 	__type(value, __u8);
 } start_refused SEC(".maps");
@@ -136,7 +135,7 @@ static __always_inline __u64 current_cgroup_id(void)
 	/* On a v1-only host bpf_get_current_cgroup_id() is the v2 root for
 	 * everyone, so follow the chosen controller's hierarchy instead. */
 	idx = v1_subsys_index();
-	if (idx < 0 || idx >= MAX_V1_SUBSYS)
+	if (idx < 0 || idx >= CSS_SET_SUBSYS_LEN)
 		return 0;
 	task = (struct task_struct *)bpf_get_current_task();
 	cset = BPF_CORE_READ(task, cgroups);
@@ -394,7 +393,7 @@ static __always_inline int on_atomic_open_return(__u64 rc)
 	struct file *file;
 	fmode_t mode;
 
-	if (!take_start(HOOK_ATOMIC_OPEN, &start))
+	if (!take_start(NFS_HOOK_ATOMIC_OPEN, &start))
 		return 0;
 	if (start.inner_open)
 		return 0;
@@ -416,7 +415,7 @@ static __always_inline int on_open_entry(struct inode *inode)
 {
 	struct start_key key = {
 		.tid = (__u32)bpf_get_current_pid_tgid(),
-		.hook = HOOK_ATOMIC_OPEN,
+		.hook = NFS_HOOK_ATOMIC_OPEN,
 	};
 	struct start_val *outer;
 
@@ -584,7 +583,7 @@ int kretprobe_nfs4_file_open(struct pt_regs *ctx)
 SEC("fentry/nfs_atomic_open")
 int fentry_nfs_atomic_open(__u64 *ctx)
 {
-	return on_entry(HOOK_ATOMIC_OPEN, dev_of_inode(FARG(0)), ctx[2]);
+	return on_entry(NFS_HOOK_ATOMIC_OPEN, dev_of_inode(FARG(0)), ctx[2]);
 }
 
 SEC("fexit/nfs_atomic_open")
@@ -596,7 +595,7 @@ int fexit_nfs_atomic_open(__u64 *ctx)
 SEC("kprobe/nfs_atomic_open")
 int kprobe_nfs_atomic_open(struct pt_regs *ctx)
 {
-	return on_entry(HOOK_ATOMIC_OPEN, dev_of_inode(KARG1),
+	return on_entry(NFS_HOOK_ATOMIC_OPEN, dev_of_inode(KARG1),
 			(__u64)PT_REGS_PARM3(ctx));
 }
 
@@ -609,7 +608,7 @@ int kretprobe_nfs_atomic_open(struct pt_regs *ctx)
 SEC("fentry/nfs_atomic_open_v23")
 int fentry_nfs_atomic_open_v23(__u64 *ctx)
 {
-	return on_entry(HOOK_ATOMIC_OPEN, dev_of_inode(FARG(0)), ctx[2]);
+	return on_entry(NFS_HOOK_ATOMIC_OPEN, dev_of_inode(FARG(0)), ctx[2]);
 }
 
 SEC("fexit/nfs_atomic_open_v23")
@@ -621,7 +620,7 @@ int fexit_nfs_atomic_open_v23(__u64 *ctx)
 SEC("kprobe/nfs_atomic_open_v23")
 int kprobe_nfs_atomic_open_v23(struct pt_regs *ctx)
 {
-	return on_entry(HOOK_ATOMIC_OPEN, dev_of_inode(KARG1),
+	return on_entry(NFS_HOOK_ATOMIC_OPEN, dev_of_inode(KARG1),
 			(__u64)PT_REGS_PARM3(ctx));
 }
 

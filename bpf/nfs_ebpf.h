@@ -11,8 +11,24 @@
  * stored: it equals op_stats.count. */
 #define NFS_EBPF_MAX_BUCKETS 32
 
+/* Capacity (keys) of the op_stats, op_errors, op_starts and start_refused
+ * hash maps when MaxEntries is not configured. The BPF object declares its
+ * maps with it; user space resizes them before load. */
+#define NFS_EBPF_DEFAULT_MAX_ENTRIES 16384
+
+/*
+ * The device in op_key / err_key is super_block->s_dev as the kernel keeps
+ * it, not the user-space dev_t: major << 20 | minor (MINORBITS in
+ * include/linux/kdev_t.h), so a major has 12 bits and a minor 20. User
+ * space splits it with these to match /proc/<pid>/mountinfo's major:minor.
+ */
+#define NFS_EBPF_DEV_MINOR_BITS 20
+#define NFS_EBPF_DEV_MINOR_MASK ((1U << NFS_EBPF_DEV_MINOR_BITS) - 1)
+#define NFS_EBPF_DEV_MAJOR_MAX (0xffffffffU >> NFS_EBPF_DEV_MINOR_BITS)
+
 /* NFS client operations, in the order of the output contract's op list.
- * Names for these live in src/utils/op_names.c; keep both in step. */
+ * Their names are in src/utils/op_names.c, whose static assertion fails the
+ * build when a value is added without one. */
 enum nfs_ebpf_op {
 	NFS_OP_READ,
 	NFS_OP_WRITE,
@@ -33,7 +49,7 @@ enum nfs_ebpf_op {
 
 /* Why the kernel side could not record an event. Every one of these is a
  * counter in the `lost_events` array map and reaches the user as
- * nfs_ebpf_lost_events_total{reason}. */
+ * nfs_ebpf_lost_events_total{reason}; the names are in op_names.c too. */
 enum nfs_ebpf_lost_reason {
 	NFS_LOST_START_MAP_FULL,  /* entry timestamp could not be stored */
 	NFS_LOST_STATS_MAP_FULL,  /* op_stats map at max_entries */
@@ -75,7 +91,7 @@ enum nfs_ebpf_ret_kind {
 /* Key of the op_stats map: who (cgroup), where (device), what (op). */
 struct op_key {
 	__u64 cgroup_id; /* cgroup v2 kernfs id, or a v1 controller's id */
-	__u32 dev;       /* super_block->s_dev, kernel encoding major<<20|minor */
+	__u32 dev;       /* super_block->s_dev (NFS_EBPF_DEV_MINOR_BITS) */
 	__u32 op;        /* enum nfs_ebpf_op */
 };
 

@@ -47,7 +47,7 @@
 static tracer_attach_mode_t conf_attach_mode = TRACER_ATTACH_AUTO;
 static double conf_bucket_seconds[NFS_EBPF_MAX_BUCKETS];
 static size_t conf_bucket_count;
-static uint32_t conf_max_entries = 16384;
+static uint32_t conf_max_entries = NFS_EBPF_DEFAULT_MAX_ENTRIES;
 static char *conf_host_root;
 static char *conf_mountinfo;
 static char *conf_cgroup_root;

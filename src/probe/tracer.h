@@ -13,25 +13,26 @@
 #include "nfs_ebpf.h"
 
 typedef enum {
-	TRACER_ATTACH_AUTO,   /* fentry/fexit, falling back to kprobes */
-	TRACER_ATTACH_FENTRY, /* fentry/fexit or fail */
-	TRACER_ATTACH_KPROBE, /* kprobe/kretprobe only */
+  TRACER_ATTACH_AUTO,   /* fentry/fexit, falling back to kprobes */
+  TRACER_ATTACH_FENTRY, /* fentry/fexit or fail */
+  TRACER_ATTACH_KPROBE, /* kprobe/kretprobe only */
 } tracer_attach_mode_t;
 
 typedef struct {
-	tracer_attach_mode_t mode;
-	/* Upper bounds of the latency buckets in ns, strictly increasing;
-	 * nr_buckets of them (0..NFS_EBPF_MAX_BUCKETS). */
-	uint64_t bucket_bounds_ns[NFS_EBPF_MAX_BUCKETS];
-	uint32_t nr_buckets;
-	/* Capacity (keys) of op_stats, op_errors and op_starts; 0 = 16384. */
-	uint32_t max_entries;
-	/* enum nfs_ebpf_cgroup_controller: cgroup v2 ids, or the cgroup v1
-	 * controller whose hierarchy identifies pods. */
-	uint32_t cgroup_controller;
-	/* Where the kernel lists loaded modules; NULL = "/sys/module". With
-	 * HostRoot this is "<HostRoot>/sys/module". */
-	const char *sys_module_dir;
+  tracer_attach_mode_t mode;
+  /* Upper bounds of the latency buckets in ns, strictly increasing;
+   * nr_buckets of them (0..NFS_EBPF_MAX_BUCKETS). */
+  uint64_t bucket_bounds_ns[NFS_EBPF_MAX_BUCKETS];
+  uint32_t nr_buckets;
+  /* Capacity (keys) of op_stats, op_errors, op_starts and start_refused;
+   * 0: NFS_EBPF_DEFAULT_MAX_ENTRIES. */
+  uint32_t max_entries;
+  /* enum nfs_ebpf_cgroup_controller: cgroup v2 ids, or the cgroup v1
+   * controller whose hierarchy identifies pods. */
+  uint32_t cgroup_controller;
+  /* Where the kernel lists loaded modules; NULL = "/sys/module". With
+   * HostRoot this is "<HostRoot>/sys/module". */
+  const char *sys_module_dir;
 } tracer_config_t;
 
 typedef struct tracer_s tracer_t;

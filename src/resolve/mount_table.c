@@ -28,10 +28,6 @@
  * scan has seen yet is looked for at once. */
 #define ELSEWHERE_RESCAN_ROUNDS 10
 
-/* Largest major and minor the kernel's 32-bit dev_t encoding holds. */
-#define KDEV_MAJOR_MAX 0xfffu
-#define KDEV_MINOR_MAX 0xfffffu
-
 struct mount_table_s {
   char *path;
   int fd;
@@ -150,8 +146,9 @@ int mountinfo_parse_line(char *line, mountinfo_line_t *out,
     return -1;
   }
   *colon = '\0';
-  if (!parse_uint(fields[2], KDEV_MAJOR_MAX, &out->major) ||
-      !parse_uint(colon + 1, KDEV_MINOR_MAX, &out->minor)) {
+  /* Larger numbers do not fit the kernel's 32-bit encoding. */
+  if (!parse_uint(fields[2], NFS_EBPF_DEV_MAJOR_MAX, &out->major) ||
+      !parse_uint(colon + 1, NFS_EBPF_DEV_MINOR_MASK, &out->minor)) {
     *why = "bad major:minor";
     return -1;
   }
@@ -311,8 +308,9 @@ static int table_build(mount_table_t *t, char *text, nfs_mount_t **ret,
         WARNING("nfs_ebpf plugin: device %u:%u is mounted from \"%s\" and "
                 "\"%s\" (a shared NFS superblock); its operations are "
                 "reported under \"%s\" (logged once).",
-                mounts[first].dev >> 20, mounts[first].dev & KDEV_MINOR_MAX,
-                mounts[first].source, mounts[j].source, mounts[first].source);
+                kernel_dev_major(mounts[first].dev),
+                kernel_dev_minor(mounts[first].dev), mounts[first].source,
+                mounts[j].source, mounts[first].source);
       }
     }
     nfs_mount_t chosen = mounts[first];

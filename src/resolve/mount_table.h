@@ -7,9 +7,12 @@
 #ifndef NFS_EBPF_MOUNTINFO_H
 #define NFS_EBPF_MOUNTINFO_H
 
+#include <linux/types.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "nfs_ebpf.h"
 
 /* Lines longer than this are skipped (logged): no real mountinfo line is,
  * and a bound keeps a corrupt file from eating memory. Overlay lines with
@@ -36,10 +39,20 @@ typedef struct {
  * separator", "bad major:minor" ...). Never reads past the terminator. */
 int mountinfo_parse_line(char *line, mountinfo_line_t *out, const char **why);
 
-/* Kernel dev_t encoding of super_block->s_dev: major << 20 | minor. */
+/* Kernel dev_t encoding of super_block->s_dev (nfs_ebpf.h), which the BPF
+ * side records: major << 20 | minor. These turn mountinfo's major:minor into
+ * it and back. */
 static inline uint32_t mountinfo_kernel_dev(unsigned int major,
                                             unsigned int minor) {
-  return ((uint32_t)major << 20) | (uint32_t)minor;
+  return ((uint32_t)major << NFS_EBPF_DEV_MINOR_BITS) | (uint32_t)minor;
+}
+
+static inline uint32_t kernel_dev_major(uint32_t dev) {
+  return dev >> NFS_EBPF_DEV_MINOR_BITS;
+}
+
+static inline uint32_t kernel_dev_minor(uint32_t dev) {
+  return dev & NFS_EBPF_DEV_MINOR_MASK;
 }
 
 typedef struct {

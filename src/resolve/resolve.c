@@ -51,7 +51,7 @@ static series_t *resolve_key(const resolve_t *r, const struct op_key *key,
         series_rebind(r->series, key, s, mnt->generation) != 0) {
       ERROR("nfs_ebpf plugin: out of memory adding a series; device %" PRIu32
             ":%" PRIu32 " stays reported under its previous mount.",
-            key->dev >> 20, key->dev & 0xfffff);
+            kernel_dev_major(key->dev), kernel_dev_minor(key->dev));
       return bound;
     }
     return s;
@@ -78,8 +78,8 @@ static series_t *resolve_key(const resolve_t *r, const struct op_key *key,
     /* In no mount namespace we could read (its processes are gone).
      * Name the device rather than guess a server. */
     ssnprintf(unknown_server, sizeof(unknown_server),
-              "unknown-dev-%" PRIu32 "-%" PRIu32, key->dev >> 20,
-              key->dev & 0xfffff);
+              "unknown-dev-%" PRIu32 "-%" PRIu32, kernel_dev_major(key->dev),
+              kernel_dev_minor(key->dev));
     server = unknown_server;
     export_ = "";
   } else {

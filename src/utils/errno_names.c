@@ -168,13 +168,19 @@ static const char *const errno_kernel_names[] = {
     [531 - KERNEL_ERRNO_BASE] = "ENOGRACE",
 };
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* errno_name_lookup tries the user table first: were it to reach into the
+ * kernel-internal range it would hide those names. */
+_Static_assert(STATIC_ARRAY_SIZE(errno_user_names) <= KERNEL_ERRNO_BASE,
+               "the user errno table overlaps the kernel-internal codes");
+/* errno_names.h promises that any int's "E<number>" fits. */
+_Static_assert(sizeof("E-2147483648") <= ERRNO_NAME_LEN,
+               "ERRNO_NAME_LEN too small for E<INT_MIN>");
 
 const char *errno_name_lookup(int err) {
-  if (err > 0 && (size_t)err < ARRAY_LEN(errno_user_names))
+  if (err > 0 && (size_t)err < STATIC_ARRAY_SIZE(errno_user_names))
     return errno_user_names[err];
   if (err >= KERNEL_ERRNO_BASE &&
-      (size_t)(err - KERNEL_ERRNO_BASE) < ARRAY_LEN(errno_kernel_names))
+      (size_t)(err - KERNEL_ERRNO_BASE) < STATIC_ARRAY_SIZE(errno_kernel_names))
     return errno_kernel_names[err - KERNEL_ERRNO_BASE];
   return NULL;
 }
@@ -193,10 +199,10 @@ const char *errno_name(int err, char *buf, size_t size) {
 int errno_from_name(const char *name) {
   if (name == NULL || name[0] != 'E')
     return -1;
-  for (size_t i = 1; i < ARRAY_LEN(errno_user_names); i++)
+  for (size_t i = 1; i < STATIC_ARRAY_SIZE(errno_user_names); i++)
     if (errno_user_names[i] != NULL && strcmp(errno_user_names[i], name) == 0)
       return (int)i;
-  for (size_t i = 0; i < ARRAY_LEN(errno_kernel_names); i++)
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(errno_kernel_names); i++)
     if (errno_kernel_names[i] != NULL &&
         strcmp(errno_kernel_names[i], name) == 0)
       return (int)(KERNEL_ERRNO_BASE + i);

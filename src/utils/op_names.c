@@ -6,7 +6,7 @@
 
 #include "op_names.h"
 
-static const char *const op_names[NFS_OP_MAX] = {
+static const char *const op_names[] = {
     [NFS_OP_READ] = "read",       [NFS_OP_WRITE] = "write",
     [NFS_OP_OPEN] = "open",       [NFS_OP_CLOSE] = "close",
     [NFS_OP_FSYNC] = "fsync",     [NFS_OP_GETATTR] = "getattr",
@@ -16,7 +16,7 @@ static const char *const op_names[NFS_OP_MAX] = {
     [NFS_OP_MKDIR] = "mkdir",     [NFS_OP_RMDIR] = "rmdir",
 };
 
-static const char *const lost_reason_names[NFS_LOST_MAX] = {
+static const char *const lost_reason_names[] = {
     [NFS_LOST_START_MAP_FULL] = "start_map_full",
     [NFS_LOST_STATS_MAP_FULL] = "stats_map_full",
     [NFS_LOST_ERRORS_MAP_FULL] = "errors_map_full",
@@ -24,9 +24,16 @@ static const char *const lost_reason_names[NFS_LOST_MAX] = {
     [NFS_LOST_MISSED_RETURN] = "missed_return",
 };
 
-/* Sized by the enums: a name for a value the enum lacks fails to compile.
- * A new enum value without a name leaves a NULL hole that only shows at run
- * time, so errno_names_test walks every index and demands a name. */
+/* Sized by their initializers, not by the enums, so that the build fails
+ * when an enum gains a value (before its _MAX) that has no name here. A
+ * value inserted in the middle without a name leaves a NULL hole instead,
+ * which the build cannot see: errno_names_test walks every index and
+ * demands a name. */
+_Static_assert(STATIC_ARRAY_SIZE(op_names) == NFS_OP_MAX,
+               "every enum nfs_ebpf_op value needs a name in op_names");
+_Static_assert(STATIC_ARRAY_SIZE(lost_reason_names) == NFS_LOST_MAX,
+               "every enum nfs_ebpf_lost_reason value needs a name in "
+               "lost_reason_names");
 
 const char *op_name(unsigned int op) {
   return op < NFS_OP_MAX ? op_names[op] : NULL;

@@ -1,8 +1,8 @@
 /*
  * Names of the NFS operations and lost-event reasons as they appear in
  * nfs_ebpf's identifiers (docs/identifiers.md) and in the `op` / `reason`
- * labels. The enums live in bpf/nfs_ebpf.h; the tables here follow their
- * order and a static assertion in op_names.c fails the build when an enum
+ * labels. The enums live in bpf/nfs_ebpf.h; the tables in op_names.c are
+ * indexed by them, and static assertions there fail the build when an enum
  * grows without a name.
  */
 #ifndef NFS_EBPF_OP_NAMES_H

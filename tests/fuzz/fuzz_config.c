@@ -125,7 +125,7 @@ static void reset_plugin(void) {
   nfs_ebpf_shutdown(); /* frees the strings and state dirs config kept */
   conf_attach_mode = TRACER_ATTACH_AUTO;
   conf_bucket_count = 0;
-  conf_max_entries = 16384;
+  conf_max_entries = NFS_EBPF_DEFAULT_MAX_ENTRIES;
   conf_retain_ended = 0;
   read_number = 0;
   fake_reset();

@@ -18,9 +18,6 @@
 
 #include "fuzz_common.h"
 
-#define KDEV_MAJOR_MAX 0xfffu
-#define KDEV_MINOR_MAX 0xfffffu
-
 typedef struct {
   uint32_t dev;
   char *source;
@@ -59,7 +56,8 @@ static void parse_one(const char *start, size_t len, model_mount_t **model,
     free(line);
     return;
   }
-  FUZZ_CHECK(l.major <= KDEV_MAJOR_MAX && l.minor <= KDEV_MINOR_MAX);
+  FUZZ_CHECK(l.major <= NFS_EBPF_DEV_MAJOR_MAX &&
+             l.minor <= NFS_EBPF_DEV_MINOR_MASK);
   const char *fields[] = {l.root,   l.mount_point, l.mount_options,
                           l.fstype, l.source,      l.super_options};
   for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {

@@ -96,6 +96,25 @@ DEF_TEST(parse_line_shapes) {
   return 0;
 }
 
+/* The split the log lines and unknown-dev-<major>-<minor> names use is the
+ * inverse of the encoding, at the edges of both fields too. */
+DEF_TEST(kernel_dev_split) {
+  static const struct {
+    unsigned int major, minor;
+  } devs[] = {{0, 0},    {0, 53},      {259, 2},
+              {4095, 0}, {0, 1048575}, {4095, 1048575}};
+  for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+    uint32_t dev = kdev(devs[i].major, devs[i].minor);
+    EXPECT_EQ_UINT64(devs[i].major, kernel_dev_major(dev));
+    EXPECT_EQ_UINT64(devs[i].minor, kernel_dev_minor(dev));
+  }
+  /* the kernel's own encoding (MINORBITS 20), written out rather than taken
+   * from nfs_ebpf.h: it is what the BPF side reads from s_dev */
+  EXPECT_EQ_UINT64(53, kdev(0, 53));
+  EXPECT_EQ_UINT64(259u << 20 | 2, kdev(259, 2));
+  return 0;
+}
+
 DEF_TEST(kubernetes_node) {
   mock_reset();
   mount_table_t *t = mount_table_create(fixture("k8s-node.mountinfo"));
@@ -436,6 +455,7 @@ int main(void) {
   }
 
   RUN_TEST(parse_line_shapes);
+  RUN_TEST(kernel_dev_split);
   RUN_TEST(kubernetes_node);
   RUN_TEST(malformed_lines_skipped_and_logged_once);
   RUN_TEST(shared_superblock);
