@@ -155,7 +155,7 @@ struct cgroup_subsys_state {
 struct css_set {
 	/* The real array length is CGROUP_SUBSYS_COUNT (config dependent);
 	 * elements are reached through a relocated base offset plus an index
-	 * that user space bounds. */
+	 * the BPF program bounds (CSS_SET_SUBSYS_LEN, nfs_ebpf.bpf.c). */
 	struct cgroup_subsys_state *subsys[16];
 } __attribute__((preserve_access_index));
 
