@@ -603,8 +603,12 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--node")
     ap.add_argument("--cgroup-of")
-    ap.add_argument("--add-pod")
-    ap.add_argument("--remove-pod")
+    # Several --add-pod / --remove-pod in one call: one load and save of
+    # node.json for a whole wave of pods (python starts slowly under TCG).
+    ap.add_argument("--add-pod", action="append")
+    ap.add_argument("--remove-pod", action="append")
+    ap.add_argument("--print-cgroups", action="store_true",
+                    help="after --add-pod: print each new container's cgroup")
     ap.add_argument("--hostile", metavar="DECOY_DIR")
     ap.add_argument("--swap-bundle", metavar="NS/POD/CONTAINER")
     ap.add_argument("--until", metavar="STOP_FILE")
@@ -613,15 +617,22 @@ def main():
         print(find_cgroup(load_node(a.node), a.cgroup_of))
     elif a.add_pod:
         node = load_node(a.node)
-        ns, name, qos, containers = a.add_pod.split("/")
-        uid = str(uuid.UUID(cid(ns, name, "uid")[:32]))
-        pod = {"namespace": ns, "name": name, "qos": qos, "uid": uid,
-               "containers": [(c, "registry.example/%s:1" % c) for c in containers.split(",")]}
-        add_pod(node, pod)
+        for spec in a.add_pod:
+            ns, name, qos, containers = spec.split("/")
+            uid = str(uuid.UUID(cid(ns, name, "uid")[:32]))
+            names = containers.split(",")
+            pod = {"namespace": ns, "name": name, "qos": qos, "uid": uid,
+                   "containers": [(c, "registry.example/%s:1" % c) for c in names]}
+            add_pod(node, pod)
+            if a.print_cgroups:
+                for c in names:
+                    who = "%s/%s/%s" % (ns, name, c)
+                    print(who, find_cgroup(node, who))
         save_node(node, a.node)
     elif a.remove_pod:
         node = load_node(a.node)
-        remove_pod(node, *a.remove_pod.split("/"))
+        for who in a.remove_pod:
+            remove_pod(node, *who.split("/"))
         save_node(node, a.node)
     elif a.swap_bundle:
         swap_bundle(load_node(a.node), a.swap_bundle, a.until)
