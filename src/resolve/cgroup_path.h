@@ -23,20 +23,9 @@ typedef enum {
   CGROUP_RUNTIME_LIBPOD,
 } cgroup_runtime_t;
 
-typedef enum {
-  CGROUP_QOS_NONE = 0, /* not under kubepods */
-  CGROUP_QOS_GUARANTEED,
-  CGROUP_QOS_BURSTABLE,
-  CGROUP_QOS_BESTEFFORT,
-} cgroup_qos_t;
-
 typedef struct {
-  bool in_kubepods;     /* a kubepods[.slice] / kubepods-* component */
-  cgroup_qos_t qos;
-  char pod_uid[CGROUP_POD_UID_MAX + 1];                 /* "" if none; '-' form */
-  char container_id[CGROUP_CONTAINER_ID_LEN + 1];       /* "" if none; lower hex */
-  cgroup_runtime_t runtime;
-  bool is_conmon;       /* the leaf is CRI-O's conmon, not the container */
+  char pod_uid[CGROUP_POD_UID_MAX + 1];           /* "" if none; '-' form */
+  char container_id[CGROUP_CONTAINER_ID_LEN + 1]; /* "" if none; lower hex */
 } cgroup_path_info_t;
 
 /* Parses a cgroup path relative to its hierarchy's root ("/kubepods.slice/
