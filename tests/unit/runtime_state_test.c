@@ -8,6 +8,7 @@
 
 #include "log_once.h"
 #include "mock_collectd.h"
+#include "runtime_json.h"
 #include "runtime_state.h"
 
 #include <collectd/core/testing.h>
@@ -221,8 +222,8 @@ DEF_TEST(file_checks) {
   OK(dfd >= 0);
   runtime_container_t c;
   safe_file_policy_t policy = {0};
-  EXPECT_EQ_INT(0, runtime_state_parse_file(dfd, "config.json", RUNTIME_KIND_CONTAINERD,
-                                            &policy, "t", &c));
+  EXPECT_EQ_INT(0, runtime_json_parse_file(dfd, "config.json", RUNTIME_KIND_CONTAINERD,
+                                           &policy, "t", &c));
   OK(c.is_pod);
 
   /* oversize: a sparse file just over the 16 MiB default is refused from
@@ -230,13 +231,13 @@ DEF_TEST(file_checks) {
   int fd = openat(dfd, "big.json", O_CREAT | O_WRONLY | O_TRUNC, 0644);
   OK(fd >= 0 && ftruncate(fd, SAFE_FILE_DEFAULT_MAX_SIZE + 1) == 0);
   close(fd);
-  EXPECT_EQ_INT(-EFBIG, runtime_state_parse_file(dfd, "big.json", RUNTIME_KIND_CONTAINERD,
-                                                 &policy, "t-big", &c));
+  EXPECT_EQ_INT(-EFBIG, runtime_json_parse_file(dfd, "big.json", RUNTIME_KIND_CONTAINERD,
+                                                &policy, "t-big", &c));
   OK(!c.is_pod);
   /* a configured smaller cap applies to an otherwise valid file */
   safe_file_policy_t small = {.max_size = 64};
-  EXPECT_EQ_INT(-EFBIG, runtime_state_parse_file(dfd, "config.json", RUNTIME_KIND_CONTAINERD,
-                                                 &small, "t-small", &c));
+  EXPECT_EQ_INT(-EFBIG, runtime_json_parse_file(dfd, "config.json", RUNTIME_KIND_CONTAINERD,
+                                                &small, "t-small", &c));
 
   /* a FIFO in place of the file: refused, does not block */
   OK(mkfifo(ID_REAL "-fifo", 0600) == 0 || errno == EEXIST);
@@ -245,22 +246,22 @@ DEF_TEST(file_checks) {
            root, ID_REAL);
   unlink(ID_REAL "-fifo");
   OK(mkfifo(fifo, 0600) == 0);
-  EXPECT_EQ_INT(-EINVAL, runtime_state_parse_file(dfd, "fifo.json", RUNTIME_KIND_CONTAINERD,
-                                                  &policy, "t-fifo", &c));
+  EXPECT_EQ_INT(-EINVAL, runtime_json_parse_file(dfd, "fifo.json", RUNTIME_KIND_CONTAINERD,
+                                                 &policy, "t-fifo", &c));
   /* not owned by root (nor by us) */
   if (geteuid() == 0) {
     OK(fchownat(dfd, "config.json", 12345, 12345, 0) == 0);
-    EXPECT_EQ_INT(-EPERM, runtime_state_parse_file(dfd, "config.json",
-                                                   RUNTIME_KIND_CONTAINERD,
-                                                   &policy, "t-owner", &c));
+    EXPECT_EQ_INT(-EPERM, runtime_json_parse_file(dfd, "config.json",
+                                                  RUNTIME_KIND_CONTAINERD,
+                                                  &policy, "t-owner", &c));
     OK(!c.is_pod);
     OK(fchownat(dfd, "config.json", 0, 0, 0) == 0);
   } else {
     printf("ok %d - # SKIP owner check needs root\n", ++check_count__);
   }
   /* a path component in the name is refused */
-  EXPECT_EQ_INT(-EINVAL, runtime_state_parse_file(dfd, "../x", RUNTIME_KIND_CONTAINERD,
-                                                  &policy, "t-dots", &c));
+  EXPECT_EQ_INT(-EINVAL, runtime_json_parse_file(dfd, "../x", RUNTIME_KIND_CONTAINERD,
+                                                 &policy, "t-dots", &c));
   close(dfd);
   return 0;
 }
@@ -279,8 +280,8 @@ DEF_TEST(long_pod_name) {
   OK(dfd >= 0);
   runtime_container_t c;
   safe_file_policy_t policy = {0};
-  EXPECT_EQ_INT(0, runtime_state_parse_file(dfd, "config.json", RUNTIME_KIND_CONTAINERD,
-                                            &policy, "t-long", &c));
+  EXPECT_EQ_INT(0, runtime_json_parse_file(dfd, "config.json", RUNTIME_KIND_CONTAINERD,
+                                           &policy, "t-long", &c));
   close(dfd);
   OK(c.is_pod);
   EXPECT_EQ_STR(pod, c.pod);
