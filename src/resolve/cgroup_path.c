@@ -40,7 +40,7 @@ static bool cgroup_contains(const char *s, size_t len, const char *needle) {
 
 bool cgroup_path_component_container(const char *comp, size_t len,
                                      char id[CGROUP_CONTAINER_ID_LEN + 1],
-                                     cgroup_runtime_t *runtime) {
+                                     runtime_kind_t *runtime) {
   size_t l = len;
   (void)cgroup_has_suffix(comp, len, ".scope", &l);
 
@@ -56,16 +56,17 @@ bool cgroup_path_component_container(const char *comp, size_t len,
   if (cgroup_contains(s, l, "conmon"))
     return false;
 
+  /* one row per runtime with its own prefix (runtime_kind.h) */
   static const struct {
     const char *prefix;
-    cgroup_runtime_t runtime;
+    runtime_kind_t runtime;
   } prefixes[] = {
-      {"cri-containerd-", CGROUP_RUNTIME_CONTAINERD},
-      {"crio-", CGROUP_RUNTIME_CRIO},
-      {"docker-", CGROUP_RUNTIME_DOCKER},
-      {"libpod-", CGROUP_RUNTIME_LIBPOD},
+      {"cri-containerd-", RUNTIME_KIND_CONTAINERD},
+      {"crio-", RUNTIME_KIND_CRIO},
+      {"docker-", RUNTIME_KIND_DOCKER},
+      {"libpod-", RUNTIME_KIND_LIBPOD},
   };
-  cgroup_runtime_t rt = CGROUP_RUNTIME_PLAIN;
+  runtime_kind_t rt = RUNTIME_KIND_PLAIN;
   for (size_t i = 0; i < STATIC_ARRAY_SIZE(prefixes); i++) {
     if (cgroup_has_prefix(s, l, prefixes[i].prefix)) {
       size_t pl = strlen(prefixes[i].prefix);

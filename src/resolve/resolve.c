@@ -30,7 +30,7 @@ static int resolve_who(const resolve_t *r, uint64_t cgroup_id, bool give_up,
      * bundle is being written): wait rather than pin its counts to the
      * cgroup name for good. */
     char container_id[CGROUP_CONTAINER_ID_LEN + 1];
-    cgroup_runtime_t runtime;
+    runtime_kind_t runtime;
     if (cgroup_path_component_container(id.cgroup, strlen(id.cgroup),
                                         container_id, &runtime))
       return -EAGAIN;

@@ -21,12 +21,15 @@
  *
  * Three parts: runtime_state.c (state dirs, layouts, scans, inotify; this
  * API), container_table.c (the containers known, by id, and their bounds)
- * and runtime_json.c (one state file to one runtime_container_t).
+ * and runtime_json.c (one state file to one runtime_container_t). Where a
+ * new runtime goes: runtime_kind.h.
  */
 #ifndef NFS_EBPF_RUNTIME_STATE_H
 #define NFS_EBPF_RUNTIME_STATE_H
 
 #include "collectd_compat.h"
+
+#include "runtime_kind.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -45,15 +48,9 @@
  * CRI-O call them. */
 #define RUNTIME_SANDBOX_NAME "POD"
 
-typedef enum {
-  RUNTIME_KIND_CONTAINERD,
-  RUNTIME_KIND_CRIO,
-  RUNTIME_KIND_DOCKER,
-} runtime_kind_t;
-
 typedef struct {
   char id[RUNTIME_ID_LEN + 1];
-  runtime_kind_t kind;
+  runtime_kind_t kind; /* of the layout read from: containerd, CRI-O, Docker */
   bool is_pod;      /* namespace, pod and container are valid */
   bool sandbox;     /* the pod's sandbox/infra container */
   char ns[RUNTIME_NS_MAX + 1];

@@ -58,11 +58,11 @@ static void check_components(const char *path) {
     /* an exact-size copy, so a read past the component is caught */
     char *comp = fuzz_strndup((const uint8_t *)p, len);
     char id[CGROUP_CONTAINER_ID_LEN + 1];
-    cgroup_runtime_t rt = CGROUP_RUNTIME_NONE;
+    runtime_kind_t rt = RUNTIME_KIND_NONE;
     if (cgroup_path_component_container(comp, len, id, &rt)) {
       FUZZ_CHECK(strlen(id) == CGROUP_CONTAINER_ID_LEN);
       FUZZ_CHECK(is_lower_hex(id, CGROUP_CONTAINER_ID_LEN));
-      FUZZ_CHECK(rt != CGROUP_RUNTIME_NONE);
+      FUZZ_CHECK(rt != RUNTIME_KIND_NONE);
       FUZZ_CHECK(strstr(comp, id) != NULL);
     }
     char uid[CGROUP_POD_UID_MAX + 1];

@@ -96,23 +96,23 @@ DEF_TEST(patterns) {
 DEF_TEST(component_runtimes) {
   static const struct {
     const char *component;
-    cgroup_runtime_t runtime;
+    runtime_kind_t runtime;
   } comps[] = {
-      {"cri-containerd-" ID ".scope", CGROUP_RUNTIME_CONTAINERD},
-      {"crio-" ID ".scope", CGROUP_RUNTIME_CRIO},
-      {"crio-" ID, CGROUP_RUNTIME_CRIO},
-      {"docker-" ID ".scope", CGROUP_RUNTIME_DOCKER},
-      {"libpod-" ID ".scope", CGROUP_RUNTIME_LIBPOD},
-      {ID, CGROUP_RUNTIME_PLAIN},
-      {"crio-conmon-" ID ".scope", CGROUP_RUNTIME_NONE},
+      {"cri-containerd-" ID ".scope", RUNTIME_KIND_CONTAINERD},
+      {"crio-" ID ".scope", RUNTIME_KIND_CRIO},
+      {"crio-" ID, RUNTIME_KIND_CRIO},
+      {"docker-" ID ".scope", RUNTIME_KIND_DOCKER},
+      {"libpod-" ID ".scope", RUNTIME_KIND_LIBPOD},
+      {ID, RUNTIME_KIND_PLAIN},
+      {"crio-conmon-" ID ".scope", RUNTIME_KIND_NONE},
   };
   for (size_t i = 0; i < STATIC_ARRAY_SIZE(comps); i++) {
     char id[CGROUP_CONTAINER_ID_LEN + 1] = "";
-    cgroup_runtime_t runtime = CGROUP_RUNTIME_NONE;
+    runtime_kind_t runtime = RUNTIME_KIND_NONE;
     bool found = cgroup_path_component_container(
         comps[i].component, strlen(comps[i].component), id, &runtime);
     printf("# %s\n", comps[i].component);
-    EXPECT_EQ_INT(comps[i].runtime != CGROUP_RUNTIME_NONE, found);
+    EXPECT_EQ_INT(comps[i].runtime != RUNTIME_KIND_NONE, found);
     EXPECT_EQ_INT(comps[i].runtime, runtime);
     EXPECT_EQ_STR(found ? ID : "", id);
   }
