@@ -40,7 +40,7 @@ static bool cgroup_contains(const char *s, size_t len, const char *needle) {
 
 bool cgroup_path_component_container(const char *comp, size_t len,
                                      char id[CGROUP_CONTAINER_ID_LEN + 1],
-                                     cgroup_runtime_t *runtime) {
+                                     runtime_kind_t *runtime) {
   size_t l = len;
   (void)cgroup_has_suffix(comp, len, ".scope", &l);
 
@@ -56,16 +56,17 @@ bool cgroup_path_component_container(const char *comp, size_t len,
   if (cgroup_contains(s, l, "conmon"))
     return false;
 
+  /* one row per runtime with its own prefix (runtime_kind.h) */
   static const struct {
     const char *prefix;
-    cgroup_runtime_t runtime;
+    runtime_kind_t runtime;
   } prefixes[] = {
-      {"cri-containerd-", CGROUP_RUNTIME_CONTAINERD},
-      {"crio-", CGROUP_RUNTIME_CRIO},
-      {"docker-", CGROUP_RUNTIME_DOCKER},
-      {"libpod-", CGROUP_RUNTIME_LIBPOD},
+      {"cri-containerd-", RUNTIME_KIND_CONTAINERD},
+      {"crio-", RUNTIME_KIND_CRIO},
+      {"docker-", RUNTIME_KIND_DOCKER},
+      {"libpod-", RUNTIME_KIND_LIBPOD},
   };
-  cgroup_runtime_t rt = CGROUP_RUNTIME_PLAIN;
+  runtime_kind_t rt = RUNTIME_KIND_PLAIN;
   for (size_t i = 0; i < STATIC_ARRAY_SIZE(prefixes); i++) {
     if (cgroup_has_prefix(s, l, prefixes[i].prefix)) {
       size_t pl = strlen(prefixes[i].prefix);
@@ -136,23 +137,6 @@ bool cgroup_path_component_pod(const char *comp, size_t len,
   return false;
 }
 
-static void cgroup_note_kubepods(const char *comp, size_t len,
-                                 cgroup_path_info_t *info) {
-  size_t l = len;
-  bool slice = cgroup_has_suffix(comp, len, ".slice", &l);
-  if ((l == 8 && memcmp(comp, "kubepods", 8) == 0) ||
-      (slice && cgroup_has_prefix(comp, l, "kubepods-")))
-    info->in_kubepods = true;
-  if (!info->in_kubepods)
-    return;
-  if ((l == 9 && memcmp(comp, "burstable", 9) == 0) ||
-      (slice && l == 18 && memcmp(comp, "kubepods-burstable", 18) == 0))
-    info->qos = CGROUP_QOS_BURSTABLE;
-  else if ((l == 10 && memcmp(comp, "besteffort", 10) == 0) ||
-           (slice && l == 19 && memcmp(comp, "kubepods-besteffort", 19) == 0))
-    info->qos = CGROUP_QOS_BESTEFFORT;
-}
-
 /* Splits path into its components (bounded: cgroup paths are short, but
  * a fake or hostile tree must not make us overrun). Returns how many, or
  * -1 for a path deeper than any runtime nests. */
@@ -203,10 +187,6 @@ void cgroup_path_parse(const char *path, cgroup_path_info_t *info) {
     return; /* deeper than any runtime nests: leave it unrecognised */
   size_t n = (size_t)split;
 
-  /* Top-down: kubepods and QoS. */
-  for (size_t i = 0; i < n; i++)
-    cgroup_note_kubepods(start[i], len[i], info);
-
   /* Top-down: the pod component, and a container id below it. kubelet
    * and the runtime create the path down to the container's cgroup; what
    * is below it the pod may shape itself (a delegated subtree), with names
@@ -218,11 +198,6 @@ void cgroup_path_parse(const char *path, cgroup_path_info_t *info) {
       break;
     }
   }
-  if (pod_index < n && info->in_kubepods && info->qos == CGROUP_QOS_NONE)
-    info->qos = CGROUP_QOS_GUARANTEED;
-  if (!info->in_kubepods)
-    info->qos = CGROUP_QOS_NONE;
-
   size_t lowest = pod_index < n ? pod_index + 1 : 0;
   for (size_t i = lowest; i < n; i++) {
     const char *c = start[i];
@@ -230,12 +205,9 @@ void cgroup_path_parse(const char *path, cgroup_path_info_t *info) {
     if (cgroup_contains(c, l, "conmon")) {
       /* conmon supervises the container from outside it: its I/O is the
        * pod's, never the container's. */
-      if (i == n - 1)
-        info->is_conmon = true;
       break;
     }
-    if (cgroup_path_component_container(c, l, info->container_id,
-                                        &info->runtime))
+    if (cgroup_path_component_container(c, l, info->container_id, NULL))
       break;
   }
 }

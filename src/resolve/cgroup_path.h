@@ -7,36 +7,17 @@
 #ifndef NFS_EBPF_CGROUP_PATH_H
 #define NFS_EBPF_CGROUP_PATH_H
 
+#include "runtime_kind.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
 #define CGROUP_CONTAINER_ID_LEN 64 /* hex characters */
 #define CGROUP_POD_UID_MAX 36      /* 8-4-4-4-12 uuid; static pods: 32 hex */
 
-/* Which runtime naming the container id was found in. */
-typedef enum {
-  CGROUP_RUNTIME_NONE = 0, /* no container id */
-  CGROUP_RUNTIME_PLAIN,    /* bare id (cgroupfs driver: containerd, Docker) */
-  CGROUP_RUNTIME_CONTAINERD,
-  CGROUP_RUNTIME_CRIO,
-  CGROUP_RUNTIME_DOCKER,
-  CGROUP_RUNTIME_LIBPOD,
-} cgroup_runtime_t;
-
-typedef enum {
-  CGROUP_QOS_NONE = 0, /* not under kubepods */
-  CGROUP_QOS_GUARANTEED,
-  CGROUP_QOS_BURSTABLE,
-  CGROUP_QOS_BESTEFFORT,
-} cgroup_qos_t;
-
 typedef struct {
-  bool in_kubepods;     /* a kubepods[.slice] / kubepods-* component */
-  cgroup_qos_t qos;
-  char pod_uid[CGROUP_POD_UID_MAX + 1];                 /* "" if none; '-' form */
-  char container_id[CGROUP_CONTAINER_ID_LEN + 1];       /* "" if none; lower hex */
-  cgroup_runtime_t runtime;
-  bool is_conmon;       /* the leaf is CRI-O's conmon, not the container */
+  char pod_uid[CGROUP_POD_UID_MAX + 1];           /* "" if none; '-' form */
+  char container_id[CGROUP_CONTAINER_ID_LEN + 1]; /* "" if none; lower hex */
 } cgroup_path_info_t;
 
 /* Parses a cgroup path relative to its hierarchy's root ("/kubepods.slice/
@@ -54,11 +35,12 @@ void cgroup_path_parse(const char *path, cgroup_path_info_t *info);
  * cgroup_path_parse takes it), 1 for its children, and so on. */
 int cgroup_path_below_container(const char *path);
 
-/* If one path component names a container, stores its 64-hex id and the
- * runtime its prefix belongs to and returns true. */
+/* If one path component names a container, stores its 64-hex id and (if
+ * runtime is not NULL) the runtime its prefix belongs to, RUNTIME_KIND_PLAIN
+ * for a bare id, and returns true. */
 bool cgroup_path_component_container(const char *component, size_t len,
                                      char id[CGROUP_CONTAINER_ID_LEN + 1],
-                                     cgroup_runtime_t *runtime);
+                                     runtime_kind_t *runtime);
 
 /* If one component is a pod's ("pod<uid>" or "...-pod<uid_>.slice"), stores
  * the uid in '-' form and returns true. */

@@ -18,13 +18,18 @@
  * Not thread-safe: one owner (identity.c) calls it under its lock, from
  * the read callback and from its watcher thread (see runtime_state_set_lock
  * for how scans share that lock).
+ *
+ * Three parts: runtime_state.c (state dirs, layouts, scans, inotify; this
+ * API), container_table.c (the containers known, by id, and their bounds)
+ * and runtime_json.c (one state file to one runtime_container_t). Where a
+ * new runtime goes: runtime_kind.h.
  */
 #ifndef NFS_EBPF_RUNTIME_STATE_H
 #define NFS_EBPF_RUNTIME_STATE_H
 
 #include "collectd_compat.h"
 
-#include "safe_file.h"
+#include "runtime_kind.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -36,9 +41,6 @@
 #define RUNTIME_CONTAINER_MAX 63  /* DNS-1123 label */
 #define RUNTIME_UID_MAX 36
 #define RUNTIME_CGROUPS_PATH_MAX 255
-/* JSON limits beyond the file size cap. */
-#define RUNTIME_JSON_MAX_DEPTH 64
-#define RUNTIME_JSON_MAX_STRING (1024 * 1024)
 #define RUNTIME_DEFAULT_MAX_CONTAINERS 16384
 /* Layouts probed in each state dir, one inotify watch each. */
 #define RUNTIME_LAYOUTS_PER_DIR 4
@@ -46,15 +48,9 @@
  * CRI-O call them. */
 #define RUNTIME_SANDBOX_NAME "POD"
 
-typedef enum {
-  RUNTIME_KIND_CONTAINERD,
-  RUNTIME_KIND_CRIO,
-  RUNTIME_KIND_DOCKER,
-} runtime_kind_t;
-
 typedef struct {
   char id[RUNTIME_ID_LEN + 1];
-  runtime_kind_t kind;
+  runtime_kind_t kind; /* of the layout read from: containerd, CRI-O, Docker */
   bool is_pod;      /* namespace, pod and container are valid */
   bool sandbox;     /* the pod's sandbox/infra container */
   char ns[RUNTIME_NS_MAX + 1];
@@ -129,20 +125,5 @@ const runtime_container_t *runtime_state_find_pod(runtime_state_t *rs,
                                                   const char *pod_uid);
 
 size_t runtime_state_count(const runtime_state_t *rs);
-
-/* Parses one state file: name (config.json / config.v2.json) in the bundle
- * directory bundle_fd, for a runtime of that kind. Fills out (id is left
- * to the caller) and returns 0, or -errno for a file that could not be
- * read or parsed (logged once, keyed by where). A readable file without
- * Kubernetes metadata, or with invalid names, returns 0 with
- * out->is_pod == false. */
-int runtime_state_parse_file(int bundle_fd, const char *name,
-                             runtime_kind_t kind,
-                             const safe_file_policy_t *policy,
-                             const char *where, runtime_container_t *out);
-
-/* DNS-1123 checks used on extracted names (exposed for tests). */
-bool runtime_dns1123_label(const char *s, size_t max_len);
-bool runtime_dns1123_subdomain(const char *s, size_t max_len);
 
 #endif /* NFS_EBPF_RUNTIME_STATE_H */

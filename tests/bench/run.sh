@@ -5,8 +5,9 @@
 # container wrongly (then the figures would be meaningless).
 #
 # Built like the plugin (gcc -O2, no sanitizer) against the real identity,
-# cgroup_index, cgroup_path, runtime_state, safe_file and log_once modules,
-# with tests/unit/mock_collectd.c for the daemon's symbols. Environment:
+# cgroup_index, cgroup_path, runtime_state (with runtime_json and
+# container_table), safe_file and log_once modules, with
+# tests/unit/mock_collectd.c for the daemon's symbols. Environment:
 # BENCH_OUT (binary; default ${TMPDIR:-/tmp}/nfs_ebpf-bench), CC (gcc).
 set -u
 cd "$(dirname "$0")/../.."
@@ -21,7 +22,8 @@ if ! $CC -std=gnu11 -g -O2 -Wall -Wextra -DHAVE_CONFIG_H \
 	-I"$ROOT/tests/unit" -o "$OUT/identity_bench" \
 	"$ROOT/tests/bench/identity_bench.c" "$ROOT/src/resolve/identity.c" \
 	"$ROOT/src/resolve/cgroup_index.c" "$ROOT/src/resolve/cgroup_path.c" \
-	"$ROOT/src/resolve/runtime_state.c" "$ROOT/src/utils/safe_file.c" \
+	"$ROOT/src/resolve/runtime_state.c" "$ROOT/src/resolve/runtime_json.c" \
+	"$ROOT/src/resolve/container_table.c" "$ROOT/src/utils/safe_file.c" \
 	"$ROOT/src/utils/log_once.c" "$ROOT/tests/unit/mock_collectd.c" \
 	-lyajl -lpthread -lm >"$OUT/build.log" 2>&1; then
 	echo "not ok 1 - identity_bench: build failed"

@@ -4,10 +4,9 @@
  * in it ends the path, as it would in a directory walk.
  *
  * Checked besides memory safety: a container id is 64 lower-hex characters
- * and comes with a runtime; a pod uid is in '-' form; QoS is set only under
- * kubepods; conmon never yields a container id; the short name fits every
- * buffer size, is a prefix-cut of the full name, and has no '/' (except the
- * root's "/").
+ * (and, from the component matcher, comes with a runtime); a pod uid is in
+ * '-' form; the short name fits every buffer size, is a prefix-cut of the
+ * full name, and has no '/' (except the root's "/").
  */
 #include "collectd_compat.h"
 
@@ -47,18 +46,8 @@ static void check_parse(const char *path) {
   if (id_len > 0) {
     FUZZ_CHECK(id_len == CGROUP_CONTAINER_ID_LEN);
     FUZZ_CHECK(is_lower_hex(info.container_id, id_len));
-    FUZZ_CHECK(info.runtime != CGROUP_RUNTIME_NONE);
-    FUZZ_CHECK(!info.is_conmon);
-  } else {
-    FUZZ_CHECK(info.runtime == CGROUP_RUNTIME_NONE);
   }
   check_uid(info.pod_uid);
-  FUZZ_CHECK(info.qos >= CGROUP_QOS_NONE && info.qos <= CGROUP_QOS_BESTEFFORT);
-  if (!info.in_kubepods)
-    FUZZ_CHECK(info.qos == CGROUP_QOS_NONE);
-  /* is_conmon says the leaf is conmon's */
-  if (info.is_conmon)
-    FUZZ_CHECK(strstr(path, "conmon") != NULL);
 }
 
 /* Every component on its own through the two matchers. */
@@ -69,11 +58,11 @@ static void check_components(const char *path) {
     /* an exact-size copy, so a read past the component is caught */
     char *comp = fuzz_strndup((const uint8_t *)p, len);
     char id[CGROUP_CONTAINER_ID_LEN + 1];
-    cgroup_runtime_t rt = CGROUP_RUNTIME_NONE;
+    runtime_kind_t rt = RUNTIME_KIND_NONE;
     if (cgroup_path_component_container(comp, len, id, &rt)) {
       FUZZ_CHECK(strlen(id) == CGROUP_CONTAINER_ID_LEN);
       FUZZ_CHECK(is_lower_hex(id, CGROUP_CONTAINER_ID_LEN));
-      FUZZ_CHECK(rt != CGROUP_RUNTIME_NONE);
+      FUZZ_CHECK(rt != RUNTIME_KIND_NONE);
       FUZZ_CHECK(strstr(comp, id) != NULL);
     }
     char uid[CGROUP_POD_UID_MAX + 1];

@@ -1,6 +1,6 @@
 /*
  * Fuzz target: runtime state files (containerd / CRI-O config.json, Docker
- * config.v2.json) through runtime_state_parse_file, the entry the scanner
+ * config.v2.json) through runtime_json_parse_file, the entry the scanner
  * uses for every bundle. The input is the file's content; it is written to
  * a scratch bundle directory and parsed once for each runtime kind, because
  * the kind decides where the parser looks (OCI annotations or Docker's
@@ -15,7 +15,7 @@
 
 #include "log_once.h"
 #include "mock_collectd.h"
-#include "runtime_state.h"
+#include "runtime_json.h"
 
 #include "fuzz_common.h"
 
@@ -86,8 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
     runtime_container_t c;
     memset(&c, 0xa5, sizeof(c)); /* the parser must set every field */
-    int status = runtime_state_parse_file(dir, kinds[i].name, kinds[i].kind,
-                                          &policy, "fuzz", &c);
+    int status = runtime_json_parse_file(dir, kinds[i].name, kinds[i].kind,
+                                         &policy, "fuzz", &c);
     FUZZ_CHECK(status == 0 || status == -EBADMSG);
     check_result(status, &c, kinds[i].kind);
   }

@@ -18,77 +18,65 @@ typedef struct {
   const char *path;
   const char *pod_uid;
   const char *container_id;
-  cgroup_runtime_t runtime;
-  cgroup_qos_t qos;
-  bool conmon;
 } case_t;
 
 static const case_t cases[] = {
     /* systemd driver, containerd, each QoS class */
     {"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_
      ".slice/cri-containerd-" ID ".scope",
-     UID, ID, CGROUP_RUNTIME_CONTAINERD, CGROUP_QOS_BURSTABLE, false},
+     UID, ID},
     {"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UID_
      ".slice/cri-containerd-" ID ".scope",
-     UID, ID, CGROUP_RUNTIME_CONTAINERD, CGROUP_QOS_BESTEFFORT, false},
+     UID, ID},
     {"/kubepods.slice/kubepods-pod" UID_ ".slice/cri-containerd-" ID ".scope",
-     UID, ID, CGROUP_RUNTIME_CONTAINERD, CGROUP_QOS_GUARANTEED, false},
+     UID, ID},
     /* CRI-O, crun's extra "container" leaf, conmon */
     {"/kubepods.slice/kubepods-pod" UID_ ".slice/crio-" ID ".scope",
-     UID, ID, CGROUP_RUNTIME_CRIO, CGROUP_QOS_GUARANTEED, false},
+     UID, ID},
     {"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_
      ".slice/crio-" ID ".scope/container",
-     UID, ID, CGROUP_RUNTIME_CRIO, CGROUP_QOS_BURSTABLE, false},
+     UID, ID},
     {"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_
      ".slice/crio-conmon-" ID ".scope",
-     UID, "", CGROUP_RUNTIME_NONE, CGROUP_QOS_BURSTABLE, true},
+     UID, ""},
     /* Docker via cri-dockerd, systemd driver */
     {"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UID_
      ".slice/docker-" ID ".scope",
-     UID, ID, CGROUP_RUNTIME_DOCKER, CGROUP_QOS_BESTEFFORT, false},
+     UID, ID},
     /* cgroupfs driver: bare ids, each QoS class, CRI-O prefix */
-    {"/kubepods/burstable/pod" UID "/" ID, UID, ID, CGROUP_RUNTIME_PLAIN,
-     CGROUP_QOS_BURSTABLE, false},
-    {"/kubepods/besteffort/pod" UID "/" ID, UID, ID, CGROUP_RUNTIME_PLAIN,
-     CGROUP_QOS_BESTEFFORT, false},
-    {"/kubepods/pod" UID "/" ID, UID, ID, CGROUP_RUNTIME_PLAIN,
-     CGROUP_QOS_GUARANTEED, false},
-    {"/kubepods/pod" UID "/crio-" ID, UID, ID, CGROUP_RUNTIME_CRIO,
-     CGROUP_QOS_GUARANTEED, false},
-    {"/kubepods/pod" UID "/crio-" ID "/container", UID, ID, CGROUP_RUNTIME_CRIO,
-     CGROUP_QOS_GUARANTEED, false},
+    {"/kubepods/burstable/pod" UID "/" ID, UID, ID},
+    {"/kubepods/besteffort/pod" UID "/" ID, UID, ID},
+    {"/kubepods/pod" UID "/" ID, UID, ID},
+    {"/kubepods/pod" UID "/crio-" ID, UID, ID},
+    {"/kubepods/pod" UID "/crio-" ID "/container", UID, ID},
     /* static pods (32-hex uid), both drivers */
-    {"/kubepods/burstable/pod" STATIC_UID "/" ID, STATIC_UID, ID,
-     CGROUP_RUNTIME_PLAIN, CGROUP_QOS_BURSTABLE, false},
+    {"/kubepods/burstable/pod" STATIC_UID "/" ID, STATIC_UID, ID},
     {"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" STATIC_UID
      ".slice/cri-containerd-" ID ".scope",
-     STATIC_UID, ID, CGROUP_RUNTIME_CONTAINERD, CGROUP_QOS_BURSTABLE, false},
+     STATIC_UID, ID},
     /* pod level (no container) and nested under a kubelet --cgroup-root */
-    {"/kubepods/burstable/pod" UID, UID, "", CGROUP_RUNTIME_NONE,
-     CGROUP_QOS_BURSTABLE, false},
+    {"/kubepods/burstable/pod" UID, UID, ""},
     {"/k8s.slice/kubepods.slice/kubepods-pod" UID_ ".slice/cri-containerd-" ID
      ".scope",
-     UID, ID, CGROUP_RUNTIME_CONTAINERD, CGROUP_QOS_GUARANTEED, false},
+     UID, ID},
     /* outside pods */
-    {"/system.slice/kubelet.service", "", "", CGROUP_RUNTIME_NONE,
-     CGROUP_QOS_NONE, false},
-    {"/system.slice/docker-" ID ".scope", "", ID, CGROUP_RUNTIME_DOCKER,
-     CGROUP_QOS_NONE, false},
-    {"/", "", "", CGROUP_RUNTIME_NONE, CGROUP_QOS_NONE, false},
+    {"/system.slice/kubelet.service", "", ""},
+    {"/system.slice/docker-" ID ".scope", "", ID},
+    {"/", "", ""},
     /* near misses: 63 hex, upper case, a pod uid with a bad separator */
     {"/kubepods/pod" UID "/" "7d6a1f3c0b5e4d2a9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6",
-     UID, "", CGROUP_RUNTIME_NONE, CGROUP_QOS_GUARANTEED, false},
+     UID, ""},
     {"/kubepods/pod" UID "/7D6A1F3C0B5E4D2A9C8B7A6F5E4D3C2B1A0F9E8D7C6B5A4F3E2D1C0B9A8F7E6D",
-     UID, "", CGROUP_RUNTIME_NONE, CGROUP_QOS_GUARANTEED, false},
+     UID, ""},
     {"/kubepods.slice/kubepods-pod25fae09f-3c1d-4b6e-9a7f-0e8d2c4b6a13.slice/"
      "cri-containerd-" ID ".scope",
-     "", ID, CGROUP_RUNTIME_CONTAINERD, CGROUP_QOS_NONE, false},
+     "", ID},
     /* a uid that fails only at its last character must leave no partial
      * uid behind (tests/fuzz/crashes/cgroup_path-*) */
     {"/kubepods/pod0b1e7c44-52f3-4e0a-8d6b-3f9a1c2e5d7r",
-     "", "", CGROUP_RUNTIME_NONE, CGROUP_QOS_GUARANTEED, false},
+     "", ""},
     {"/kubepods.slice/kubepods-pod0b1e7c44_52f3_4e0a_8d6b_3f9a1c2e5d7r.slice",
-     "", "", CGROUP_RUNTIME_NONE, CGROUP_QOS_NONE, false},
+     "", ""},
 };
 
 DEF_TEST(patterns) {
@@ -99,10 +87,34 @@ DEF_TEST(patterns) {
     printf("# %s\n", c->path);
     EXPECT_EQ_STR(c->pod_uid, info.pod_uid);
     EXPECT_EQ_STR(c->container_id, info.container_id);
-    EXPECT_EQ_INT(c->runtime, info.runtime);
-    if (c->pod_uid[0] != '\0')
-      EXPECT_EQ_INT(c->qos, info.qos);
-    EXPECT_EQ_INT(c->conmon, info.is_conmon);
+  }
+  return 0;
+}
+
+/* The runtime each container component's prefix names (the matcher's own
+ * answer; cgroup_path_parse keeps only the id). */
+DEF_TEST(component_runtimes) {
+  static const struct {
+    const char *component;
+    runtime_kind_t runtime;
+  } comps[] = {
+      {"cri-containerd-" ID ".scope", RUNTIME_KIND_CONTAINERD},
+      {"crio-" ID ".scope", RUNTIME_KIND_CRIO},
+      {"crio-" ID, RUNTIME_KIND_CRIO},
+      {"docker-" ID ".scope", RUNTIME_KIND_DOCKER},
+      {"libpod-" ID ".scope", RUNTIME_KIND_LIBPOD},
+      {ID, RUNTIME_KIND_PLAIN},
+      {"crio-conmon-" ID ".scope", RUNTIME_KIND_NONE},
+  };
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(comps); i++) {
+    char id[CGROUP_CONTAINER_ID_LEN + 1] = "";
+    runtime_kind_t runtime = RUNTIME_KIND_NONE;
+    bool found = cgroup_path_component_container(
+        comps[i].component, strlen(comps[i].component), id, &runtime);
+    printf("# %s\n", comps[i].component);
+    EXPECT_EQ_INT(comps[i].runtime != RUNTIME_KIND_NONE, found);
+    EXPECT_EQ_INT(comps[i].runtime, runtime);
+    EXPECT_EQ_STR(found ? ID : "", id);
   }
   return 0;
 }
@@ -187,6 +199,7 @@ DEF_TEST(hostile_paths) {
 int main(void) {
   mock_log_set_echo(false);
   RUN_TEST(patterns);
+  RUN_TEST(component_runtimes);
   RUN_TEST(container_only_below_pod);
   RUN_TEST(delegated_subtree_names);
   RUN_TEST(short_names);

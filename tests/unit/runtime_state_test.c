@@ -1,13 +1,15 @@
 /*
  * runtime_state: each runtime's real file shapes (tests/fixtures/runtime,
- * see its README), hostile state files, and freshness (inotify, rescan,
- * tombstones). Run from the repository root or set NFS_EBPF_FIXTURES to
+ * see its README), hostile state files, freshness (inotify, rescan,
+ * tombstones), and the container table's bound on its own. Run from the repository root or set NFS_EBPF_FIXTURES to
  * the tests/fixtures directory.
  */
 #include "collectd_compat.h"
 
+#include "container_table.h"
 #include "log_once.h"
 #include "mock_collectd.h"
+#include "runtime_json.h"
 #include "runtime_state.h"
 
 #include <collectd/core/testing.h>
@@ -221,8 +223,8 @@ DEF_TEST(file_checks) {
   OK(dfd >= 0);
   runtime_container_t c;
   safe_file_policy_t policy = {0};
-  EXPECT_EQ_INT(0, runtime_state_parse_file(dfd, "config.json", RUNTIME_KIND_CONTAINERD,
-                                            &policy, "t", &c));
+  EXPECT_EQ_INT(0, runtime_json_parse_file(dfd, "config.json", RUNTIME_KIND_CONTAINERD,
+                                           &policy, "t", &c));
   OK(c.is_pod);
 
   /* oversize: a sparse file just over the 16 MiB default is refused from
@@ -230,13 +232,13 @@ DEF_TEST(file_checks) {
   int fd = openat(dfd, "big.json", O_CREAT | O_WRONLY | O_TRUNC, 0644);
   OK(fd >= 0 && ftruncate(fd, SAFE_FILE_DEFAULT_MAX_SIZE + 1) == 0);
   close(fd);
-  EXPECT_EQ_INT(-EFBIG, runtime_state_parse_file(dfd, "big.json", RUNTIME_KIND_CONTAINERD,
-                                                 &policy, "t-big", &c));
+  EXPECT_EQ_INT(-EFBIG, runtime_json_parse_file(dfd, "big.json", RUNTIME_KIND_CONTAINERD,
+                                                &policy, "t-big", &c));
   OK(!c.is_pod);
   /* a configured smaller cap applies to an otherwise valid file */
   safe_file_policy_t small = {.max_size = 64};
-  EXPECT_EQ_INT(-EFBIG, runtime_state_parse_file(dfd, "config.json", RUNTIME_KIND_CONTAINERD,
-                                                 &small, "t-small", &c));
+  EXPECT_EQ_INT(-EFBIG, runtime_json_parse_file(dfd, "config.json", RUNTIME_KIND_CONTAINERD,
+                                                &small, "t-small", &c));
 
   /* a FIFO in place of the file: refused, does not block */
   OK(mkfifo(ID_REAL "-fifo", 0600) == 0 || errno == EEXIST);
@@ -245,22 +247,22 @@ DEF_TEST(file_checks) {
            root, ID_REAL);
   unlink(ID_REAL "-fifo");
   OK(mkfifo(fifo, 0600) == 0);
-  EXPECT_EQ_INT(-EINVAL, runtime_state_parse_file(dfd, "fifo.json", RUNTIME_KIND_CONTAINERD,
-                                                  &policy, "t-fifo", &c));
+  EXPECT_EQ_INT(-EINVAL, runtime_json_parse_file(dfd, "fifo.json", RUNTIME_KIND_CONTAINERD,
+                                                 &policy, "t-fifo", &c));
   /* not owned by root (nor by us) */
   if (geteuid() == 0) {
     OK(fchownat(dfd, "config.json", 12345, 12345, 0) == 0);
-    EXPECT_EQ_INT(-EPERM, runtime_state_parse_file(dfd, "config.json",
-                                                   RUNTIME_KIND_CONTAINERD,
-                                                   &policy, "t-owner", &c));
+    EXPECT_EQ_INT(-EPERM, runtime_json_parse_file(dfd, "config.json",
+                                                  RUNTIME_KIND_CONTAINERD,
+                                                  &policy, "t-owner", &c));
     OK(!c.is_pod);
     OK(fchownat(dfd, "config.json", 0, 0, 0) == 0);
   } else {
     printf("ok %d - # SKIP owner check needs root\n", ++check_count__);
   }
   /* a path component in the name is refused */
-  EXPECT_EQ_INT(-EINVAL, runtime_state_parse_file(dfd, "../x", RUNTIME_KIND_CONTAINERD,
-                                                  &policy, "t-dots", &c));
+  EXPECT_EQ_INT(-EINVAL, runtime_json_parse_file(dfd, "../x", RUNTIME_KIND_CONTAINERD,
+                                                 &policy, "t-dots", &c));
   close(dfd);
   return 0;
 }
@@ -279,8 +281,8 @@ DEF_TEST(long_pod_name) {
   OK(dfd >= 0);
   runtime_container_t c;
   safe_file_policy_t policy = {0};
-  EXPECT_EQ_INT(0, runtime_state_parse_file(dfd, "config.json", RUNTIME_KIND_CONTAINERD,
-                                            &policy, "t-long", &c));
+  EXPECT_EQ_INT(0, runtime_json_parse_file(dfd, "config.json", RUNTIME_KIND_CONTAINERD,
+                                           &policy, "t-long", &c));
   close(dfd);
   OK(c.is_pod);
   EXPECT_EQ_STR(pod, c.pod);
@@ -408,6 +410,92 @@ DEF_TEST(dns1123) {
   return 0;
 }
 
+/* The table's bound: misses go first, then the oldest tombstone, and live
+ * containers are never evicted (a new one is refused and logged). */
+static container_entry_t *table_add(container_table_t *t, char c, bool alive) {
+  char id[RUNTIME_ID_LEN + 1];
+  memset(id, c, RUNTIME_ID_LEN);
+  id[RUNTIME_ID_LEN] = '\0';
+  container_entry_t *e = container_table_add(t, id);
+  if (e != NULL)
+    e->c.alive = alive;
+  return e;
+}
+
+DEF_TEST(container_table_bounds) {
+  container_table_t *t = malloc(sizeof(*t));
+  OK(t != NULL);
+  container_table_init(t, 3);
+  container_entry_t *old = table_add(t, 'a', true);
+  container_entry_t *young = table_add(t, 'b', true);
+  container_entry_t *miss = table_add(t, 'c', false);
+  OK(old != NULL && young != NULL && miss != NULL);
+  miss->missing = true;
+  old->layout = young->layout = 1;
+  old->seen_scan = 1;
+  young->seen_scan = 2;
+  EXPECT_EQ_INT(2, container_table_live(t));
+
+  /* full: the miss makes room */
+  char miss_id[RUNTIME_ID_LEN + 1];
+  sstrncpy(miss_id, miss->c.id, sizeof(miss_id));
+  OK(table_add(t, 'd', true) != NULL);
+  OK(container_table_find(t, miss_id) == NULL);
+  EXPECT_EQ_INT(3, t->count);
+
+  /* full of live containers: refused, said once */
+  size_t warnings = mock_log_count(LOG_WARNING, "more than 3 containers");
+  OK(table_add(t, 'e', true) == NULL);
+  EXPECT_EQ_INT(warnings + 1, mock_log_count(LOG_WARNING, "more than 3 containers"));
+
+  /* scan 2 of layout 1 did not see `old`: a tombstone since then */
+  container_table_end_unseen(t, 1, 2, TIME_T_TO_CDTIME_T(100));
+  OK(!old->c.alive && young->c.alive);
+  EXPECT_EQ_INT(2, container_table_live(t));
+  container_table_end_unseen(t, 1, 3, TIME_T_TO_CDTIME_T(200));
+  OK(!young->c.alive);
+  /* full: the oldest tombstone goes */
+  char old_id[RUNTIME_ID_LEN + 1];
+  sstrncpy(old_id, old->c.id, sizeof(old_id));
+  OK(table_add(t, 'f', true) != NULL);
+  OK(container_table_find(t, old_id) == NULL);
+  OK(container_table_find(t, young->c.id) == young);
+
+  /* tombstones expire after the ttl, not before */
+  container_table_expire(t, TIME_T_TO_CDTIME_T(250), TIME_T_TO_CDTIME_T(60));
+  OK(container_table_find(t, young->c.id) == young);
+  container_table_expire(t, TIME_T_TO_CDTIME_T(261), TIME_T_TO_CDTIME_T(60));
+  EXPECT_EQ_INT(2, t->count);
+  container_table_clear(t);
+  EXPECT_EQ_INT(0, t->count);
+  free(t);
+  return 0;
+}
+
+/* A pod's sandbox is preferred; misses and non-pod containers never. */
+DEF_TEST(container_table_find_pod) {
+  container_table_t *t = malloc(sizeof(*t));
+  OK(t != NULL);
+  container_table_init(t, 8);
+  container_entry_t *app = table_add(t, '1', true);
+  container_entry_t *sb = table_add(t, '2', true);
+  container_entry_t *miss = table_add(t, '3', false);
+  OK(app != NULL && sb != NULL && miss != NULL);
+  static const char uid[] = "25fae09f-3c1d-4b6e-9a7f-0e8d2c4b6a13";
+  sstrncpy(app->c.pod_uid, uid, sizeof(app->c.pod_uid));
+  sstrncpy(miss->c.pod_uid, uid, sizeof(miss->c.pod_uid));
+  app->c.is_pod = miss->c.is_pod = true;
+  miss->missing = true;
+  OK(container_table_find_pod(t, uid) == &app->c);
+  sstrncpy(sb->c.pod_uid, uid, sizeof(sb->c.pod_uid));
+  sb->c.is_pod = sb->c.sandbox = true;
+  OK(container_table_find_pod(t, uid) == &sb->c);
+  OK(container_table_find_pod(t, "0b1e7c44-52f3-4e0a-8d6b-3f9a1c2e5d70") == NULL);
+  container_table_clear(t);
+  free(t);
+  return 0;
+}
+
 int main(void) {
   const char *env = getenv("NFS_EBPF_FIXTURES");
   snprintf(fixtures, sizeof(fixtures), "%s", env ? env : "tests/fixtures");
@@ -427,6 +515,8 @@ int main(void) {
   RUN_TEST(inotify_and_tombstones);
   RUN_TEST(host_root_defaults);
   RUN_TEST(dns1123);
+  RUN_TEST(container_table_bounds);
+  RUN_TEST(container_table_find_pod);
   char cmd[PATH_MAX + 16];
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_root);
   if (system(cmd) != 0)
