@@ -7,10 +7,8 @@
  */
 #include "collectd_compat.h"
 
+#include "hash.h"
 #include "identifier.h"
-
-#define FNV64_OFFSET UINT64_C(0xcbf29ce484222325)
-#define FNV64_PRIME UINT64_C(0x100000001b3)
 
 /* Five pieces at most: "<ns>" "_" "<pod>" "_" "<container>". */
 #define MAX_PIECES 8
@@ -32,19 +30,6 @@ typedef struct {
 
 static bool logged_bad_segment;
 static bool logged_shortened;
-
-static uint64_t fnv1a64_update(uint64_t hash, const void *data, size_t len) {
-  const unsigned char *p = data;
-  for (size_t i = 0; i < len; i++) {
-    hash ^= p[i];
-    hash *= FNV64_PRIME;
-  }
-  return hash;
-}
-
-uint64_t ident_fnv1a64(const void *data, size_t len) {
-  return fnv1a64_update(FNV64_OFFSET, data, len);
-}
 
 /* "~" + the top 48 bits: FNV's multiply mixes every input byte into the
  * high bits, while bit k of the product only sees bits <= k. */
@@ -104,7 +89,7 @@ static void add_segment(field_t *f, const char *field_name, const char *text,
     return;
 
   p->hashed = true;
-  hash_text(ident_fnv1a64(text, p->len), p->hash_text);
+  hash_text(hash_fnv1a64(text, p->len), p->hash_text);
   p->len = p->out_len = IDENTIFIER_HASH_LEN;
   if (!logged_bad_segment) {
     logged_bad_segment = true;
@@ -117,16 +102,16 @@ static void add_segment(field_t *f, const char *field_name, const char *text,
 }
 
 static uint64_t field_hash(const field_t *f) {
-  uint64_t hash = FNV64_OFFSET;
+  uint64_t hash = HASH_FNV1A64_OFFSET;
   for (size_t i = 0; i < f->num; i++) {
     const piece_t *p = &f->pieces[i];
     if (p->hashed) {
-      hash = fnv1a64_update(hash, p->hash_text, IDENTIFIER_HASH_LEN);
+      hash = hash_fnv1a64_update(hash, p->hash_text, IDENTIFIER_HASH_LEN);
       continue;
     }
     for (size_t j = 0; j < p->len; j++) {
       char c = encoded_char(p->text[j]);
-      hash = fnv1a64_update(hash, &c, 1);
+      hash = hash_fnv1a64_update(hash, &c, 1);
     }
   }
   return hash;
@@ -289,7 +274,7 @@ int identifier_what(char *buf, size_t size, const char *op, const char *qualifie
     piece_t *p = &f.pieces[f.num - 1];
     if (!p->hashed) {
       p->hashed = true;
-      hash_text(ident_fnv1a64(export_, strlen(export_)), p->hash_text);
+      hash_text(hash_fnv1a64(export_, strlen(export_)), p->hash_text);
       p->len = p->out_len = IDENTIFIER_HASH_LEN;
     }
   } else {

@@ -27,9 +27,8 @@
 /* Length of "~" + 12 hex digits. */
 #define IDENTIFIER_HASH_LEN 13
 
-/* FNV-1a 64 over len bytes (exposed for tests and for anyone who wants to
- * find an identifier from the long name). */
-uint64_t ident_fnv1a64(const void *data, size_t len);
+/* The hashes are FNV-1a 64 (hash.h's hash_fnv1a64): "~" + the top 48 bits
+ * in hex, of the odd segment or of the whole unshortened field. */
 
 /* who of a pod process (ns, pod, container non-NULL, cgroup ignored) or of
  * a process outside pods (ns == NULL: "@" + cgroup; "/" becomes "@|").

@@ -7,6 +7,7 @@
  */
 #include "collectd_compat.h"
 
+#include "hash.h"
 #include "identifier.h"
 #include "mock_collectd.h"
 
@@ -185,7 +186,7 @@ DEF_TEST(bad_segments_hashed_and_logged_once) {
   /* "bad_pod" would split the who wrongly: replaced by its hash */
   char expect[64];
   snprintf(expect, sizeof(expect), "ns_~%012" PRIx64 "_c",
-           ident_fnv1a64("bad_pod", 7) >> 16);
+           hash_fnv1a64("bad_pod", 7) >> 16);
   EXPECT_EQ_STR(expect, who);
   labels_t l;
   CHECK_ZERO(decode_who(who, &l));
@@ -233,7 +234,7 @@ DEF_TEST(long_names_shortened_with_hash_of_whole_field) {
   snprintf(full, sizeof(full), "team-a_%s_app", pod);
   char suffix[32];
   snprintf(suffix, sizeof(suffix), "~%012" PRIx64 "_app",
-           ident_fnv1a64(full, strlen(full)) >> 16);
+           hash_fnv1a64(full, strlen(full)) >> 16);
   OK(strncmp(who, "team-a_ppp", 10) == 0);
   OK(strcmp(who + strlen(who) - strlen(suffix), suffix) == 0);
   printf("# %s\n", who);
@@ -300,6 +301,23 @@ DEF_TEST(long_names_shortened_with_hash_of_whole_field) {
 }
 
 #define UNIQUE_N 20000
+
+/* The hashes are part of metric names: literal values, so that a change of
+ * the hash function (or of what it is fed) cannot pass unnoticed. */
+DEF_TEST(hash_values_pinned) {
+  mock_reset();
+  mock_log_set_echo(false);
+  EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), "ns", "bad_pod", "c", NULL));
+  EXPECT_EQ_STR("ns_~1a1a976d664f_c", who);
+  char pod[254];
+  memset(pod, 'p', 253);
+  pod[253] = '\0';
+  EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), "team-a", pod, "app", NULL));
+  const char *suffix = "~880b8b979348_app";
+  OK(strcmp(who + strlen(who) - strlen(suffix), suffix) == 0);
+  mock_log_set_echo(true);
+  return 0;
+}
 
 DEF_TEST(unique_stable_escape_proof_and_round_trip) {
   mock_reset();
@@ -426,6 +444,7 @@ int main(void) {
   RUN_TEST(decodes_tricky_mounts);
   RUN_TEST(bad_segments_hashed_and_logged_once);
   RUN_TEST(long_names_shortened_with_hash_of_whole_field);
+  RUN_TEST(hash_values_pinned);
   RUN_TEST(unique_stable_escape_proof_and_round_trip);
   RUN_TEST(decoder_refuses_non_matching_fields);
   END_TEST;
