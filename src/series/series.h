@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 
+#include "hash.h"
 #include "nfs_ebpf.h"
 
 /* Mirrors DATA_MAX_NAME_LEN: the encoded strings go straight into
@@ -59,7 +60,7 @@ typedef struct series_s {
   uint64_t last_live; /* interval stamp when a live key last fed it */
   unsigned n_keys;    /* kernel keys bound to this series */
 
-  struct series_s *next; /* hash chain */
+  hash_node_t node; /* in the table's series index */
 } series_t;
 
 typedef struct series_table_s series_table_t;

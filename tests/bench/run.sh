@@ -41,7 +41,8 @@ if [ "${1:-}" = dispatch ]; then
 	build dispatch_bench "$ROOT/tests/bench/dispatch_bench.c" \
 		"$ROOT/src/dispatch/dispatch.c" "$ROOT/src/dispatch/identifier.c" \
 		"$ROOT/src/series/series.c" "$ROOT/src/series/histogram.c" \
-		"$ROOT/src/utils/op_names.c" "$ROOT/src/utils/errno_names.c"
+		"$ROOT/src/utils/op_names.c" "$ROOT/src/utils/errno_names.c" \
+		"$ROOT/src/utils/hash.c"
 	exec "$OUT/dispatch_bench" "$@"
 fi
 
