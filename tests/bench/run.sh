@@ -50,5 +50,5 @@ build identity_bench "$ROOT/tests/bench/identity_bench.c" \
 	"$ROOT/src/resolve/identity.c" "$ROOT/src/resolve/cgroup_index.c" \
 	"$ROOT/src/resolve/cgroup_path.c" "$ROOT/src/resolve/runtime_state.c" \
 	"$ROOT/src/utils/safe_file.c" "$ROOT/src/utils/log_once.c" \
-	"$ROOT/tests/unit/mock_collectd.c"
+	"$ROOT/src/utils/hash.c" "$ROOT/tests/unit/mock_collectd.c"
 exec "$OUT/identity_bench" "$ROOT/tests/fixtures" "$@"
