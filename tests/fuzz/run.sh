@@ -64,7 +64,8 @@ MOCK=$ROOT/tests/unit/mock_collectd.c
 # Sources each target links besides its own file (and the mock daemon).
 sources() {
 	case $1 in
-	runtime_state) echo src/resolve/runtime_state.c src/utils/safe_file.c src/utils/log_once.c ;;
+	runtime_state) echo src/resolve/runtime_state.c src/utils/safe_file.c src/utils/log_once.c \
+		src/utils/hash.c ;;
 	mountinfo) echo src/resolve/mount_table.c src/dispatch/identifier.c ;;
 	cgroup_path) echo src/resolve/cgroup_path.c ;;
 	config) echo tests/unit/fake_kernel.c src/drain/drain.c src/resolve/resolve.c \
