@@ -5,11 +5,12 @@
  * For each N (default 10000 series) it fills a series table as a busy node
  * would (N pods' series over 50 exports of 10 servers, ops cycling through
  * read / write / getattr / lookup, one series in ten with two errnos) with
- * the default 16 latency buckets, then times dispatch_series over READS
- * reads. plugin_dispatch_values is a stand-in that only folds what it is
- * given into a checksum (the real daemon's cost is not ours to measure):
- * the checksum, printed, tells whether two builds dispatch exactly the same
- * names and values.
+ * the default 16 latency buckets, then measures the CPU time of
+ * dispatch_series over READS reads. plugin_dispatch_values is a stand-in that only folds what it is
+ * given into a checksum, on a first read that is not timed, and only counts
+ * on the timed ones (the real daemon's cost is not ours to measure): the
+ * checksum, printed, tells whether two builds dispatch exactly the same
+ * names and values, in the same order.
  *
  * It prints figures, it asserts no timing.
  *
@@ -27,6 +28,7 @@
 #define READS 20
 
 static uint64_t checksum;
+static bool folding; /* the checksum's read; the timed ones only count */
 static size_t dispatched;
 
 static void fold(const void *data, size_t len) {
@@ -37,11 +39,13 @@ static void fold(const void *data, size_t len) {
 
 /* The daemon's symbols the modules under test use. */
 int plugin_dispatch_values(value_list_t const *vl) {
+  dispatched++;
+  if (!folding)
+    return 0;
   fold(vl->plugin_instance, strlen(vl->plugin_instance) + 1);
   fold(vl->type, strlen(vl->type) + 1);
   fold(vl->type_instance, strlen(vl->type_instance) + 1);
   fold(vl->values, sizeof(*vl->values) * vl->values_len);
-  dispatched++;
   return 0;
 }
 
@@ -75,9 +79,11 @@ char *sstrncpy(char *dest, const char *src, size_t n) {
   return dest;
 }
 
-static double now_ns(void) {
+/* CPU time of this thread: on a shared machine the wall clock mostly
+ * measures the other jobs. */
+static double cpu_ns(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
@@ -124,16 +130,18 @@ static int bench(size_t n) {
 
   checksum = UINT64_C(0xcbf29ce484222325);
   dispatched = 0;
+  folding = true;
   dispatch_series(t, &histogram, 1);
+  folding = false;
   uint64_t one_read = checksum;
   size_t per_read = dispatched;
 
-  double start = now_ns();
+  double start = cpu_ns();
   for (int r = 0; r < READS; r++)
     dispatch_series(t, &histogram, 1);
-  double per_read_ns = (now_ns() - start) / READS;
+  double per_read_ns = (cpu_ns() - start) / READS;
 
-  printf("# N=%zu series: %zu value lists per read, %.2f ms per read, "
+  printf("# N=%zu series: %zu value lists per read, %.2f ms CPU per read, "
          "%.0f ns per value list; checksum %016" PRIx64 "\n",
          n, per_read, per_read_ns / 1e6, per_read_ns / (double)per_read,
          one_read);
