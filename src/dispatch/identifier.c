@@ -117,15 +117,21 @@ static uint64_t field_hash(const field_t *f) {
   return hash;
 }
 
+/* The field's length as it would be written now. */
+static size_t field_len(const field_t *f) {
+  size_t total = 0;
+  for (size_t i = 0; i < f->num; i++)
+    total += f->pieces[i].out_len;
+  return total;
+}
+
 /* Cuts variable pieces until the field fits in limit, always taking from
  * the longest one(s), so long pieces end up the same length and each keeps
  * as much of its beginning as possible (a long export does not swallow the
  * whole budget while the server stays intact). Returns 0, or -1 if even
  * cutting every variable piece down to its hash is too long. */
 static int shorten(field_t *f, size_t limit) {
-  size_t total = 0;
-  for (size_t i = 0; i < f->num; i++)
-    total += f->pieces[i].out_len;
+  size_t total = field_len(f);
 
   while (total > limit) {
     piece_t *longest = NULL;
@@ -200,8 +206,13 @@ static int write_field(const field_t *f, char *buf) {
   return 0;
 }
 
+/* The longest field a buffer of size (> 0) takes. */
+static size_t field_limit(size_t size) {
+  return size - 1 < IDENTIFIER_MAX_LEN ? size - 1 : IDENTIFIER_MAX_LEN;
+}
+
 static int finish(field_t *f, char *buf, size_t size, const char *what) {
-  size_t limit = size - 1 < IDENTIFIER_MAX_LEN ? size - 1 : IDENTIFIER_MAX_LEN;
+  size_t limit = field_limit(size);
   if (shorten(f, limit) != 0) {
     ERROR("nfs_ebpf plugin: cannot fit the %s identifier into %zu "
           "characters.",
@@ -210,6 +221,26 @@ static int finish(field_t *f, char *buf, size_t size, const char *what) {
     return -1;
   }
   return write_field(f, buf);
+}
+
+/* "@<server>:<export>": what follows the op and qualifier of a what. */
+static void add_tail(field_t *f, const char *server, const char *export_) {
+  add_fixed(f, "@");
+  add_segment(f, "server", server, NULL);
+  add_fixed(f, ":");
+  /* An export is "/..." (the split keeps the slash), so it starts with
+   * '|' once encoded; one that does not cannot be told from the server. */
+  if (export_[0] != '\0' && export_[0] != '/') {
+    add_segment(f, "export", export_, "");
+    piece_t *p = &f->pieces[f->num - 1];
+    if (!p->hashed) {
+      p->hashed = true;
+      hash_text(hash_fnv1a64(export_, strlen(export_)), p->hash_text);
+      p->len = p->out_len = IDENTIFIER_HASH_LEN;
+    }
+  } else {
+    add_segment(f, "export", export_, NULL);
+  }
 }
 
 int identifier_who(char *buf, size_t size, const char *ns, const char *pod,
@@ -244,14 +275,20 @@ int identifier_who(char *buf, size_t size, const char *ns, const char *pod,
   return finish(&f, buf, size, "who");
 }
 
+/* op and qualifier are ours (op_names.c, histogram.c, errno_names.c): a
+ * character of the encoding's in them is a bug, not outside data to hash. */
+static bool what_vocabulary_ok(const char *op, const char *qualifier) {
+  return op != NULL && op[0] != '\0' && strpbrk(op, "-@/|~:") == NULL &&
+         (qualifier == NULL || strpbrk(qualifier, "@/|~") == NULL);
+}
+
 int identifier_what(char *buf, size_t size, const char *op, const char *qualifier,
                const char *server, const char *export_) {
   if (buf == NULL || size == 0)
     return -1;
   buf[0] = '\0';
-  if (op == NULL || op[0] == '\0' || strpbrk(op, "-@/|~:") != NULL ||
-      (qualifier != NULL && strpbrk(qualifier, "@/|~") != NULL) ||
-      server == NULL || export_ == NULL) {
+  if (!what_vocabulary_ok(op, qualifier) || server == NULL ||
+      export_ == NULL) {
     ERROR("nfs_ebpf plugin: identifier_what: invalid op \"%s\" or qualifier "
           "\"%s\".",
           op ? op : "(null)", qualifier ? qualifier : "(null)");
@@ -264,23 +301,49 @@ int identifier_what(char *buf, size_t size, const char *op, const char *qualifie
     add_fixed(&f, "-");
     add_fixed(&f, qualifier);
   }
-  add_fixed(&f, "@");
-  add_segment(&f, "server", server, NULL);
-  add_fixed(&f, ":");
-  /* An export is "/..." (the split keeps the slash), so it starts with
-   * '|' once encoded; one that does not cannot be told from the server. */
-  if (export_[0] != '\0' && export_[0] != '/') {
-    add_segment(&f, "export", export_, "");
-    piece_t *p = &f.pieces[f.num - 1];
-    if (!p->hashed) {
-      p->hashed = true;
-      hash_text(hash_fnv1a64(export_, strlen(export_)), p->hash_text);
-      p->len = p->out_len = IDENTIFIER_HASH_LEN;
-    }
-  } else {
-    add_segment(&f, "export", export_, NULL);
-  }
+  add_tail(&f, server, export_);
   return finish(&f, buf, size, "what");
+}
+
+char *identifier_what_tail(const char *server, const char *export_) {
+  if (server == NULL || export_ == NULL)
+    return NULL;
+  field_t f = {.num = 0};
+  add_tail(&f, server, export_);
+  /* Even a one-letter op would make the what too long: every what of
+   * this mount is shortened, which needs the whole field. */
+  if (field_len(&f) + 1 > IDENTIFIER_MAX_LEN)
+    return NULL;
+  char buf[IDENTIFIER_MAX_LEN + 1];
+  write_field(&f, buf); /* nothing is cut: it only copies */
+  return strdup(buf);
+}
+
+int identifier_what_join(char *buf, size_t size, const char *op,
+                         const char *qualifier, const char *tail,
+                         const char *server, const char *export_) {
+  /* Anything but the plain case (bad arguments, which identifier_what
+   * logs, or a what to shorten, which cuts the server and export and
+   * hashes the whole field, qualifier included) is identifier_what's. */
+  if (tail == NULL || buf == NULL || size == 0 ||
+      !what_vocabulary_ok(op, qualifier))
+    return identifier_what(buf, size, op, qualifier, server, export_);
+  bool qualified = qualifier != NULL && qualifier[0] != '\0';
+  size_t op_len = strlen(op), qualifier_len = qualified ? strlen(qualifier) : 0;
+  size_t tail_len = strlen(tail);
+  if (op_len + (qualified ? 1 + qualifier_len : 0) + tail_len >
+      field_limit(size))
+    return identifier_what(buf, size, op, qualifier, server, export_);
+  char *pos = buf;
+  memcpy(pos, op, op_len);
+  pos += op_len;
+  if (qualified) {
+    *pos++ = '-';
+    memcpy(pos, qualifier, qualifier_len);
+    pos += qualifier_len;
+  }
+  memcpy(pos, tail, tail_len + 1);
+  return 0;
 }
 
 int identifier_split_source(const char *source, char *server, size_t server_size,

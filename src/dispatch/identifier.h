@@ -48,6 +48,21 @@ int identifier_who(char *buf, size_t size, const char *ns, const char *pod,
 int identifier_what(char *buf, size_t size, const char *op, const char *qualifier,
                const char *server, const char *export_);
 
+/* The whats of one series (a few per latency bucket and errno per read)
+ * differ only in their qualifier. identifier_what_tail builds their common
+ * end, "@<server>:<export>" encoded as identifier_what encodes it, once:
+ * a malloc'd string, or NULL (a NULL argument, no memory, or a mount whose
+ * whats are all too long to go unshortened). */
+char *identifier_what_tail(const char *server, const char *export_);
+
+/* identifier_what(buf, size, op, qualifier, server, export_), byte for
+ * byte, with tail = identifier_what_tail(server, export_) (may be NULL):
+ * a what that fits unshortened is op ["-" qualifier] tail, copied; any
+ * other (too long, bad op or qualifier) is left to identifier_what. */
+int identifier_what_join(char *buf, size_t size, const char *op,
+                         const char *qualifier, const char *tail,
+                         const char *server, const char *export_);
+
 /* Splits a mount source at its first ":/": "10.0.0.5:/vol" -> "10.0.0.5",
  * "/vol"; "[fd00::1]:/x" -> "[fd00::1]", "/x"; no ":/" -> whole source as
  * server, "" as export. Returns 0, or -1 if a buffer is too small (both

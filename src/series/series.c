@@ -5,6 +5,7 @@
  */
 #include "collectd_compat.h"
 
+#include "identifier.h"
 #include "series.h"
 
 #include <errno.h>
@@ -106,6 +107,7 @@ series_table_t *series_table_create(void) {
 static void series_free(series_t *s) {
   free(s->server);
   free(s->export_);
+  free(s->what_tail);
   free(s->errnos);
   free(s);
 }
@@ -154,6 +156,8 @@ series_t *series_get(series_table_t *t, const char *who, const char *server,
     series_free(s);
     return NULL;
   }
+  /* No memory for it only costs time: identifier_what_join copes. */
+  s->what_tail = identifier_what_tail(server, export_);
   sstrncpy(s->who, who, sizeof(s->who));
   s->op = op;
   s->last_live = t->stamp;

@@ -49,6 +49,10 @@ typedef struct series_s {
    * end must stay two series (identifier.c hashes them apart). */
   char *server;
   char *export_;
+  /* The end every type_instance of the series shares (identifier.h's
+   * identifier_what_tail of server and export), built once here rather
+   * than per bucket per read; NULL: each is built whole. */
+  char *what_tail;
   uint32_t op; /* enum nfs_ebpf_op */
 
   struct op_stats retired;
