@@ -50,7 +50,8 @@ static int submit_series(const series_t *s, void *user_data) {
   histogram_cumulative(histogram, buckets, total.count, cumulative);
 
   char what[SERIES_NAME_LEN];
-  identifier_what(what, sizeof(what), op, NULL, s->server, s->export_);
+  identifier_what_join(what, sizeof(what), op, NULL, s->what_tail, s->server,
+                       s->export_);
   /* _count is the +Inf bucket, so the two always agree. */
   submit_derive(now, s->who, "operations", what, cumulative[histogram->count]);
   submit_value(now, s->who, "duration", what,
@@ -61,15 +62,16 @@ static int submit_series(const series_t *s, void *user_data) {
   /* Cumulative buckets, Prometheus style; +Inf is the count (raised to
    * the buckets' sum if this copy caught a bucket before its count). */
   for (size_t i = 0; i <= histogram->count; i++) {
-    identifier_what(what, sizeof(what), op, histogram->le[i], s->server,
-                    s->export_);
+    identifier_what_join(what, sizeof(what), op, histogram->le[i],
+                         s->what_tail, s->server, s->export_);
     submit_derive(now, s->who, "total_operations", what, cumulative[i]);
   }
 
   for (size_t i = 0; i < s->n_errnos; i++) {
     char name[32];
     errno_name(s->errnos[i].err, name, sizeof(name));
-    identifier_what(what, sizeof(what), op, name, s->server, s->export_);
+    identifier_what_join(what, sizeof(what), op, name, s->what_tail,
+                         s->server, s->export_);
     submit_derive(now, s->who, "errors", what,
                   s->errnos[i].retired + s->errnos[i].live);
   }

@@ -7,10 +7,8 @@
  */
 #include "collectd_compat.h"
 
+#include "hash.h"
 #include "identifier.h"
-
-#define FNV64_OFFSET UINT64_C(0xcbf29ce484222325)
-#define FNV64_PRIME UINT64_C(0x100000001b3)
 
 /* Five pieces at most: "<ns>" "_" "<pod>" "_" "<container>". */
 #define MAX_PIECES 8
@@ -32,19 +30,6 @@ typedef struct {
 
 static bool logged_bad_segment;
 static bool logged_shortened;
-
-static uint64_t fnv1a64_update(uint64_t hash, const void *data, size_t len) {
-  const unsigned char *p = data;
-  for (size_t i = 0; i < len; i++) {
-    hash ^= p[i];
-    hash *= FNV64_PRIME;
-  }
-  return hash;
-}
-
-uint64_t ident_fnv1a64(const void *data, size_t len) {
-  return fnv1a64_update(FNV64_OFFSET, data, len);
-}
 
 /* "~" + the top 48 bits: FNV's multiply mixes every input byte into the
  * high bits, while bit k of the product only sees bits <= k. */
@@ -104,7 +89,7 @@ static void add_segment(field_t *f, const char *field_name, const char *text,
     return;
 
   p->hashed = true;
-  hash_text(ident_fnv1a64(text, p->len), p->hash_text);
+  hash_text(hash_fnv1a64(text, p->len), p->hash_text);
   p->len = p->out_len = IDENTIFIER_HASH_LEN;
   if (!logged_bad_segment) {
     logged_bad_segment = true;
@@ -117,19 +102,27 @@ static void add_segment(field_t *f, const char *field_name, const char *text,
 }
 
 static uint64_t field_hash(const field_t *f) {
-  uint64_t hash = FNV64_OFFSET;
+  uint64_t hash = HASH_FNV1A64_OFFSET;
   for (size_t i = 0; i < f->num; i++) {
     const piece_t *p = &f->pieces[i];
     if (p->hashed) {
-      hash = fnv1a64_update(hash, p->hash_text, IDENTIFIER_HASH_LEN);
+      hash = hash_fnv1a64_update(hash, p->hash_text, IDENTIFIER_HASH_LEN);
       continue;
     }
     for (size_t j = 0; j < p->len; j++) {
       char c = encoded_char(p->text[j]);
-      hash = fnv1a64_update(hash, &c, 1);
+      hash = hash_fnv1a64_update(hash, &c, 1);
     }
   }
   return hash;
+}
+
+/* The field's length as it would be written now. */
+static size_t field_len(const field_t *f) {
+  size_t total = 0;
+  for (size_t i = 0; i < f->num; i++)
+    total += f->pieces[i].out_len;
+  return total;
 }
 
 /* Cuts variable pieces until the field fits in limit, always taking from
@@ -138,9 +131,7 @@ static uint64_t field_hash(const field_t *f) {
  * whole budget while the server stays intact). Returns 0, or -1 if even
  * cutting every variable piece down to its hash is too long. */
 static int shorten(field_t *f, size_t limit) {
-  size_t total = 0;
-  for (size_t i = 0; i < f->num; i++)
-    total += f->pieces[i].out_len;
+  size_t total = field_len(f);
 
   while (total > limit) {
     piece_t *longest = NULL;
@@ -215,8 +206,13 @@ static int write_field(const field_t *f, char *buf) {
   return 0;
 }
 
+/* The longest field a buffer of size (> 0) takes. */
+static size_t field_limit(size_t size) {
+  return size - 1 < IDENTIFIER_MAX_LEN ? size - 1 : IDENTIFIER_MAX_LEN;
+}
+
 static int finish(field_t *f, char *buf, size_t size, const char *what) {
-  size_t limit = size - 1 < IDENTIFIER_MAX_LEN ? size - 1 : IDENTIFIER_MAX_LEN;
+  size_t limit = field_limit(size);
   if (shorten(f, limit) != 0) {
     ERROR("nfs_ebpf plugin: cannot fit the %s identifier into %zu "
           "characters.",
@@ -225,6 +221,26 @@ static int finish(field_t *f, char *buf, size_t size, const char *what) {
     return -1;
   }
   return write_field(f, buf);
+}
+
+/* "@<server>:<export>": what follows the op and qualifier of a what. */
+static void add_tail(field_t *f, const char *server, const char *export_) {
+  add_fixed(f, "@");
+  add_segment(f, "server", server, NULL);
+  add_fixed(f, ":");
+  /* An export is "/..." (the split keeps the slash), so it starts with
+   * '|' once encoded; one that does not cannot be told from the server. */
+  if (export_[0] != '\0' && export_[0] != '/') {
+    add_segment(f, "export", export_, "");
+    piece_t *p = &f->pieces[f->num - 1];
+    if (!p->hashed) {
+      p->hashed = true;
+      hash_text(hash_fnv1a64(export_, strlen(export_)), p->hash_text);
+      p->len = p->out_len = IDENTIFIER_HASH_LEN;
+    }
+  } else {
+    add_segment(f, "export", export_, NULL);
+  }
 }
 
 int identifier_who(char *buf, size_t size, const char *ns, const char *pod,
@@ -259,14 +275,20 @@ int identifier_who(char *buf, size_t size, const char *ns, const char *pod,
   return finish(&f, buf, size, "who");
 }
 
+/* op and qualifier are ours (op_names.c, histogram.c, errno_names.c): a
+ * character of the encoding's in them is a bug, not outside data to hash. */
+static bool what_vocabulary_ok(const char *op, const char *qualifier) {
+  return op != NULL && op[0] != '\0' && strpbrk(op, "-@/|~:") == NULL &&
+         (qualifier == NULL || strpbrk(qualifier, "@/|~") == NULL);
+}
+
 int identifier_what(char *buf, size_t size, const char *op, const char *qualifier,
                const char *server, const char *export_) {
   if (buf == NULL || size == 0)
     return -1;
   buf[0] = '\0';
-  if (op == NULL || op[0] == '\0' || strpbrk(op, "-@/|~:") != NULL ||
-      (qualifier != NULL && strpbrk(qualifier, "@/|~") != NULL) ||
-      server == NULL || export_ == NULL) {
+  if (!what_vocabulary_ok(op, qualifier) || server == NULL ||
+      export_ == NULL) {
     ERROR("nfs_ebpf plugin: identifier_what: invalid op \"%s\" or qualifier "
           "\"%s\".",
           op ? op : "(null)", qualifier ? qualifier : "(null)");
@@ -279,23 +301,49 @@ int identifier_what(char *buf, size_t size, const char *op, const char *qualifie
     add_fixed(&f, "-");
     add_fixed(&f, qualifier);
   }
-  add_fixed(&f, "@");
-  add_segment(&f, "server", server, NULL);
-  add_fixed(&f, ":");
-  /* An export is "/..." (the split keeps the slash), so it starts with
-   * '|' once encoded; one that does not cannot be told from the server. */
-  if (export_[0] != '\0' && export_[0] != '/') {
-    add_segment(&f, "export", export_, "");
-    piece_t *p = &f.pieces[f.num - 1];
-    if (!p->hashed) {
-      p->hashed = true;
-      hash_text(ident_fnv1a64(export_, strlen(export_)), p->hash_text);
-      p->len = p->out_len = IDENTIFIER_HASH_LEN;
-    }
-  } else {
-    add_segment(&f, "export", export_, NULL);
-  }
+  add_tail(&f, server, export_);
   return finish(&f, buf, size, "what");
+}
+
+char *identifier_what_tail(const char *server, const char *export_) {
+  if (server == NULL || export_ == NULL)
+    return NULL;
+  field_t f = {.num = 0};
+  add_tail(&f, server, export_);
+  /* Even a one-letter op would make the what too long: every what of
+   * this mount is shortened, which needs the whole field. */
+  if (field_len(&f) + 1 > IDENTIFIER_MAX_LEN)
+    return NULL;
+  char buf[IDENTIFIER_MAX_LEN + 1];
+  write_field(&f, buf); /* nothing is cut: it only copies */
+  return strdup(buf);
+}
+
+int identifier_what_join(char *buf, size_t size, const char *op,
+                         const char *qualifier, const char *tail,
+                         const char *server, const char *export_) {
+  /* Anything but the plain case (bad arguments, which identifier_what
+   * logs, or a what to shorten, which cuts the server and export and
+   * hashes the whole field, qualifier included) is identifier_what's. */
+  if (tail == NULL || buf == NULL || size == 0 ||
+      !what_vocabulary_ok(op, qualifier))
+    return identifier_what(buf, size, op, qualifier, server, export_);
+  bool qualified = qualifier != NULL && qualifier[0] != '\0';
+  size_t op_len = strlen(op), qualifier_len = qualified ? strlen(qualifier) : 0;
+  size_t tail_len = strlen(tail);
+  if (op_len + (qualified ? 1 + qualifier_len : 0) + tail_len >
+      field_limit(size))
+    return identifier_what(buf, size, op, qualifier, server, export_);
+  char *pos = buf;
+  memcpy(pos, op, op_len);
+  pos += op_len;
+  if (qualified) {
+    *pos++ = '-';
+    memcpy(pos, qualifier, qualifier_len);
+    pos += qualifier_len;
+  }
+  memcpy(pos, tail, tail_len + 1);
+  return 0;
 }
 
 int identifier_split_source(const char *source, char *server, size_t server_size,

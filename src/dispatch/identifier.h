@@ -27,9 +27,8 @@
 /* Length of "~" + 12 hex digits. */
 #define IDENTIFIER_HASH_LEN 13
 
-/* FNV-1a 64 over len bytes (exposed for tests and for anyone who wants to
- * find an identifier from the long name). */
-uint64_t ident_fnv1a64(const void *data, size_t len);
+/* The hashes are FNV-1a 64 (hash.h's hash_fnv1a64): "~" + the top 48 bits
+ * in hex, of the odd segment or of the whole unshortened field. */
 
 /* who of a pod process (ns, pod, container non-NULL, cgroup ignored) or of
  * a process outside pods (ns == NULL: "@" + cgroup; "/" becomes "@|").
@@ -48,6 +47,21 @@ int identifier_who(char *buf, size_t size, const char *ns, const char *pod,
  * data, so a bad one is a bug and returns -1. */
 int identifier_what(char *buf, size_t size, const char *op, const char *qualifier,
                const char *server, const char *export_);
+
+/* The whats of one series (a few per latency bucket and errno per read)
+ * differ only in their qualifier. identifier_what_tail builds their common
+ * end, "@<server>:<export>" encoded as identifier_what encodes it, once:
+ * a malloc'd string, or NULL (a NULL argument, no memory, or a mount whose
+ * whats are all too long to go unshortened). */
+char *identifier_what_tail(const char *server, const char *export_);
+
+/* identifier_what(buf, size, op, qualifier, server, export_), byte for
+ * byte, with tail = identifier_what_tail(server, export_) (may be NULL):
+ * a what that fits unshortened is op ["-" qualifier] tail, copied; any
+ * other (too long, bad op or qualifier) is left to identifier_what. */
+int identifier_what_join(char *buf, size_t size, const char *op,
+                         const char *qualifier, const char *tail,
+                         const char *server, const char *export_);
 
 /* Splits a mount source at its first ":/": "10.0.0.5:/vol" -> "10.0.0.5",
  * "/vol"; "[fd00::1]:/x" -> "[fd00::1]", "/x"; no ":/" -> whole source as

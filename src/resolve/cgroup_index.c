@@ -10,6 +10,7 @@
 
 #include "cgroup_index.h"
 #include "cgroup_path.h"
+#include "hash.h"
 #include "log_once.h"
 
 #include <dirent.h>
@@ -35,23 +36,24 @@ typedef struct cgroup_watch_s {
   uint64_t id;
   char *path;
   size_t below_recorded; /* a container's: children recorded from events */
-  struct cgroup_watch_s *next;
+  hash_node_t node;      /* in idx->watches, hashed by wd */
 } cgroup_watch_t;
 
 typedef struct cgroup_node_s {
   cgroup_index_entry_t e;
   uint64_t seen_scan; /* scan number that last saw it */
-  struct cgroup_node_s *next;
+  hash_node_t node;   /* in idx->nodes, hashed by cgroup_hash(id) */
 } cgroup_node_t;
+
+#define CGROUP_NODE_OF(n) HASH_ENTRY(n, cgroup_node_t, node)
+#define CGROUP_WATCH_OF(n) HASH_ENTRY(n, cgroup_watch_t, node)
 
 struct cgroup_index_s {
   char *mount_path;
   int mount_fd;
   bool kernfs;          /* ids come from FILEID_KERNFS handles */
   char *mount_link;     /* the mount as /proc/self/fd shows it */
-  cgroup_node_t **buckets;
-  size_t n_buckets;     /* power of two */
-  size_t count;
+  hash_table_t nodes;   /* cgroup_node_t; sized once for max_entries */
   size_t max_entries;
   uint64_t scan;        /* number of the last scan started */
   uint64_t next_serial;
@@ -62,9 +64,8 @@ struct cgroup_index_s {
   /* inotify (cgroup_index_watch_start) */
   int inotify_fd;       /* -1: not watching */
   size_t max_watches;
-  size_t n_watches;
   bool watches_short;   /* a watch was refused (cap or ENOSPC) */
-  cgroup_watch_t *watches[CGROUP_WATCH_BUCKETS]; /* by wd */
+  hash_table_t watches; /* cgroup_watch_t by wd */
 };
 
 /* One walk of the hierarchy. Its state is its own, not the index's: walks
@@ -139,9 +140,8 @@ static char *cgroup_fd_link(int fd) {
   return strdup(buf);
 }
 
-static size_t cgroup_bucket(const cgroup_index_t *idx, uint64_t id) {
-  uint64_t h = id * 0x9E3779B97F4A7C15ULL; /* spread sequential inodes */
-  return (size_t)(h >> 20) & (idx->n_buckets - 1);
+static uint64_t cgroup_hash(uint64_t id) {
+  return (id * 0x9E3779B97F4A7C15ULL) >> 20; /* spread sequential inodes */
 }
 
 static void cgroup_lock(const cgroup_index_t *idx) {
@@ -179,34 +179,36 @@ cgroup_index_t *cgroup_index_create(const char *mount_path, size_t max_entries) 
   idx->kernfs = cgroup_fd_is_kernfs(fd);
   idx->mount_link = cgroup_fd_link(fd);
   idx->max_entries = max_entries ? max_entries : CGROUP_INDEX_DEFAULT_MAX_ENTRIES;
-  idx->n_buckets = 1024;
-  while (idx->n_buckets < idx->max_entries / 2)
-    idx->n_buckets <<= 1;
-  idx->buckets = calloc(idx->n_buckets, sizeof(*idx->buckets));
-  if (idx->mount_path == NULL || idx->buckets == NULL) {
+  size_t n_buckets = 1024;
+  while (n_buckets < idx->max_entries / 2)
+    n_buckets <<= 1;
+  if (idx->mount_path == NULL ||
+      hash_table_init(&idx->nodes, n_buckets, HASH_TABLE_FIXED) != 0 ||
+      hash_table_init(&idx->watches, CGROUP_WATCH_BUCKETS, HASH_TABLE_FIXED) !=
+          0) {
     cgroup_index_destroy(idx);
     return NULL;
   }
   return idx;
 }
 
+static void cgroup_node_free(hash_node_t *n) {
+  cgroup_node_t *node = CGROUP_NODE_OF(n);
+  free((char *)node->e.path);
+  free(node);
+}
+
+static void cgroup_watch_free(hash_node_t *n) {
+  cgroup_watch_t *w = CGROUP_WATCH_OF(n);
+  free(w->path);
+  free(w);
+}
+
 void cgroup_index_destroy(cgroup_index_t *idx) {
   if (idx == NULL)
     return;
-  for (size_t b = 0; idx->buckets != NULL && b < idx->n_buckets; b++) {
-    for (cgroup_node_t *n = idx->buckets[b], *next; n != NULL; n = next) {
-      next = n->next;
-      free((char *)n->e.path);
-      free(n);
-    }
-  }
-  free(idx->buckets);
-  for (size_t b = 0; b < CGROUP_WATCH_BUCKETS; b++)
-    for (cgroup_watch_t *w = idx->watches[b], *next; w != NULL; w = next) {
-      next = w->next;
-      free(w->path);
-      free(w);
-    }
+  hash_table_destroy(&idx->nodes, cgroup_node_free);
+  hash_table_destroy(&idx->watches, cgroup_watch_free);
   if (idx->inotify_fd >= 0)
     close(idx->inotify_fd);
   if (idx->mount_fd >= 0)
@@ -216,30 +218,29 @@ void cgroup_index_destroy(cgroup_index_t *idx) {
   free(idx);
 }
 
+static bool cgroup_node_has_id(const hash_node_t *n, const void *id) {
+  return CGROUP_NODE_OF(n)->e.id == *(const uint64_t *)id;
+}
+
 static cgroup_node_t *cgroup_node_find(const cgroup_index_t *idx, uint64_t id) {
-  for (cgroup_node_t *n = idx->buckets[cgroup_bucket(idx, id)]; n; n = n->next)
-    if (n->e.id == id)
-      return n;
-  return NULL;
+  hash_node_t *n =
+      hash_table_find(&idx->nodes, cgroup_hash(id), cgroup_node_has_id, &id);
+  return n != NULL ? CGROUP_NODE_OF(n) : NULL;
 }
 
 static void cgroup_node_remove(cgroup_index_t *idx, cgroup_node_t *victim) {
-  cgroup_node_t **pp = &idx->buckets[cgroup_bucket(idx, victim->e.id)];
-  while (*pp != victim)
-    pp = &(*pp)->next;
-  *pp = victim->next;
-  free((char *)victim->e.path);
-  free(victim);
-  idx->count--;
+  hash_table_remove(&idx->nodes, &victim->node);
+  cgroup_node_free(&victim->node);
 }
 
 /* Makes room by evicting the tombstone that died first. */
 static bool cgroup_evict_oldest_tombstone(cgroup_index_t *idx) {
   cgroup_node_t *oldest = NULL;
-  for (size_t b = 0; b < idx->n_buckets; b++)
-    for (cgroup_node_t *n = idx->buckets[b]; n; n = n->next)
-      if (!n->e.alive && (oldest == NULL || n->e.dead_since < oldest->e.dead_since))
-        oldest = n;
+  HASH_TABLE_FOREACH(&idx->nodes, h, next) {
+    cgroup_node_t *n = CGROUP_NODE_OF(h);
+    if (!n->e.alive && (oldest == NULL || n->e.dead_since < oldest->e.dead_since))
+      oldest = n;
+  }
   if (oldest == NULL)
     return false;
   cgroup_node_remove(idx, oldest);
@@ -270,7 +271,8 @@ static int cgroup_index_record(cgroup_index_t *idx, uint64_t id, const char *pat
     n->seen_scan = idx->scan;
     return 0;
   }
-  if (idx->count >= idx->max_entries && !cgroup_evict_oldest_tombstone(idx)) {
+  if (hash_table_count(&idx->nodes) >= idx->max_entries &&
+      !cgroup_evict_oldest_tombstone(idx)) {
     log_once(LOG_WARNING, "cgroup_index:full",
              "nfs_ebpf plugin: more than %zu cgroups under %s; the rest are "
              "reported as unresolved",
@@ -286,10 +288,7 @@ static int cgroup_index_record(cgroup_index_t *idx, uint64_t id, const char *pat
   n->e.alive = true;
   n->e.serial = ++idx->next_serial;
   n->seen_scan = idx->scan;
-  size_t b = cgroup_bucket(idx, id);
-  n->next = idx->buckets[b];
-  idx->buckets[b] = n;
-  idx->count++;
+  hash_table_insert(&idx->nodes, &n->node, cgroup_hash(id));
   return 0;
 }
 
@@ -469,16 +468,15 @@ int cgroup_index_rescan(cgroup_index_t *idx, cdtime_t now) {
   free(path);
 
   int live = 0;
-  for (size_t b = 0; b < idx->n_buckets; b++) {
-    for (cgroup_node_t *n = idx->buckets[b]; n; n = n->next) {
-      /* >=: recorded meanwhile by another walk, an event or a lookup */
-      if (n->seen_scan >= w.scan) {
-        live++;
-      } else if (n->e.alive && w.complete && cgroup_walk_covers(&w, n->e.path)) {
-        /* Only a complete walk may declare a cgroup gone. */
-        n->e.alive = false;
-        n->e.dead_since = now ? now : 1;
-      }
+  HASH_TABLE_FOREACH(&idx->nodes, h, next) {
+    cgroup_node_t *n = CGROUP_NODE_OF(h);
+    /* >=: recorded meanwhile by another walk, an event or a lookup */
+    if (n->seen_scan >= w.scan) {
+      live++;
+    } else if (n->e.alive && w.complete && cgroup_walk_covers(&w, n->e.path)) {
+      /* Only a complete walk may declare a cgroup gone. */
+      n->e.alive = false;
+      n->e.dead_since = now ? now : 1;
     }
   }
   for (size_t i = 0; i < w.n_partial; i++)
@@ -547,25 +545,18 @@ size_t cgroup_index_expire(cgroup_index_t *idx, cdtime_t now, cdtime_t ttl) {
   size_t dropped = 0;
   if (idx == NULL)
     return 0;
-  for (size_t b = 0; b < idx->n_buckets; b++) {
-    for (cgroup_node_t **pp = &idx->buckets[b]; *pp != NULL;) {
-      cgroup_node_t *n = *pp;
-      if (!n->e.alive && now > n->e.dead_since && now - n->e.dead_since > ttl) {
-        *pp = n->next;
-        free((char *)n->e.path);
-        free(n);
-        idx->count--;
-        dropped++;
-      } else {
-        pp = &n->next;
-      }
+  HASH_TABLE_FOREACH(&idx->nodes, h, next) {
+    cgroup_node_t *n = CGROUP_NODE_OF(h);
+    if (!n->e.alive && now > n->e.dead_since && now - n->e.dead_since > ttl) {
+      cgroup_node_remove(idx, n);
+      dropped++;
     }
   }
   return dropped;
 }
 
 size_t cgroup_index_count(const cgroup_index_t *idx) {
-  return idx ? idx->count : 0;
+  return idx ? hash_table_count(&idx->nodes) : 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -582,38 +573,33 @@ static bool cgroup_watch_wanted(const char *path) {
   return false;
 }
 
-static size_t cgroup_watch_bucket(int wd) {
-  return (size_t)wd & (CGROUP_WATCH_BUCKETS - 1);
+/* A wd is its own hash: the kernel hands them out in sequence. */
+static bool cgroup_watch_has_wd(const hash_node_t *n, const void *wd) {
+  return CGROUP_WATCH_OF(n)->wd == *(const int *)wd;
 }
 
 static cgroup_watch_t *cgroup_watch_find(const cgroup_index_t *idx, int wd) {
-  for (cgroup_watch_t *w = idx->watches[cgroup_watch_bucket(wd)]; w; w = w->next)
-    if (w->wd == wd)
-      return w;
-  return NULL;
+  hash_node_t *n =
+      hash_table_find(&idx->watches, (uint64_t)wd, cgroup_watch_has_wd, &wd);
+  return n != NULL ? CGROUP_WATCH_OF(n) : NULL;
 }
 
 static cgroup_watch_t *cgroup_watch_find_path(const cgroup_index_t *idx,
                                               const char *path) {
-  for (size_t b = 0; b < CGROUP_WATCH_BUCKETS; b++)
-    for (cgroup_watch_t *w = idx->watches[b]; w; w = w->next)
-      if (strcmp(w->path, path) == 0)
-        return w;
+  HASH_TABLE_FOREACH(&idx->watches, n, next) {
+    cgroup_watch_t *w = CGROUP_WATCH_OF(n);
+    if (strcmp(w->path, path) == 0)
+      return w;
+  }
   return NULL;
 }
 
 static void cgroup_watch_forget(cgroup_index_t *idx, int wd) {
-  for (cgroup_watch_t **pp = &idx->watches[cgroup_watch_bucket(wd)]; *pp;
-       pp = &(*pp)->next) {
-    if ((*pp)->wd == wd) {
-      cgroup_watch_t *w = *pp;
-      *pp = w->next;
-      free(w->path);
-      free(w);
-      idx->n_watches--;
-      return;
-    }
-  }
+  cgroup_watch_t *w = cgroup_watch_find(idx, wd);
+  if (w == NULL)
+    return;
+  hash_table_remove(&idx->watches, &w->node);
+  cgroup_watch_free(&w->node);
 }
 
 /* Watches the directory open as fd (through /proc/self/fd, so the watch is
@@ -624,7 +610,7 @@ static cgroup_watch_t *cgroup_watch_add(cgroup_index_t *idx, int fd,
                                         const char *path, uint64_t id) {
   char proc[64];
   snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-  if (idx->n_watches >= idx->max_watches) {
+  if (hash_table_count(&idx->watches) >= idx->max_watches) {
     /* Already watched (a rescan) costs nothing: IN_MASK_CREATE would
      * refuse it, so ask for the wd with a mask that changes nothing. */
     int wd = inotify_add_watch(idx->inotify_fd, proc,
@@ -654,7 +640,7 @@ static cgroup_watch_t *cgroup_watch_add(cgroup_index_t *idx, int fd,
                "are found by the periodic rescan and on demand, so pods "
                "created and removed within one read interval may be "
                "reported as unresolved",
-               idx->n_watches, idx->mount_path);
+               hash_table_count(&idx->watches), idx->mount_path);
     }
     return NULL;
   }
@@ -678,10 +664,7 @@ static cgroup_watch_t *cgroup_watch_add(cgroup_index_t *idx, int fd,
   }
   w->wd = wd;
   w->id = id;
-  size_t b = cgroup_watch_bucket(wd);
-  w->next = idx->watches[b];
-  idx->watches[b] = w;
-  idx->n_watches++;
+  hash_table_insert(&idx->watches, &w->node, (uint64_t)wd);
   return w;
 }
 
@@ -706,7 +689,7 @@ int cgroup_index_watch_fd(const cgroup_index_t *idx) {
 }
 
 size_t cgroup_index_watch_count(const cgroup_index_t *idx) {
-  return idx ? idx->n_watches : 0;
+  return idx ? hash_table_count(&idx->watches) : 0;
 }
 
 bool cgroup_index_watches_short(const cgroup_index_t *idx) {

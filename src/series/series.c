@@ -1,11 +1,11 @@
 /*
  * Output series storage and the kernel-key index (see series.h).
- * Two chained hash tables with power-of-two sizes that double when their
- * load passes 1; nothing here is on the kernel's hot path, only in the read
- * callback.
+ * Two growing hash tables (hash.h); nothing here is on the kernel's hot
+ * path, only in the read callback.
  */
 #include "collectd_compat.h"
 
+#include "identifier.h"
 #include "series.h"
 
 #include <errno.h>
@@ -45,50 +45,50 @@ typedef struct binding_s {
   uint64_t dead_count; /* the count then */
   bool retiring;       /* quiet since: to be taken out of the kernel map */
 
-  struct binding_s *next;
+  hash_node_t node; /* in the table's binding index */
 } binding_t;
 
 struct series_table_s {
-  series_t **series_buckets;
-  size_t series_nbuckets;
-  size_t series_len;
-
-  binding_t **binding_buckets;
-  size_t binding_nbuckets;
-  size_t binding_len;
-
+  hash_table_t series;   /* series_t by (who, server, export, op) */
+  hash_table_t bindings; /* binding_t by kernel key */
   uint64_t stamp;
 };
 
-/* FNV-1a: cheap, good enough for short names, stable. */
-static uint64_t fnv1a(uint64_t h, const void *data, size_t len) {
-  const unsigned char *p = data;
-  for (size_t i = 0; i < len; i++) {
-    h ^= p[i];
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
-#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define SERIES_OF(n) HASH_ENTRY(n, series_t, node)
+#define BINDING_OF(n) HASH_ENTRY(n, binding_t, node)
 
 static uint64_t series_hash(const char *who, const char *server,
                             const char *export_, uint32_t op) {
-  uint64_t h = FNV_OFFSET;
+  uint64_t h = HASH_FNV1A64_OFFSET;
   /* Include the terminating NULs so ("ab","c") and ("a","bc") differ. */
-  h = fnv1a(h, who, strlen(who) + 1);
-  h = fnv1a(h, server, strlen(server) + 1);
-  h = fnv1a(h, export_, strlen(export_) + 1);
-  return fnv1a(h, &op, sizeof(op));
+  h = hash_fnv1a64_update(h, who, strlen(who) + 1);
+  h = hash_fnv1a64_update(h, server, strlen(server) + 1);
+  h = hash_fnv1a64_update(h, export_, strlen(export_) + 1);
+  return hash_fnv1a64_update(h, &op, sizeof(op));
+}
+
+typedef struct {
+  const char *who, *server, *export_;
+  uint32_t op;
+} series_name_t;
+
+static bool series_equal(const hash_node_t *n, const void *key) {
+  const series_t *s = SERIES_OF(n);
+  const series_name_t *name = key;
+  return s->op == name->op && strcmp(s->who, name->who) == 0 &&
+         strcmp(s->server, name->server) == 0 &&
+         strcmp(s->export_, name->export_) == 0;
 }
 
 static uint64_t key_hash(const struct op_key *k) {
-  uint64_t h = FNV_OFFSET;
-  h = fnv1a(h, &k->cgroup_id, sizeof(k->cgroup_id));
-  h = fnv1a(h, &k->dev, sizeof(k->dev));
-  return fnv1a(h, &k->op, sizeof(k->op));
+  uint64_t h = HASH_FNV1A64_OFFSET;
+  h = hash_fnv1a64_update(h, &k->cgroup_id, sizeof(k->cgroup_id));
+  h = hash_fnv1a64_update(h, &k->dev, sizeof(k->dev));
+  return hash_fnv1a64_update(h, &k->op, sizeof(k->op));
 }
 
-static bool key_equal(const struct op_key *a, const struct op_key *b) {
+static bool key_equal(const hash_node_t *n, const void *key) {
+  const struct op_key *a = &BINDING_OF(n)->key, *b = key;
   return a->cgroup_id == b->cgroup_id && a->dev == b->dev && a->op == b->op;
 }
 
@@ -96,89 +96,56 @@ series_table_t *series_table_create(void) {
   series_table_t *t = calloc(1, sizeof(*t));
   if (t == NULL)
     return NULL;
-  t->series_buckets = calloc(INITIAL_BUCKETS, sizeof(*t->series_buckets));
-  t->binding_buckets = calloc(INITIAL_BUCKETS, sizeof(*t->binding_buckets));
-  if (t->series_buckets == NULL || t->binding_buckets == NULL) {
+  if (hash_table_init(&t->series, INITIAL_BUCKETS, HASH_TABLE_GROWS) != 0 ||
+      hash_table_init(&t->bindings, INITIAL_BUCKETS, HASH_TABLE_GROWS) != 0) {
     series_table_destroy(t);
     return NULL;
   }
-  t->series_nbuckets = t->binding_nbuckets = INITIAL_BUCKETS;
   return t;
 }
 
 static void series_free(series_t *s) {
   free(s->server);
   free(s->export_);
+  free(s->what_tail);
   free(s->errnos);
   free(s);
+}
+
+static void series_free_node(hash_node_t *n) { series_free(SERIES_OF(n)); }
+
+static void binding_free_node(hash_node_t *n) {
+  binding_t *b = BINDING_OF(n);
+  free(b->err_bases);
+  free(b);
 }
 
 void series_table_destroy(series_table_t *t) {
   if (t == NULL)
     return;
-  for (size_t i = 0; t->series_buckets && i < t->series_nbuckets; i++) {
-    series_t *s = t->series_buckets[i];
-    while (s != NULL) {
-      series_t *next = s->next;
-      series_free(s);
-      s = next;
-    }
-  }
-  for (size_t i = 0; t->binding_buckets && i < t->binding_nbuckets; i++) {
-    binding_t *b = t->binding_buckets[i];
-    while (b != NULL) {
-      binding_t *next = b->next;
-      free(b->err_bases);
-      free(b);
-      b = next;
-    }
-  }
-  free(t->series_buckets);
-  free(t->binding_buckets);
+  hash_table_destroy(&t->series, series_free_node);
+  hash_table_destroy(&t->bindings, binding_free_node);
   free(t);
 }
 
 void series_begin_interval(series_table_t *t, uint64_t stamp) {
   t->stamp = stamp;
-  for (size_t i = 0; i < t->series_nbuckets; i++)
-    for (series_t *s = t->series_buckets[i]; s != NULL; s = s->next) {
-      memset(&s->staged_live, 0, sizeof(s->staged_live));
-      memset(&s->staged_retired, 0, sizeof(s->staged_retired));
-      for (size_t j = 0; j < s->n_errnos; j++)
-        s->errnos[j].staged_live = s->errnos[j].staged_retired = 0;
-    }
-}
-
-/* Double the series table when it is as full as it has buckets. A failed
- * allocation only leaves the chains longer. */
-static void series_grow(series_table_t *t) {
-  size_t n = t->series_nbuckets * 2;
-  series_t **nb = calloc(n, sizeof(*nb));
-  if (nb == NULL)
-    return;
-  for (size_t i = 0; i < t->series_nbuckets; i++) {
-    series_t *s = t->series_buckets[i];
-    while (s != NULL) {
-      series_t *next = s->next;
-      size_t j = series_hash(s->who, s->server, s->export_, s->op) & (n - 1);
-      s->next = nb[j];
-      nb[j] = s;
-      s = next;
-    }
+  HASH_TABLE_FOREACH(&t->series, n, next) {
+    series_t *s = SERIES_OF(n);
+    memset(&s->staged_live, 0, sizeof(s->staged_live));
+    memset(&s->staged_retired, 0, sizeof(s->staged_retired));
+    for (size_t j = 0; j < s->n_errnos; j++)
+      s->errnos[j].staged_live = s->errnos[j].staged_retired = 0;
   }
-  free(t->series_buckets);
-  t->series_buckets = nb;
-  t->series_nbuckets = n;
 }
 
 series_t *series_get(series_table_t *t, const char *who, const char *server,
                      const char *export_, uint32_t op) {
   uint64_t h = series_hash(who, server, export_, op);
-  size_t i = h & (t->series_nbuckets - 1);
-  for (series_t *s = t->series_buckets[i]; s != NULL; s = s->next)
-    if (s->op == op && strcmp(s->who, who) == 0 &&
-        strcmp(s->server, server) == 0 && strcmp(s->export_, export_) == 0)
-      return s;
+  series_name_t name = {who, server, export_, op};
+  hash_node_t *found = hash_table_find(&t->series, h, series_equal, &name);
+  if (found != NULL)
+    return SERIES_OF(found);
 
   series_t *s = calloc(1, sizeof(*s));
   if (s == NULL)
@@ -189,13 +156,12 @@ series_t *series_get(series_table_t *t, const char *who, const char *server,
     series_free(s);
     return NULL;
   }
+  /* No memory for it only costs time: identifier_what_join copes. */
+  s->what_tail = identifier_what_tail(server, export_);
   sstrncpy(s->who, who, sizeof(s->who));
   s->op = op;
   s->last_live = t->stamp;
-  s->next = t->series_buckets[i];
-  t->series_buckets[i] = s;
-  if (++t->series_len > t->series_nbuckets)
-    series_grow(t);
+  hash_table_insert(&t->series, &s->node, h);
   return s;
 }
 
@@ -208,16 +174,16 @@ static void stats_add(struct op_stats *dst, const struct op_stats *src) {
 }
 
 void series_commit_interval(series_table_t *t) {
-  for (size_t i = 0; i < t->series_nbuckets; i++)
-    for (series_t *s = t->series_buckets[i]; s != NULL; s = s->next) {
-      s->live = s->staged_live;
-      stats_add(&s->retired, &s->staged_retired);
-      for (size_t j = 0; j < s->n_errnos; j++) {
-        series_errno_t *e = &s->errnos[j];
-        e->live = e->staged_live;
-        e->retired += e->staged_retired;
-      }
+  HASH_TABLE_FOREACH(&t->series, n, next) {
+    series_t *s = SERIES_OF(n);
+    s->live = s->staged_live;
+    stats_add(&s->retired, &s->staged_retired);
+    for (size_t j = 0; j < s->n_errnos; j++) {
+      series_errno_t *e = &s->errnos[j];
+      e->live = e->staged_live;
+      e->retired += e->staged_retired;
     }
+  }
 }
 
 void series_add_stats(series_table_t *t, series_t *s,
@@ -261,69 +227,42 @@ void series_total(const series_t *s, struct op_stats *out) {
 
 size_t series_expire(series_table_t *t, uint64_t oldest_stamp) {
   size_t dropped = 0;
-  for (size_t i = 0; i < t->series_nbuckets; i++) {
-    series_t **pp = &t->series_buckets[i];
-    while (*pp != NULL) {
-      series_t *s = *pp;
-      /* A series with a bound key is still fed by the kernel, however
-       * quiet it is; only orphaned series age out. */
-      if (s->n_keys == 0 && s->last_live < oldest_stamp) {
-        *pp = s->next;
-        series_free(s);
-        t->series_len--;
-        dropped++;
-      } else {
-        pp = &s->next;
-      }
+  HASH_TABLE_FOREACH(&t->series, n, next) {
+    series_t *s = SERIES_OF(n);
+    /* A series with a bound key is still fed by the kernel, however
+     * quiet it is; only orphaned series age out. */
+    if (s->n_keys == 0 && s->last_live < oldest_stamp) {
+      hash_table_remove(&t->series, &s->node);
+      series_free(s);
+      dropped++;
     }
   }
   return dropped;
 }
 
 int series_for_each(const series_table_t *t, series_cb cb, void *user_data) {
-  for (size_t i = 0; i < t->series_nbuckets; i++)
-    for (series_t *s = t->series_buckets[i]; s != NULL; s = s->next) {
-      int status = cb(s, user_data);
-      if (status != 0)
-        return status;
-    }
+  HASH_TABLE_FOREACH(&t->series, n, next) {
+    series_t *s = SERIES_OF(n);
+    int status = cb(s, user_data);
+    if (status != 0)
+      return status;
+  }
   return 0;
 }
 
-size_t series_count(const series_table_t *t) { return t->series_len; }
+size_t series_count(const series_table_t *t) {
+  return hash_table_count(&t->series);
+}
 
 static binding_t *binding_find(const series_table_t *t,
                                const struct op_key *key) {
-  size_t i = key_hash(key) & (t->binding_nbuckets - 1);
-  for (binding_t *b = t->binding_buckets[i]; b != NULL; b = b->next)
-    if (key_equal(&b->key, key))
-      return b;
-  return NULL;
+  hash_node_t *n = hash_table_find(&t->bindings, key_hash(key), key_equal, key);
+  return n != NULL ? BINDING_OF(n) : NULL;
 }
 
 series_t *series_bound(const series_table_t *t, const struct op_key *key) {
   binding_t *b = binding_find(t, key);
   return b != NULL ? b->series : NULL;
-}
-
-static void binding_grow(series_table_t *t) {
-  size_t n = t->binding_nbuckets * 2;
-  binding_t **nb = calloc(n, sizeof(*nb));
-  if (nb == NULL)
-    return;
-  for (size_t i = 0; i < t->binding_nbuckets; i++) {
-    binding_t *b = t->binding_buckets[i];
-    while (b != NULL) {
-      binding_t *next = b->next;
-      size_t j = key_hash(&b->key) & (n - 1);
-      b->next = nb[j];
-      nb[j] = b;
-      b = next;
-    }
-  }
-  free(t->binding_buckets);
-  t->binding_buckets = nb;
-  t->binding_nbuckets = n;
 }
 
 static binding_t *binding_insert(series_table_t *t, const struct op_key *key) {
@@ -332,11 +271,7 @@ static binding_t *binding_insert(series_table_t *t, const struct op_key *key) {
     return NULL;
   b->key = *key;
   b->first_seen = t->stamp;
-  size_t i = key_hash(key) & (t->binding_nbuckets - 1);
-  b->next = t->binding_buckets[i];
-  t->binding_buckets[i] = b;
-  if (++t->binding_len > t->binding_nbuckets)
-    binding_grow(t);
+  hash_table_insert(&t->bindings, &b->node, key_hash(key));
   return b;
 }
 
@@ -526,18 +461,11 @@ uint64_t series_pending_since(series_table_t *t, const struct op_key *key) {
 }
 
 void series_unbind(series_table_t *t, const struct op_key *key) {
-  size_t i = key_hash(key) & (t->binding_nbuckets - 1);
-  for (binding_t **pp = &t->binding_buckets[i]; *pp != NULL;
-       pp = &(*pp)->next) {
-    binding_t *b = *pp;
-    if (!key_equal(&b->key, key))
-      continue;
-    *pp = b->next;
-    if (b->series != NULL)
-      b->series->n_keys--;
-    free(b->err_bases);
-    free(b);
-    t->binding_len--;
+  binding_t *b = binding_find(t, key);
+  if (b == NULL)
     return;
-  }
+  hash_table_remove(&t->bindings, &b->node);
+  if (b->series != NULL)
+    b->series->n_keys--;
+  binding_free_node(&b->node);
 }

@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 
+#include "hash.h"
 #include "nfs_ebpf.h"
 
 /* Mirrors DATA_MAX_NAME_LEN: the encoded strings go straight into
@@ -48,6 +49,10 @@ typedef struct series_s {
    * end must stay two series (identifier.c hashes them apart). */
   char *server;
   char *export_;
+  /* The end every type_instance of the series shares (identifier.h's
+   * identifier_what_tail of server and export), built once here rather
+   * than per bucket per read; NULL: each is built whole. */
+  char *what_tail;
   uint32_t op; /* enum nfs_ebpf_op */
 
   struct op_stats retired;
@@ -59,7 +64,7 @@ typedef struct series_s {
   uint64_t last_live; /* interval stamp when a live key last fed it */
   unsigned n_keys;    /* kernel keys bound to this series */
 
-  struct series_s *next; /* hash chain */
+  hash_node_t node; /* in the table's series index */
 } series_t;
 
 typedef struct series_table_s series_table_t;

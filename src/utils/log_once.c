@@ -1,13 +1,15 @@
 /*
  * Rate-limited logging: see log_once.h.
  *
- * A small fixed table of (key hash, last time logged, suppressed count).
- * Fixed, so memory does not grow with the number of distinct problems an
- * attacker can make up; when it is full the least recently logged slot is
- * reused.
+ * A small fixed array of (key hash, last time logged, suppressed count)
+ * slots, indexed by the hash (hash.h, on static buckets): a repeat, the
+ * common case, is found without scanning the slots. Fixed, so memory does
+ * not grow with the number of distinct problems an attacker can make up;
+ * when it is full the least recently logged slot is reused.
  */
 #include "collectd_compat.h"
 
+#include "hash.h"
 #include "log_once.h"
 
 #include <pthread.h>
@@ -16,22 +18,29 @@
 #include <time.h>
 
 typedef struct {
-  uint64_t key_hash; /* 0: free slot */
+  hash_node_t node; /* hash: the key's; in log_once_keys while used */
+  bool used;
   time_t last_logged;
   unsigned long suppressed;
 } log_once_slot_t;
 
 static pthread_mutex_t log_once_lock = PTHREAD_MUTEX_INITIALIZER;
 static log_once_slot_t log_once_slots[LOG_ONCE_SLOTS];
+static hash_node_t *log_once_buckets[LOG_ONCE_SLOTS];
+static hash_table_t log_once_keys = HASH_TABLE_STATIC(log_once_buckets);
 static unsigned int log_once_period = LOG_ONCE_DEFAULT_PERIOD_S;
 
-static uint64_t log_once_hash(const char *key) {
-  uint64_t h = 14695981039346656037ULL; /* FNV-1a 64 */
-  for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-    h ^= *p;
-    h *= 1099511628211ULL;
+/* A free slot (the last one), else the one logged longest ago (the
+ * first). */
+static log_once_slot_t *log_once_victim(void) {
+  log_once_slot_t *oldest = NULL;
+  for (size_t i = 0; i < LOG_ONCE_SLOTS; i++) {
+    log_once_slot_t *s = &log_once_slots[i];
+    if (oldest == NULL || !s->used ||
+        (oldest->used && s->last_logged < oldest->last_logged))
+      oldest = s;
   }
-  return h ? h : 1; /* 0 marks a free slot */
+  return oldest;
 }
 
 /* Monotonic, so a clock step cannot unmute or mute a key for hours. */
@@ -42,22 +51,17 @@ static time_t log_once_now(void) {
 }
 
 bool log_once(int level, const char *key, const char *format, ...) {
-  uint64_t h = log_once_hash(key != NULL ? key : "");
+  if (key == NULL)
+    key = "";
+  uint64_t h = hash_fnv1a64(key, strlen(key));
   time_t now = log_once_now();
   unsigned long suppressed = 0;
 
   pthread_mutex_lock(&log_once_lock);
-  log_once_slot_t *slot = NULL, *oldest = NULL;
-  for (size_t i = 0; i < LOG_ONCE_SLOTS; i++) {
-    log_once_slot_t *s = &log_once_slots[i];
-    if (s->key_hash == h) {
-      slot = s;
-      break;
-    }
-    if (oldest == NULL || s->key_hash == 0 ||
-        (oldest->key_hash != 0 && s->last_logged < oldest->last_logged))
-      oldest = s;
-  }
+  /* Keys are told apart by their hash alone: no callback. */
+  hash_node_t *found = hash_table_find(&log_once_keys, h, NULL, NULL);
+  log_once_slot_t *slot =
+      found != NULL ? HASH_ENTRY(found, log_once_slot_t, node) : NULL;
   if (slot != NULL) {
     if (now - slot->last_logged < (time_t)log_once_period) {
       slot->suppressed++;
@@ -66,8 +70,11 @@ bool log_once(int level, const char *key, const char *format, ...) {
     }
     suppressed = slot->suppressed;
   } else {
-    slot = oldest;
-    slot->key_hash = h;
+    slot = log_once_victim();
+    if (slot->used)
+      hash_table_remove(&log_once_keys, &slot->node);
+    slot->used = true;
+    hash_table_insert(&log_once_keys, &slot->node, h);
   }
   slot->last_logged = now;
   slot->suppressed = 0;
@@ -93,6 +100,7 @@ void log_once_set_period(unsigned int seconds) {
 
 void log_once_reset(void) {
   pthread_mutex_lock(&log_once_lock);
+  hash_table_clear(&log_once_keys, NULL);
   memset(log_once_slots, 0, sizeof(log_once_slots));
   pthread_mutex_unlock(&log_once_lock);
 }

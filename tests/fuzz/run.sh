@@ -64,13 +64,14 @@ MOCK=$ROOT/tests/unit/mock_collectd.c
 # Sources each target links besides its own file (and the mock daemon).
 sources() {
 	case $1 in
-	runtime_state) echo src/resolve/runtime_json.c src/utils/safe_file.c src/utils/log_once.c ;;
+	runtime_state) echo src/resolve/runtime_json.c src/utils/safe_file.c src/utils/log_once.c \
+		src/utils/hash.c ;;
 	mountinfo) echo src/resolve/mount_table.c src/dispatch/identifier.c ;;
 	cgroup_path) echo src/resolve/cgroup_path.c ;;
 	config) echo tests/unit/fake_kernel.c src/drain/drain.c src/resolve/resolve.c \
 		src/dispatch/dispatch.c src/resolve/mount_table.c src/series/series.c \
 		src/dispatch/identifier.c src/series/histogram.c src/utils/op_names.c src/utils/errno_names.c \
-		src/utils/log_once.c src/utils/safe_file.c src/resolve/cgroup_path.c ;;
+		src/utils/hash.c src/utils/log_once.c src/utils/safe_file.c src/resolve/cgroup_path.c ;;
 	esac
 }
 

@@ -7,6 +7,7 @@
  */
 #include "collectd_compat.h"
 
+#include "hash.h"
 #include "identifier.h"
 #include "mock_collectd.h"
 
@@ -185,7 +186,7 @@ DEF_TEST(bad_segments_hashed_and_logged_once) {
   /* "bad_pod" would split the who wrongly: replaced by its hash */
   char expect[64];
   snprintf(expect, sizeof(expect), "ns_~%012" PRIx64 "_c",
-           ident_fnv1a64("bad_pod", 7) >> 16);
+           hash_fnv1a64("bad_pod", 7) >> 16);
   EXPECT_EQ_STR(expect, who);
   labels_t l;
   CHECK_ZERO(decode_who(who, &l));
@@ -233,7 +234,7 @@ DEF_TEST(long_names_shortened_with_hash_of_whole_field) {
   snprintf(full, sizeof(full), "team-a_%s_app", pod);
   char suffix[32];
   snprintf(suffix, sizeof(suffix), "~%012" PRIx64 "_app",
-           ident_fnv1a64(full, strlen(full)) >> 16);
+           hash_fnv1a64(full, strlen(full)) >> 16);
   OK(strncmp(who, "team-a_ppp", 10) == 0);
   OK(strcmp(who + strlen(who) - strlen(suffix), suffix) == 0);
   printf("# %s\n", who);
@@ -300,6 +301,93 @@ DEF_TEST(long_names_shortened_with_hash_of_whole_field) {
 }
 
 #define UNIQUE_N 20000
+
+/* The hashes are part of metric names: literal values, so that a change of
+ * the hash function (or of what it is fed) cannot pass unnoticed. */
+DEF_TEST(hash_values_pinned) {
+  mock_reset();
+  mock_log_set_echo(false);
+  EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), "ns", "bad_pod", "c", NULL));
+  EXPECT_EQ_STR("ns_~1a1a976d664f_c", who);
+  char pod[254];
+  memset(pod, 'p', 253);
+  pod[253] = '\0';
+  EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), "team-a", pod, "app", NULL));
+  const char *suffix = "~880b8b979348_app";
+  OK(strcmp(who + strlen(who) - strlen(suffix), suffix) == 0);
+  mock_log_set_echo(true);
+  return 0;
+}
+
+/* identifier_what_join (what dispatch uses, with the tail each series
+ * keeps) writes exactly what identifier_what writes: short and long
+ * mounts, odd servers and exports, every qualifier, small buffers. */
+DEF_TEST(what_join_matches_what) {
+  mock_reset();
+  mock_log_set_echo(false);
+  static const char *const ops[] = {"read", "getattr", "x"};
+  static const char *const qualifiers[] = {
+      NULL, "", "0.001", "+Inf", "ESTALE", "2.2250738585072014e-308", "a@b"};
+  static const size_t sizes[] = {DATA_MAX_NAME_LEN, 60, 30, 1};
+  int differ = 0, tails = 0, cases = 0;
+  for (int i = 0; i < 400; i++) {
+    char server[200], export_[200];
+    /* lengths from nothing to past the whole field; i % 7 == 0 gets an
+     * odd server, i % 3 == 0 a '|' in the export (both hashed whole),
+     * i % 5 == 0 an export without its slash, i % 11 == 0 none */
+    random_text(server, rng() % (i < 200 ? 40 : 180), "abc.-:[]0123");
+    random_text(export_ + 1, rng() % (i < 200 ? 40 : 180),
+                i % 3 == 0 ? "/ab_c.:|" : "/ab_c.:");
+    export_[0] = i % 5 == 0 ? 'e' : '/';
+    if (i % 7 == 0)
+      server[0] = '~';
+    if (i % 11 == 0)
+      export_[0] = '\0';
+    char *tail = identifier_what_tail(server, export_);
+    tails += tail != NULL;
+    for (size_t o = 0; o < STATIC_ARRAY_SIZE(ops); o++)
+      for (size_t q = 0; q < STATIC_ARRAY_SIZE(qualifiers); q++)
+        for (size_t z = 0; z < STATIC_ARRAY_SIZE(sizes); z++) {
+          char a[DATA_MAX_NAME_LEN], b[DATA_MAX_NAME_LEN];
+          int ra = identifier_what(a, sizes[z], ops[o], qualifiers[q], server,
+                                   export_);
+          int rb = identifier_what_join(b, sizes[z], ops[o], qualifiers[q],
+                                        tail, server, export_);
+          if (ra != rb || strcmp(a, b) != 0) {
+            if (differ++ < 5)
+              printf("# differ: \"%s\" vs \"%s\"\n", a, b);
+          }
+          cases++;
+        }
+    free(tail);
+  }
+  EXPECT_EQ_INT(0, differ);
+  printf("# %d cases, %d of 400 mounts with a tail\n", cases, tails);
+  OK(tails > 100 && tails < 400); /* both paths were taken */
+
+  /* the tail is the encoded "@<server>:<export>" */
+  char *tail = identifier_what_tail("10.0.0.5", "/srv/nfs");
+  EXPECT_EQ_STR("@10.0.0.5:|srv|nfs", tail);
+  EXPECT_EQ_INT(0, identifier_what_join(what, sizeof(what), "read", "+Inf",
+                                        tail, "10.0.0.5", "/srv/nfs"));
+  EXPECT_EQ_STR("read-+Inf@10.0.0.5:|srv|nfs", what);
+  free(tail);
+  /* too long for any what to keep it whole: no tail */
+  char server[130];
+  memset(server, 's', 125);
+  server[125] = '\0';
+  EXPECT_EQ_PTR(NULL, identifier_what_tail(server, ""));
+  server[124] = '\0';
+  tail = identifier_what_tail(server, "");
+  CHECK_NOT_NULL(tail);
+  EXPECT_EQ_INT(0, identifier_what_join(what, sizeof(what), "r", NULL, tail,
+                                        server, ""));
+  EXPECT_EQ_INT(IDENTIFIER_MAX_LEN, strlen(what));
+  free(tail);
+  EXPECT_EQ_PTR(NULL, identifier_what_tail(NULL, "/e"));
+  mock_log_set_echo(true);
+  return 0;
+}
 
 DEF_TEST(unique_stable_escape_proof_and_round_trip) {
   mock_reset();
@@ -426,6 +514,8 @@ int main(void) {
   RUN_TEST(decodes_tricky_mounts);
   RUN_TEST(bad_segments_hashed_and_logged_once);
   RUN_TEST(long_names_shortened_with_hash_of_whole_field);
+  RUN_TEST(hash_values_pinned);
+  RUN_TEST(what_join_matches_what);
   RUN_TEST(unique_stable_escape_proof_and_round_trip);
   RUN_TEST(decoder_refuses_non_matching_fields);
   END_TEST;

@@ -173,6 +173,17 @@ DEF_TEST(long_exports_stay_apart) {
   OK(sa != NULL && sb != NULL);
   OK(sa != sb);
   EXPECT_EQ_STR(b, sb->export_);
+  /* whats this long are shortened whole: no common tail to keep */
+  EXPECT_EQ_PTR(NULL, sb->what_tail);
+  series_table_destroy(t);
+  return 0;
+}
+
+DEF_TEST(what_tail_built_with_the_series) {
+  series_table_t *t = series_table_create();
+  series_t *s = series_get(t, "ns_pod_c", "10.0.0.5", "/srv/vol", 0);
+  OK(s != NULL);
+  EXPECT_EQ_STR("@10.0.0.5:|srv|vol", s->what_tail);
   series_table_destroy(t);
   return 0;
 }
@@ -210,6 +221,7 @@ int main(void) {
   RUN_TEST(orphaned_series_expire_bound_ones_do_not);
   RUN_TEST(pending_keys_remember_first_sight);
   RUN_TEST(long_exports_stay_apart);
+  RUN_TEST(what_tail_built_with_the_series);
   RUN_TEST(many_series_and_keys);
   END_TEST;
 }
