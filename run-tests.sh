@@ -114,6 +114,11 @@ s=$(date +%s)
 tap_suite unit "$RESULTS/unit.tap" unit
 timing unit "$s"
 
+# --- one style: every C file as clang-format formats it (.clang-format) -------
+s=$(date +%s)
+tap_suite style "$RESULTS/style.tap" tests/style_test.sh
+timing style "$s"
+
 # --- Prometheus relabelling through a real Prometheus --------------------------
 s=$(date +%s)
 tap_suite relabel "$RESULTS/relabel.tap" tests/prom/relabel_test.sh
