@@ -3,8 +3,9 @@
 #
 #   tests/lib/tap-summary.sh FILE...
 #       Count the TAP result lines in FILEs and print `N passed, N failed`
-#       (`, N skipped` appended when any test was skipped). Exit 1 when any
-#       test failed or when no test line was found at all.
+#       (`, N skipped` appended when any test was skipped), after the
+#       failing lines themselves. Exit 1 when any test failed or when no
+#       test line was found at all.
 #
 # Counted lines start in column 0: `ok ...` passes, `not ok ...` fails
 # (a `# TODO` directive does not excuse a failure), `ok ... # SKIP` is a skip.
@@ -52,6 +53,13 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 		exit 2
 	fi
 	read -r p f s <<<"$(tap_count "$@")"
+	# The failures again, just above the count: a log read from its end
+	# (CI keeps only the tail) still says which tests failed.
+	if [ "$f" -gt 0 ]; then
+		echo "# failed:"
+		grep -h -E '^not ok([ \t]|$)' "$@" | head -n 40 | cut -c1-300
+		[ "$f" -le 40 ] || echo "# ... and $((f - 40)) more"
+	fi
 	line="$p passed, $f failed"
 	[ "$s" -gt 0 ] && line="$line, $s skipped"
 	echo "$line"

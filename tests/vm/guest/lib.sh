@@ -354,17 +354,17 @@ lab_wait_log() {
 # least two collectd intervals apart, i.e. the last workload has been
 # read out.
 lab_scrape_settled() {
-	local out=$1 max=$2 pattern=$3 port=${4:-9103} deadline prev="" cur
+	local out=$1 max=$2 pattern=$3 port=${4:-9103} deadline prev="" cur=""
 	deadline=$((SECONDS + max))
 	while ((SECONDS < deadline)); do
 		lab_scrape "$out.tmp" "$port" || lab_die "scrape of :$port failed"
 		# Compare series and values, not write_prometheus' timestamps.
+		prev=$cur
 		cur=$(grep -E "$pattern" "$out.tmp" | sed -E 's/(\} [^ ]+) [0-9]+$/\1/' | sort || true)
 		if [[ -n $cur && $cur == "$prev" ]]; then
 			mv "$out.tmp" "$out"
 			return 0
 		fi
-		prev=$cur
 		# Two intervals between the compared scrapes.
 		sleep $((2 * LAB_INTERVAL + 1))
 	done
