@@ -26,17 +26,16 @@
  * first one itself.
  */
 struct mnt_idmap {
-	int __unused_marker;
+  int __unused_marker;
 } __attribute__((preserve_access_index));
 
 struct vfsmount___userns {
-	void *mnt_userns;
+  void *mnt_userns;
 } __attribute__((preserve_access_index));
 
-static __always_inline bool inode_ops_have_idmap_arg(void)
-{
-	return bpf_core_type_exists(struct mnt_idmap) ||
-	       bpf_core_field_exists(struct vfsmount___userns, mnt_userns);
+static __always_inline bool inode_ops_have_idmap_arg(void) {
+  return bpf_core_type_exists(struct mnt_idmap) ||
+         bpf_core_field_exists(struct vfsmount___userns, mnt_userns);
 }
 
 /*
@@ -53,13 +52,10 @@ static __always_inline bool inode_ops_have_idmap_arg(void)
  * int until 6.4, commit d7ba4cc900bf ("bpf: return long from bpf_map_ops
  * funcs"). Before it the upper half of the 64-bit result is not a sign
  * extension: Debian's 6.1 gives 0x00000000ffffffef for -EEXIST, so a
- * 64-bit compare with -EEXIST never matches (seen by tests/unit/tracer_test in the
- * VM lab). Compare the low 32 bits, which every kernel sets.
+ * 64-bit compare with -EEXIST never matches (seen by tests/unit/tracer_test in
+ * the VM lab). Compare the low 32 bits, which every kernel sets.
  */
-static __always_inline int map_op_err(long rc)
-{
-	return (int)rc;
-}
+static __always_inline int map_op_err(long rc) { return (int)rc; }
 
 /*
  * kernfs_node->id: a u64 since 5.5, commit 67c0496e87d1 ("kernfs: convert
@@ -68,25 +64,24 @@ static __always_inline int map_op_err(long rc)
  * (bpf_get_current_cgroup_id() returned kn->id.id there).
  */
 union kernfs_node_id___old {
-	struct {
-		u32 ino;
-		u32 generation;
-	};
-	u64 id;
+  struct {
+    u32 ino;
+    u32 generation;
+  };
+  u64 id;
 } __attribute__((preserve_access_index));
 
 struct kernfs_node___old {
-	union kernfs_node_id___old id;
+  union kernfs_node_id___old id;
 } __attribute__((preserve_access_index));
 
-static __always_inline u64 kernfs_node_id(struct kernfs_node *kn)
-{
-	if (bpf_core_type_exists(union kernfs_node_id___old)) {
-		struct kernfs_node___old *old = (void *)kn;
+static __always_inline u64 kernfs_node_id(struct kernfs_node *kn) {
+  if (bpf_core_type_exists(union kernfs_node_id___old)) {
+    struct kernfs_node___old *old = (void *)kn;
 
-		return BPF_CORE_READ(old, id.id);
-	}
-	return BPF_CORE_READ(kn, id);
+    return BPF_CORE_READ(old, id.id);
+  }
+  return BPF_CORE_READ(kn, id);
 }
 
 /* Largest errno a failed call returns: include/linux/err.h, where
@@ -113,30 +108,28 @@ static __always_inline u64 kernfs_node_id(struct kernfs_node *kn)
  * never has an upper half of 0 or 0xffffffff with the lower half in
  * [-MAX_ERRNO, -1]. So one test covers both.
  */
-static __always_inline long int_or_errptr_errno(u64 rc)
-{
-	u32 hi = rc >> 32;
-	int lo = (int)rc;
+static __always_inline long int_or_errptr_errno(u64 rc) {
+  u32 hi = rc >> 32;
+  int lo = (int)rc;
 
-	if ((hi == 0 || hi == 0xffffffff) && lo < 0 && lo >= -MAX_ERRNO)
-		return lo;
-	return 0;
+  if ((hi == 0 || hi == 0xffffffff) && lo < 0 && lo >= -MAX_ERRNO)
+    return lo;
+  return 0;
 }
 
 /* The errno in a return of the given kind, or 0. */
-static __always_inline long ret_errno(enum nfs_ebpf_ret_kind kind, u64 rc)
-{
-	long ptr = (long)rc;
-	int val = (int)rc;
+static __always_inline long ret_errno(enum nfs_ebpf_ret_kind kind, u64 rc) {
+  long ptr = (long)rc;
+  int val = (int)rc;
 
-	switch (kind) {
-	case NFS_RET_PTR:
-		return ptr < 0 && ptr >= -MAX_ERRNO ? ptr : 0;
-	case NFS_RET_INT:
-		return val < 0 && val >= -MAX_ERRNO ? val : 0;
-	default:
-		return int_or_errptr_errno(rc);
-	}
+  switch (kind) {
+  case NFS_RET_PTR:
+    return ptr < 0 && ptr >= -MAX_ERRNO ? ptr : 0;
+  case NFS_RET_INT:
+    return val < 0 && val >= -MAX_ERRNO ? val : 0;
+  default:
+    return int_or_errptr_errno(rc);
+  }
 }
 
 /*

@@ -6,8 +6,8 @@
  *
  * Every hook exists twice: fentry/fexit (needs the module's BTF at load time,
  * 5.11+) and kprobe/kretprobe (works everywhere, can miss returns under
- * concurrency). User space (src/probe/tracer.c) enables exactly one twin of each
- * hook whose target exists with bpf_program__set_autoload().
+ * concurrency). User space (src/probe/tracer.c) enables exactly one twin of
+ * each hook whose target exists with bpf_program__set_autoload().
  *
  * Hot path per call: one hash update at entry; at return one lookup and one
  * delete of the start record, one lookup (rarely an insert) in op_stats,
@@ -27,9 +27,9 @@
 #define EEXIST_ERR 17
 /* css_set.subsys[] length as declared in vmlinux_min.h: the bound of the
  * relocated enum cgroup_subsys_id value used as an index into it. */
-#define CSS_SET_SUBSYS_LEN \
-	((int)(sizeof(((struct css_set *)0)->subsys) / \
-	       sizeof(((struct css_set *)0)->subsys[0])))
+#define CSS_SET_SUBSYS_LEN                                                     \
+  ((int)(sizeof(((struct css_set *)0)->subsys) /                               \
+         sizeof(((struct css_set *)0)->subsys[0])))
 
 /* Settings, written by user space between open and load. */
 const volatile __u64 bucket_bounds_ns[NFS_EBPF_MAX_BUCKETS] = {};
@@ -43,31 +43,31 @@ const volatile __u32 mkdir_ret_kind = NFS_RET_UNKNOWN;
  * value types are in nfs_ebpf.h, op_starts' too: user space shares them
  * with every instance. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, NFS_EBPF_DEFAULT_MAX_ENTRIES);
-	__type(key, struct op_key);
-	__type(value, struct op_stats);
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, NFS_EBPF_DEFAULT_MAX_ENTRIES);
+  __type(key, struct op_key);
+  __type(value, struct op_stats);
 } op_stats SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, NFS_EBPF_DEFAULT_MAX_ENTRIES);
-	__type(key, struct err_key);
-	__type(value, __u64);
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, NFS_EBPF_DEFAULT_MAX_ENTRIES);
+  __type(key, struct err_key);
+  __type(value, __u64);
 } op_errors SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NFS_LOST_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, NFS_LOST_MAX);
+  __type(key, __u32);
+  __type(value, __u64);
 } lost_events SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, NFS_EBPF_DEFAULT_MAX_ENTRIES);
-	__type(key, struct start_key);
-	__type(value, struct start_val);
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, NFS_EBPF_DEFAULT_MAX_ENTRIES);
+  __type(key, struct start_key);
+  __type(value, struct start_val);
 } op_starts SEC(".maps");
 
 /*
@@ -78,18 +78,17 @@ struct {
  * is still counted exactly once.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, NFS_EBPF_DEFAULT_MAX_ENTRIES);
-	__type(key, struct start_key);
-	__type(value, __u8);
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, NFS_EBPF_DEFAULT_MAX_ENTRIES);
+  __type(key, struct start_key);
+  __type(value, __u8);
 } start_refused SEC(".maps");
 
-static __always_inline void count_lost(__u32 reason)
-{
-	__u64 *v = bpf_map_lookup_elem(&lost_events, &reason);
+static __always_inline void count_lost(__u32 reason) {
+  __u64 *v = bpf_map_lookup_elem(&lost_events, &reason);
 
-	if (v)
-		__sync_fetch_and_add(v, 1);
+  if (v)
+    __sync_fetch_and_add(v, 1);
 }
 
 /*
@@ -101,186 +100,174 @@ static __always_inline void count_lost(__u32 reason)
  * configured case survives the verifier's dead-code pruning (rodata), so a
  * kernel without one of the other controllers still loads. -1: unknown.
  */
-static __always_inline int v1_subsys_index(void)
-{
-	switch (cgroup_controller) {
-	case NFS_CGROUP_V1_MEMORY:
-		if (bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id))
-			return bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
-		break;
-	case NFS_CGROUP_V1_PIDS:
-		if (bpf_core_enum_value_exists(enum cgroup_subsys_id, pids_cgrp_id))
-			return bpf_core_enum_value(enum cgroup_subsys_id, pids_cgrp_id);
-		break;
-	case NFS_CGROUP_V1_CPUSET:
-		if (bpf_core_enum_value_exists(enum cgroup_subsys_id, cpuset_cgrp_id))
-			return bpf_core_enum_value(enum cgroup_subsys_id, cpuset_cgrp_id);
-		break;
-	}
-	return -1;
+static __always_inline int v1_subsys_index(void) {
+  switch (cgroup_controller) {
+  case NFS_CGROUP_V1_MEMORY:
+    if (bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id))
+      return bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+    break;
+  case NFS_CGROUP_V1_PIDS:
+    if (bpf_core_enum_value_exists(enum cgroup_subsys_id, pids_cgrp_id))
+      return bpf_core_enum_value(enum cgroup_subsys_id, pids_cgrp_id);
+    break;
+  case NFS_CGROUP_V1_CPUSET:
+    if (bpf_core_enum_value_exists(enum cgroup_subsys_id, cpuset_cgrp_id))
+      return bpf_core_enum_value(enum cgroup_subsys_id, cpuset_cgrp_id);
+    break;
+  }
+  return -1;
 }
 
-static __always_inline __u64 current_cgroup_id(void)
-{
-	struct task_struct *task;
-	struct css_set *cset;
-	struct cgroup_subsys_state **slot;
-	struct cgroup_subsys_state *css = NULL;
-	struct kernfs_node *kn;
-	int idx;
+static __always_inline __u64 current_cgroup_id(void) {
+  struct task_struct *task;
+  struct css_set *cset;
+  struct cgroup_subsys_state **slot;
+  struct cgroup_subsys_state *css = NULL;
+  struct kernfs_node *kn;
+  int idx;
 
-	if (cgroup_controller == NFS_CGROUP_V2)
-		return bpf_get_current_cgroup_id();
+  if (cgroup_controller == NFS_CGROUP_V2)
+    return bpf_get_current_cgroup_id();
 
-	/* On a v1-only host bpf_get_current_cgroup_id() is the v2 root for
-	 * everyone, so follow the chosen controller's hierarchy instead. */
-	idx = v1_subsys_index();
-	if (idx < 0 || idx >= CSS_SET_SUBSYS_LEN)
-		return 0;
-	task = (struct task_struct *)bpf_get_current_task();
-	cset = BPF_CORE_READ(task, cgroups);
-	if (!cset)
-		return 0;
-	slot = __builtin_preserve_access_index(&cset->subsys[0]);
-	if (bpf_probe_read_kernel(&css, sizeof(css), slot + idx) || !css)
-		return 0;
-	kn = BPF_CORE_READ(css, cgroup, kn);
-	if (!kn)
-		return 0;
-	return kernfs_node_id(kn);
+  /* On a v1-only host bpf_get_current_cgroup_id() is the v2 root for
+   * everyone, so follow the chosen controller's hierarchy instead. */
+  idx = v1_subsys_index();
+  if (idx < 0 || idx >= CSS_SET_SUBSYS_LEN)
+    return 0;
+  task = (struct task_struct *)bpf_get_current_task();
+  cset = BPF_CORE_READ(task, cgroups);
+  if (!cset)
+    return 0;
+  slot = __builtin_preserve_access_index(&cset->subsys[0]);
+  if (bpf_probe_read_kernel(&css, sizeof(css), slot + idx) || !css)
+    return 0;
+  kn = BPF_CORE_READ(css, cgroup, kn);
+  if (!kn)
+    return 0;
+  return kernfs_node_id(kn);
 }
 
 /* Device of the superblock, from whichever object the hook gets first. */
-static __always_inline __u32 dev_of_inode(struct inode *inode)
-{
-	return BPF_CORE_READ(inode, i_sb, s_dev);
+static __always_inline __u32 dev_of_inode(struct inode *inode) {
+  return BPF_CORE_READ(inode, i_sb, s_dev);
 }
 
-static __always_inline __u32 dev_of_file(struct file *file)
-{
-	return BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+static __always_inline __u32 dev_of_file(struct file *file) {
+  return BPF_CORE_READ(file, f_inode, i_sb, s_dev);
 }
 
-static __always_inline __u32 dev_of_kiocb(struct kiocb *iocb)
-{
-	return BPF_CORE_READ(iocb, ki_filp, f_inode, i_sb, s_dev);
+static __always_inline __u32 dev_of_kiocb(struct kiocb *iocb) {
+  return BPF_CORE_READ(iocb, ki_filp, f_inode, i_sb, s_dev);
 }
 
-static __always_inline __u32 dev_of_dentry(struct dentry *dentry)
-{
-	return BPF_CORE_READ(dentry, d_sb, s_dev);
+static __always_inline __u32 dev_of_dentry(struct dentry *dentry) {
+  return BPF_CORE_READ(dentry, d_sb, s_dev);
 }
 
-static __always_inline __u32 dev_of_path(struct path *path)
-{
-	return BPF_CORE_READ(path, dentry, d_sb, s_dev);
+static __always_inline __u32 dev_of_path(struct path *path) {
+  return BPF_CORE_READ(path, dentry, d_sb, s_dev);
 }
 
-static __always_inline int on_entry(__u32 hook, __u32 dev, __u64 aux)
-{
-	struct start_key key = {
-		.tid = (__u32)bpf_get_current_pid_tgid(),
-		.hook = hook,
-	};
-	struct start_val val = {
-		.ts = bpf_ktime_get_ns(),
-		.cgroup_id = current_cgroup_id(),
-		.dev = dev,
-		.aux = aux,
-	};
-	__u8 mark = 1;
-	long err;
+static __always_inline int on_entry(__u32 hook, __u32 dev, __u64 aux) {
+  struct start_key key = {
+      .tid = (__u32)bpf_get_current_pid_tgid(),
+      .hook = hook,
+  };
+  struct start_val val = {
+      .ts = bpf_ktime_get_ns(),
+      .cgroup_id = current_cgroup_id(),
+      .dev = dev,
+      .aux = aux,
+  };
+  __u8 mark = 1;
+  long err;
 
-	err = map_op_err(bpf_map_update_elem(&op_starts, &key, &val, BPF_NOEXIST));
-	if (err == -EEXIST_ERR) {
-		/* The previous call of this hook on this thread has returned
-		 * (a thread runs one call of a hook at a time) without its
-		 * return being seen: kretprobe out of instances, a program
-		 * skipped by recursion protection, or detached in between.
-		 * Count it and start over. */
-		count_lost(NFS_LOST_MISSED_RETURN);
-		err = map_op_err(
-		    bpf_map_update_elem(&op_starts, &key, &val, BPF_ANY));
-	}
-	if (!err)
-		return 0;
-	/* No room: count the call now, and leave a mark so that its return
-	 * does not count it again as missed_entry. Without room for the mark
-	 * either, the return counts it (missed_entry) instead. EEXIST: a mark
-	 * left by an earlier refused call whose return was missed; that call
-	 * was counted already, the mark now stands for this one. */
-	err = map_op_err(
-	    bpf_map_update_elem(&start_refused, &key, &mark, BPF_NOEXIST));
-	if (!err || err == -EEXIST_ERR)
-		count_lost(NFS_LOST_START_MAP_FULL);
-	return 0;
+  err = map_op_err(bpf_map_update_elem(&op_starts, &key, &val, BPF_NOEXIST));
+  if (err == -EEXIST_ERR) {
+    /* The previous call of this hook on this thread has returned
+     * (a thread runs one call of a hook at a time) without its
+     * return being seen: kretprobe out of instances, a program
+     * skipped by recursion protection, or detached in between.
+     * Count it and start over. */
+    count_lost(NFS_LOST_MISSED_RETURN);
+    err = map_op_err(bpf_map_update_elem(&op_starts, &key, &val, BPF_ANY));
+  }
+  if (!err)
+    return 0;
+  /* No room: count the call now, and leave a mark so that its return
+   * does not count it again as missed_entry. Without room for the mark
+   * either, the return counts it (missed_entry) instead. EEXIST: a mark
+   * left by an earlier refused call whose return was missed; that call
+   * was counted already, the mark now stands for this one. */
+  err =
+      map_op_err(bpf_map_update_elem(&start_refused, &key, &mark, BPF_NOEXIST));
+  if (!err || err == -EEXIST_ERR)
+    count_lost(NFS_LOST_START_MAP_FULL);
+  return 0;
 }
 
 /* Take (copy and delete) this thread's start record of a hook. */
-static __always_inline bool take_start(__u32 hook, struct start_val *out)
-{
-	struct start_key key = {
-		.tid = (__u32)bpf_get_current_pid_tgid(),
-		.hook = hook,
-	};
-	struct start_val *v;
+static __always_inline bool take_start(__u32 hook, struct start_val *out) {
+  struct start_key key = {
+      .tid = (__u32)bpf_get_current_pid_tgid(),
+      .hook = hook,
+  };
+  struct start_val *v;
 
-	v = bpf_map_lookup_elem(&op_starts, &key);
-	if (!v) {
-		/* Counted at entry (start_map_full) if it left a mark. */
-		if (map_op_err(bpf_map_delete_elem(&start_refused, &key)) != 0)
-			count_lost(NFS_LOST_MISSED_ENTRY);
-		return false;
-	}
-	/* Copy before deleting: a preallocated element is recycled at once. */
-	*out = *v;
-	bpf_map_delete_elem(&op_starts, &key);
-	return true;
+  v = bpf_map_lookup_elem(&op_starts, &key);
+  if (!v) {
+    /* Counted at entry (start_map_full) if it left a mark. */
+    if (map_op_err(bpf_map_delete_elem(&start_refused, &key)) != 0)
+      count_lost(NFS_LOST_MISSED_ENTRY);
+    return false;
+  }
+  /* Copy before deleting: a preallocated element is recycled at once. */
+  *out = *v;
+  bpf_map_delete_elem(&op_starts, &key);
+  return true;
 }
 
-static __always_inline struct op_stats *stats_slot(struct op_key *key)
-{
-	struct op_stats zero;
-	struct op_stats *s;
-	long err;
+static __always_inline struct op_stats *stats_slot(struct op_key *key) {
+  struct op_stats zero;
+  struct op_stats *s;
+  long err;
 
-	s = bpf_map_lookup_elem(&op_stats, key);
-	if (s)
-		return s;
-	__builtin_memset(&zero, 0, sizeof(zero));
-	err = map_op_err(bpf_map_update_elem(&op_stats, key, &zero, BPF_NOEXIST));
-	/* -EEXIST: another CPU inserted it first; use theirs. */
-	if (err && err != -EEXIST_ERR) {
-		count_lost(NFS_LOST_STATS_MAP_FULL);
-		return NULL;
-	}
-	return bpf_map_lookup_elem(&op_stats, key);
+  s = bpf_map_lookup_elem(&op_stats, key);
+  if (s)
+    return s;
+  __builtin_memset(&zero, 0, sizeof(zero));
+  err = map_op_err(bpf_map_update_elem(&op_stats, key, &zero, BPF_NOEXIST));
+  /* -EEXIST: another CPU inserted it first; use theirs. */
+  if (err && err != -EEXIST_ERR) {
+    count_lost(NFS_LOST_STATS_MAP_FULL);
+    return NULL;
+  }
+  return bpf_map_lookup_elem(&op_stats, key);
 }
 
-static __always_inline void count_error(const struct op_key *key, long err)
-{
-	struct err_key ekey = {
-		.cgroup_id = key->cgroup_id,
-		.dev = key->dev,
-		.op = (__u16)key->op,
-		.err = (__u16)(-err),
-	};
-	__u64 one = 1, *v;
-	long rc;
+static __always_inline void count_error(const struct op_key *key, long err) {
+  struct err_key ekey = {
+      .cgroup_id = key->cgroup_id,
+      .dev = key->dev,
+      .op = (__u16)key->op,
+      .err = (__u16)(-err),
+  };
+  __u64 one = 1, *v;
+  long rc;
 
-	v = bpf_map_lookup_elem(&op_errors, &ekey);
-	if (v) {
-		__sync_fetch_and_add(v, 1);
-		return;
-	}
-	rc = map_op_err(bpf_map_update_elem(&op_errors, &ekey, &one, BPF_NOEXIST));
-	if (rc == -EEXIST_ERR) {
-		v = bpf_map_lookup_elem(&op_errors, &ekey);
-		if (v)
-			__sync_fetch_and_add(v, 1);
-	} else if (rc) {
-		count_lost(NFS_LOST_ERRORS_MAP_FULL);
-	}
+  v = bpf_map_lookup_elem(&op_errors, &ekey);
+  if (v) {
+    __sync_fetch_and_add(v, 1);
+    return;
+  }
+  rc = map_op_err(bpf_map_update_elem(&op_errors, &ekey, &one, BPF_NOEXIST));
+  if (rc == -EEXIST_ERR) {
+    v = bpf_map_lookup_elem(&op_errors, &ekey);
+    if (v)
+      __sync_fetch_and_add(v, 1);
+  } else if (rc) {
+    count_lost(NFS_LOST_ERRORS_MAP_FULL);
+  }
 }
 
 /*
@@ -288,94 +275,89 @@ static __always_inline void count_error(const struct op_key *key, long err)
  * positive byte count (read/write only).
  */
 static __always_inline void account(__u32 op, const struct start_val *start,
-				    long err, __u64 bytes)
-{
-	struct op_key key = {
-		.cgroup_id = start->cgroup_id,
-		.dev = start->dev,
-		.op = op,
-	};
-	__u64 delta = bpf_ktime_get_ns() - start->ts;
-	__u32 n = nr_buckets;
-	struct op_stats *s;
-	__u32 i;
+                                    long err, __u64 bytes) {
+  struct op_key key = {
+      .cgroup_id = start->cgroup_id,
+      .dev = start->dev,
+      .op = op,
+  };
+  __u64 delta = bpf_ktime_get_ns() - start->ts;
+  __u32 n = nr_buckets;
+  struct op_stats *s;
+  __u32 i;
 
-	s = stats_slot(&key);
-	if (!s)
-		return;
-	__sync_fetch_and_add(&s->count, 1);
-	__sync_fetch_and_add(&s->latency_ns, delta);
-	if (bytes)
-		__sync_fetch_and_add(&s->bytes, bytes);
-	/* Latencies above the last bound land only in count (the +Inf
-	 * bucket, which user space derives from count). */
-	for (i = 0; i < NFS_EBPF_MAX_BUCKETS; i++) {
-		if (i >= n)
-			break;
-		if (delta <= bucket_bounds_ns[i]) {
-			__sync_fetch_and_add(&s->buckets[i], 1);
-			break;
-		}
-	}
-	if (err < 0)
-		count_error(&key, err);
+  s = stats_slot(&key);
+  if (!s)
+    return;
+  __sync_fetch_and_add(&s->count, 1);
+  __sync_fetch_and_add(&s->latency_ns, delta);
+  if (bytes)
+    __sync_fetch_and_add(&s->bytes, bytes);
+  /* Latencies above the last bound land only in count (the +Inf
+   * bucket, which user space derives from count). */
+  for (i = 0; i < NFS_EBPF_MAX_BUCKETS; i++) {
+    if (i >= n)
+      break;
+    if (delta <= bucket_bounds_ns[i]) {
+      __sync_fetch_and_add(&s->buckets[i], 1);
+      break;
+    }
+  }
+  if (err < 0)
+    count_error(&key, err);
 }
 
 /* Return kinds: how the raw return register becomes (err, bytes). */
-static __always_inline int ret_ssize(__u32 op, __u64 rc)
-{
-	struct start_val start;
-	long ret = (long)rc;
+static __always_inline int ret_ssize(__u32 op, __u64 rc) {
+  struct start_val start;
+  long ret = (long)rc;
 
-	if (!take_start(op, &start))
-		return 0;
-	/* Queued asynchronous direct I/O: the call is counted, with the
-	 * time to queue it, but its bytes and result come later through
-	 * ki_complete and are not seen here (README, "Limits"). */
-	if (ret == -NFS_EBPF_EIOCBQUEUED) {
-		account(op, &start, 0, 0);
-		return 0;
-	}
-	/* A negative value outside the errno range is not an error code:
-	 * count the operation but neither an error nor bytes. */
-	if (ret < 0)
-		account(op, &start, ret >= -MAX_ERRNO ? ret : 0, 0);
-	else
-		account(op, &start, 0, ret);
-	return 0;
+  if (!take_start(op, &start))
+    return 0;
+  /* Queued asynchronous direct I/O: the call is counted, with the
+   * time to queue it, but its bytes and result come later through
+   * ki_complete and are not seen here (README, "Limits"). */
+  if (ret == -NFS_EBPF_EIOCBQUEUED) {
+    account(op, &start, 0, 0);
+    return 0;
+  }
+  /* A negative value outside the errno range is not an error code:
+   * count the operation but neither an error nor bytes. */
+  if (ret < 0)
+    account(op, &start, ret >= -MAX_ERRNO ? ret : 0, 0);
+  else
+    account(op, &start, 0, ret);
+  return 0;
 }
 
-static __always_inline int ret_int(__u32 op, __u64 rc)
-{
-	struct start_val start;
-	int ret = (int)rc; /* upper half of the register is undefined */
+static __always_inline int ret_int(__u32 op, __u64 rc) {
+  struct start_val start;
+  int ret = (int)rc; /* upper half of the register is undefined */
 
-	if (!take_start(op, &start))
-		return 0;
-	account(op, &start, ret < 0 && ret >= -MAX_ERRNO ? ret : 0, 0);
-	return 0;
+  if (!take_start(op, &start))
+    return 0;
+  account(op, &start, ret < 0 && ret >= -MAX_ERRNO ? ret : 0, 0);
+  return 0;
 }
 
-static __always_inline int ret_ptr(__u32 op, __u64 rc)
-{
-	struct start_val start;
-	long ret = (long)rc;
+static __always_inline int ret_ptr(__u32 op, __u64 rc) {
+  struct start_val start;
+  long ret = (long)rc;
 
-	if (!take_start(op, &start))
-		return 0;
-	account(op, &start, ret < 0 && ret >= -MAX_ERRNO ? ret : 0, 0);
-	return 0;
+  if (!take_start(op, &start))
+    return 0;
+  account(op, &start, ret < 0 && ret >= -MAX_ERRNO ? ret : 0, 0);
+  return 0;
 }
 
 /* A return whose type differs between kernels (enum nfs_ebpf_ret_kind). */
-static __always_inline int ret_of_kind(__u32 op, __u32 kind, __u64 rc)
-{
-	struct start_val start;
+static __always_inline int ret_of_kind(__u32 op, __u32 kind, __u64 rc) {
+  struct start_val start;
 
-	if (!take_start(op, &start))
-		return 0;
-	account(op, &start, ret_errno(kind, rc), 0);
-	return 0;
+  if (!take_start(op, &start))
+    return 0;
+  account(op, &start, ret_errno(kind, rc), 0);
+  return 0;
 }
 
 /*
@@ -386,43 +368,41 @@ static __always_inline int ret_of_kind(__u32 op, __u32 kind, __u64 rc)
  * variant) ->open already ran inside it; in both cases that ->open hook is
  * the one counted, so nothing is counted twice.
  */
-static __always_inline int on_atomic_open_return(__u64 rc)
-{
-	struct start_val start;
-	int ret = (int)rc;
-	struct file *file;
-	fmode_t mode;
+static __always_inline int on_atomic_open_return(__u64 rc) {
+  struct start_val start;
+  int ret = (int)rc;
+  struct file *file;
+  fmode_t mode;
 
-	if (!take_start(NFS_HOOK_ATOMIC_OPEN, &start))
-		return 0;
-	if (start.inner_open)
-		return 0;
-	if (ret < 0) {
-		account(NFS_OP_OPEN, &start, ret >= -MAX_ERRNO ? ret : 0, 0);
-		return 0;
-	}
-	/* Not BPF_CORE_READ((struct file *)start.aux, ...): that would also
-	 * relocate start.aux, a local type unknown to the kernel. */
-	file = (struct file *)start.aux;
-	mode = BPF_CORE_READ(file, f_mode);
-	if (mode & NFS_EBPF_FMODE_OPENED)
-		account(NFS_OP_OPEN, &start, 0, 0);
-	return 0;
+  if (!take_start(NFS_HOOK_ATOMIC_OPEN, &start))
+    return 0;
+  if (start.inner_open)
+    return 0;
+  if (ret < 0) {
+    account(NFS_OP_OPEN, &start, ret >= -MAX_ERRNO ? ret : 0, 0);
+    return 0;
+  }
+  /* Not BPF_CORE_READ((struct file *)start.aux, ...): that would also
+   * relocate start.aux, a local type unknown to the kernel. */
+  file = (struct file *)start.aux;
+  mode = BPF_CORE_READ(file, f_mode);
+  if (mode & NFS_EBPF_FMODE_OPENED)
+    account(NFS_OP_OPEN, &start, 0, 0);
+  return 0;
 }
 
 /* ->open entry: tell an enclosing atomic_open that ->open is counted. */
-static __always_inline int on_open_entry(struct inode *inode)
-{
-	struct start_key key = {
-		.tid = (__u32)bpf_get_current_pid_tgid(),
-		.hook = NFS_HOOK_ATOMIC_OPEN,
-	};
-	struct start_val *outer;
+static __always_inline int on_open_entry(struct inode *inode) {
+  struct start_key key = {
+      .tid = (__u32)bpf_get_current_pid_tgid(),
+      .hook = NFS_HOOK_ATOMIC_OPEN,
+  };
+  struct start_val *outer;
 
-	outer = bpf_map_lookup_elem(&op_starts, &key);
-	if (outer)
-		outer->inner_open = 1;
-	return on_entry(NFS_OP_OPEN, dev_of_inode(inode), 0);
+  outer = bpf_map_lookup_elem(&op_starts, &key);
+  if (outer)
+    outer->inner_open = 1;
+  return on_entry(NFS_OP_OPEN, dev_of_inode(inode), 0);
 }
 
 /* fentry/fexit programs see the arguments as a u64 array; the return value
@@ -436,11 +416,10 @@ static __always_inline int on_open_entry(struct inode *inode)
  * left alone, clang folds the choice into a variable offset on the context
  * pointer, which the verifier refuses ("dereference of modified ctx ptr").
  */
-static __always_inline __u64 pick_shifted(__u64 unshifted, __u64 shifted)
-{
-	barrier_var(unshifted);
-	barrier_var(shifted);
-	return IDMAP_SHIFT ? shifted : unshifted;
+static __always_inline __u64 pick_shifted(__u64 unshifted, __u64 shifted) {
+  barrier_var(unshifted);
+  barrier_var(shifted);
+  return IDMAP_SHIFT ? shifted : unshifted;
 }
 
 /* FRET_SHIFTED also loads ctx[nargs + 1]: on a kernel whose functions lack
@@ -451,495 +430,388 @@ static __always_inline __u64 pick_shifted(__u64 unshifted, __u64 shifted)
 #define FRET_SHIFTED(nargs) pick_shifted(ctx[nargs], ctx[(nargs) + 1])
 
 #define KARG1 ((void *)PT_REGS_PARM1(ctx))
-#define KARG_SHIFTED1 \
-	((void *)pick_shifted(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx)))
+#define KARG_SHIFTED1                                                          \
+  ((void *)pick_shifted(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx)))
 #define KRET ((__u64)PT_REGS_RC(ctx))
 
 /* ---- read ---- */
 SEC("fentry/nfs_file_read")
-int fentry_nfs_file_read(__u64 *ctx)
-{
-	return on_entry(NFS_OP_READ, dev_of_kiocb(FARG(0)), 0);
+int fentry_nfs_file_read(__u64 *ctx) {
+  return on_entry(NFS_OP_READ, dev_of_kiocb(FARG(0)), 0);
 }
 
 SEC("fexit/nfs_file_read")
-int fexit_nfs_file_read(__u64 *ctx)
-{
-	return ret_ssize(NFS_OP_READ, FRET(2));
-}
+int fexit_nfs_file_read(__u64 *ctx) { return ret_ssize(NFS_OP_READ, FRET(2)); }
 
 SEC("kprobe/nfs_file_read")
-int kprobe_nfs_file_read(struct pt_regs *ctx)
-{
-	return on_entry(NFS_OP_READ, dev_of_kiocb(KARG1), 0);
+int kprobe_nfs_file_read(struct pt_regs *ctx) {
+  return on_entry(NFS_OP_READ, dev_of_kiocb(KARG1), 0);
 }
 
 SEC("kretprobe/nfs_file_read")
-int kretprobe_nfs_file_read(struct pt_regs *ctx)
-{
-	return ret_ssize(NFS_OP_READ, KRET);
+int kretprobe_nfs_file_read(struct pt_regs *ctx) {
+  return ret_ssize(NFS_OP_READ, KRET);
 }
 
 /* splice/sendfile reads (6.5+); ssize_t (struct file *in, loff_t *, ...) */
 SEC("fentry/nfs_file_splice_read")
-int fentry_nfs_file_splice_read(__u64 *ctx)
-{
-	return on_entry(NFS_OP_READ, dev_of_file(FARG(0)), 0);
+int fentry_nfs_file_splice_read(__u64 *ctx) {
+  return on_entry(NFS_OP_READ, dev_of_file(FARG(0)), 0);
 }
 
 SEC("fexit/nfs_file_splice_read")
-int fexit_nfs_file_splice_read(__u64 *ctx)
-{
-	return ret_ssize(NFS_OP_READ, FRET(5));
+int fexit_nfs_file_splice_read(__u64 *ctx) {
+  return ret_ssize(NFS_OP_READ, FRET(5));
 }
 
 SEC("kprobe/nfs_file_splice_read")
-int kprobe_nfs_file_splice_read(struct pt_regs *ctx)
-{
-	return on_entry(NFS_OP_READ, dev_of_file(KARG1), 0);
+int kprobe_nfs_file_splice_read(struct pt_regs *ctx) {
+  return on_entry(NFS_OP_READ, dev_of_file(KARG1), 0);
 }
 
 SEC("kretprobe/nfs_file_splice_read")
-int kretprobe_nfs_file_splice_read(struct pt_regs *ctx)
-{
-	return ret_ssize(NFS_OP_READ, KRET);
+int kretprobe_nfs_file_splice_read(struct pt_regs *ctx) {
+  return ret_ssize(NFS_OP_READ, KRET);
 }
 
 /* ---- write ---- */
 SEC("fentry/nfs_file_write")
-int fentry_nfs_file_write(__u64 *ctx)
-{
-	return on_entry(NFS_OP_WRITE, dev_of_kiocb(FARG(0)), 0);
+int fentry_nfs_file_write(__u64 *ctx) {
+  return on_entry(NFS_OP_WRITE, dev_of_kiocb(FARG(0)), 0);
 }
 
 SEC("fexit/nfs_file_write")
-int fexit_nfs_file_write(__u64 *ctx)
-{
-	return ret_ssize(NFS_OP_WRITE, FRET(2));
+int fexit_nfs_file_write(__u64 *ctx) {
+  return ret_ssize(NFS_OP_WRITE, FRET(2));
 }
 
 SEC("kprobe/nfs_file_write")
-int kprobe_nfs_file_write(struct pt_regs *ctx)
-{
-	return on_entry(NFS_OP_WRITE, dev_of_kiocb(KARG1), 0);
+int kprobe_nfs_file_write(struct pt_regs *ctx) {
+  return on_entry(NFS_OP_WRITE, dev_of_kiocb(KARG1), 0);
 }
 
 SEC("kretprobe/nfs_file_write")
-int kretprobe_nfs_file_write(struct pt_regs *ctx)
-{
-	return ret_ssize(NFS_OP_WRITE, KRET);
+int kretprobe_nfs_file_write(struct pt_regs *ctx) {
+  return ret_ssize(NFS_OP_WRITE, KRET);
 }
 
 /* ---- open: ->open of v2/v3 (nfs.ko) and v4 (nfsv4.ko) ---- */
 SEC("fentry/nfs_file_open")
-int fentry_nfs_file_open(__u64 *ctx)
-{
-	return on_open_entry(FARG(0));
-}
+int fentry_nfs_file_open(__u64 *ctx) { return on_open_entry(FARG(0)); }
 
 SEC("fexit/nfs_file_open")
-int fexit_nfs_file_open(__u64 *ctx)
-{
-	return ret_int(NFS_OP_OPEN, FRET(2));
-}
+int fexit_nfs_file_open(__u64 *ctx) { return ret_int(NFS_OP_OPEN, FRET(2)); }
 
 SEC("kprobe/nfs_file_open")
-int kprobe_nfs_file_open(struct pt_regs *ctx)
-{
-	return on_open_entry(KARG1);
-}
+int kprobe_nfs_file_open(struct pt_regs *ctx) { return on_open_entry(KARG1); }
 
 SEC("kretprobe/nfs_file_open")
-int kretprobe_nfs_file_open(struct pt_regs *ctx)
-{
-	return ret_int(NFS_OP_OPEN, KRET);
+int kretprobe_nfs_file_open(struct pt_regs *ctx) {
+  return ret_int(NFS_OP_OPEN, KRET);
 }
 
 SEC("fentry/nfs4_file_open")
-int fentry_nfs4_file_open(__u64 *ctx)
-{
-	return on_open_entry(FARG(0));
-}
+int fentry_nfs4_file_open(__u64 *ctx) { return on_open_entry(FARG(0)); }
 
 SEC("fexit/nfs4_file_open")
-int fexit_nfs4_file_open(__u64 *ctx)
-{
-	return ret_int(NFS_OP_OPEN, FRET(2));
-}
+int fexit_nfs4_file_open(__u64 *ctx) { return ret_int(NFS_OP_OPEN, FRET(2)); }
 
 SEC("kprobe/nfs4_file_open")
-int kprobe_nfs4_file_open(struct pt_regs *ctx)
-{
-	return on_open_entry(KARG1);
-}
+int kprobe_nfs4_file_open(struct pt_regs *ctx) { return on_open_entry(KARG1); }
 
 SEC("kretprobe/nfs4_file_open")
-int kretprobe_nfs4_file_open(struct pt_regs *ctx)
-{
-	return ret_int(NFS_OP_OPEN, KRET);
+int kretprobe_nfs4_file_open(struct pt_regs *ctx) {
+  return ret_int(NFS_OP_OPEN, KRET);
 }
 
 /* ---- open: ->atomic_open (inode *dir, dentry *, file *, flags, mode) ---- */
 SEC("fentry/nfs_atomic_open")
-int fentry_nfs_atomic_open(__u64 *ctx)
-{
-	return on_entry(NFS_HOOK_ATOMIC_OPEN, dev_of_inode(FARG(0)), ctx[2]);
+int fentry_nfs_atomic_open(__u64 *ctx) {
+  return on_entry(NFS_HOOK_ATOMIC_OPEN, dev_of_inode(FARG(0)), ctx[2]);
 }
 
 SEC("fexit/nfs_atomic_open")
-int fexit_nfs_atomic_open(__u64 *ctx)
-{
-	return on_atomic_open_return(FRET(5));
-}
+int fexit_nfs_atomic_open(__u64 *ctx) { return on_atomic_open_return(FRET(5)); }
 
 SEC("kprobe/nfs_atomic_open")
-int kprobe_nfs_atomic_open(struct pt_regs *ctx)
-{
-	return on_entry(NFS_HOOK_ATOMIC_OPEN, dev_of_inode(KARG1),
-			(__u64)PT_REGS_PARM3(ctx));
+int kprobe_nfs_atomic_open(struct pt_regs *ctx) {
+  return on_entry(NFS_HOOK_ATOMIC_OPEN, dev_of_inode(KARG1),
+                  (__u64)PT_REGS_PARM3(ctx));
 }
 
 SEC("kretprobe/nfs_atomic_open")
-int kretprobe_nfs_atomic_open(struct pt_regs *ctx)
-{
-	return on_atomic_open_return(KRET);
+int kretprobe_nfs_atomic_open(struct pt_regs *ctx) {
+  return on_atomic_open_return(KRET);
 }
 
 SEC("fentry/nfs_atomic_open_v23")
-int fentry_nfs_atomic_open_v23(__u64 *ctx)
-{
-	return on_entry(NFS_HOOK_ATOMIC_OPEN, dev_of_inode(FARG(0)), ctx[2]);
+int fentry_nfs_atomic_open_v23(__u64 *ctx) {
+  return on_entry(NFS_HOOK_ATOMIC_OPEN, dev_of_inode(FARG(0)), ctx[2]);
 }
 
 SEC("fexit/nfs_atomic_open_v23")
-int fexit_nfs_atomic_open_v23(__u64 *ctx)
-{
-	return on_atomic_open_return(FRET(5));
+int fexit_nfs_atomic_open_v23(__u64 *ctx) {
+  return on_atomic_open_return(FRET(5));
 }
 
 SEC("kprobe/nfs_atomic_open_v23")
-int kprobe_nfs_atomic_open_v23(struct pt_regs *ctx)
-{
-	return on_entry(NFS_HOOK_ATOMIC_OPEN, dev_of_inode(KARG1),
-			(__u64)PT_REGS_PARM3(ctx));
+int kprobe_nfs_atomic_open_v23(struct pt_regs *ctx) {
+  return on_entry(NFS_HOOK_ATOMIC_OPEN, dev_of_inode(KARG1),
+                  (__u64)PT_REGS_PARM3(ctx));
 }
 
 SEC("kretprobe/nfs_atomic_open_v23")
-int kretprobe_nfs_atomic_open_v23(struct pt_regs *ctx)
-{
-	return on_atomic_open_return(KRET);
+int kretprobe_nfs_atomic_open_v23(struct pt_regs *ctx) {
+  return on_atomic_open_return(KRET);
 }
 
 /* ---- close: ->flush (file *, fl_owner_t) ---- */
 SEC("fentry/nfs_file_flush")
-int fentry_nfs_file_flush(__u64 *ctx)
-{
-	return on_entry(NFS_OP_CLOSE, dev_of_file(FARG(0)), 0);
+int fentry_nfs_file_flush(__u64 *ctx) {
+  return on_entry(NFS_OP_CLOSE, dev_of_file(FARG(0)), 0);
 }
 
 SEC("fexit/nfs_file_flush")
-int fexit_nfs_file_flush(__u64 *ctx)
-{
-	return ret_int(NFS_OP_CLOSE, FRET(2));
-}
+int fexit_nfs_file_flush(__u64 *ctx) { return ret_int(NFS_OP_CLOSE, FRET(2)); }
 
 SEC("kprobe/nfs_file_flush")
-int kprobe_nfs_file_flush(struct pt_regs *ctx)
-{
-	return on_entry(NFS_OP_CLOSE, dev_of_file(KARG1), 0);
+int kprobe_nfs_file_flush(struct pt_regs *ctx) {
+  return on_entry(NFS_OP_CLOSE, dev_of_file(KARG1), 0);
 }
 
 SEC("kretprobe/nfs_file_flush")
-int kretprobe_nfs_file_flush(struct pt_regs *ctx)
-{
-	return ret_int(NFS_OP_CLOSE, KRET);
+int kretprobe_nfs_file_flush(struct pt_regs *ctx) {
+  return ret_int(NFS_OP_CLOSE, KRET);
 }
 
 SEC("fentry/nfs4_file_flush")
-int fentry_nfs4_file_flush(__u64 *ctx)
-{
-	return on_entry(NFS_OP_CLOSE, dev_of_file(FARG(0)), 0);
+int fentry_nfs4_file_flush(__u64 *ctx) {
+  return on_entry(NFS_OP_CLOSE, dev_of_file(FARG(0)), 0);
 }
 
 SEC("fexit/nfs4_file_flush")
-int fexit_nfs4_file_flush(__u64 *ctx)
-{
-	return ret_int(NFS_OP_CLOSE, FRET(2));
-}
+int fexit_nfs4_file_flush(__u64 *ctx) { return ret_int(NFS_OP_CLOSE, FRET(2)); }
 
 SEC("kprobe/nfs4_file_flush")
-int kprobe_nfs4_file_flush(struct pt_regs *ctx)
-{
-	return on_entry(NFS_OP_CLOSE, dev_of_file(KARG1), 0);
+int kprobe_nfs4_file_flush(struct pt_regs *ctx) {
+  return on_entry(NFS_OP_CLOSE, dev_of_file(KARG1), 0);
 }
 
 SEC("kretprobe/nfs4_file_flush")
-int kretprobe_nfs4_file_flush(struct pt_regs *ctx)
-{
-	return ret_int(NFS_OP_CLOSE, KRET);
+int kretprobe_nfs4_file_flush(struct pt_regs *ctx) {
+  return ret_int(NFS_OP_CLOSE, KRET);
 }
 
 /* ---- fsync (file *, loff_t, loff_t, int) ---- */
 SEC("fentry/nfs_file_fsync")
-int fentry_nfs_file_fsync(__u64 *ctx)
-{
-	return on_entry(NFS_OP_FSYNC, dev_of_file(FARG(0)), 0);
+int fentry_nfs_file_fsync(__u64 *ctx) {
+  return on_entry(NFS_OP_FSYNC, dev_of_file(FARG(0)), 0);
 }
 
 SEC("fexit/nfs_file_fsync")
-int fexit_nfs_file_fsync(__u64 *ctx)
-{
-	return ret_int(NFS_OP_FSYNC, FRET(4));
-}
+int fexit_nfs_file_fsync(__u64 *ctx) { return ret_int(NFS_OP_FSYNC, FRET(4)); }
 
 SEC("kprobe/nfs_file_fsync")
-int kprobe_nfs_file_fsync(struct pt_regs *ctx)
-{
-	return on_entry(NFS_OP_FSYNC, dev_of_file(KARG1), 0);
+int kprobe_nfs_file_fsync(struct pt_regs *ctx) {
+  return on_entry(NFS_OP_FSYNC, dev_of_file(KARG1), 0);
 }
 
 SEC("kretprobe/nfs_file_fsync")
-int kretprobe_nfs_file_fsync(struct pt_regs *ctx)
-{
-	return ret_int(NFS_OP_FSYNC, KRET);
+int kretprobe_nfs_file_fsync(struct pt_regs *ctx) {
+  return ret_int(NFS_OP_FSYNC, KRET);
 }
 
 /* ---- getattr ([idmap,] const struct path *, kstat *, u32, unsigned) ---- */
 SEC("fentry/nfs_getattr")
-int fentry_nfs_getattr(__u64 *ctx)
-{
-	return on_entry(NFS_OP_GETATTR, dev_of_path(FARG_SHIFTED(0)), 0);
+int fentry_nfs_getattr(__u64 *ctx) {
+  return on_entry(NFS_OP_GETATTR, dev_of_path(FARG_SHIFTED(0)), 0);
 }
 
 SEC("fexit/nfs_getattr")
-int fexit_nfs_getattr(__u64 *ctx)
-{
-	return ret_int(NFS_OP_GETATTR, FRET_SHIFTED(4));
+int fexit_nfs_getattr(__u64 *ctx) {
+  return ret_int(NFS_OP_GETATTR, FRET_SHIFTED(4));
 }
 
 SEC("kprobe/nfs_getattr")
-int kprobe_nfs_getattr(struct pt_regs *ctx)
-{
-	return on_entry(NFS_OP_GETATTR, dev_of_path(KARG_SHIFTED1), 0);
+int kprobe_nfs_getattr(struct pt_regs *ctx) {
+  return on_entry(NFS_OP_GETATTR, dev_of_path(KARG_SHIFTED1), 0);
 }
 
 SEC("kretprobe/nfs_getattr")
-int kretprobe_nfs_getattr(struct pt_regs *ctx)
-{
-	return ret_int(NFS_OP_GETATTR, KRET);
+int kretprobe_nfs_getattr(struct pt_regs *ctx) {
+  return ret_int(NFS_OP_GETATTR, KRET);
 }
 
 /* ---- setattr ([idmap,] struct dentry *, struct iattr *) ---- */
 SEC("fentry/nfs_setattr")
-int fentry_nfs_setattr(__u64 *ctx)
-{
-	return on_entry(NFS_OP_SETATTR, dev_of_dentry(FARG_SHIFTED(0)), 0);
+int fentry_nfs_setattr(__u64 *ctx) {
+  return on_entry(NFS_OP_SETATTR, dev_of_dentry(FARG_SHIFTED(0)), 0);
 }
 
 SEC("fexit/nfs_setattr")
-int fexit_nfs_setattr(__u64 *ctx)
-{
-	return ret_int(NFS_OP_SETATTR, FRET_SHIFTED(2));
+int fexit_nfs_setattr(__u64 *ctx) {
+  return ret_int(NFS_OP_SETATTR, FRET_SHIFTED(2));
 }
 
 SEC("kprobe/nfs_setattr")
-int kprobe_nfs_setattr(struct pt_regs *ctx)
-{
-	return on_entry(NFS_OP_SETATTR, dev_of_dentry(KARG_SHIFTED1), 0);
+int kprobe_nfs_setattr(struct pt_regs *ctx) {
+  return on_entry(NFS_OP_SETATTR, dev_of_dentry(KARG_SHIFTED1), 0);
 }
 
 SEC("kretprobe/nfs_setattr")
-int kretprobe_nfs_setattr(struct pt_regs *ctx)
-{
-	return ret_int(NFS_OP_SETATTR, KRET);
+int kretprobe_nfs_setattr(struct pt_regs *ctx) {
+  return ret_int(NFS_OP_SETATTR, KRET);
 }
 
 /* ---- lookup (inode *dir, dentry *, unsigned) -> struct dentry * ---- */
 SEC("fentry/nfs_lookup")
-int fentry_nfs_lookup(__u64 *ctx)
-{
-	return on_entry(NFS_OP_LOOKUP, dev_of_inode(FARG(0)), 0);
+int fentry_nfs_lookup(__u64 *ctx) {
+  return on_entry(NFS_OP_LOOKUP, dev_of_inode(FARG(0)), 0);
 }
 
 SEC("fexit/nfs_lookup")
-int fexit_nfs_lookup(__u64 *ctx)
-{
-	return ret_ptr(NFS_OP_LOOKUP, FRET(3));
-}
+int fexit_nfs_lookup(__u64 *ctx) { return ret_ptr(NFS_OP_LOOKUP, FRET(3)); }
 
 SEC("kprobe/nfs_lookup")
-int kprobe_nfs_lookup(struct pt_regs *ctx)
-{
-	return on_entry(NFS_OP_LOOKUP, dev_of_inode(KARG1), 0);
+int kprobe_nfs_lookup(struct pt_regs *ctx) {
+  return on_entry(NFS_OP_LOOKUP, dev_of_inode(KARG1), 0);
 }
 
 SEC("kretprobe/nfs_lookup")
-int kretprobe_nfs_lookup(struct pt_regs *ctx)
-{
-	return ret_ptr(NFS_OP_LOOKUP, KRET);
+int kretprobe_nfs_lookup(struct pt_regs *ctx) {
+  return ret_ptr(NFS_OP_LOOKUP, KRET);
 }
 
 /* ---- readdir (file *, struct dir_context *) ---- */
 SEC("fentry/nfs_readdir")
-int fentry_nfs_readdir(__u64 *ctx)
-{
-	return on_entry(NFS_OP_READDIR, dev_of_file(FARG(0)), 0);
+int fentry_nfs_readdir(__u64 *ctx) {
+  return on_entry(NFS_OP_READDIR, dev_of_file(FARG(0)), 0);
 }
 
 SEC("fexit/nfs_readdir")
-int fexit_nfs_readdir(__u64 *ctx)
-{
-	return ret_int(NFS_OP_READDIR, FRET(2));
-}
+int fexit_nfs_readdir(__u64 *ctx) { return ret_int(NFS_OP_READDIR, FRET(2)); }
 
 SEC("kprobe/nfs_readdir")
-int kprobe_nfs_readdir(struct pt_regs *ctx)
-{
-	return on_entry(NFS_OP_READDIR, dev_of_file(KARG1), 0);
+int kprobe_nfs_readdir(struct pt_regs *ctx) {
+  return on_entry(NFS_OP_READDIR, dev_of_file(KARG1), 0);
 }
 
 SEC("kretprobe/nfs_readdir")
-int kretprobe_nfs_readdir(struct pt_regs *ctx)
-{
-	return ret_int(NFS_OP_READDIR, KRET);
+int kretprobe_nfs_readdir(struct pt_regs *ctx) {
+  return ret_int(NFS_OP_READDIR, KRET);
 }
 
 /* ---- create ([idmap,] inode *dir, dentry *, umode_t, bool) ---- */
 SEC("fentry/nfs_create")
-int fentry_nfs_create(__u64 *ctx)
-{
-	return on_entry(NFS_OP_CREATE, dev_of_inode(FARG_SHIFTED(0)), 0);
+int fentry_nfs_create(__u64 *ctx) {
+  return on_entry(NFS_OP_CREATE, dev_of_inode(FARG_SHIFTED(0)), 0);
 }
 
 SEC("fexit/nfs_create")
-int fexit_nfs_create(__u64 *ctx)
-{
-	return ret_int(NFS_OP_CREATE, FRET_SHIFTED(4));
+int fexit_nfs_create(__u64 *ctx) {
+  return ret_int(NFS_OP_CREATE, FRET_SHIFTED(4));
 }
 
 SEC("kprobe/nfs_create")
-int kprobe_nfs_create(struct pt_regs *ctx)
-{
-	return on_entry(NFS_OP_CREATE, dev_of_inode(KARG_SHIFTED1), 0);
+int kprobe_nfs_create(struct pt_regs *ctx) {
+  return on_entry(NFS_OP_CREATE, dev_of_inode(KARG_SHIFTED1), 0);
 }
 
 SEC("kretprobe/nfs_create")
-int kretprobe_nfs_create(struct pt_regs *ctx)
-{
-	return ret_int(NFS_OP_CREATE, KRET);
+int kretprobe_nfs_create(struct pt_regs *ctx) {
+  return ret_int(NFS_OP_CREATE, KRET);
 }
 
 /* ---- unlink (inode *dir, dentry *) ---- */
 SEC("fentry/nfs_unlink")
-int fentry_nfs_unlink(__u64 *ctx)
-{
-	return on_entry(NFS_OP_UNLINK, dev_of_inode(FARG(0)), 0);
+int fentry_nfs_unlink(__u64 *ctx) {
+  return on_entry(NFS_OP_UNLINK, dev_of_inode(FARG(0)), 0);
 }
 
 SEC("fexit/nfs_unlink")
-int fexit_nfs_unlink(__u64 *ctx)
-{
-	return ret_int(NFS_OP_UNLINK, FRET(2));
-}
+int fexit_nfs_unlink(__u64 *ctx) { return ret_int(NFS_OP_UNLINK, FRET(2)); }
 
 SEC("kprobe/nfs_unlink")
-int kprobe_nfs_unlink(struct pt_regs *ctx)
-{
-	return on_entry(NFS_OP_UNLINK, dev_of_inode(KARG1), 0);
+int kprobe_nfs_unlink(struct pt_regs *ctx) {
+  return on_entry(NFS_OP_UNLINK, dev_of_inode(KARG1), 0);
 }
 
 SEC("kretprobe/nfs_unlink")
-int kretprobe_nfs_unlink(struct pt_regs *ctx)
-{
-	return ret_int(NFS_OP_UNLINK, KRET);
+int kretprobe_nfs_unlink(struct pt_regs *ctx) {
+  return ret_int(NFS_OP_UNLINK, KRET);
 }
 
 /* ---- rename ([idmap,] old_dir, old_dentry, new_dir, new_dentry, flags) */
 SEC("fentry/nfs_rename")
-int fentry_nfs_rename(__u64 *ctx)
-{
-	return on_entry(NFS_OP_RENAME, dev_of_inode(FARG_SHIFTED(0)), 0);
+int fentry_nfs_rename(__u64 *ctx) {
+  return on_entry(NFS_OP_RENAME, dev_of_inode(FARG_SHIFTED(0)), 0);
 }
 
 SEC("fexit/nfs_rename")
-int fexit_nfs_rename(__u64 *ctx)
-{
-	return ret_int(NFS_OP_RENAME, FRET_SHIFTED(5));
+int fexit_nfs_rename(__u64 *ctx) {
+  return ret_int(NFS_OP_RENAME, FRET_SHIFTED(5));
 }
 
 SEC("kprobe/nfs_rename")
-int kprobe_nfs_rename(struct pt_regs *ctx)
-{
-	return on_entry(NFS_OP_RENAME, dev_of_inode(KARG_SHIFTED1), 0);
+int kprobe_nfs_rename(struct pt_regs *ctx) {
+  return on_entry(NFS_OP_RENAME, dev_of_inode(KARG_SHIFTED1), 0);
 }
 
 SEC("kretprobe/nfs_rename")
-int kretprobe_nfs_rename(struct pt_regs *ctx)
-{
-	return ret_int(NFS_OP_RENAME, KRET);
+int kretprobe_nfs_rename(struct pt_regs *ctx) {
+  return ret_int(NFS_OP_RENAME, KRET);
 }
 
 /* ---- mkdir ([idmap,] inode *dir, dentry *, umode_t) -> int or dentry *
  * (core_fixes.bpf.h). User space loads fexit_nfs_mkdir where it returns
  * int and fexit_nfs_mkdir_dentry where it returns a pointer. */
 SEC("fentry/nfs_mkdir")
-int fentry_nfs_mkdir(__u64 *ctx)
-{
-	return on_entry(NFS_OP_MKDIR, dev_of_inode(FARG_SHIFTED(0)), 0);
+int fentry_nfs_mkdir(__u64 *ctx) {
+  return on_entry(NFS_OP_MKDIR, dev_of_inode(FARG_SHIFTED(0)), 0);
 }
 
 SEC("fexit/nfs_mkdir")
-int fexit_nfs_mkdir(__u64 *ctx)
-{
-	return ret_of_kind(NFS_OP_MKDIR, NFS_RET_INT, FRET_SHIFTED(3));
+int fexit_nfs_mkdir(__u64 *ctx) {
+  return ret_of_kind(NFS_OP_MKDIR, NFS_RET_INT, FRET_SHIFTED(3));
 }
 
 SEC("fexit/nfs_mkdir")
-int fexit_nfs_mkdir_dentry(__u64 *ctx)
-{
-	__u64 rc = 0;
+int fexit_nfs_mkdir_dentry(__u64 *ctx) {
+  __u64 rc = 0;
 
-	/* The verifier types ctx[n] as the BTF says: a struct dentry *,
-	 * which cannot be tested for an ERR_PTR with arithmetic. */
-	bpf_get_func_ret(ctx, &rc);
-	return ret_of_kind(NFS_OP_MKDIR, NFS_RET_PTR, rc);
+  /* The verifier types ctx[n] as the BTF says: a struct dentry *,
+   * which cannot be tested for an ERR_PTR with arithmetic. */
+  bpf_get_func_ret(ctx, &rc);
+  return ret_of_kind(NFS_OP_MKDIR, NFS_RET_PTR, rc);
 }
 
 SEC("kprobe/nfs_mkdir")
-int kprobe_nfs_mkdir(struct pt_regs *ctx)
-{
-	return on_entry(NFS_OP_MKDIR, dev_of_inode(KARG_SHIFTED1), 0);
+int kprobe_nfs_mkdir(struct pt_regs *ctx) {
+  return on_entry(NFS_OP_MKDIR, dev_of_inode(KARG_SHIFTED1), 0);
 }
 
 SEC("kretprobe/nfs_mkdir")
-int kretprobe_nfs_mkdir(struct pt_regs *ctx)
-{
-	return ret_of_kind(NFS_OP_MKDIR, mkdir_ret_kind, KRET);
+int kretprobe_nfs_mkdir(struct pt_regs *ctx) {
+  return ret_of_kind(NFS_OP_MKDIR, mkdir_ret_kind, KRET);
 }
 
 /* ---- rmdir (inode *dir, dentry *) ---- */
 SEC("fentry/nfs_rmdir")
-int fentry_nfs_rmdir(__u64 *ctx)
-{
-	return on_entry(NFS_OP_RMDIR, dev_of_inode(FARG(0)), 0);
+int fentry_nfs_rmdir(__u64 *ctx) {
+  return on_entry(NFS_OP_RMDIR, dev_of_inode(FARG(0)), 0);
 }
 
 SEC("fexit/nfs_rmdir")
-int fexit_nfs_rmdir(__u64 *ctx)
-{
-	return ret_int(NFS_OP_RMDIR, FRET(2));
-}
+int fexit_nfs_rmdir(__u64 *ctx) { return ret_int(NFS_OP_RMDIR, FRET(2)); }
 
 SEC("kprobe/nfs_rmdir")
-int kprobe_nfs_rmdir(struct pt_regs *ctx)
-{
-	return on_entry(NFS_OP_RMDIR, dev_of_inode(KARG1), 0);
+int kprobe_nfs_rmdir(struct pt_regs *ctx) {
+  return on_entry(NFS_OP_RMDIR, dev_of_inode(KARG1), 0);
 }
 
 SEC("kretprobe/nfs_rmdir")
-int kretprobe_nfs_rmdir(struct pt_regs *ctx)
-{
-	return ret_int(NFS_OP_RMDIR, KRET);
+int kretprobe_nfs_rmdir(struct pt_regs *ctx) {
+  return ret_int(NFS_OP_RMDIR, KRET);
 }
 
 /*
@@ -951,18 +823,17 @@ int kretprobe_nfs_rmdir(struct pt_regs *ctx)
  * Attached once, by the instance that owns the maps (src/probe/tracer.c).
  */
 SEC("raw_tracepoint/sched_process_exit")
-int reap_exited_thread(void *ctx)
-{
-	struct start_key key = {.tid = (__u32)bpf_get_current_pid_tgid()};
-	__u32 hook;
+int reap_exited_thread(void *ctx) {
+  struct start_key key = {.tid = (__u32)bpf_get_current_pid_tgid()};
+  __u32 hook;
 
-	for (hook = 0; hook < NFS_HOOK_MAX; hook++) {
-		key.hook = hook;
-		if (map_op_err(bpf_map_delete_elem(&op_starts, &key)) == 0)
-			count_lost(NFS_LOST_MISSED_RETURN);
-		bpf_map_delete_elem(&start_refused, &key);
-	}
-	return 0;
+  for (hook = 0; hook < NFS_HOOK_MAX; hook++) {
+    key.hook = hook;
+    if (map_op_err(bpf_map_delete_elem(&op_starts, &key)) == 0)
+      count_lost(NFS_LOST_MISSED_RETURN);
+    bpf_map_delete_elem(&start_refused, &key);
+  }
+  return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

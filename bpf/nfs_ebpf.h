@@ -30,38 +30,38 @@
  * Their names are in src/utils/op_names.c, whose static assertion fails the
  * build when a value is added without one. */
 enum nfs_ebpf_op {
-	NFS_OP_READ,
-	NFS_OP_WRITE,
-	NFS_OP_OPEN,
-	NFS_OP_CLOSE,
-	NFS_OP_FSYNC,
-	NFS_OP_GETATTR,
-	NFS_OP_SETATTR,
-	NFS_OP_LOOKUP,
-	NFS_OP_READDIR,
-	NFS_OP_CREATE,
-	NFS_OP_UNLINK,
-	NFS_OP_RENAME,
-	NFS_OP_MKDIR,
-	NFS_OP_RMDIR,
-	NFS_OP_MAX,
+  NFS_OP_READ,
+  NFS_OP_WRITE,
+  NFS_OP_OPEN,
+  NFS_OP_CLOSE,
+  NFS_OP_FSYNC,
+  NFS_OP_GETATTR,
+  NFS_OP_SETATTR,
+  NFS_OP_LOOKUP,
+  NFS_OP_READDIR,
+  NFS_OP_CREATE,
+  NFS_OP_UNLINK,
+  NFS_OP_RENAME,
+  NFS_OP_MKDIR,
+  NFS_OP_RMDIR,
+  NFS_OP_MAX,
 };
 
 /* Why the kernel side could not record an event. Every one of these is a
  * counter in the `lost_events` array map and reaches the user as
  * nfs_ebpf_lost_events_total{reason}; the names are in op_names.c too. */
 enum nfs_ebpf_lost_reason {
-	NFS_LOST_START_MAP_FULL,  /* entry timestamp could not be stored */
-	NFS_LOST_STATS_MAP_FULL,  /* op_stats map at max_entries */
-	NFS_LOST_ERRORS_MAP_FULL, /* op_errors map at max_entries */
-	/* return seen without its entry (attached mid-call, or the entry
-	 * program skipped); never for a call counted as START_MAP_FULL */
-	NFS_LOST_MISSED_ENTRY,
-	/* a call returned unseen (kretprobe out of instances, program skipped
-	 * or detached mid-call); counted when its thread enters the same hook
-	 * again or exits */
-	NFS_LOST_MISSED_RETURN,
-	NFS_LOST_MAX,
+  NFS_LOST_START_MAP_FULL,  /* entry timestamp could not be stored */
+  NFS_LOST_STATS_MAP_FULL,  /* op_stats map at max_entries */
+  NFS_LOST_ERRORS_MAP_FULL, /* op_errors map at max_entries */
+  /* return seen without its entry (attached mid-call, or the entry
+   * program skipped); never for a call counted as START_MAP_FULL */
+  NFS_LOST_MISSED_ENTRY,
+  /* a call returned unseen (kretprobe out of instances, program skipped
+   * or detached mid-call); counted when its thread enters the same hook
+   * again or exits */
+  NFS_LOST_MISSED_RETURN,
+  NFS_LOST_MAX,
 };
 
 /*
@@ -73,45 +73,45 @@ enum nfs_ebpf_lost_reason {
  * cgroup_subsys_id (CO-RE), never from a position in /proc/cgroups.
  */
 enum nfs_ebpf_cgroup_controller {
-	NFS_CGROUP_V2,
-	NFS_CGROUP_V1_MEMORY,
-	NFS_CGROUP_V1_PIDS,
-	NFS_CGROUP_V1_CPUSET,
-	NFS_CGROUP_CONTROLLER_MAX,
+  NFS_CGROUP_V2,
+  NFS_CGROUP_V1_MEMORY,
+  NFS_CGROUP_V1_PIDS,
+  NFS_CGROUP_V1_CPUSET,
+  NFS_CGROUP_CONTROLLER_MAX,
 };
 
 /* How a traced function returns its result, as the kernel's BTF says
  * (the mkdir_ret_kind setting; see core_fixes.bpf.h). */
 enum nfs_ebpf_ret_kind {
-	NFS_RET_UNKNOWN, /* no BTF for the function: recognise either */
-	NFS_RET_INT,
-	NFS_RET_PTR,
+  NFS_RET_UNKNOWN, /* no BTF for the function: recognise either */
+  NFS_RET_INT,
+  NFS_RET_PTR,
 };
 
 /* Key of the op_stats map: who (cgroup), where (device), what (op). */
 struct op_key {
-	__u64 cgroup_id; /* cgroup v2 kernfs id, or a v1 controller's id */
-	__u32 dev;       /* super_block->s_dev (NFS_EBPF_DEV_MINOR_BITS) */
-	__u32 op;        /* enum nfs_ebpf_op */
+  __u64 cgroup_id; /* cgroup v2 kernfs id, or a v1 controller's id */
+  __u32 dev;       /* super_block->s_dev (NFS_EBPF_DEV_MINOR_BITS) */
+  __u32 op;        /* enum nfs_ebpf_op */
 };
 
 /* Value of the op_stats map. Cumulative since the program was loaded;
  * updated with atomic adds, read (never reset) by user space. */
 struct op_stats {
-	__u64 count;      /* operations completed, successful or not */
-	__u64 bytes;      /* sum of positive return values (read/write) */
-	__u64 latency_ns; /* sum of entry-to-return time */
-	/* buckets[i]: operations with latency <= bucket_bounds_ns[i] and
-	 * > bucket_bounds_ns[i-1] (not cumulative; user space sums) */
-	__u64 buckets[NFS_EBPF_MAX_BUCKETS];
+  __u64 count;      /* operations completed, successful or not */
+  __u64 bytes;      /* sum of positive return values (read/write) */
+  __u64 latency_ns; /* sum of entry-to-return time */
+  /* buckets[i]: operations with latency <= bucket_bounds_ns[i] and
+   * > bucket_bounds_ns[i-1] (not cumulative; user space sums) */
+  __u64 buckets[NFS_EBPF_MAX_BUCKETS];
 };
 
 /* Key of the op_errors map; the value is a __u64 count. */
 struct err_key {
-	__u64 cgroup_id;
-	__u32 dev;
-	__u16 op;
-	__u16 err; /* positive errno */
+  __u64 cgroup_id;
+  __u32 dev;
+  __u16 op;
+  __u16 err; /* positive errno */
 };
 
 /*
@@ -127,16 +127,16 @@ struct err_key {
 #define NFS_HOOK_MAX (NFS_HOOK_ATOMIC_OPEN + 1)
 
 struct start_key {
-	__u32 tid;
-	__u32 hook; /* enum nfs_ebpf_op, or NFS_HOOK_ATOMIC_OPEN */
+  __u32 tid;
+  __u32 hook; /* enum nfs_ebpf_op, or NFS_HOOK_ATOMIC_OPEN */
 };
 
 struct start_val {
-	__u64 ts;         /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
-	__u64 cgroup_id;
-	__u32 dev;
-	__u32 inner_open; /* atomic open: ->open ran (and counted) inside */
-	__u64 aux;        /* atomic open: struct file * */
+  __u64 ts; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+  __u64 cgroup_id;
+  __u32 dev;
+  __u32 inner_open; /* atomic open: ->open ran (and counted) inside */
+  __u64 aux;        /* atomic open: struct file * */
 };
 
 #endif /* NFS_EBPF_H */

@@ -39,7 +39,7 @@ typedef __u32 __wsum;
 typedef _Bool bool;
 enum { false = 0, true = 1 };
 
-typedef __u32 dev_t;       /* kernel encoding: major << 20 | minor */
+typedef __u32 dev_t; /* kernel encoding: major << 20 | minor */
 typedef unsigned int fmode_t;
 typedef long long loff_t;
 typedef unsigned long size_t;
@@ -47,86 +47,87 @@ typedef long ssize_t;
 
 /* The map types and update flags the program uses (uapi linux/bpf.h). */
 enum bpf_map_type {
-	BPF_MAP_TYPE_HASH = 1,
-	BPF_MAP_TYPE_ARRAY = 2,
+  BPF_MAP_TYPE_HASH = 1,
+  BPF_MAP_TYPE_ARRAY = 2,
 };
 
 enum {
-	BPF_ANY = 0,
-	BPF_NOEXIST = 1,
-	BPF_EXIST = 2,
+  BPF_ANY = 0,
+  BPF_NOEXIST = 1,
+  BPF_EXIST = 2,
 };
 
 #if defined(__TARGET_ARCH_x86)
 struct pt_regs {
-	long unsigned int r15;
-	long unsigned int r14;
-	long unsigned int r13;
-	long unsigned int r12;
-	long unsigned int bp;
-	long unsigned int bx;
-	long unsigned int r11;
-	long unsigned int r10;
-	long unsigned int r9;
-	long unsigned int r8;
-	long unsigned int ax;
-	long unsigned int cx;
-	long unsigned int dx;
-	long unsigned int si;
-	long unsigned int di;
-	long unsigned int orig_ax;
-	long unsigned int ip;
-	long unsigned int cs;
-	long unsigned int flags;
-	long unsigned int sp;
-	long unsigned int ss;
+  long unsigned int r15;
+  long unsigned int r14;
+  long unsigned int r13;
+  long unsigned int r12;
+  long unsigned int bp;
+  long unsigned int bx;
+  long unsigned int r11;
+  long unsigned int r10;
+  long unsigned int r9;
+  long unsigned int r8;
+  long unsigned int ax;
+  long unsigned int cx;
+  long unsigned int dx;
+  long unsigned int si;
+  long unsigned int di;
+  long unsigned int orig_ax;
+  long unsigned int ip;
+  long unsigned int cs;
+  long unsigned int flags;
+  long unsigned int sp;
+  long unsigned int ss;
 } __attribute__((preserve_access_index));
 #elif defined(__TARGET_ARCH_arm64)
 /* arm64's bpf_tracing.h casts to user_pt_regs (regs[0..7] are the
  * arguments, regs[0] the return value). */
 struct user_pt_regs {
-	__u64 regs[31];
-	__u64 sp;
-	__u64 pc;
-	__u64 pstate;
+  __u64 regs[31];
+  __u64 sp;
+  __u64 pc;
+  __u64 pstate;
 } __attribute__((preserve_access_index));
 
 struct pt_regs {
-	struct user_pt_regs user_regs;
+  struct user_pt_regs user_regs;
 } __attribute__((preserve_access_index));
 #else
-#error "vmlinux_min.h: only x86 and arm64 are described; add this architecture's pt_regs"
+#error                                                                         \
+    "vmlinux_min.h: only x86 and arm64 are described; add this architecture's pt_regs"
 #endif
 
 struct super_block {
-	dev_t s_dev;
+  dev_t s_dev;
 } __attribute__((preserve_access_index));
 
 struct inode {
-	struct super_block *i_sb;
-	unsigned long i_ino;
+  struct super_block *i_sb;
+  unsigned long i_ino;
 } __attribute__((preserve_access_index));
 
 struct dentry {
-	struct super_block *d_sb;
-	struct inode *d_inode;
+  struct super_block *d_sb;
+  struct inode *d_inode;
 } __attribute__((preserve_access_index));
 
 struct vfsmount;
 
 struct path {
-	struct vfsmount *mnt;
-	struct dentry *dentry;
+  struct vfsmount *mnt;
+  struct dentry *dentry;
 } __attribute__((preserve_access_index));
 
 struct file {
-	struct path f_path;
-	struct inode *f_inode;
-	fmode_t f_mode;
+  struct path f_path;
+  struct inode *f_inode;
+  fmode_t f_mode;
 } __attribute__((preserve_access_index));
 
 struct kiocb {
-	struct file *ki_filp;
+  struct file *ki_filp;
 } __attribute__((preserve_access_index));
 
 /* cgroup v1 attribution (rodata cgroup_controller != NFS_CGROUP_V2). The
@@ -134,33 +135,33 @@ struct kiocb {
  * matter, bpf_core_enum_value() relocates the values against the running
  * kernel (they depend on its config: CONFIG_CPUSETS, CONFIG_MEMCG, ...). */
 enum cgroup_subsys_id {
-	cpuset_cgrp_id,
-	memory_cgrp_id,
-	pids_cgrp_id,
-	CGROUP_SUBSYS_COUNT,
+  cpuset_cgrp_id,
+  memory_cgrp_id,
+  pids_cgrp_id,
+  CGROUP_SUBSYS_COUNT,
 };
 
 struct kernfs_node {
-	u64 id; /* 5.5+; older layout in core_fixes.bpf.h */
+  u64 id; /* 5.5+; older layout in core_fixes.bpf.h */
 } __attribute__((preserve_access_index));
 
 struct cgroup {
-	struct kernfs_node *kn;
+  struct kernfs_node *kn;
 } __attribute__((preserve_access_index));
 
 struct cgroup_subsys_state {
-	struct cgroup *cgroup;
+  struct cgroup *cgroup;
 } __attribute__((preserve_access_index));
 
 struct css_set {
-	/* The real array length is CGROUP_SUBSYS_COUNT (config dependent);
-	 * elements are reached through a relocated base offset plus an index
-	 * the BPF program bounds (CSS_SET_SUBSYS_LEN, nfs_ebpf.bpf.c). */
-	struct cgroup_subsys_state *subsys[16];
+  /* The real array length is CGROUP_SUBSYS_COUNT (config dependent);
+   * elements are reached through a relocated base offset plus an index
+   * the BPF program bounds (CSS_SET_SUBSYS_LEN, nfs_ebpf.bpf.c). */
+  struct cgroup_subsys_state *subsys[16];
 } __attribute__((preserve_access_index));
 
 struct task_struct {
-	struct css_set *cgroups;
+  struct css_set *cgroups;
 } __attribute__((preserve_access_index));
 
 #endif /* NFS_EBPF_VMLINUX_MIN_H */

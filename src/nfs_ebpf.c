@@ -66,8 +66,8 @@ static tracer_t *tracer;
 static mount_table_t *mounts;
 static identity_t *identity;
 static series_table_t *series;
-static drain_t drained; /* this read's copy of the kernel maps */
-static uint64_t read_number; /* counts reads; the series table's stamp */
+static drain_t drained;         /* this read's copy of the kernel maps */
+static uint64_t read_number;    /* counts reads; the series table's stamp */
 static cdtime_t last_read_time; /* time stamped on the previous read's values */
 
 static int config_attach_mode(oconfig_item_t *ci) {

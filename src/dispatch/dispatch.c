@@ -62,16 +62,16 @@ static int submit_series(const series_t *s, void *user_data) {
   /* Cumulative buckets, Prometheus style; +Inf is the count (raised to
    * the buckets' sum if this copy caught a bucket before its count). */
   for (size_t i = 0; i <= histogram->count; i++) {
-    identifier_what_join(what, sizeof(what), op, histogram->le[i],
-                         s->what_tail, s->server, s->export_);
+    identifier_what_join(what, sizeof(what), op, histogram->le[i], s->what_tail,
+                         s->server, s->export_);
     submit_derive(now, s->who, "total_operations", what, cumulative[i]);
   }
 
   for (size_t i = 0; i < s->n_errnos; i++) {
     char name[32];
     errno_name(s->errnos[i].err, name, sizeof(name));
-    identifier_what_join(what, sizeof(what), op, name, s->what_tail,
-                         s->server, s->export_);
+    identifier_what_join(what, sizeof(what), op, name, s->what_tail, s->server,
+                         s->export_);
     submit_derive(now, s->who, "errors", what,
                   s->errnos[i].retired + s->errnos[i].live);
   }

@@ -244,7 +244,7 @@ static void add_tail(field_t *f, const char *server, const char *export_) {
 }
 
 int identifier_who(char *buf, size_t size, const char *ns, const char *pod,
-              const char *container, const char *cgroup) {
+                   const char *container, const char *cgroup) {
   if (buf == NULL || size == 0)
     return -1;
   buf[0] = '\0';
@@ -282,13 +282,13 @@ static bool what_vocabulary_ok(const char *op, const char *qualifier) {
          (qualifier == NULL || strpbrk(qualifier, "@/|~") == NULL);
 }
 
-int identifier_what(char *buf, size_t size, const char *op, const char *qualifier,
-               const char *server, const char *export_) {
+int identifier_what(char *buf, size_t size, const char *op,
+                    const char *qualifier, const char *server,
+                    const char *export_) {
   if (buf == NULL || size == 0)
     return -1;
   buf[0] = '\0';
-  if (!what_vocabulary_ok(op, qualifier) || server == NULL ||
-      export_ == NULL) {
+  if (!what_vocabulary_ok(op, qualifier) || server == NULL || export_ == NULL) {
     ERROR("nfs_ebpf plugin: identifier_what: invalid op \"%s\" or qualifier "
           "\"%s\".",
           op ? op : "(null)", qualifier ? qualifier : "(null)");
@@ -346,10 +346,10 @@ int identifier_what_join(char *buf, size_t size, const char *op,
   return 0;
 }
 
-int identifier_split_source(const char *source, char *server, size_t server_size,
-                       char *export_, size_t export_size) {
-  if (server == NULL || export_ == NULL || server_size == 0 ||
-      export_size == 0)
+int identifier_split_source(const char *source, char *server,
+                            size_t server_size, char *export_,
+                            size_t export_size) {
+  if (server == NULL || export_ == NULL || server_size == 0 || export_size == 0)
     return -1;
   server[0] = export_[0] = '\0';
   if (source == NULL)

@@ -7,8 +7,8 @@
  *   who  = "<ns>_<pod>_<container>"  |  "@<cgroup>"
  *   what = "<op>[-<qualifier>]@<server>:<export>"
  *
- * Decoding (what the relabel rules do; tests/unit/identifier_test.c mirrors it):
- *   who:  ^@(.*)$ -> cgroup;  ^([^_]*)_([^_]*)_(.*)$ -> namespace, pod,
+ * Decoding (what the relabel rules do; tests/unit/identifier_test.c mirrors
+ * it): who:  ^@(.*)$ -> cgroup;  ^([^_]*)_([^_]*)_(.*)$ -> namespace, pod,
  *         container
  *   what: ^([^-@]+)(-([^@]*))?@(.*?):([|~].*)?$ -> op, qualifier, server,
  *         export (RE2, lazy server: the split is the first ':' followed by
@@ -38,15 +38,17 @@
  * part of a name we copy) marks them. Returns -1 on bad arguments or a buf
  * too small for even the hashes (logged; buf then holds ""). */
 int identifier_who(char *buf, size_t size, const char *ns, const char *pod,
-              const char *container, const char *cgroup);
+                   const char *container, const char *cgroup);
 
 /* what of a series: op (e.g. "read"), optional qualifier ("0.001", "+Inf",
  * "ESTALE"; NULL or "" for none), server and export as split by
- * identifier_split_source. Returns 0 or -1 as identifier_who. op must not contain
+ * identifier_split_source. Returns 0 or -1 as identifier_who. op must not
+ * contain
  * '-', '@', '/', and the qualifier no '@' or '/': they are ours, not user
  * data, so a bad one is a bug and returns -1. */
-int identifier_what(char *buf, size_t size, const char *op, const char *qualifier,
-               const char *server, const char *export_);
+int identifier_what(char *buf, size_t size, const char *op,
+                    const char *qualifier, const char *server,
+                    const char *export_);
 
 /* The whats of one series (a few per latency bucket and errno per read)
  * differ only in their qualifier. identifier_what_tail builds their common
@@ -67,11 +69,12 @@ int identifier_what_join(char *buf, size_t size, const char *op,
  * "/vol"; "[fd00::1]:/x" -> "[fd00::1]", "/x"; no ":/" -> whole source as
  * server, "" as export. Returns 0, or -1 if a buffer is too small (both
  * buffers then hold ""; never a truncated name). */
-int identifier_split_source(const char *source, char *server, size_t server_size,
-                       char *export_, size_t export_size);
+int identifier_split_source(const char *source, char *server,
+                            size_t server_size, char *export_,
+                            size_t export_size);
 
-/* ---- Decoding (src/dispatch/identifier_decode.c: libc only, so tools outside the
- * daemon, such as nfs-ebpf-top, link it without collectd) ---- */
+/* ---- Decoding (src/dispatch/identifier_decode.c: libc only, so tools outside
+ * the daemon, such as nfs-ebpf-top, link it without collectd) ---- */
 
 /* Labels of one identifier, '|' already turned back into '/'. A field that
  * does not apply is "" (cgroup for a pod, namespace/pod/container outside

@@ -74,8 +74,8 @@ static void collect_errors(drain_t *d, tracer_t *tracer,
     memcpy(&count, kstats_val(&d->errors, i), sizeof(count));
     int status;
     if (series_retiring(series, &key) &&
-        take_key(tracer_errors_fd(tracer), ek, &count, &final,
-                 sizeof(final)) == 0)
+        take_key(tracer_errors_fd(tracer), ek, &count, &final, sizeof(final)) ==
+            0)
       status = series_retire_key_errors(series, &key, ek->err, final);
     else {
       series_retire_cancel(series, &key);

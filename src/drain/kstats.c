@@ -106,8 +106,7 @@ static int drop_repeated_keys(kstats_snapshot_t *s) {
   size_t kept = 0;
   for (size_t i = 0; i < s->len; i++) {
     if (i + 1 < s->len && memcmp(kstats_key(s, order[i]),
-                                 kstats_key(s, order[i + 1]),
-                                 s->key_size) == 0)
+                                 kstats_key(s, order[i + 1]), s->key_size) == 0)
       continue; /* a later copy of this key follows */
     memcpy((char *)keys + kept * s->key_size, kstats_key(s, order[i]),
            s->key_size);

@@ -51,18 +51,18 @@ typedef struct cgroup_node_s {
 struct cgroup_index_s {
   char *mount_path;
   int mount_fd;
-  bool kernfs;          /* ids come from FILEID_KERNFS handles */
-  char *mount_link;     /* the mount as /proc/self/fd shows it */
-  hash_table_t nodes;   /* cgroup_node_t; sized once for max_entries */
+  bool kernfs;        /* ids come from FILEID_KERNFS handles */
+  char *mount_link;   /* the mount as /proc/self/fd shows it */
+  hash_table_t nodes; /* cgroup_node_t; sized once for max_entries */
   size_t max_entries;
-  uint64_t scan;        /* number of the last scan started */
+  uint64_t scan; /* number of the last scan started */
   uint64_t next_serial;
   pthread_mutex_t *lock; /* the owner's (cgroup_index_set_lock), or NULL */
   void (*walk_hook)(void *ctx); /* tests: once per walk, lock not held */
   void *walk_hook_ctx;
-  uint64_t skipped;      /* cgroups below containers left out (bounds) */
+  uint64_t skipped; /* cgroups below containers left out (bounds) */
   /* inotify (cgroup_index_watch_start) */
-  int inotify_fd;       /* -1: not watching */
+  int inotify_fd; /* -1: not watching */
   size_t max_watches;
   bool watches_short;   /* a watch was refused (cap or ENOSPC) */
   hash_table_t watches; /* cgroup_watch_t by wd */
@@ -73,11 +73,11 @@ struct cgroup_index_s {
  * the lock is dropped between directory entries. */
 typedef struct {
   cgroup_index_t *idx;
-  uint64_t scan;      /* entries recorded from now on have seen_scan >= scan */
+  uint64_t scan; /* entries recorded from now on have seen_scan >= scan */
   size_t visited;
-  bool complete;      /* may declare unseen cgroups gone */
+  bool complete; /* may declare unseen cgroups gone */
   bool hooked;
-  char **partial;     /* container subtrees not walked entirely */
+  char **partial; /* container subtrees not walked entirely */
   size_t n_partial;
 } cgroup_walk_t;
 
@@ -161,7 +161,8 @@ void cgroup_index_set_lock(cgroup_index_t *idx, pthread_mutex_t *lock,
   idx->walk_hook_ctx = ctx;
 }
 
-cgroup_index_t *cgroup_index_create(const char *mount_path, size_t max_entries) {
+cgroup_index_t *cgroup_index_create(const char *mount_path,
+                                    size_t max_entries) {
   int fd = open(mount_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
     ERROR("nfs_ebpf plugin: cannot open cgroup hierarchy %s: %s", mount_path,
@@ -178,7 +179,8 @@ cgroup_index_t *cgroup_index_create(const char *mount_path, size_t max_entries) 
   idx->mount_path = strdup(mount_path);
   idx->kernfs = cgroup_fd_is_kernfs(fd);
   idx->mount_link = cgroup_fd_link(fd);
-  idx->max_entries = max_entries ? max_entries : CGROUP_INDEX_DEFAULT_MAX_ENTRIES;
+  idx->max_entries =
+      max_entries ? max_entries : CGROUP_INDEX_DEFAULT_MAX_ENTRIES;
   size_t n_buckets = 1024;
   while (n_buckets < idx->max_entries / 2)
     n_buckets <<= 1;
@@ -238,7 +240,8 @@ static bool cgroup_evict_oldest_tombstone(cgroup_index_t *idx) {
   cgroup_node_t *oldest = NULL;
   HASH_TABLE_FOREACH(&idx->nodes, h, next) {
     cgroup_node_t *n = CGROUP_NODE_OF(h);
-    if (!n->e.alive && (oldest == NULL || n->e.dead_since < oldest->e.dead_since))
+    if (!n->e.alive &&
+        (oldest == NULL || n->e.dead_since < oldest->e.dead_since))
       oldest = n;
   }
   if (oldest == NULL)
@@ -248,7 +251,8 @@ static bool cgroup_evict_oldest_tombstone(cgroup_index_t *idx) {
 }
 
 /* Records that id is live at path now. */
-static int cgroup_index_record(cgroup_index_t *idx, uint64_t id, const char *path) {
+static int cgroup_index_record(cgroup_index_t *idx, uint64_t id,
+                               const char *path) {
   cgroup_node_t *n = cgroup_node_find(idx, id);
   if (n != NULL) {
     if (strcmp(n->e.path, path) != 0) {
@@ -362,12 +366,13 @@ static void cgroup_walk(cgroup_walk_t *w, int dirfd, char *path, size_t len,
       continue;
     size_t nl = strlen(de->d_name);
     char cid[CGROUP_CONTAINER_ID_LEN + 1];
-    int child_below = below >= 0 ? below + 1
-                      : cgroup_path_component_container(de->d_name, nl, cid, NULL)
-                          ? 0
-                          : -1;
+    int child_below =
+        below >= 0                                                   ? below + 1
+        : cgroup_path_component_container(de->d_name, nl, cid, NULL) ? 0
+                                                                     : -1;
     if (child_below > 0 &&
-        (*budget == 0 || child_below > CGROUP_INDEX_MAX_DEPTH_BELOW_CONTAINER)) {
+        (*budget == 0 ||
+         child_below > CGROUP_INDEX_MAX_DEPTH_BELOW_CONTAINER)) {
       /* The pod's own subtree: what is left of it costs no index entry
        * and no watch (and no further listing of this directory). */
       cgroup_lock(idx);
@@ -382,7 +387,8 @@ static void cgroup_walk(cgroup_walk_t *w, int dirfd, char *path, size_t len,
     if (len + 1 + nl + 1 > PATH_MAX) {
       log_once(LOG_WARNING, "cgroup_index:longpath",
                "nfs_ebpf plugin: cgroup path under %s longer than %d bytes "
-               "skipped", idx->mount_path, PATH_MAX);
+               "skipped",
+               idx->mount_path, PATH_MAX);
       w->complete = false;
       continue;
     }
@@ -401,8 +407,8 @@ static void cgroup_walk(cgroup_walk_t *w, int dirfd, char *path, size_t len,
     /* Down to the containers' own cgroups: their creation and removal
      * are events of their parents' watches, and what a pod makes below
      * them is its own business (resolved on demand). */
-    bool watch = idx->inotify_fd >= 0 && child_below <= 0 &&
-                 cgroup_watch_wanted(path);
+    bool watch =
+        idx->inotify_fd >= 0 && child_below <= 0 && cgroup_watch_wanted(path);
     /* kernfs (and tmpfs) count a directory's subdirectories in its link
      * count: a leaf cgroup, most of them, needs no open and no listing. */
     bool descend = st.st_nlink != 2;
@@ -677,7 +683,8 @@ int cgroup_index_watch_start(cgroup_index_t *idx, size_t max_watches) {
   if (idx->inotify_fd < 0) {
     int err = errno;
     WARNING("nfs_ebpf plugin: inotify_init1 failed (%s); cgroups are found "
-            "by periodic rescans only", strerror(err));
+            "by periodic rescans only",
+            strerror(err));
     return -err;
   }
   idx->max_watches = max_watches ? max_watches : idx->max_entries;
@@ -742,7 +749,8 @@ static int cgroup_watch_new_dir(cgroup_index_t *idx, char *path, size_t len,
     return 0; /* gone already: nothing left to learn */
   int changed = 0;
   uint64_t id;
-  if (cgroup_id_at(fd, NULL, &id) != 0 || cgroup_index_record(idx, id, path) != 0) {
+  if (cgroup_id_at(fd, NULL, &id) != 0 ||
+      cgroup_index_record(idx, id, path) != 0) {
     close(fd);
     return 0;
   }
@@ -778,8 +786,8 @@ static int cgroup_watch_new_dir(cgroup_index_t *idx, char *path, size_t len,
     if (len > 1)
       path[child_len++] = '/';
     memcpy(path + child_len, de->d_name, nl + 1);
-    changed += cgroup_watch_new_dir(idx, path, child_len + nl, depth + 1, w,
-                                    cb, ctx);
+    changed +=
+        cgroup_watch_new_dir(idx, path, child_len + nl, depth + 1, w, cb, ctx);
     path[len] = '\0';
   }
   closedir(dir);
@@ -847,7 +855,8 @@ int cgroup_index_watch_poll(cgroup_index_t *idx, cdtime_t now,
     /* Events were lost: only a full walk is right. */
     log_once(LOG_INFO, "cgroup_index:overflow",
              "nfs_ebpf plugin: cgroups changed faster than inotify reported "
-             "them; rescanning %s", idx->mount_path);
+             "them; rescanning %s",
+             idx->mount_path);
     int live = cgroup_index_rescan(idx, now);
     if (live > 0)
       changed += live;

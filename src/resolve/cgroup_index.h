@@ -36,10 +36,10 @@ typedef struct cgroup_index_s cgroup_index_t;
 
 typedef struct {
   uint64_t id;
-  const char *path;   /* "/" for the root, "/a/b" below; owned by the index */
-  bool alive;         /* seen by the last scan or lookup */
-  cdtime_t dead_since;/* when it was first missed; 0 while alive */
-  uint64_t serial;    /* changes when the id starts naming another path */
+  const char *path;    /* "/" for the root, "/a/b" below; owned by the index */
+  bool alive;          /* seen by the last scan or lookup */
+  cdtime_t dead_since; /* when it was first missed; 0 while alive */
+  uint64_t serial;     /* changes when the id starts naming another path */
 } cgroup_index_entry_t;
 
 /* mount_path: the hierarchy's mount point (with any host-root prefix).

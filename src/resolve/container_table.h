@@ -29,15 +29,15 @@
 
 typedef struct container_entry_s {
   runtime_container_t c;
-  size_t layout;          /* the scanner's index of the layout read from */
-  bool missing;           /* negative cache entry: looked up, not found */
-  bool failed;            /* the file last parsed could not be used */
+  size_t layout; /* the scanner's index of the layout read from */
+  bool missing;  /* negative cache entry: looked up, not found */
+  bool failed;   /* the file last parsed could not be used */
   dev_t dev;
   ino_t ino;
   off_t size;
-  struct timespec mtime;  /* identity of the file last parsed */
-  uint64_t seen_scan;     /* the layout's scan that last read it */
-  cdtime_t dead_since;    /* tombstones: when the bundle was found gone */
+  struct timespec mtime; /* identity of the file last parsed */
+  uint64_t seen_scan;    /* the layout's scan that last read it */
+  cdtime_t dead_since;   /* tombstones: when the bundle was found gone */
   struct container_entry_s *next;
 } container_entry_t;
 

@@ -57,8 +57,8 @@ static void unescape_octal(char *s) {
   for (char *in = s; *in != '\0';) {
     if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' && in[2] >= '0' &&
         in[2] <= '7' && in[3] >= '0' && in[3] <= '7') {
-      *out++ = (char)(((in[1] - '0') << 6) | ((in[2] - '0') << 3) |
-                      (in[3] - '0'));
+      *out++ =
+          (char)(((in[1] - '0') << 6) | ((in[2] - '0') << 3) | (in[3] - '0'));
       in += 4;
     } else {
       *out++ = *in++;
@@ -98,8 +98,7 @@ static char *next_field(char **cursor) {
   return start;
 }
 
-int mountinfo_parse_line(char *line, mountinfo_line_t *out,
-                         const char **why) {
+int mountinfo_parse_line(char *line, mountinfo_line_t *out, const char **why) {
   const char *reason_unused;
   if (why == NULL)
     why = &reason_unused;
@@ -214,7 +213,7 @@ static int mount_fill(nfs_mount_t *m, const mountinfo_line_t *l) {
   if (m->source == NULL || m->mount_point == NULL || m->server == NULL ||
       m->export_ == NULL ||
       identifier_split_source(l->source, m->server, source_len + 1, m->export_,
-                         source_len + 1) != 0) {
+                              source_len + 1) != 0) {
     mount_free(m);
     return -ENOMEM;
   }
@@ -397,8 +396,7 @@ static void assign_generations(mount_table_t *t, nfs_mount_t *mounts,
                                size_t num, const nfs_mount_t *previous,
                                size_t previous_num) {
   for (size_t i = 0; i < num; i++) {
-    const nfs_mount_t *before =
-        find_dev(previous, previous_num, mounts[i].dev);
+    const nfs_mount_t *before = find_dev(previous, previous_num, mounts[i].dev);
     if (before != NULL && strcmp(before->source, mounts[i].source) == 0)
       mounts[i].generation = before->generation;
     else
@@ -491,8 +489,7 @@ static bool table_changed(mount_table_t *t) {
   struct stat st;
   if (stat(t->path, &st) != 0)
     return false;
-  return st.st_ino != t->last_stat.st_ino ||
-         st.st_dev != t->last_stat.st_dev ||
+  return st.st_ino != t->last_stat.st_ino || st.st_dev != t->last_stat.st_dev ||
          st.st_size != t->last_stat.st_size ||
          st.st_mtim.tv_sec != t->last_stat.st_mtim.tv_sec ||
          st.st_mtim.tv_nsec != t->last_stat.st_mtim.tv_nsec;
@@ -512,7 +509,7 @@ int mount_table_refresh(mount_table_t *t, bool force) {
      * descriptor just as well. */
     struct stat st;
     if (stat(t->path, &st) == 0 && (st.st_ino != t->last_stat.st_ino ||
-                                     st.st_dev != t->last_stat.st_dev)) {
+                                    st.st_dev != t->last_stat.st_dev)) {
       int status = table_open(t);
       if (status != 0)
         return status;
@@ -555,8 +552,7 @@ static bool is_pid(const char *name) {
 /* Adds the NFS mounts of one process's mountinfo that the host table and
  * `found` lack to `found`. */
 static int add_namespace_mounts(mount_table_t *t, const char *pid,
-                                nfs_mount_t **found, size_t *num,
-                                size_t *cap) {
+                                nfs_mount_t **found, size_t *num, size_t *cap) {
   char path[PATH_MAX];
   ssnprintf(path, sizeof(path), "%s/%s/mountinfo", t->proc_dir, pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);

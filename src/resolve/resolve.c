@@ -24,10 +24,10 @@ static int resolve_who(const pod_identity_t *id, identity_state_t state,
    * however many such cgroups there are. */
   if (state != IDENTITY_FINAL && !give_up)
     return -EAGAIN;
-  int status = id->in_pod ? identifier_who(who, who_size, id->ns, id->pod,
-                                           id->container, NULL)
-                          : identifier_who(who, who_size, NULL, NULL, NULL,
-                                           id->cgroup);
+  int status =
+      id->in_pod
+          ? identifier_who(who, who_size, id->ns, id->pod, id->container, NULL)
+          : identifier_who(who, who_size, NULL, NULL, NULL, id->cgroup);
   return status == 0 ? 0 : -EINVAL;
 }
 
@@ -45,10 +45,9 @@ static series_t *resolve_key(const resolve_t *r, const struct op_key *key,
     /* Still the same mount, or umounted (nothing adds to the key then). */
     if (mnt == NULL || mnt->generation == series_bound_mount(r->series, key))
       return bound;
-    series_t *s = series_get(r->series, bound->who, mnt->server,
-                             mnt->export_, key->op);
-    if (s == NULL ||
-        series_rebind(r->series, key, s, mnt->generation) != 0) {
+    series_t *s =
+        series_get(r->series, bound->who, mnt->server, mnt->export_, key->op);
+    if (s == NULL || series_rebind(r->series, key, s, mnt->generation) != 0) {
       ERROR("nfs_ebpf plugin: out of memory adding a series; device %" PRIu32
             ":%" PRIu32 " stays reported under its previous mount.",
             kernel_dev_major(key->dev), kernel_dev_minor(key->dev));

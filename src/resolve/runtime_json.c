@@ -146,10 +146,10 @@ static const size_t runtime_field_max[FIELD_MAX] = {
 #define RUNTIME_KEY_KEEP 64 /* keys longer than this are never interesting */
 
 typedef struct {
-  const runtime_json_def_t *def;               /* NULL: no state files */
-  int depth;                                   /* open maps and arrays */
-  bool is_map[RUNTIME_JSON_MAX_DEPTH + 1];     /* per level (1-based) */
-  char key[4][RUNTIME_KEY_KEEP];               /* current key, levels 1..4 */
+  const runtime_json_def_t *def;           /* NULL: no state files */
+  int depth;                               /* open maps and arrays */
+  bool is_map[RUNTIME_JSON_MAX_DEPTH + 1]; /* per level (1-based) */
+  char key[4][RUNTIME_KEY_KEEP];           /* current key, levels 1..4 */
   char value[FIELD_MAX][RUNTIME_CGROUPS_PATH_MAX + 1];
   bool have[FIELD_MAX];
   const char *problem; /* why parsing was stopped */
@@ -286,7 +286,8 @@ static const yajl_callbacks runtime_callbacks = {
 
 /* Turns the extracted fields into a validated identity. Returns NULL if the
  * container is a Kubernetes one, or why it cannot be used. */
-static const char *runtime_fill(const runtime_parse_t *p, runtime_container_t *out) {
+static const char *runtime_fill(const runtime_parse_t *p,
+                                runtime_container_t *out) {
   if (p->have[FIELD_CGROUPS_PATH])
     sstrncpy(out->cgroups_path, p->value[FIELD_CGROUPS_PATH],
              sizeof(out->cgroups_path));
@@ -294,9 +295,11 @@ static const char *runtime_fill(const runtime_parse_t *p, runtime_container_t *o
     return NULL; /* not a Kubernetes container: no pod identity, no error */
 
   const char *type = p->have[FIELD_TYPE] ? p->value[FIELD_TYPE] : "";
-  out->sandbox = strcmp(type, "sandbox") == 0 || strcmp(type, "podsandbox") == 0;
+  out->sandbox =
+      strcmp(type, "sandbox") == 0 || strcmp(type, "podsandbox") == 0;
 
-  if (!p->have[FIELD_NS] || !runtime_dns1123_label(p->value[FIELD_NS], RUNTIME_NS_MAX))
+  if (!p->have[FIELD_NS] ||
+      !runtime_dns1123_label(p->value[FIELD_NS], RUNTIME_NS_MAX))
     return "invalid or missing pod namespace";
   if (!p->have[FIELD_POD] ||
       !runtime_dns1123_subdomain(p->value[FIELD_POD], RUNTIME_POD_MAX))
@@ -307,7 +310,8 @@ static const char *runtime_fill(const runtime_parse_t *p, runtime_container_t *o
     sstrncpy(out->container, RUNTIME_SANDBOX_NAME, sizeof(out->container));
   } else {
     if (!p->have[FIELD_CONTAINER] ||
-        !runtime_dns1123_label(p->value[FIELD_CONTAINER], RUNTIME_CONTAINER_MAX))
+        !runtime_dns1123_label(p->value[FIELD_CONTAINER],
+                               RUNTIME_CONTAINER_MAX))
       return "invalid or missing container name";
     sstrncpy(out->container, p->value[FIELD_CONTAINER], sizeof(out->container));
   }
@@ -352,8 +356,8 @@ static void runtime_warn_ignored(const char *where, const char *name,
 
 int runtime_json_parse_file(int bundle_fd, const char *name,
                             runtime_kind_t kind,
-                            const safe_file_policy_t *policy,
-                            const char *where, runtime_container_t *out) {
+                            const safe_file_policy_t *policy, const char *where,
+                            runtime_container_t *out) {
   char text[64];
   memset(out, 0, sizeof(*out));
   out->kind = kind;
@@ -404,7 +408,8 @@ int runtime_json_parse_file(int bundle_fd, const char *name,
       problem = "is larger than the size cap";
       break;
     }
-    if (yajl_parse(h, (const unsigned char *)buf, (size_t)n) != yajl_status_ok) {
+    if (yajl_parse(h, (const unsigned char *)buf, (size_t)n) !=
+        yajl_status_ok) {
       status = -EBADMSG;
       /* yajl rejects invalid UTF-8 and raw control characters itself */
       problem = p->problem ? p->problem : "is not valid JSON (or not UTF-8)";

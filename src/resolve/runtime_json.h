@@ -31,8 +31,8 @@
  * out->is_pod == false. */
 int runtime_json_parse_file(int bundle_fd, const char *name,
                             runtime_kind_t kind,
-                            const safe_file_policy_t *policy,
-                            const char *where, runtime_container_t *out);
+                            const safe_file_policy_t *policy, const char *where,
+                            runtime_container_t *out);
 
 /* DNS-1123 checks used on extracted names (exposed for tests). */
 bool runtime_dns1123_label(const char *s, size_t max_len);

@@ -35,7 +35,7 @@ const char *const runtime_state_default_dirs[] = {
 /* Where a runtime keeps its bundles below a state dir, and its state file
  * in a bundle: one row per layout, each probed in every state dir. */
 typedef struct {
-  const char *subdir;    /* below the state dir, one component per '/' */
+  const char *subdir; /* below the state dir, one component per '/' */
   runtime_kind_t kind;
   const char *inner_dir; /* below the bundle, or NULL */
   const char *file;
@@ -212,14 +212,16 @@ static void runtime_layout_open(runtime_state_t *rs, runtime_layout_t *l,
     if (l->wd < 0)
       log_once(LOG_INFO, "runtime_state:inotify",
                "nfs_ebpf plugin: cannot watch %s (%s); relying on periodic "
-               "rescans", l->path, strerror(errno));
+               "rescans",
+               l->path, strerror(errno));
   }
 }
 
 /* A bundle whose state file is not there yet: watch the bundle directory
  * (and CRI-O's userdata/ if it exists), so that writing the file, or
  * creating userdata/, re-lists the layout at once. */
-static void runtime_watch_bundle(runtime_state_t *rs, size_t li, const char *id) {
+static void runtime_watch_bundle(runtime_state_t *rs, size_t li,
+                                 const char *id) {
   if (rs->inotify_fd < 0)
     return;
   const runtime_layout_t *l = &rs->layouts[li];
@@ -375,7 +377,8 @@ runtime_state_t *runtime_state_create(const runtime_state_config_t *cfg) {
     rs->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (rs->inotify_fd < 0)
       WARNING("nfs_ebpf plugin: inotify_init1 failed (%s); runtime state is "
-              "refreshed by periodic rescans only", strerror(errno));
+              "refreshed by periodic rescans only",
+              strerror(errno));
   }
   rs->layouts = calloc(n_dirs * RUNTIME_N_LAYOUTS, sizeof(*rs->layouts));
   if (rs->layouts == NULL) {
@@ -418,7 +421,8 @@ void runtime_state_destroy(runtime_state_t *rs) {
 }
 
 /* The state dir a layout belongs to: its path without the layout suffix. */
-static void runtime_layout_root(const runtime_layout_t *l, char *root, size_t size) {
+static void runtime_layout_root(const runtime_layout_t *l, char *root,
+                                size_t size) {
   sstrncpy(root, l->path, size);
   size_t pl = strlen(root), sl = strlen(l->def->subdir);
   if (pl > sl)
@@ -513,7 +517,8 @@ const runtime_container_t *runtime_state_find(runtime_state_t *rs,
   if (rs == NULL || id == NULL || !runtime_id_ok(id))
     return NULL;
   container_entry_t *n = container_table_find(&rs->table, id);
-  if (n != NULL && !n->missing && n->c.alive && rs->layouts[n->layout].fd >= 0) {
+  if (n != NULL && !n->missing && n->c.alive &&
+      rs->layouts[n->layout].fd >= 0) {
     /* The caller may keep the answer for a cgroup's lifetime, and the file
      * may have been read early (by the watcher, mid-write) or replaced
      * since (rename, symbolic link): check it again, a stat, and a parse

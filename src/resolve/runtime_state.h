@@ -3,10 +3,11 @@
  * container a container id belongs to, read from the runtimes' own state
  * files (no Kubernetes API, no runtime socket):
  *
- *   containerd (CRI)  <state>/io.containerd.runtime.v2.task/k8s.io/<id>/config.json
- *   containerd v1     <state>/io.containerd.runtime.v1.linux/k8s.io/<id>/config.json
- *   CRI-O             <state>/overlay-containers/<id>/userdata/config.json
- *   Docker            <state>/containers/<id>/config.v2.json (cri-dockerd labels)
+ *   containerd (CRI)
+ * <state>/io.containerd.runtime.v2.task/k8s.io/<id>/config.json containerd v1
+ * <state>/io.containerd.runtime.v1.linux/k8s.io/<id>/config.json CRI-O
+ * <state>/overlay-containers/<id>/userdata/config.json Docker
+ * <state>/containers/<id>/config.v2.json (cri-dockerd labels)
  *
  * Every configured state directory is probed for all four layouts. The
  * files are written by the runtimes from data the pod's author controls,
@@ -36,9 +37,9 @@
 #include <stddef.h>
 
 #define RUNTIME_ID_LEN 64
-#define RUNTIME_NS_MAX 63         /* DNS-1123 label */
-#define RUNTIME_POD_MAX 253       /* DNS-1123 subdomain */
-#define RUNTIME_CONTAINER_MAX 63  /* DNS-1123 label */
+#define RUNTIME_NS_MAX 63        /* DNS-1123 label */
+#define RUNTIME_POD_MAX 253      /* DNS-1123 subdomain */
+#define RUNTIME_CONTAINER_MAX 63 /* DNS-1123 label */
 #define RUNTIME_UID_MAX 36
 #define RUNTIME_CGROUPS_PATH_MAX 255
 #define RUNTIME_DEFAULT_MAX_CONTAINERS 16384
@@ -51,27 +52,27 @@
 typedef struct {
   char id[RUNTIME_ID_LEN + 1];
   runtime_kind_t kind; /* of the layout read from: containerd, CRI-O, Docker */
-  bool is_pod;      /* namespace, pod and container are valid */
-  bool sandbox;     /* the pod's sandbox/infra container */
+  bool is_pod;         /* namespace, pod and container are valid */
+  bool sandbox;        /* the pod's sandbox/infra container */
   char ns[RUNTIME_NS_MAX + 1];
   char pod[RUNTIME_POD_MAX + 1];
   char container[RUNTIME_CONTAINER_MAX + 1]; /* "POD" for sandboxes */
   char pod_uid[RUNTIME_UID_MAX + 1];         /* "" if the runtime omits it */
   char cgroups_path[RUNTIME_CGROUPS_PATH_MAX + 1]; /* linux.cgroupsPath */
-  bool alive;       /* bundle present at the last scan */
+  bool alive; /* bundle present at the last scan */
 } runtime_container_t;
 
 typedef struct {
-  const char *host_root;          /* prefix for every state dir; NULL or "/" */
-  const char *const *state_dirs;  /* NULL: runtime_state_default_dirs */
+  const char *host_root;         /* prefix for every state dir; NULL or "/" */
+  const char *const *state_dirs; /* NULL: runtime_state_default_dirs */
   size_t n_state_dirs;
-  size_t max_file_size;           /* 0: SAFE_FILE_DEFAULT_MAX_SIZE */
-  size_t max_containers;          /* 0: RUNTIME_DEFAULT_MAX_CONTAINERS */
-  cdtime_t tombstone_ttl;         /* how long removed bundles are kept */
-  size_t max_bundle_watches;      /* 0 (or more): 1024; bundles watched
-                                     while their state file is missing */
-  bool any_owner;                 /* tests only: accept non-root files */
-  bool no_inotify;                /* tests only */
+  size_t max_file_size;      /* 0: SAFE_FILE_DEFAULT_MAX_SIZE */
+  size_t max_containers;     /* 0: RUNTIME_DEFAULT_MAX_CONTAINERS */
+  cdtime_t tombstone_ttl;    /* how long removed bundles are kept */
+  size_t max_bundle_watches; /* 0 (or more): 1024; bundles watched
+                                while their state file is missing */
+  bool any_owner;            /* tests only: accept non-root files */
+  bool no_inotify;           /* tests only */
 } runtime_state_config_t;
 
 typedef struct runtime_state_s runtime_state_t;

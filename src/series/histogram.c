@@ -10,7 +10,7 @@
 
 static const double default_bounds[] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-    0.05,   0.1,     0.25,   0.5,   1,     2.5,    5,     10,
+    0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10,
 };
 
 void histogram_default_bounds(const double **bounds, size_t *count) {
@@ -48,10 +48,8 @@ static int seconds_to_ns(double seconds, uint64_t *ns) {
 }
 
 /* Sets err (if any) and returns -1, so every check is one statement. */
-__attribute__((format(printf, 3, 4))) static int fail(char *err,
-                                                      size_t err_size,
-                                                      const char *format,
-                                                      ...) {
+__attribute__((format(printf, 3, 4))) static int
+fail(char *err, size_t err_size, const char *format, ...) {
   if (err != NULL && err_size > 0) {
     va_list ap;
     va_start(ap, format);
@@ -96,8 +94,9 @@ int histogram_init(histogram_t *h, const double *bounds, size_t count,
 
     uint64_t ns = 0;
     if (seconds_to_ns(s, &ns) != 0)
-      return fail(err, err_size, "bound %zu (%.17g) cannot be converted to "
-                                 "nanoseconds",
+      return fail(err, err_size,
+                  "bound %zu (%.17g) cannot be converted to "
+                  "nanoseconds",
                   i + 1, s);
     if (ns == 0)
       return fail(err, err_size,
@@ -114,8 +113,8 @@ int histogram_init(histogram_t *h, const double *bounds, size_t count,
     next.bounds_seconds[i] = s;
     next.bounds_ns[i] = ns;
     if (histogram_format_le(s, next.le[i], sizeof(next.le[i])) != 0)
-      return fail(err, err_size, "bound %zu (%.17g) cannot be formatted",
-                  i + 1, s);
+      return fail(err, err_size, "bound %zu (%.17g) cannot be formatted", i + 1,
+                  s);
   }
   for (size_t i = count; i < NFS_EBPF_MAX_BUCKETS; i++)
     next.bounds_ns[i] = UINT64_MAX;

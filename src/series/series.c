@@ -35,10 +35,10 @@ typedef struct binding_s {
   struct op_stats base;
   err_base_t *err_bases;
   size_t n_err_bases;
-  series_t *prev;          /* the series of the mount before, until folded */
-  series_t *prev_errors;   /* the same for the errors */
-  bool rebase_stats;       /* base to be taken from the next stats value */
-  bool rebase_errors;      /* err_bases to be taken at the next errors pass */
+  series_t *prev;        /* the series of the mount before, until folded */
+  series_t *prev_errors; /* the same for the errors */
+  bool rebase_stats;     /* base to be taken from the next stats value */
+  bool rebase_errors;    /* err_bases to be taken at the next errors pass */
   uint64_t rebase_errors_stamp; /* the read whose errors pass takes them */
 
   bool dead_seen;      /* read once with its cgroup gone */
@@ -288,8 +288,7 @@ int series_bind(series_table_t *t, const struct op_key *key, series_t *s,
   return 0;
 }
 
-uint64_t series_bound_mount(const series_table_t *t,
-                            const struct op_key *key) {
+uint64_t series_bound_mount(const series_table_t *t, const struct op_key *key) {
   binding_t *b = binding_find(t, key);
   return b != NULL ? b->mount : 0;
 }
@@ -329,9 +328,8 @@ static void stats_since(const struct op_stats *a, const struct op_stats *b,
   out->latency_ns =
       a->latency_ns >= b->latency_ns ? a->latency_ns - b->latency_ns : 0;
   for (size_t i = 0; i < NFS_EBPF_MAX_BUCKETS; i++)
-    out->buckets[i] = a->buckets[i] >= b->buckets[i]
-                          ? a->buckets[i] - b->buckets[i]
-                          : 0;
+    out->buckets[i] =
+        a->buckets[i] >= b->buckets[i] ? a->buckets[i] - b->buckets[i] : 0;
 }
 
 /* The first stats value after a rebinding: everything up to now happened
@@ -417,8 +415,8 @@ static uint64_t errors_since(binding_t *b, uint16_t err, uint64_t count) {
   return count >= e->count ? count - e->count : count;
 }
 
-static int key_errors(series_table_t *t, const struct op_key *key,
-                      uint16_t err, uint64_t count, bool retire) {
+static int key_errors(series_table_t *t, const struct op_key *key, uint16_t err,
+                      uint64_t count, bool retire) {
   binding_t *b = binding_find(t, key);
   if (b == NULL || b->series == NULL)
     return 0;

@@ -113,8 +113,6 @@ hash_node_t *hash_table_next(const hash_table_t *t, const hash_node_t *n);
                    *next = n != NULL ? hash_table_next(t, n) : NULL;           \
        n != NULL; n = next, next = n != NULL ? hash_table_next(t, n) : NULL)
 
-static inline size_t hash_table_count(const hash_table_t *t) {
-  return t->len;
-}
+static inline size_t hash_table_count(const hash_table_t *t) { return t->len; }
 
 #endif /* NFS_EBPF_HASH_H */

@@ -41,8 +41,8 @@ static bool safe_component_ok(const char *name) {
          strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
-int safe_file_open(int dirfd, const char *name, const safe_file_policy_t *policy,
-                   struct stat *st_out) {
+int safe_file_open(int dirfd, const char *name,
+                   const safe_file_policy_t *policy, struct stat *st_out) {
   if (!safe_component_ok(name))
     return -EINVAL;
   size_t max_size = (policy != NULL && policy->max_size != 0)

@@ -20,8 +20,8 @@
 #define SAFE_FILE_MAX_NAME 76
 
 typedef struct {
-  size_t max_size;    /* 0: SAFE_FILE_DEFAULT_MAX_SIZE */
-  bool any_owner;     /* skip the owner check (tests only) */
+  size_t max_size; /* 0: SAFE_FILE_DEFAULT_MAX_SIZE */
+  bool any_owner;  /* skip the owner check (tests only) */
 } safe_file_policy_t;
 
 /* Opens name (one path component) in dirfd with O_RDONLY|O_NOFOLLOW|
@@ -30,8 +30,8 @@ typedef struct {
  * -errno: -ELOOP for a symlink, -EINVAL for a bad name or not a regular
  * file, -EPERM for a foreign owner, -EFBIG for an oversized file. If st is
  * not NULL it receives the fstat result. */
-int safe_file_open(int dirfd, const char *name, const safe_file_policy_t *policy,
-                   struct stat *st);
+int safe_file_open(int dirfd, const char *name,
+                   const safe_file_policy_t *policy, struct stat *st);
 
 /* Opens a sub-directory (one path component) with O_DIRECTORY|O_NOFOLLOW|
  * O_CLOEXEC: a symlink in place of a directory is refused (-ELOOP or

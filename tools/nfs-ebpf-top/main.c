@@ -31,28 +31,30 @@ static const char *socket_path = DEFAULT_SOCKET;
 static const char *prom_addr; /* host:port, or NULL for unixsock */
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "Usage: nfs-ebpf-top [-1] [-c] [-m] [-t] [-x] [-i SECONDS] [-n ROWS]\n"
-          "                    [-o ops|bytes|mean|p99|errors|name] [-H HOST]\n"
-          "                    [-s SOCKET | -w HOST:PORT]\n"
-          "The NFS work of each pod on this node, from the collectd running the\n"
-          "nfs_ebpf plugin: operations, bytes read and written, mean and 99th\n"
-          "percentile latency, errors (per second, or -t since the plugin started).\n"
-          "  -s SOCKET  collectd's unixsock plugin socket (default %s)\n"
-          "  -w H:P     read write_prometheus' http://H:P/metrics instead\n"
-          "  -i SECONDS refresh interval (default %g); keep it at most collectd's\n"
-          "             Interval, and with -1 at least that (see the manual)\n"
-          "  -n ROWS    rows shown (default 20, 0: all)\n"
-          "  -o KEY     sort by ops (default), bytes, mean, p99, errors or name\n"
-          "  -c         a row per container instead of per pod\n"
-          "  -m         a row per NFS mount (server:export) as well\n"
-          "  -t         totals since the plugin started (needs -w: unixsock\n"
-          "             only answers rates)\n"
-          "  -x         exact numbers: no units, latency in seconds\n"
-          "  -H HOST    only values of collectd host HOST\n"
-          "  -1         print one table and exit (two samples -i apart,\n"
-          "             or one with -t)\n",
-          DEFAULT_SOCKET, DEFAULT_INTERVAL);
+  fprintf(
+      out,
+      "Usage: nfs-ebpf-top [-1] [-c] [-m] [-t] [-x] [-i SECONDS] [-n ROWS]\n"
+      "                    [-o ops|bytes|mean|p99|errors|name] [-H HOST]\n"
+      "                    [-s SOCKET | -w HOST:PORT]\n"
+      "The NFS work of each pod on this node, from the collectd running the\n"
+      "nfs_ebpf plugin: operations, bytes read and written, mean and 99th\n"
+      "percentile latency, errors (per second, or -t since the plugin "
+      "started).\n"
+      "  -s SOCKET  collectd's unixsock plugin socket (default %s)\n"
+      "  -w H:P     read write_prometheus' http://H:P/metrics instead\n"
+      "  -i SECONDS refresh interval (default %g); keep it at most collectd's\n"
+      "             Interval, and with -1 at least that (see the manual)\n"
+      "  -n ROWS    rows shown (default 20, 0: all)\n"
+      "  -o KEY     sort by ops (default), bytes, mean, p99, errors or name\n"
+      "  -c         a row per container instead of per pod\n"
+      "  -m         a row per NFS mount (server:export) as well\n"
+      "  -t         totals since the plugin started (needs -w: unixsock\n"
+      "             only answers rates)\n"
+      "  -x         exact numbers: no units, latency in seconds\n"
+      "  -H HOST    only values of collectd host HOST\n"
+      "  -1         print one table and exit (two samples -i apart,\n"
+      "             or one with -t)\n",
+      DEFAULT_SOCKET, DEFAULT_INTERVAL);
 }
 
 static double now(void) {
@@ -141,7 +143,8 @@ static int sample_unixsock(top_sample_t *s) {
    * batch's commands and answers fit in the socket buffers, so neither side
    * blocks writing. */
   for (size_t first = 0; first < num_ids; first += GETVAL_BATCH) {
-    size_t end = first + GETVAL_BATCH < num_ids ? first + GETVAL_BATCH : num_ids;
+    size_t end =
+        first + GETVAL_BATCH < num_ids ? first + GETVAL_BATCH : num_ids;
     for (size_t i = first; i < end; i++) {
       char quoted[8 * TOP_NAME_LEN];
       if (top_quote(ids[i].name, quoted, sizeof(quoted)) != 0)
@@ -203,8 +206,7 @@ static char *http_get(const char *addr) {
   }
   int fd = -1;
   for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
-    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-                ai->ai_protocol);
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
       close(fd);
       fd = -1;
@@ -367,8 +369,8 @@ int main(int argc, char **argv) {
       break;
     }
     case 'o': {
-      static const char *keys[] = {"ops", "bytes", "mean", "p99", "errors",
-                                   "name"};
+      static const char *keys[] = {"ops", "bytes",  "mean",
+                                   "p99", "errors", "name"};
       size_t k = 0;
       while (k < sizeof(keys) / sizeof(keys[0]) && strcmp(keys[k], optarg))
         k++;

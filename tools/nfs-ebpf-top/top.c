@@ -55,8 +55,8 @@ static const struct {
   const char *type;
   top_kind_t kind;
 } kinds[] = {
-    {"operations", TOP_OPS}, {"total_operations", TOP_BUCKET},
-    {"duration", TOP_SUM},   {"errors", TOP_ERRORS},
+    {"operations", TOP_OPS},    {"total_operations", TOP_BUCKET},
+    {"duration", TOP_SUM},      {"errors", TOP_ERRORS},
     {"total_bytes", TOP_BYTES}, {"derive", TOP_LOST},
 };
 
@@ -230,8 +230,7 @@ static const char *prom_labels(const char *p, char *who, bool *has_who,
   return p + 1;
 }
 
-int top_parse_prometheus(const char *body, double fetch_time,
-                         top_sample_t *s) {
+int top_parse_prometheus(const char *body, double fetch_time, top_sample_t *s) {
   int added = 0, line_no = 0;
   for (const char *line = body; *line != '\0';) {
     const char *eol = strchr(line, '\n');
@@ -262,9 +261,11 @@ int top_parse_prometheus(const char *body, double fetch_time,
         time = (double)ms / 1000.0;
       end = ts_end;
     }
-    if (p == NULL || end == NULL || end == p || (*end != '\n' && *end != '\0')) {
-      fprintf(stderr, "nfs-ebpf-top: cannot parse line %d of the "
-                      "write_prometheus page: %.*s\n",
+    if (p == NULL || end == NULL || end == p ||
+        (*end != '\n' && *end != '\0')) {
+      fprintf(stderr,
+              "nfs-ebpf-top: cannot parse line %d of the "
+              "write_prometheus page: %.*s\n",
               line_no, (int)(next - line), line);
       return -1;
     }
@@ -391,8 +392,7 @@ static void add_errno(top_row_t *r, const char *name, double count) {
   r->errnos[i].count += count;
 }
 
-int top_aggregate(const top_sample_t *s, const top_opts_t *o,
-                  top_table_t *t) {
+int top_aggregate(const top_sample_t *s, const top_opts_t *o, top_table_t *t) {
   const char *first_host = NULL;
   size_t hosts = 0;
   for (size_t i = 0; i < s->num; i++) {
@@ -541,9 +541,8 @@ static int row_cmp(const void *a, const void *b) {
 static void fmt_amount(char *buf, size_t size, double v, const top_opts_t *o,
                        bool integral) {
   if (o->exact || v < 1000) {
-    snprintf(buf, size, (integral || o->exact) && v == floor(v) ? "%.0f"
-                                                                : "%.1f",
-             v);
+    snprintf(buf, size,
+             (integral || o->exact) && v == floor(v) ? "%.0f" : "%.1f", v);
     return;
   }
   const char *units = "KMGTP";

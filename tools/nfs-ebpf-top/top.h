@@ -94,8 +94,7 @@ int top_quote(const char *id, char *out, size_t size);
  * Lines carry collectd's time in ms; fetch_time is used for those that do
  * not. Returns the number of values added or -1 on a malformed nfs_ebpf
  * line (logged to stderr with its line number). */
-int top_parse_prometheus(const char *body, double fetch_time,
-                         top_sample_t *s);
+int top_parse_prometheus(const char *body, double fetch_time, top_sample_t *s);
 
 /* Sets rate on every value of cur: collectd's rate for values that are
  * one; otherwise the increase between the last two different updates seen
@@ -118,7 +117,7 @@ typedef struct {
   bool totals;        /* cumulative values since the plugin started */
   bool exact;         /* plain numbers, no units */
   top_sort_t sort;
-  size_t rows; /* 0: all */
+  size_t rows;      /* 0: all */
   const char *host; /* only this host's values (NULL: all) */
 } top_opts_t;
 
@@ -126,7 +125,7 @@ typedef struct {
 #define TOP_MAX_ERRNOS 8
 
 typedef struct {
-  char name[3 * TOP_NAME_LEN]; /* ns/pod[/container] or @cgroup */
+  char name[3 * TOP_NAME_LEN];  /* ns/pod[/container] or @cgroup */
   char mount[2 * TOP_NAME_LEN]; /* server:export, "" unless per_mount */
   double ops, read_bytes, write_bytes, errors, sum;
   bool has_sum;
@@ -146,14 +145,13 @@ typedef struct {
   size_t num, cap;
   double lost; /* lost events, all reasons */
   bool has_lost;
-  size_t undecoded; /* values whose identifier does not decode */
+  size_t undecoded;        /* values whose identifier does not decode */
   char host[TOP_NAME_LEN]; /* the host, or "(n hosts)" */
 } top_table_t;
 
 /* Adds up the sample's rates (or values, with totals) into rows. A value
  * without a rate is left out. Returns 0 or -1 on no memory. */
-int top_aggregate(const top_sample_t *s, const top_opts_t *o,
-                  top_table_t *t);
+int top_aggregate(const top_sample_t *s, const top_opts_t *o, top_table_t *t);
 void top_table_free(top_table_t *t);
 
 /* Mean latency (seconds) of a row: sum / ops; NAN without. */
