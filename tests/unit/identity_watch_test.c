@@ -7,6 +7,11 @@
  * scenario must then fail: it detects the bug), a budget of inotify
  * watches too small for the tree, and a real cgroup on this host (root
  * only).
+ *
+ * Nothing here waits for time to pass: where a real pod would live a few
+ * milliseconds, the test waits until the watcher has handled the events
+ * so far (identity_watcher_settle). What is proved is what the watcher
+ * does with the events, whatever the scheduler does with its thread.
  */
 /* unshare() */
 #ifndef _GNU_SOURCE
@@ -25,23 +30,26 @@
 #include <sched.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define LAYOUT "io.containerd.runtime.v2.task/k8s.io"
-/* Time between a pod's creation and its deletion, far below any read
- * interval. */
-#define LIFETIME_MS 50
+/* Only turns a watcher that never gets there into a failure; on time it
+ * returns as soon as the events are handled. */
+#define SETTLE_TIMEOUT TIME_T_TO_CDTIME_T(60)
 
 static char base[128];  /* temp dir */
 static char tree[256];  /* fake cgroup v2 mount */
 static char state[256]; /* fake containerd state dir */
 static unsigned serial;
 
-static void sleep_ms(long ms) {
-  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-    ;
+/* The watcher has handled every event of what the test did so far (at
+ * once without a watcher: nothing would ever handle them). */
+static bool settled(identity_t *id) {
+  if (identity_watcher_settle(id, SETTLE_TIMEOUT))
+    return true;
+  printf("# the watcher has not handled the events in %.0f s\n",
+         CDTIME_T_TO_DOUBLE(SETTLE_TIMEOUT));
+  return false;
 }
 
 static int mkdir_p(const char *path) {
@@ -157,10 +165,12 @@ static identity_t *make_identity(const char *cgroup_root, bool watcher) {
 }
 
 /* The pod's whole life between two reads: bundle with its config, pod and
- * container cgroups, LIFETIME_MS of "I/O", then everything removed. Fills
- * the container and pod cgroup ids (0 if a step failed). */
-static void short_lived_pod(const char *mount, const pod_t *p, bool late_config,
-                            uint64_t *ctr_id, uint64_t *pod_id) {
+ * container cgroups, its "I/O" until the watcher has seen them, then
+ * everything removed. Fills the container and pod cgroup ids (0 if a step
+ * failed). */
+static void short_lived_pod(identity_t *id, const char *mount, const pod_t *p,
+                            bool late_config, uint64_t *ctr_id,
+                            uint64_t *pod_id) {
   char bundle[1024], sb_bundle[1024], podcg[1024], ctrcg[1024];
   bundle_path(bundle, sizeof(bundle), state, p->ctr);
   bundle_path(sb_bundle, sizeof(sb_bundle), state, p->sandbox);
@@ -168,21 +178,23 @@ static void short_lived_pod(const char *mount, const pod_t *p, bool late_config,
   ctr_cgroup(ctrcg, sizeof(ctrcg), mount, p);
   *ctr_id = *pod_id = 0;
 
-  /* containerd: the bundle directory, then (some time later) its
-   * config.json; runc creates the cgroup only once the config exists */
+  /* containerd: the bundle directory, then (late: once the watcher has
+   * seen it without one) its config.json; runc creates the cgroup only
+   * once the config exists */
   if (mkdir_p(sb_bundle) != 0 || mkdir_p(bundle) != 0)
     return;
-  if (late_config)
-    sleep_ms(15);
+  if (late_config && !settled(id))
+    return;
   if (write_config(state, p, true) != 0 || write_config(state, p, false) != 0)
     return;
-  if (late_config)
-    sleep_ms(15);
+  if (late_config && !settled(id))
+    return;
   if (mkdir_p(podcg) != 0 || mkdir_p(ctrcg) != 0)
     return;
   *ctr_id = id_of(ctrcg);
   *pod_id = id_of(podcg);
-  sleep_ms(LIFETIME_MS);
+  if (!settled(id))
+    *ctr_id = *pod_id = 0;
   rmdir(ctrcg);
   rmdir(podcg);
   rm_rf(bundle);
@@ -228,14 +240,14 @@ DEF_TEST(pod_gone_before_read) {
   pod_t p;
   new_pod(&p);
   uint64_t ctr_id, pod_id;
-  short_lived_pod(tree, &p, false, &ctr_id, &pod_id);
+  short_lived_pod(id, tree, &p, false, &ctr_id, &pod_id);
   /* the next read: no tick before the lookup, as in the worst case */
   if (expect_pod(id, ctr_id, &p, "writer") != 0)
     return -1;
   if (expect_pod(id, pod_id, &p, "POD") != 0)
     return -1;
   /* ended: the tombstones keep it, and say so */
-  sleep_ms(20);
+  OK(settled(id));
   identity_tick(id, cdtime());
   pod_identity_t out;
   OK(identity_resolve(id, ctr_id, &out).alive);
@@ -249,7 +261,8 @@ DEF_TEST(pod_gone_before_read) {
   uint64_t many_ids[5][2];
   for (int i = 0; i < 5; i++) {
     new_pod(&many[i]);
-    short_lived_pod(tree, &many[i], false, &many_ids[i][0], &many_ids[i][1]);
+    short_lived_pod(id, tree, &many[i], false, &many_ids[i][0],
+                    &many_ids[i][1]);
   }
   for (int i = 0; i < 5; i++)
     if (expect_pod(id, many_ids[i][0], &many[i], "writer") != 0)
@@ -269,7 +282,7 @@ DEF_TEST(config_written_late) {
   pod_t p;
   new_pod(&p);
   uint64_t ctr_id, pod_id;
-  short_lived_pod(tree, &p, true, &ctr_id, &pod_id);
+  short_lived_pod(id, tree, &p, true, &ctr_id, &pod_id);
   if (expect_pod(id, ctr_id, &p, "writer") != 0)
     return -1;
   if (expect_pod(id, pod_id, &p, "POD") != 0)
@@ -285,12 +298,12 @@ DEF_TEST(config_written_late) {
   bundle_path(sb_bundle, sizeof(sb_bundle), state, q.sandbox);
   pod_cgroup(podcg, sizeof(podcg), tree, &q);
   OK(mkdir_p(sb_bundle) == 0);
-  sleep_ms(15);
+  OK(settled(id));
   OK(write_config(state, &q, true) == 0);
-  sleep_ms(15);
+  OK(settled(id));
   OK(mkdir_p(podcg) == 0);
   uint64_t q_id = id_of(podcg);
-  sleep_ms(LIFETIME_MS);
+  OK(settled(id));
   OK(rmdir(podcg) == 0);
   OK(rm_rf(sb_bundle) == 0);
   if (expect_pod(id, q_id, &q, "POD") != 0)
@@ -315,7 +328,7 @@ DEF_TEST(state_replaced_by_symlink) {
   bundle_path(bundle, sizeof(bundle), state, p.ctr);
   OK(mkdir_p(bundle) == 0);
   OK(write_config(state, &p, false) == 0);
-  sleep_ms(30); /* parsed by the watcher meanwhile */
+  OK(settled(id)); /* parsed by the watcher */
   /* the victim's state, outside the layout, as the link's target */
   snprintf(decoy, sizeof(decoy), "%s/decoy", base);
   OK(mkdir_p(decoy) == 0);
@@ -330,7 +343,7 @@ DEF_TEST(state_replaced_by_symlink) {
   ctr_cgroup(ctrcg, sizeof(ctrcg), tree, &p);
   OK(mkdir_p(ctrcg) == 0);
   uint64_t cgid = id_of(ctrcg);
-  sleep_ms(LIFETIME_MS);
+  OK(settled(id)); /* resolved by the watcher, after the swap */
   pod_identity_t out;
   EXPECT_EQ_INT(IDENTITY_FINAL, identity_resolve(id, cgid, &out).state);
   OK1(!out.in_pod, "a state file replaced by a symbolic link is refused");
@@ -357,7 +370,7 @@ DEF_TEST(control_without_watcher) {
   pod_t p;
   new_pod(&p);
   uint64_t ctr_id, pod_id;
-  short_lived_pod(tree, &p, false, &ctr_id, &pod_id);
+  short_lived_pod(id, tree, &p, false, &ctr_id, &pod_id);
   OK(ctr_id != 0);
   pod_identity_t out;
   EXPECT_EQ_INT(IDENTITY_UNKNOWN, identity_resolve(id, ctr_id, &out).state);
@@ -560,7 +573,7 @@ DEF_TEST(start_stop) {
 }
 
 /* A real cgroup on this host: kubepods-like directories made and removed
- * within LIFETIME_MS, ids from kernfs handles. */
+ * as soon as the watcher has seen them, ids from kernfs handles. */
 DEF_TEST(real_cgroup) {
   if (geteuid() != 0) {
     printf("ok %d - # SKIP real cgroup test needs root\n", ++check_count__);
@@ -592,11 +605,11 @@ DEF_TEST(real_cgroup) {
   snprintf(path, sizeof(path), "%s/kubepods.slice/kubepods-besteffort.slice",
            top);
   OK(mkdir(path, 0755) == 0);
-  sleep_ms(20);
+  OK(settled(id)); /* watched before the pod's cgroups appear */
   pod_t p;
   new_pod(&p);
   uint64_t ctr_id, pod_id;
-  short_lived_pod(top, &p, false, &ctr_id, &pod_id);
+  short_lived_pod(id, top, &p, false, &ctr_id, &pod_id);
   int status = 0;
   if (expect_pod(id, ctr_id, &p, "writer") != 0 ||
       expect_pod(id, pod_id, &p, "POD") != 0)
