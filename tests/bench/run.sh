@@ -7,7 +7,8 @@
 # Built like the plugin (gcc -O2, no sanitizer) against the real identity,
 # cgroup_index, cgroup_path, runtime_state (with runtime_json and
 # container_table), safe_file and log_once modules, with
-# tests/unit/mock_collectd.c for the daemon's symbols. Environment:
+# tests/unit/mock_collectd.c for the daemon's symbols and
+# tests/unit/cgroup_tree.c to build the fake node. Environment:
 # BENCH_OUT (binary; default ${TMPDIR:-/tmp}/nfs_ebpf-bench), CC (gcc).
 set -u
 cd "$(dirname "$0")/../.."
@@ -25,6 +26,7 @@ if ! $CC -std=gnu11 -g -O2 -Wall -Wextra -DHAVE_CONFIG_H \
 	"$ROOT/src/resolve/runtime_state.c" "$ROOT/src/resolve/runtime_json.c" \
 	"$ROOT/src/resolve/container_table.c" "$ROOT/src/utils/safe_file.c" \
 	"$ROOT/src/utils/log_once.c" "$ROOT/tests/unit/mock_collectd.c" \
+	"$ROOT/tests/unit/cgroup_tree.c" \
 	-lyajl -lpthread -lm >"$OUT/build.log" 2>&1; then
 	echo "not ok 1 - identity_bench: build failed"
 	sed 's/^/# /' "$OUT/build.log" | grep -i error | head -20
