@@ -12,14 +12,17 @@
 
 #include <testing.h>
 
-/* A unixsock session: LISTVAL's answer, then GETVAL's for each wanted
- * identifier, looked up in a table as collectd's cache would answer. */
+/* GETVAL's answer to an identifier (its value line) in the first and in
+ * the second sample; NULL: "No such value", as collectd's cache answers
+ * for a value it no longer has. */
 typedef struct {
-  const char *id, *answer;
+  const char *id, *first, *second;
 } getval_t;
 
+/* A unixsock session: LISTVAL's answer, then GETVAL's for each wanted
+ * identifier, from g's answers of that sample (0 or 1). */
 static int replay(top_sample_t *s, const char *listval, const getval_t *g,
-                  size_t num_g) {
+                  size_t num_g, int sample) {
   const char *line = listval;
   int n = top_parse_status(line);
   if (n < 0)
@@ -35,10 +38,13 @@ static int replay(top_sample_t *s, const char *listval, const getval_t *g,
       return -1;
     if (!top_listval_wanted(id))
       continue;
-    const char *answer = "-1 No such value.\n";
+    const char *value = NULL;
     for (size_t k = 0; k < num_g; k++)
       if (strcmp(g[k].id, id) == 0)
-        answer = g[k].answer;
+        value = sample == 0 ? g[k].first : g[k].second;
+    char answer[128] = "-1 No such value.\n";
+    if (value != NULL)
+      snprintf(answer, sizeof(answer), "1 Value found\n%s\n", value);
     if (top_add_getval(s, id, time, answer) < 0)
       return -1;
   }
@@ -78,30 +84,21 @@ static const char *listval2 =
     "110.000 " S "operations-write" M1 "\n"
     "110.000 " B "total_bytes-write" M1 "\n";
 
-static const getval_t getval1[] = {
-    {"n1/cpu-0/cpu-idle", "1 Value found\nvalue=9.900000e+01\n"},
-    {W "operations-read" M1, "1 Value found\nvalue=8.000000e+00\n"},
-    {W "operations-write" M2, "1 Value found\nvalue=2.000000e+00\n"},
-    {W "total_bytes-read" M1, "1 Value found\nvalue=4.096000e+04\n"},
-    {W "duration-read" M1, "1 Value found\nseconds=1.000000e+00\n"},
-    {W "duration-write" M2, "1 Value found\nseconds=2.000000e+00\n"},
-    {W "total_operations-read-0.01" M1, "1 Value found\nvalue=6.000000e+00\n"},
-    {W "total_operations-read-0.1" M1, "1 Value found\nvalue=8.000000e+00\n"},
-    {W "total_operations-read-+Inf" M1, "1 Value found\nvalue=8.000000e+00\n"},
-    {W "errors-read-ESTALE" M1, "1 Value found\nvalue=5.000000e-01\n"},
-    {S "operations-write" M1, "1 Value found\nvalue=1.000000e+00\n"},
-    {B "total_bytes-write" M1, "1 Value found\nvalue=         NaN\n"},
-    {"n1/nfs_ebpf/derive-missed_return", "1 Value found\nvalue=2.500000e-01\n"},
-};
-
-static const getval_t getval2[] = {
-    {W "operations-read" M1, "1 Value found\nvalue=8.000000e+00\n"},
-    {W "operations-write" M2, "1 Value found\nvalue=2.000000e+00\n"},
+static const getval_t getvals[] = {
+    {"n1/cpu-0/cpu-idle", "value=9.900000e+01", NULL},
+    {W "operations-read" M1, "value=8.000000e+00", "value=8.000000e+00"},
+    {W "operations-write" M2, "value=2.000000e+00", "value=2.000000e+00"},
+    {W "total_bytes-read" M1, "value=4.096000e+04", NULL},
     /* 0.4 s of latency more over 10 s: 0.04 s/s for 8 ops/s = 5 ms */
-    {W "duration-read" M1, "1 Value found\nseconds=1.400000e+00\n"},
-    {W "duration-write" M2, "1 Value found\nseconds=2.000000e+00\n"},
-    {S "operations-write" M1, "1 Value found\nvalue=3.000000e+00\n"},
-    {B "total_bytes-write" M1, "1 Value found\nvalue=1.024000e+03\n"},
+    {W "duration-read" M1, "seconds=1.000000e+00", "seconds=1.400000e+00"},
+    {W "duration-write" M2, "seconds=2.000000e+00", "seconds=2.000000e+00"},
+    {W "total_operations-read-0.01" M1, "value=6.000000e+00", NULL},
+    {W "total_operations-read-0.1" M1, "value=8.000000e+00", NULL},
+    {W "total_operations-read-+Inf" M1, "value=8.000000e+00", NULL},
+    {W "errors-read-ESTALE" M1, "value=5.000000e-01", NULL},
+    {S "operations-write" M1, "value=1.000000e+00", "value=3.000000e+00"},
+    {B "total_bytes-write" M1, "value=         NaN", "value=1.024000e+03"},
+    {"n1/nfs_ebpf/derive-missed_return", "value=2.500000e-01", NULL},
 };
 
 DEF_TEST(unixsock_answers) {
@@ -164,6 +161,19 @@ static top_row_t *row(top_table_t *t, const char *name, const char *mount) {
   return NULL;
 }
 
+/* What top_print shows of t with o (to free), NULL if it cannot be had. */
+static char *printed(top_table_t *t, const top_opts_t *o) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (f == NULL)
+    return NULL;
+  top_print(f, t, o);
+  fclose(f);
+  printf("%s", text);
+  return text;
+}
+
 /* The line of text that holds both a and b (in that order), or NULL. */
 static const char *line_with(const char *text, const char *a, const char *b) {
   for (const char *line = text; line != NULL && *line != '\0';) {
@@ -181,11 +191,11 @@ static const char *line_with(const char *text, const char *a, const char *b) {
 
 DEF_TEST(unixsock_rates_per_pod_container_mount) {
   top_sample_t s1 = {0}, s2 = {0};
-  CHECK_ZERO(replay(&s1, listval1, getval1, N(getval1)));
+  CHECK_ZERO(replay(&s1, listval1, getvals, N(getvals), 0));
   /* cpu and the expired value are not there, the NaN one is */
   EXPECT_EQ_INT(12, s1.num);
   top_rates(&s1, NULL);
-  CHECK_ZERO(replay(&s2, listval2, getval2, N(getval2)));
+  CHECK_ZERO(replay(&s2, listval2, getvals, N(getvals), 1));
   top_rates(&s2, &s1);
 
   /* first sample: collectd's rates, no latency sum rate yet */
@@ -236,12 +246,8 @@ DEF_TEST(unixsock_rates_per_pod_container_mount) {
   EXPECT_EQ_DOUBLE(3, r->ops);
 
   /* the table: sorted by ops, name on ties, ESTALE named */
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  top_print(f, &t, &o);
-  fclose(f);
-  printf("%s", text);
+  char *text = printed(&t, &o);
+  CHECK_NOT_NULL(text);
   const char *a = line_with(text, "shop/web-0/nginx ", "/export ");
   const char *b = line_with(text, "shop/web-0/log-shipper ", "/export ");
   const char *c = line_with(text, "shop/web-0/nginx ", "/export-ro ");
@@ -252,9 +258,8 @@ DEF_TEST(unixsock_rates_per_pod_container_mount) {
 
   o.rows = 1;
   o.sort = TOP_SORT_NAME;
-  f = open_memstream(&text, &len);
-  top_print(f, &t, &o);
-  fclose(f);
+  text = printed(&t, &o);
+  CHECK_NOT_NULL(text);
   OK(strstr(text, "@nfs-backup.service") != NULL);
   OK(strstr(text, "(3 more)") != NULL);
   free(text);
@@ -354,12 +359,8 @@ DEF_TEST(write_prometheus_totals) {
   o.per_mount = true;
   top_table_free(&t);
   CHECK_ZERO(top_aggregate(&s, &o, &t));
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  top_print(f, &t, &o);
-  fclose(f);
-  printf("%s", text);
+  char *text = printed(&t, &o);
+  CHECK_NOT_NULL(text);
   OK(strstr(text, "POD ") == text);
   OK(line_with(text, "kube-system/csi-nfs-node-7x2k9 ",
                " [fd00::1]:/exports/team/a/b/c/d/e/f/g/h/i/j ") != NULL);
