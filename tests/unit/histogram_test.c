@@ -229,9 +229,8 @@ DEF_TEST(cumulative_counts) {
   };
   for (size_t i = 0; i < STATIC_ARRAY_SIZE(cases); i++) {
     uint64_t out[4];
-    EXPECT_EQ_INT(cases[i].status,
-                  histogram_cumulative(&h, cases[i].per_bucket, cases[i].count,
-                                       out));
+    EXPECT_EQ_INT(cases[i].status, histogram_cumulative(&h, cases[i].per_bucket,
+                                                        cases[i].count, out));
     for (size_t k = 0; k < 4; k++)
       EXPECT_EQ_UINT64(cases[i].cumulative[k], out[k]);
   }

@@ -116,7 +116,8 @@ DEF_TEST(fake_tree) {
     const expect_t *e = &expects[i];
     pod_identity_t out;
     printf("# %s\n", e->path);
-    identity_answer_t answer = identity_resolve(id, tree_cgroup_id(tree, e->path), &out);
+    identity_answer_t answer =
+        identity_resolve(id, tree_cgroup_id(tree, e->path), &out);
     EXPECT_EQ_INT(e->state, answer.state);
     OK(answer.alive);
     EXPECT_EQ_INT((e->ns != NULL), out.in_pod);
@@ -194,31 +195,29 @@ DEF_TEST(layout_detection) {
   OK(id != NULL);
   EXPECT_EQ_INT(IDENTITY_CGROUP_HYBRID, identity_cgroup_mode(id, NULL));
   pod_identity_t out;
-  EXPECT_EQ_INT(IDENTITY_FINAL,
-                identity_resolve(id, tree_cgroup_id(unified, "/system.slice/x.service"),
-                                 &out)
-                    .state);
+  EXPECT_EQ_INT(
+      IDENTITY_FINAL,
+      identity_resolve(id, tree_cgroup_id(unified, "/system.slice/x.service"),
+                       &out)
+          .state);
   EXPECT_EQ_STR("x.service", out.cgroup);
   identity_destroy(id);
 
   snprintf(root, sizeof(root), "%s-v1", tree);
   snprintf(mem, sizeof(mem), "%s/memory", root);
   snprintf(file, sizeof(file), "%s/cgroup.procs", mem);
-  OK(tree_mkdir_under(mem, "/kubepods/besteffort/"
-                           "pod25fae09f-3c1d-4b6e-9a7f-0e8d2c4b6a13/" ID_REAL) ==
-         0 &&
+  static const char v1_container[] =
+      "/kubepods/besteffort/pod25fae09f-3c1d-4b6e-9a7f-0e8d2c4b6a13/" ID_REAL;
+  OK(tree_mkdir_under(mem, v1_container) == 0 &&
      tree_mkdir_under(root, "/cpu") == 0 && tree_write_file(file, "") == 0);
   id = make_identity(root);
   OK(id != NULL);
   const char *controller = NULL;
   EXPECT_EQ_INT(IDENTITY_CGROUP_V1, identity_cgroup_mode(id, &controller));
   EXPECT_EQ_STR("memory", controller);
-  EXPECT_EQ_INT(IDENTITY_FINAL,
-                identity_resolve(id,
-                                 tree_cgroup_id(mem, "/kubepods/besteffort/pod25fae09f-"
-                                             "3c1d-4b6e-9a7f-0e8d2c4b6a13/" ID_REAL),
-                                 &out)
-                    .state);
+  EXPECT_EQ_INT(
+      IDENTITY_FINAL,
+      identity_resolve(id, tree_cgroup_id(mem, v1_container), &out).state);
   OK(out.in_pod && strcmp(out.container, "nginx") == 0);
   identity_destroy(id);
   return 0;
@@ -588,11 +587,10 @@ int main(void) {
   RUN_TEST(lookup_during_rescan);
   RUN_TEST(delegated_subtree);
   RUN_TEST(delegated_subtree_real);
-  for (const char *const *suffix = (const char *const[]){"", "-hybrid", "-v1",
-                                                         NULL};
-       *suffix != NULL; suffix++) {
+  static const char *const suffixes[] = {"", "-hybrid", "-v1"};
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(suffixes); i++) {
     char dir[256];
-    snprintf(dir, sizeof(dir), "%s%s", tree, *suffix);
+    snprintf(dir, sizeof(dir), "%s%s", tree, suffixes[i]);
     if (tree_rm_rf(dir) != 0)
       printf("# could not remove %s\n", dir);
   }

@@ -107,10 +107,11 @@ static int write_config(const char *root, const pod_t *p, bool sandbox) {
   return tree_write_file(path, json);
 }
 
-/* How start_pod makes a pod. */
-#define POD_LATE_CONFIG 1u  /* config.json once the watcher saw the bundle */
-#define POD_SANDBOX_ONLY 2u /* no container: conmon, or a pod that never
-                             * got to its containers */
+/* How start_pod makes a pod: config.json only once the watcher saw the
+ * bundle without it; no container (conmon, or a pod that never got to its
+ * containers). */
+#define POD_LATE_CONFIG 1u
+#define POD_SANDBOX_ONLY 2u
 
 /* A pod as containerd and runc make it: its bundle directories, then
  * their config.json, then its cgroups (runc creates them only once the
@@ -189,9 +190,9 @@ static int setup_tree(void) {
   char path[512];
   snprintf(tree, sizeof(tree), "%s/cgroup", base);
   snprintf(state, sizeof(state), "%s/state", base);
-  if (tree_make_v2_root(tree) != 0 ||
-      tree_mkdir_under(tree, "/kubepods.slice/kubepods-besteffort.slice") != 0 ||
-      tree_mkdir_under(tree, "/system.slice/kubelet.service") != 0)
+  if (tree_make_v2_root(tree) ||
+      tree_mkdir_under(tree, "/kubepods.slice/kubepods-besteffort.slice") ||
+      tree_mkdir_under(tree, "/system.slice/kubelet.service"))
     return -1;
   snprintf(path, sizeof(path), "%s/" LAYOUT, state);
   return tree_mkdir_p(path);
@@ -401,8 +402,7 @@ DEF_TEST(watch_budget) {
     if (expect_pod(id, ctr_ids[i], &pods[i], "writer") != 0)
       return -1;
   size_t held = process_watches() - before;
-  printf("# %zu inotify watches held with a budget of %d\n", held,
-         TINY_BUDGET);
+  printf("# %zu inotify watches held with a budget of %d\n", held, TINY_BUDGET);
   OK(held <= TINY_BUDGET);
   OK(mock_log_count(LOG_WARNING, "MaxInotifyWatches") == 1);
   identity_destroy(id);

@@ -159,8 +159,7 @@ DEF_TEST(kubernetes_node) {
     unsigned int major, minor;
   } not_nfs[] = {{0, 45}, {259, 2}, {0, 48}, {0, 58}, {0, 999}};
   for (size_t i = 0; i < STATIC_ARRAY_SIZE(not_nfs); i++)
-    OK(mount_table_lookup(t, kdev(not_nfs[i].major, not_nfs[i].minor)) ==
-       NULL);
+    OK(mount_table_lookup(t, kdev(not_nfs[i].major, not_nfs[i].minor)) == NULL);
   /* a regular file that did not change */
   EXPECT_EQ_INT(0, mount_table_refresh(t, false));
   EXPECT_EQ_INT(1, mount_table_refresh(t, true));
