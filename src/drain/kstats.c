@@ -39,21 +39,6 @@ void kstats_test_walk_hook(kstats_walk_hook_t hook, void *arg) {
   walk_hook_arg = arg;
 }
 
-void kstats_snapshot_init(kstats_snapshot_t *s, size_t key_size,
-                          size_t val_size) {
-  memset(s, 0, sizeof(*s));
-  s->key_size = key_size;
-  s->val_size = val_size;
-}
-
-void kstats_snapshot_free(kstats_snapshot_t *s) {
-  free(s->keys);
-  free(s->vals);
-  free(s->cursor);
-  s->keys = s->vals = s->cursor = NULL;
-  s->len = s->cap = 0;
-}
-
 /* Make room for `extra` more entries. */
 static int snapshot_reserve(kstats_snapshot_t *s, size_t extra) {
   if (s->len + extra <= s->cap)

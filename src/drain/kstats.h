@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* A copy of one map's entries, taken in one pass. The buffers are kept and
  * grown across intervals so a steady-state read allocates nothing. */
@@ -26,9 +28,22 @@ typedef struct {
   void *cursor; /* key_size bytes: where a key-by-key walk continues */
 } kstats_snapshot_t;
 
-void kstats_snapshot_init(kstats_snapshot_t *s, size_t key_size,
-                          size_t val_size);
-void kstats_snapshot_free(kstats_snapshot_t *s);
+/* Inline: the plugin's tests fake kstats_read and friends (fake_kernel.c)
+ * but keep these. */
+static inline void kstats_snapshot_init(kstats_snapshot_t *s, size_t key_size,
+                                        size_t val_size) {
+  memset(s, 0, sizeof(*s));
+  s->key_size = key_size;
+  s->val_size = val_size;
+}
+
+static inline void kstats_snapshot_free(kstats_snapshot_t *s) {
+  free(s->keys);
+  free(s->vals);
+  free(s->cursor);
+  s->keys = s->vals = s->cursor = NULL;
+  s->len = s->cap = 0;
+}
 
 static inline const void *kstats_key(const kstats_snapshot_t *s, size_t i) {
   return (const char *)s->keys + i * s->key_size;

@@ -23,7 +23,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define IDENTITY_DEFAULT_RESCAN TIME_T_TO_CDTIME_T(60)
@@ -57,6 +59,10 @@ struct identity_s {
   bool watcher_running;
   bool watcher_rescans; /* the watcher does the periodic rescans */
   int stop_fd; /* eventfd: identity_destroy wakes the watcher with it */
+  /* The watcher is in (or about to enter) poll() with every event it read
+   * handled; signalled on each entry, for identity_watcher_settle. */
+  bool watcher_polling;
+  pthread_cond_t watcher_polled;
 };
 
 static void identity_watcher_start(identity_t *id);
@@ -129,6 +135,11 @@ identity_t *identity_create(const identity_config_t *cfg) {
   if (id == NULL)
     return NULL;
   pthread_mutex_init(&id->lock, NULL);
+  pthread_condattr_t cond_attr;
+  pthread_condattr_init(&cond_attr);
+  pthread_condattr_setclock(&cond_attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&id->watcher_polled, &cond_attr);
+  pthread_condattr_destroy(&cond_attr);
   id->stop_fd = -1;
   id->rescan_interval = cfg->rescan_interval ? cfg->rescan_interval
                                              : IDENTITY_DEFAULT_RESCAN;
@@ -213,6 +224,7 @@ void identity_destroy(identity_t *id) {
   identity_cache_clear(id);
   cgroup_index_destroy(id->cgroups);
   runtime_state_destroy(id->runtime);
+  pthread_cond_destroy(&id->watcher_polled);
   pthread_mutex_destroy(&id->lock);
   free(id);
 }
@@ -451,6 +463,8 @@ static void *identity_watcher_main(void *arg) {
     /* Sleep until an event, or until the periodic rescan is due. */
     pthread_mutex_lock(&id->lock);
     cdtime_t due = id->last_rescan + id->rescan_interval;
+    id->watcher_polling = true;
+    pthread_cond_broadcast(&id->watcher_polled);
     pthread_mutex_unlock(&id->lock);
     cdtime_t wall = cdtime();
     int timeout_ms = 0;
@@ -466,12 +480,14 @@ static void *identity_watcher_main(void *arg) {
             "relying on periodic rescans", strerror(errno));
       pthread_mutex_lock(&id->lock);
       id->watcher_rescans = false; /* identity_tick rescans again */
+      id->watcher_polling = false;
       pthread_mutex_unlock(&id->lock);
       break;
     }
     if (fds[0].revents)
       break;
     pthread_mutex_lock(&id->lock);
+    id->watcher_polling = false;
     cdtime_t now = cdtime();
     if (now < id->now)
       now = id->now; /* never date a tombstone before the last tick */
@@ -528,4 +544,41 @@ static void identity_watcher_stop(identity_t *id) {
     close(id->stop_fd);
     id->stop_fd = -1;
   }
+}
+
+/* Called with the lock held: whether an inotify fd has events not read. */
+static bool identity_events_queued(int fd) {
+  int bytes = 0;
+  return fd >= 0 && ioctl(fd, FIONREAD, &bytes) == 0 && bytes > 0;
+}
+
+/* Called with the lock held. Events are queued by the very syscall that
+ * causes them (mkdir, rmdir, close): what a caller did before is either
+ * still queued, or was read and handled by the time the watcher says it
+ * polls again (it reads and handles them under the lock). */
+static bool identity_watcher_idle(identity_t *id) {
+  return !id->watcher_running ||
+         (id->watcher_polling &&
+          !identity_events_queued(runtime_state_inotify_fd(id->runtime)) &&
+          !identity_events_queued(cgroup_index_watch_fd(id->cgroups)));
+}
+
+bool identity_watcher_settle(identity_t *id, cdtime_t timeout) {
+  if (id == NULL)
+    return false;
+  struct timespec deadline, wait = CDTIME_T_TO_TIMESPEC(timeout);
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += wait.tv_sec;
+  deadline.tv_nsec += wait.tv_nsec;
+  if (deadline.tv_nsec >= 1000000000L) {
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&id->lock);
+  bool settled, timed_out = false;
+  while (!(settled = identity_watcher_idle(id)) && !timed_out)
+    timed_out = pthread_cond_timedwait(&id->watcher_polled, &id->lock,
+                                       &deadline) == ETIMEDOUT;
+  pthread_mutex_unlock(&id->lock);
+  return settled;
 }

@@ -139,4 +139,12 @@ identity_answer_t identity_resolve(identity_t *id, uint64_t cgroup_id,
  * periodic rescan, expiry of tombstones. */
 void identity_tick(identity_t *id, cdtime_t now);
 
+/* Tests only: waits until the watcher thread has handled every inotify
+ * event queued before the call (it is back in poll() and nothing is left
+ * to read), so that a test can remove what it created only once the
+ * watcher has seen it, whatever the scheduler does. True at once without
+ * a watcher thread (nothing will handle the events); false if timeout
+ * passed first. */
+bool identity_watcher_settle(identity_t *id, cdtime_t timeout);
+
 #endif /* NFS_EBPF_IDENTITY_H */

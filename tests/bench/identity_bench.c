@@ -30,6 +30,7 @@
  */
 #include "collectd_compat.h"
 
+#include "cgroup_tree.h"
 #include "identity.h"
 #include "mock_collectd.h"
 #include "runtime_state.h"
@@ -157,15 +158,12 @@ static char *replace_all(const char *s, const char *from, const char *to) {
 }
 
 static void write_file(const char *path, const char *text) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  size_t len = strlen(text);
-  if (fd < 0 || write(fd, text, len) != (ssize_t)len)
+  if (tree_write_file(path, text) != 0)
     die("cannot write", path);
-  close(fd);
 }
 
 static void make_dir(const char *path) {
-  if (mkdir(path, 0755) != 0 && errno != EEXIST)
+  if (tree_mkdir_p(path) != 0)
     die("cannot mkdir", path);
 }
 
@@ -173,15 +171,15 @@ static void make_dir(const char *path) {
  * what cgroup_index uses on a tree that is not kernfs). */
 static uint64_t make_cgroup(const char *path) {
   char file[PATH_MAX];
-  struct stat st;
   make_dir(path);
   for (size_t i = 0; i < FILES_PER_CGROUP; i++) {
     snprintf(file, sizeof(file), "%s/%s", path, cgroup_files[i]);
     write_file(file, "");
   }
-  if (stat(path, &st) != 0)
-    die("cannot stat", path);
-  return (uint64_t)st.st_ino;
+  uint64_t id = tree_cgroup_id(path, "");
+  if (id == 0)
+    die("cannot read the id of", path);
+  return id;
 }
 
 /* Deterministic, well-spread ids (splitmix64). */
@@ -263,11 +261,6 @@ static size_t build_node(const char *root, size_t n, expect_t *expects) {
   snprintf(path, sizeof(path), "%s/kubepods.slice/kubepods-besteffort.slice", cg);
   make_cgroup(path);
 
-  snprintf(layout, sizeof(layout), "%s/state", root);
-  make_dir(layout);
-  snprintf(layout, sizeof(layout), "%s/state/io.containerd.runtime.v2.task",
-           root);
-  make_dir(layout);
   snprintf(layout, sizeof(layout),
            "%s/state/io.containerd.runtime.v2.task/k8s.io", root);
   make_dir(layout);
@@ -398,11 +391,10 @@ static void *probe_lookups(void *arg) {
   return NULL;
 }
 
-static bool run(const char *base, size_t n, result_t *r) {
-  char root[PATH_MAX], cmd[PATH_MAX + 16];
-  snprintf(root, sizeof(root), "%s/nfs_ebpf_bench_XXXXXX", base);
-  if (mkdtemp(root) == NULL)
-    die("cannot create a temp dir in", base);
+static bool run(size_t n, result_t *r) {
+  char root[PATH_MAX];
+  if (!tree_temp_dir(root, sizeof(root), "nfs_ebpf_bench"))
+    die("cannot create a temp dir", root);
 
   size_t cap = n * 3 / 2 + 64;
   expect_t *expects = calloc(cap, sizeof(*expects));
@@ -417,15 +409,9 @@ static bool run(const char *base, size_t n, result_t *r) {
   snprintf(cgroup_root, sizeof(cgroup_root), "%s/cgroup", root);
   snprintf(state, sizeof(state), "%s/state", root);
   const char *const state_dirs[] = {state};
-  identity_config_t cfg = {
-      .cgroup_root = cgroup_root,
-      .state_dirs = state_dirs,
-      .n_state_dirs = 1,
-      .rescan_interval = TIME_T_TO_CDTIME_T(60),
-      .tombstone_ttl = TIME_T_TO_CDTIME_T(300),
-      .any_owner = true,
-      .no_inotify = true, /* the periodic rescan is what is measured */
-  };
+  identity_config_t cfg = tree_identity_config(cgroup_root, state_dirs, 1);
+  cfg.any_owner = true;
+  cfg.no_inotify = true; /* the periodic rescan is what is measured */
 
   memset(r, 0, sizeof(*r));
   r->n = n;
@@ -504,8 +490,7 @@ static bool run(const char *base, size_t n, result_t *r) {
 
   identity_destroy(id);
   free(expects);
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-  if (system(cmd) != 0)
+  if (tree_rm_rf(root) != 0)
     printf("# could not remove %s\n", root);
   return good;
 }
@@ -531,12 +516,13 @@ int main(int argc, char **argv) {
     for (int i = 2; i < argc && nn < 16; i++)
       ns[nn++] = strtoul(argv[i], NULL, 10);
   }
+  /* where tree_temp_dir puts the nodes */
   const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 
   result_t results[16];
   bool good = true;
   for (size_t i = 0; i < nn; i++)
-    good = run(base, ns[i], &results[i]) && good;
+    good = run(ns[i], &results[i]) && good;
 
   printf("\n# identity resolver, containerd + systemd cgroup driver, "
          "%s, %d files per cgroup\n", base, FILES_PER_CGROUP);

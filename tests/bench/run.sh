@@ -9,8 +9,10 @@
 # Built like the plugin (gcc -O2, no sanitizer). identity_bench: against the
 # real identity, cgroup_index, cgroup_path, runtime_state (with runtime_json
 # and container_table), safe_file and log_once modules, with
-# tests/unit/mock_collectd.c for the daemon's symbols. dispatch_bench: against the real series, dispatch and identifier
-# modules, with its own counting plugin_dispatch_values. Environment:
+# tests/unit/mock_collectd.c for the daemon's symbols and
+# tests/unit/cgroup_tree.c to build the fake node. dispatch_bench: against
+# the real series, dispatch and identifier modules, with its own counting
+# plugin_dispatch_values. Environment:
 # BENCH_OUT (binary; default ${TMPDIR:-/tmp}/nfs_ebpf-bench), CC (gcc).
 set -u
 cd "$(dirname "$0")/../.."
@@ -51,5 +53,6 @@ build identity_bench "$ROOT/tests/bench/identity_bench.c" \
 	"$ROOT/src/resolve/cgroup_path.c" "$ROOT/src/resolve/runtime_state.c" \
 	"$ROOT/src/resolve/runtime_json.c" "$ROOT/src/resolve/container_table.c" \
 	"$ROOT/src/utils/safe_file.c" "$ROOT/src/utils/log_once.c" \
-	"$ROOT/src/utils/hash.c" "$ROOT/tests/unit/mock_collectd.c"
+	"$ROOT/src/utils/hash.c" "$ROOT/tests/unit/mock_collectd.c" \
+	"$ROOT/tests/unit/cgroup_tree.c"
 exec "$OUT/identity_bench" "$ROOT/tests/fixtures" "$@"

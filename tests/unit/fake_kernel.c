@@ -57,21 +57,9 @@ void tracer_close(tracer_t *t) {
   fake.tracer_closed++;
 }
 
-/* kstats: the two fake maps. A snapshot is a copy, as the real one is:
- * what the kernel adds after it is not in it. */
-void kstats_snapshot_init(kstats_snapshot_t *s, size_t key_size,
-                          size_t val_size) {
-  memset(s, 0, sizeof(*s));
-  s->key_size = key_size;
-  s->val_size = val_size;
-}
-void kstats_snapshot_free(kstats_snapshot_t *s) {
-  free(s->keys);
-  free(s->vals);
-  s->keys = s->vals = NULL;
-  s->len = s->cap = 0;
-}
-
+/* kstats: the two fake maps (kstats.h's own snapshot_init and _free
+ * manage the buffers). A snapshot is a copy, as the real one is: what the
+ * kernel adds after it is not in it. */
 int kstats_read(int map_fd, kstats_snapshot_t *s) {
   /* A failed read, as the real one fails: an error and a partial or
    * stale snapshot the caller must not use. */

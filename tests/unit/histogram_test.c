@@ -119,26 +119,33 @@ DEF_TEST(invalid_bounds_rejected_with_reason) {
 /* Expected strings are what Go's strconv.FormatFloat(v, 'g', -1, 64)
  * (used by Prometheus client libraries) prints. */
 DEF_TEST(le_like_prometheus) {
-  EXPECT_EQ_STR("0.001", le(0.001));
-  EXPECT_EQ_STR("0.25", le(0.25));
-  EXPECT_EQ_STR("1", le(1));
-  EXPECT_EQ_STR("2.5", le(2.5));
-  EXPECT_EQ_STR("10", le(10));
-  EXPECT_EQ_STR("100000", le(100000));
-  EXPECT_EQ_STR("123456", le(123456));
-  EXPECT_EQ_STR("1e+06", le(1e6));
-  EXPECT_EQ_STR("1.234567e+06", le(1234567));
-  EXPECT_EQ_STR("0.0001", le(0.0001));
-  EXPECT_EQ_STR("1e-05", le(0.00001));
-  EXPECT_EQ_STR("2.5e-05", le(0.000025));
-  EXPECT_EQ_STR("0.30000000000000004", le(0.1 + 0.2));
-  EXPECT_EQ_STR("1.7976931348623157e+308", le(DBL_MAX));
-  EXPECT_EQ_STR("5e-324", le(4.9406564584124654e-324));
-  EXPECT_EQ_STR("0", le(0.0));
-  EXPECT_EQ_STR("+Inf", le(INFINITY));
-  EXPECT_EQ_STR("-Inf", le(-INFINITY));
-  EXPECT_EQ_STR("NaN", le(NAN));
-  EXPECT_EQ_STR("-2.5", le(-2.5));
+  const struct {
+    double value;
+    const char *go;
+  } cases[] = {
+      {0.001, "0.001"},
+      {0.25, "0.25"},
+      {1, "1"},
+      {2.5, "2.5"},
+      {10, "10"},
+      {100000, "100000"},
+      {123456, "123456"},
+      {1e6, "1e+06"},
+      {1234567, "1.234567e+06"},
+      {0.0001, "0.0001"},
+      {0.00001, "1e-05"},
+      {0.000025, "2.5e-05"},
+      {0.1 + 0.2, "0.30000000000000004"},
+      {DBL_MAX, "1.7976931348623157e+308"},
+      {4.9406564584124654e-324, "5e-324"},
+      {0.0, "0"},
+      {INFINITY, "+Inf"},
+      {-INFINITY, "-Inf"},
+      {NAN, "NaN"},
+      {-2.5, "-2.5"},
+  };
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(cases); i++)
+    EXPECT_EQ_STR(cases[i].go, le(cases[i].value));
   char small[4];
   EXPECT_EQ_INT(-1, histogram_format_le(0.00025, small, sizeof(small)));
   EXPECT_EQ_STR("", small);
@@ -203,32 +210,30 @@ DEF_TEST(cumulative_counts) {
   histogram_t h;
   double b[] = {0.001, 0.01, 0.1};
   CHECK_ZERO(init(&h, b, 3));
-  uint64_t out[4];
-  uint64_t per_bucket[] = {5, 0, 7};
-  EXPECT_EQ_INT(0, histogram_cumulative(&h, per_bucket, 20, out));
-  EXPECT_EQ_UINT64(5, out[0]);
-  EXPECT_EQ_UINT64(5, out[1]);
-  EXPECT_EQ_UINT64(12, out[2]);
-  EXPECT_EQ_UINT64(20, out[3]); /* +Inf == count, 8 slower than 0.1 s */
-
-  /* all slower than the last bound */
-  uint64_t none[] = {0, 0, 0};
-  EXPECT_EQ_INT(0, histogram_cumulative(&h, none, 9, out));
-  EXPECT_EQ_UINT64(0, out[2]);
-  EXPECT_EQ_UINT64(9, out[3]);
-
-  /* torn snapshot: bucket incremented, count not yet */
-  uint64_t torn[] = {3, 4, 5};
-  EXPECT_EQ_INT(1, histogram_cumulative(&h, torn, 11, out));
-  EXPECT_EQ_UINT64(12, out[2]);
-  EXPECT_EQ_UINT64(12, out[3]);
-
-  /* saturate instead of wrapping */
-  uint64_t big[] = {UINT64_MAX - 1, 5, 0};
-  EXPECT_EQ_INT(0, histogram_cumulative(&h, big, UINT64_MAX, out));
-  EXPECT_EQ_UINT64(UINT64_MAX - 1, out[0]);
-  EXPECT_EQ_UINT64(UINT64_MAX, out[1]);
-  EXPECT_EQ_UINT64(UINT64_MAX, out[3]);
+  static const struct {
+    uint64_t per_bucket[3], count;
+    int status;
+    uint64_t cumulative[4];
+  } cases[] = {
+      /* +Inf == count, 8 slower than 0.1 s */
+      {{5, 0, 7}, 20, 0, {5, 5, 12, 20}},
+      /* all slower than the last bound */
+      {{0, 0, 0}, 9, 0, {0, 0, 0, 9}},
+      /* torn snapshot: bucket incremented, count not yet */
+      {{3, 4, 5}, 11, 1, {3, 7, 12, 12}},
+      /* saturate instead of wrapping */
+      {{UINT64_MAX - 1, 5, 0},
+       UINT64_MAX,
+       0,
+       {UINT64_MAX - 1, UINT64_MAX, UINT64_MAX, UINT64_MAX}},
+  };
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(cases); i++) {
+    uint64_t out[4];
+    EXPECT_EQ_INT(cases[i].status, histogram_cumulative(&h, cases[i].per_bucket,
+                                                        cases[i].count, out));
+    for (size_t k = 0; k < 4; k++)
+      EXPECT_EQ_UINT64(cases[i].cumulative[k], out[k]);
+  }
   return 0;
 }
 

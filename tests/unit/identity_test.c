@@ -8,6 +8,7 @@
 #include "collectd_compat.h"
 
 #include "cgroup_index.h"
+#include "cgroup_tree.h"
 #include "identity.h"
 #include "mock_collectd.h"
 
@@ -89,19 +90,6 @@ static const expect_t expects[] = {
      "docker-" ID_DOCKER_PLAIN ".scope", IDENTITY_FINAL},
 };
 
-static int mkdirs(const char *root, const char *rel) {
-  char cmd[2048];
-  snprintf(cmd, sizeof(cmd), "mkdir -p '%s%s'", root, rel);
-  return system(cmd);
-}
-
-static uint64_t ino_of(const char *root, const char *rel) {
-  char path[2048];
-  struct stat st;
-  snprintf(path, sizeof(path), "%s%s", root, rel);
-  return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
-}
-
 static identity_t *make_identity(const char *cgroup_root) {
   char dirs[4][1100];
   static const char *names[] = {"containerd", "crio", "docker", "hostile"};
@@ -111,26 +99,15 @@ static identity_t *make_identity(const char *cgroup_root) {
     if (ptrs[i] == NULL) /* the same for every call: kept, not leaked */
       ptrs[i] = strdup(dirs[i]);
   }
-  identity_config_t cfg = {
-      .cgroup_root = cgroup_root,
-      .state_dirs = ptrs,
-      .n_state_dirs = 4,
-      .rescan_interval = TIME_T_TO_CDTIME_T(60),
-      .tombstone_ttl = TIME_T_TO_CDTIME_T(300),
-      .no_inotify = true,
-  };
+  identity_config_t cfg = tree_identity_config(cgroup_root, ptrs, 4);
+  cfg.no_inotify = true;
   return identity_create(&cfg);
 }
 
 DEF_TEST(fake_tree) {
-  char file[256];
-  OK(mkdirs(tree, "") == 0);
-  snprintf(file, sizeof(file), "%s/cgroup.controllers", tree);
-  FILE *f = fopen(file, "w");
-  OK(f != NULL);
-  fclose(f);
+  OK(tree_make_v2_root(tree) == 0);
   for (size_t i = 0; i < STATIC_ARRAY_SIZE(expects); i++)
-    OK(mkdirs(tree, expects[i].path) == 0);
+    OK(tree_mkdir_under(tree, expects[i].path) == 0);
 
   identity_t *id = make_identity(tree);
   OK(id != NULL);
@@ -139,7 +116,8 @@ DEF_TEST(fake_tree) {
     const expect_t *e = &expects[i];
     pod_identity_t out;
     printf("# %s\n", e->path);
-    identity_answer_t answer = identity_resolve(id, ino_of(tree, e->path), &out);
+    identity_answer_t answer =
+        identity_resolve(id, tree_cgroup_id(tree, e->path), &out);
     EXPECT_EQ_INT(e->state, answer.state);
     OK(answer.alive);
     EXPECT_EQ_INT((e->ns != NULL), out.in_pod);
@@ -176,20 +154,20 @@ DEF_TEST(freshness) {
 
   /* created after the last scan: resolved on demand in the next interval
    * (a tree that is not kernfs costs a walk, at most one per interval) */
-  OK(mkdirs(tree, "/system.slice/late.service") == 0);
+  OK(tree_mkdir_under(tree, "/system.slice/late.service") == 0);
   identity_tick(id, t0 + TIME_T_TO_CDTIME_T(10));
-  uint64_t late = ino_of(tree, "/system.slice/late.service");
+  uint64_t late = tree_cgroup_id(tree, "/system.slice/late.service");
   EXPECT_EQ_INT(IDENTITY_FINAL, identity_resolve(id, late, &out).state);
   EXPECT_EQ_STR("late.service", out.cgroup);
 
   /* a pod container that ends: kept until the ttl, then gone */
   const char *pod_path = expects[0].path;
-  uint64_t pod_id = ino_of(tree, pod_path);
+  uint64_t pod_id = tree_cgroup_id(tree, pod_path);
   EXPECT_EQ_INT(IDENTITY_FINAL, identity_resolve(id, pod_id, &out).state);
   OK(out.in_pod);
-  char cmd[512];
-  snprintf(cmd, sizeof(cmd), "rmdir '%s%s'", tree, pod_path);
-  OK(system(cmd) == 0);
+  char path[1024];
+  snprintf(path, sizeof(path), "%s%s", tree, pod_path);
+  OK(rmdir(path) == 0);
   identity_tick(id, t0 + TIME_T_TO_CDTIME_T(61)); /* periodic rescan */
   answer = identity_resolve(id, pod_id, &out);
   EXPECT_EQ_INT(IDENTITY_FINAL, answer.state);
@@ -205,45 +183,41 @@ DEF_TEST(freshness) {
 }
 
 DEF_TEST(layout_detection) {
-  char root[256], cmd[1024];
+  char root[256], unified[300], mem[300], file[400];
   snprintf(root, sizeof(root), "%s-hybrid", tree);
-  snprintf(cmd, sizeof(cmd),
-           "mkdir -p '%s/unified/system.slice/x.service' '%s/memory' && "
-           "touch '%s/unified/cgroup.controllers' '%s/memory/cgroup.procs'",
-           root, root, root, root);
-  OK(system(cmd) == 0);
+  snprintf(unified, sizeof(unified), "%s/unified", root);
+  snprintf(mem, sizeof(mem), "%s/memory", root);
+  snprintf(file, sizeof(file), "%s/cgroup.procs", mem);
+  OK(tree_make_v2_root(unified) == 0 &&
+     tree_mkdir_under(unified, "/system.slice/x.service") == 0 &&
+     tree_mkdir_p(mem) == 0 && tree_write_file(file, "") == 0);
   identity_t *id = make_identity(root);
   OK(id != NULL);
   EXPECT_EQ_INT(IDENTITY_CGROUP_HYBRID, identity_cgroup_mode(id, NULL));
   pod_identity_t out;
-  char unified[300];
-  snprintf(unified, sizeof(unified), "%s/unified", root);
-  EXPECT_EQ_INT(IDENTITY_FINAL,
-                identity_resolve(id, ino_of(unified, "/system.slice/x.service"),
-                                 &out)
-                    .state);
+  EXPECT_EQ_INT(
+      IDENTITY_FINAL,
+      identity_resolve(id, tree_cgroup_id(unified, "/system.slice/x.service"),
+                       &out)
+          .state);
   EXPECT_EQ_STR("x.service", out.cgroup);
   identity_destroy(id);
 
   snprintf(root, sizeof(root), "%s-v1", tree);
-  snprintf(cmd, sizeof(cmd),
-           "mkdir -p '%s/memory/kubepods/besteffort/pod25fae09f-3c1d-4b6e-9a7f-0e8d2c4b6a13/"
-           ID_REAL "' '%s/cpu' && touch '%s/memory/cgroup.procs'",
-           root, root, root);
-  OK(system(cmd) == 0);
+  snprintf(mem, sizeof(mem), "%s/memory", root);
+  snprintf(file, sizeof(file), "%s/cgroup.procs", mem);
+  static const char v1_container[] =
+      "/kubepods/besteffort/pod25fae09f-3c1d-4b6e-9a7f-0e8d2c4b6a13/" ID_REAL;
+  OK(tree_mkdir_under(mem, v1_container) == 0 &&
+     tree_mkdir_under(root, "/cpu") == 0 && tree_write_file(file, "") == 0);
   id = make_identity(root);
   OK(id != NULL);
   const char *controller = NULL;
   EXPECT_EQ_INT(IDENTITY_CGROUP_V1, identity_cgroup_mode(id, &controller));
   EXPECT_EQ_STR("memory", controller);
-  char mem[300];
-  snprintf(mem, sizeof(mem), "%s/memory", root);
-  EXPECT_EQ_INT(IDENTITY_FINAL,
-                identity_resolve(id,
-                                 ino_of(mem, "/kubepods/besteffort/pod25fae09f-"
-                                             "3c1d-4b6e-9a7f-0e8d2c4b6a13/" ID_REAL),
-                                 &out)
-                    .state);
+  EXPECT_EQ_INT(
+      IDENTITY_FINAL,
+      identity_resolve(id, tree_cgroup_id(mem, v1_container), &out).state);
   OK(out.in_pod && strcmp(out.container, "nginx") == 0);
   identity_destroy(id);
   return 0;
@@ -261,16 +235,10 @@ DEF_TEST(real_cgroup) {
                            .no_inotify = true};
   identity_t *id = identity_create(&cfg);
   OK(id != NULL);
-  const char *controller = NULL;
-  identity_cgroup_mode_t mode = identity_cgroup_mode(id, &controller);
-  char dir[256], name[64];
+  char mount[256], dir[512], name[64];
+  tree_host_mount(id, mount, sizeof(mount));
   snprintf(name, sizeof(name), "nfs_ebpf_test_%d", (int)getpid());
-  snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s%s",
-           mode == IDENTITY_CGROUP_HYBRID ? "unified/"
-           : mode == IDENTITY_CGROUP_V1   ? controller
-                                          : "",
-           mode == IDENTITY_CGROUP_V1 ? "/" : "");
-  strncat(dir, name, sizeof(dir) - strlen(dir) - 1);
+  snprintf(dir, sizeof(dir), "%s/%s", mount, name);
   if (mkdir(dir, 0755) != 0) {
     printf("ok %d - # SKIP cannot create %s: %s\n", ++check_count__, dir,
            strerror(errno));
@@ -397,7 +365,7 @@ DEF_TEST(lookup_during_rescan) {
   identity_t *id = identity_create(&cfg);
   OK(id != NULL);
   const expect_t *e = &expects[1]; /* the systemd-driver containerd pod */
-  h.cgroup_id = ino_of(tree, e->path);
+  h.cgroup_id = tree_cgroup_id(tree, e->path);
   OK(h.cgroup_id != 0);
   h.id = id;
   identity_tick(id, cdtime() + TIME_T_TO_CDTIME_T(61)); /* a rescan is due */
@@ -445,7 +413,7 @@ static const char *const spoofs[] = {
 static int expect_delegated(identity_t *id, const char *root, const char *rel,
                             bool must_resolve) {
   pod_identity_t out;
-  uint64_t cgid = ino_of(root, rel);
+  uint64_t cgid = tree_cgroup_id(root, rel);
   OK(cgid != 0);
   identity_state_t state = identity_resolve(id, cgid, &out).state;
   if (state != IDENTITY_FINAL || !out.in_pod ||
@@ -467,49 +435,31 @@ static int expect_delegated(identity_t *id, const char *root, const char *rel,
   return 0;
 }
 
-/* mkdir -p root/rel without a shell (thousands of them). */
-static int mkdir_under(const char *root, const char *rel) {
-  char path[2048];
-  snprintf(path, sizeof(path), "%s%s", root, rel);
-  for (char *p = path + strlen(root) + 1; *p; p++) {
-    if (*p != '/')
-      continue;
-    *p = '\0';
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
-      return -1;
-    *p = '/';
-  }
-  return mkdir(path, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* Builds the delegated subtree below root/DELEGATED: the spoofs, n flat
  * children and a chain deeper than the bounds. */
 static int make_delegated(const char *root, int n) {
   char rel[1024];
   for (size_t i = 0; i < STATIC_ARRAY_SIZE(spoofs); i++)
-    if (mkdir_under(root, spoofs[i]) != 0)
+    if (tree_mkdir_under(root, spoofs[i]) != 0)
       return -1;
   for (int i = 0; i < n; i++) {
     snprintf(rel, sizeof(rel), DELEGATED "/d%03d", i);
-    if (mkdir_under(root, rel) != 0)
+    if (tree_mkdir_under(root, rel) != 0)
       return -1;
   }
-  return mkdir_under(root, DELEGATED "/a/b/c/d/e/f/g");
+  return tree_mkdir_under(root, DELEGATED "/a/b/c/d/e/f/g");
 }
 
 DEF_TEST(delegated_subtree) {
-  char root[256], file[300];
+  char root[256];
   snprintf(root, sizeof(root), "%s-delegated", tree);
-  OK(mkdirs(root, "/system.slice/gone.service") == 0);
-  snprintf(file, sizeof(file), "%s/cgroup.controllers", root);
-  FILE *f = fopen(file, "w");
-  OK(f != NULL);
-  fclose(f);
+  OK(tree_make_v2_root(root) == 0);
+  OK(tree_mkdir_under(root, "/system.slice/gone.service") == 0);
   /* First only the copied names: few enough to be indexed, and each must
    * still resolve to the pod that made it. */
-  OK(mkdirs(root, DELEGATED) == 0);
+  OK(tree_mkdir_under(root, DELEGATED) == 0);
   for (size_t i = 0; i < STATIC_ARRAY_SIZE(spoofs); i++)
-    OK(mkdirs(root, spoofs[i]) == 0);
+    OK(tree_mkdir_under(root, spoofs[i]) == 0);
   identity_t *id = make_identity(root);
   OK(id != NULL);
   expect_delegated(id, root, DELEGATED, true);
@@ -543,20 +493,19 @@ DEF_TEST(delegated_subtree) {
 
   /* The walk is still complete elsewhere: a cgroup that goes is noticed,
    * and its tombstone expires. */
-  uint64_t gone = ino_of(root, "/system.slice/gone.service");
+  uint64_t gone = tree_cgroup_id(root, "/system.slice/gone.service");
   pod_identity_t out;
   OK(identity_resolve(id, gone, &out).alive);
-  char cmd[512];
-  snprintf(cmd, sizeof(cmd), "rmdir '%s/system.slice/gone.service'", root);
-  OK(system(cmd) == 0);
+  char path[512];
+  snprintf(path, sizeof(path), "%s/system.slice/gone.service", root);
+  OK(rmdir(path) == 0);
   identity_tick(id, t0 + TIME_T_TO_CDTIME_T(61));
   identity_tick(id, t0 + TIME_T_TO_CDTIME_T(61 + 301));
   OK(!identity_resolve(id, gone, &out).alive);
   /* and the delegating container is still there */
   expect_delegated(id, root, DELEGATED, true);
   identity_destroy(id);
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-  OK(system(cmd) == 0);
+  OK(tree_rm_rf(root) == 0);
   return 0;
 }
 
@@ -571,14 +520,8 @@ DEF_TEST(delegated_subtree_real) {
                              .no_inotify = true};
   identity_t *id = identity_create(&probe);
   OK(id != NULL);
-  const char *controller = NULL;
-  identity_cgroup_mode_t mode = identity_cgroup_mode(id, &controller);
+  tree_host_mount(id, root, sizeof(root));
   identity_destroy(id);
-  snprintf(root, sizeof(root), "/sys/fs/cgroup%s%s",
-           mode == IDENTITY_CGROUP_HYBRID ? "/unified"
-           : mode == IDENTITY_CGROUP_V1   ? "/"
-                                          : "",
-           mode == IDENTITY_CGROUP_V1 ? controller : "");
   /* below our own test cgroup, so nothing else on the host is touched */
   char top[64];
   snprintf(top, sizeof(top), "/nfs_ebpf_deleg_%d", (int)getpid());
@@ -589,7 +532,7 @@ DEF_TEST(delegated_subtree_real) {
   enum { FLAT = 40 };
   char sub[256];
   snprintf(sub, sizeof(sub), "%s%s", root, top);
-  OK(mkdir_under(sub, DELEGATED) == 0);
+  OK(tree_mkdir_under(sub, DELEGATED) == 0);
   OK(make_delegated(sub, FLAT) == 0);
 
   char dirs[1100];
@@ -644,9 +587,12 @@ int main(void) {
   RUN_TEST(lookup_during_rescan);
   RUN_TEST(delegated_subtree);
   RUN_TEST(delegated_subtree_real);
-  char cmd[512];
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s-hybrid' '%s-v1'", tree, tree, tree);
-  if (system(cmd) != 0)
-    printf("# could not remove %s\n", tree);
+  static const char *const suffixes[] = {"", "-hybrid", "-v1"};
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(suffixes); i++) {
+    char dir[256];
+    snprintf(dir, sizeof(dir), "%s%s", tree, suffixes[i]);
+    if (tree_rm_rf(dir) != 0)
+      printf("# could not remove %s\n", dir);
+  }
   END_TEST;
 }

@@ -7,6 +7,11 @@
  * scenario must then fail: it detects the bug), a budget of inotify
  * watches too small for the tree, and a real cgroup on this host (root
  * only).
+ *
+ * Nothing here waits for time to pass: where a real pod would live a few
+ * milliseconds, the test waits until the watcher has handled the events
+ * so far (identity_watcher_settle). What is proved is what the watcher
+ * does with the events, whatever the scheduler does with its thread.
  */
 /* unshare() */
 #ifndef _GNU_SOURCE
@@ -14,7 +19,7 @@
 #endif
 #include "collectd_compat.h"
 
-#include "cgroup_index.h"
+#include "cgroup_tree.h"
 #include "identity.h"
 #include "mock_collectd.h"
 
@@ -25,70 +30,42 @@
 #include <sched.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define LAYOUT "io.containerd.runtime.v2.task/k8s.io"
-/* Time between a pod's creation and its deletion, far below any read
- * interval. */
-#define LIFETIME_MS 50
+/* Only turns a watcher that never gets there into a failure; on time it
+ * returns as soon as the events are handled. */
+#define SETTLE_TIMEOUT TIME_T_TO_CDTIME_T(60)
 
 static char base[128];  /* temp dir */
 static char tree[256];  /* fake cgroup v2 mount */
 static char state[256]; /* fake containerd state dir */
 static unsigned serial;
 
-static void sleep_ms(long ms) {
-  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-    ;
+/* The watcher has handled every event of what the test did so far (at
+ * once without a watcher: nothing would ever handle them). */
+static bool settled(identity_t *id) {
+  if (identity_watcher_settle(id, SETTLE_TIMEOUT))
+    return true;
+  printf("# the watcher has not handled the events in %.0f s\n",
+         CDTIME_T_TO_DOUBLE(SETTLE_TIMEOUT));
+  return false;
 }
 
-static int mkdir_p(const char *path) {
-  char buf[1024];
-  snprintf(buf, sizeof(buf), "%s", path);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/')
-      continue;
-    *p = '\0';
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-      return -1;
-    *p = '/';
-  }
-  return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+static void bundle_path(char *buf, size_t size, const char *root,
+                        const char *cid) {
+  snprintf(buf, size, "%s/" LAYOUT "/%s", root, cid);
 }
 
-static int write_file(const char *path, const char *text) {
-  FILE *f = fopen(path, "w");
-  if (f == NULL)
-    return -1;
-  fputs(text, f);
-  return fclose(f);
-}
-
-static int rm_rf(const char *path) {
-  char cmd[1100];
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-  return system(cmd);
-}
-
-static uint64_t id_of(const char *path) {
-  int fd = open(path, O_RDONLY | O_DIRECTORY);
-  uint64_t id = 0;
-  if (fd >= 0) {
-    if (cgroup_id_at(fd, NULL, &id) != 0)
-      id = 0;
-    close(fd);
-  }
-  return id;
-}
-
-/* A pod of its own for every scenario: container id, sandbox id, uid. */
+/* A pod of its own for every scenario: container id, sandbox id, uid, and
+ * where containerd and runc put it below the state dir and mount. */
 typedef struct {
   char ctr[65], sandbox[65], uid[37], uid_[37], name[32];
+  char bundle[1024], sb_bundle[1024]; /* the container's, the sandbox's */
+  char podcg[1024], ctrcg[1024];      /* the pod's cgroup, its container's */
 } pod_t;
 
-static void new_pod(pod_t *p) {
+static void new_pod(pod_t *p, const char *mount) {
   unsigned n = ++serial;
   snprintf(p->ctr, sizeof(p->ctr), "%08x%08x%08x%08x%08x%08x%08x%08x", n,
            (unsigned)getpid(), 0xc0ffeeu, n, n, n, n, 0xc0u);
@@ -97,14 +74,18 @@ static void new_pod(pod_t *p) {
   snprintf(p->uid, sizeof(p->uid), "0b1e7c44-52f3-4e0a-8d6b-%012x", n);
   snprintf(p->uid_, sizeof(p->uid_), "0b1e7c44_52f3_4e0a_8d6b_%012x", n);
   snprintf(p->name, sizeof(p->name), "short-%u", n);
+  bundle_path(p->bundle, sizeof(p->bundle), state, p->ctr);
+  bundle_path(p->sb_bundle, sizeof(p->sb_bundle), state, p->sandbox);
+  snprintf(p->podcg, sizeof(p->podcg),
+           "%s/kubepods.slice/kubepods-besteffort.slice/"
+           "kubepods-besteffort-pod%s.slice",
+           mount, p->uid_);
+  snprintf(p->ctrcg, sizeof(p->ctrcg), "%.900s/cri-containerd-%s.scope",
+           p->podcg, p->ctr);
 }
 
-static void bundle_path(char *buf, size_t size, const char *root,
-                        const char *cid) {
-  snprintf(buf, size, "%s/" LAYOUT "/%s", root, cid);
-}
-
-/* config.json as containerd writes it (the fields identity reads). */
+/* config.json as containerd writes it (the fields identity reads), in the
+ * state dir root. */
 static int write_config(const char *root, const pod_t *p, bool sandbox) {
   char path[1024], json[2048];
   bundle_path(path, sizeof(path), root, sandbox ? p->sandbox : p->ctr);
@@ -123,88 +104,98 @@ static int write_config(const char *root, const pod_t *p, bool sandbox) {
            sandbox ? "" : "\"io.kubernetes.cri.container-name\":\"",
            sandbox ? "" : "writer", sandbox ? "" : "\",", p->name, p->uid,
            p->uid_, sandbox ? p->sandbox : p->ctr);
-  return write_file(path, json);
+  return tree_write_file(path, json);
 }
 
-static void pod_cgroup(char *buf, size_t size, const char *mount,
-                       const pod_t *p) {
-  snprintf(buf, size,
-           "%s/kubepods.slice/kubepods-besteffort.slice/"
-           "kubepods-besteffort-pod%s.slice",
-           mount, p->uid_);
+/* How start_pod makes a pod: config.json only once the watcher saw the
+ * bundle without it; no container (conmon, or a pod that never got to its
+ * containers). */
+#define POD_LATE_CONFIG 1u
+#define POD_SANDBOX_ONLY 2u
+
+/* A pod as containerd and runc make it: its bundle directories, then
+ * their config.json, then its cgroups (runc creates them only once the
+ * config exists). With POD_LATE_CONFIG each step waits until the watcher
+ * has handled the one before. Fills the cgroup ids (the container's 0 with
+ * POD_SANDBOX_ONLY); 0 or -1 (the failed step printed). */
+static int start_pod(identity_t *id, const pod_t *p, unsigned how,
+                     uint64_t *ctr_id, uint64_t *pod_id) {
+  bool late = how & POD_LATE_CONFIG, with_ctr = !(how & POD_SANDBOX_ONLY);
+  const char *step = NULL;
+  if (tree_mkdir_p(p->sb_bundle) != 0 ||
+      (with_ctr && tree_mkdir_p(p->bundle) != 0))
+    step = "bundle directories";
+  else if (late && !settled(id))
+    step = "watcher, bundles";
+  else if (write_config(state, p, true) != 0 ||
+           (with_ctr && write_config(state, p, false) != 0))
+    step = "config.json";
+  else if (late && !settled(id))
+    step = "watcher, config.json";
+  else if (tree_mkdir_p(p->podcg) != 0 ||
+           (with_ctr && tree_mkdir_p(p->ctrcg) != 0))
+    step = "cgroups";
+  if (step != NULL) {
+    printf("# pod %s: %s failed\n", p->name, step);
+    return -1;
+  }
+  *ctr_id = with_ctr ? tree_cgroup_id(p->ctrcg, "") : 0;
+  if (pod_id != NULL)
+    *pod_id = tree_cgroup_id(p->podcg, "");
+  return 0;
 }
 
-static void ctr_cgroup(char *buf, size_t size, const char *mount,
-                       const pod_t *p) {
-  char pod[900];
-  pod_cgroup(pod, sizeof(pod), mount, p);
-  snprintf(buf, size, "%s/cri-containerd-%s.scope", pod, p->ctr);
+/* Removes what start_pod made. 0 or -1. */
+static int remove_pod(const pod_t *p, unsigned how) {
+  bool with_ctr = !(how & POD_SANDBOX_ONLY);
+  int failed = (with_ctr && rmdir(p->ctrcg) != 0) + (rmdir(p->podcg) != 0) +
+               (with_ctr && tree_rm_rf(p->bundle) != 0) +
+               (tree_rm_rf(p->sb_bundle) != 0);
+  return failed ? -1 : 0;
+}
+
+/* The pod's whole life between two reads: made, its "I/O" until the
+ * watcher has seen it, then everything removed. */
+static int short_lived_pod(identity_t *id, const pod_t *p, unsigned how,
+                           uint64_t *ctr_id, uint64_t *pod_id) {
+  OK(start_pod(id, p, how, ctr_id, pod_id) == 0);
+  OK(settled(id));
+  OK(remove_pod(p, how) == 0);
+  return 0;
+}
+
+static identity_config_t watch_config(const char *cgroup_root) {
+  static const char *dirs[1];
+  dirs[0] = state;
+  identity_config_t cfg = tree_identity_config(cgroup_root, dirs, 1);
+  cfg.any_owner = true;
+  return cfg;
 }
 
 static identity_t *make_identity(const char *cgroup_root, bool watcher) {
-  static const char *dirs[1];
-  dirs[0] = state;
-  identity_config_t cfg = {
-      .cgroup_root = cgroup_root,
-      .state_dirs = dirs,
-      .n_state_dirs = 1,
-      .rescan_interval = TIME_T_TO_CDTIME_T(60),
-      .tombstone_ttl = TIME_T_TO_CDTIME_T(300),
-      .any_owner = true,
-      .no_watcher = !watcher,
-  };
+  identity_config_t cfg = watch_config(cgroup_root);
+  cfg.no_watcher = !watcher;
   return identity_create(&cfg);
 }
 
-/* The pod's whole life between two reads: bundle with its config, pod and
- * container cgroups, LIFETIME_MS of "I/O", then everything removed. Fills
- * the container and pod cgroup ids (0 if a step failed). */
-static void short_lived_pod(const char *mount, const pod_t *p, bool late_config,
-                            uint64_t *ctr_id, uint64_t *pod_id) {
-  char bundle[1024], sb_bundle[1024], podcg[1024], ctrcg[1024];
-  bundle_path(bundle, sizeof(bundle), state, p->ctr);
-  bundle_path(sb_bundle, sizeof(sb_bundle), state, p->sandbox);
-  pod_cgroup(podcg, sizeof(podcg), mount, p);
-  ctr_cgroup(ctrcg, sizeof(ctrcg), mount, p);
-  *ctr_id = *pod_id = 0;
-
-  /* containerd: the bundle directory, then (some time later) its
-   * config.json; runc creates the cgroup only once the config exists */
-  if (mkdir_p(sb_bundle) != 0 || mkdir_p(bundle) != 0)
-    return;
-  if (late_config)
-    sleep_ms(15);
-  if (write_config(state, p, true) != 0 || write_config(state, p, false) != 0)
-    return;
-  if (late_config)
-    sleep_ms(15);
-  if (mkdir_p(podcg) != 0 || mkdir_p(ctrcg) != 0)
-    return;
-  *ctr_id = id_of(ctrcg);
-  *pod_id = id_of(podcg);
-  sleep_ms(LIFETIME_MS);
-  rmdir(ctrcg);
-  rmdir(podcg);
-  rm_rf(bundle);
-  rm_rf(sb_bundle);
+/* On the fake tree, as the plugin has it after its first read. */
+static identity_t *ticked_identity(bool watcher) {
+  identity_t *id = make_identity(tree, watcher);
+  if (id != NULL)
+    identity_tick(id, cdtime());
+  return id;
 }
 
 static int setup_tree(void) {
   char path[512];
   snprintf(tree, sizeof(tree), "%s/cgroup", base);
   snprintf(state, sizeof(state), "%s/state", base);
-  snprintf(path, sizeof(path), "%s/kubepods.slice/kubepods-besteffort.slice",
-           tree);
-  if (mkdir_p(path) != 0)
-    return -1;
-  snprintf(path, sizeof(path), "%s/system.slice/kubelet.service", tree);
-  if (mkdir_p(path) != 0)
-    return -1;
-  snprintf(path, sizeof(path), "%s/cgroup.controllers", tree);
-  if (write_file(path, "") != 0)
+  if (tree_make_v2_root(tree) ||
+      tree_mkdir_under(tree, "/kubepods.slice/kubepods-besteffort.slice") ||
+      tree_mkdir_under(tree, "/system.slice/kubelet.service"))
     return -1;
   snprintf(path, sizeof(path), "%s/" LAYOUT, state);
-  return mkdir_p(path);
+  return tree_mkdir_p(path);
 }
 
 static int expect_pod(identity_t *id, uint64_t cgid, const pod_t *p,
@@ -221,21 +212,29 @@ static int expect_pod(identity_t *id, uint64_t cgid, const pod_t *p,
   return 0;
 }
 
-DEF_TEST(pod_gone_before_read) {
-  identity_t *id = make_identity(tree, true);
-  OK(id != NULL);
-  identity_tick(id, cdtime());
-  pod_t p;
-  new_pod(&p);
-  uint64_t ctr_id, pod_id;
-  short_lived_pod(tree, &p, false, &ctr_id, &pod_id);
-  /* the next read: no tick before the lookup, as in the worst case */
-  if (expect_pod(id, ctr_id, &p, "writer") != 0)
+/* A pod below mount that lives and goes between two reads; the next read
+ * (no tick before the lookup, as in the worst case) finds its container
+ * and its pod. Fills its container's cgroup id. */
+static int pod_known_after_its_end(identity_t *id, const char *mount,
+                                   unsigned how, pod_t *p, uint64_t *ctr_id) {
+  new_pod(p, mount);
+  uint64_t pod_id;
+  if (short_lived_pod(id, p, how, ctr_id, &pod_id) != 0 ||
+      expect_pod(id, *ctr_id, p, "writer") != 0 ||
+      expect_pod(id, pod_id, p, "POD") != 0)
     return -1;
-  if (expect_pod(id, pod_id, &p, "POD") != 0)
+  return 0;
+}
+
+DEF_TEST(pod_gone_before_read) {
+  identity_t *id = ticked_identity(true);
+  OK(id != NULL);
+  pod_t p;
+  uint64_t ctr_id;
+  if (pod_known_after_its_end(id, tree, 0, &p, &ctr_id) != 0)
     return -1;
   /* ended: the tombstones keep it, and say so */
-  sleep_ms(20);
+  OK(settled(id));
   identity_tick(id, cdtime());
   pod_identity_t out;
   OK(identity_resolve(id, ctr_id, &out).alive);
@@ -248,8 +247,9 @@ DEF_TEST(pod_gone_before_read) {
   pod_t many[5];
   uint64_t many_ids[5][2];
   for (int i = 0; i < 5; i++) {
-    new_pod(&many[i]);
-    short_lived_pod(tree, &many[i], false, &many_ids[i][0], &many_ids[i][1]);
+    new_pod(&many[i], tree);
+    if (short_lived_pod(id, &many[i], 0, &many_ids[i][0], &many_ids[i][1]) != 0)
+      return -1;
   }
   for (int i = 0; i < 5; i++)
     if (expect_pod(id, many_ids[i][0], &many[i], "writer") != 0)
@@ -263,16 +263,11 @@ DEF_TEST(pod_gone_before_read) {
  * id: conmon, or a process kubelet put there) is found through the
  * sandbox's state, which only a parsed bundle gives. */
 DEF_TEST(config_written_late) {
-  identity_t *id = make_identity(tree, true);
+  identity_t *id = ticked_identity(true);
   OK(id != NULL);
-  identity_tick(id, cdtime());
   pod_t p;
-  new_pod(&p);
-  uint64_t ctr_id, pod_id;
-  short_lived_pod(tree, &p, true, &ctr_id, &pod_id);
-  if (expect_pod(id, ctr_id, &p, "writer") != 0)
-    return -1;
-  if (expect_pod(id, pod_id, &p, "POD") != 0)
+  uint64_t ctr_id;
+  if (pod_known_after_its_end(id, tree, POD_LATE_CONFIG, &p, &ctr_id) != 0)
     return -1;
 
   /* Only the sandbox's bundle and the pod's cgroup (a pod that never got
@@ -280,20 +275,11 @@ DEF_TEST(config_written_late) {
    * id to look up on demand, so the sandbox must have been parsed when
    * its config.json was written. */
   pod_t q;
-  new_pod(&q);
-  char sb_bundle[1024], podcg[1024];
-  bundle_path(sb_bundle, sizeof(sb_bundle), state, q.sandbox);
-  pod_cgroup(podcg, sizeof(podcg), tree, &q);
-  OK(mkdir_p(sb_bundle) == 0);
-  sleep_ms(15);
-  OK(write_config(state, &q, true) == 0);
-  sleep_ms(15);
-  OK(mkdir_p(podcg) == 0);
-  uint64_t q_id = id_of(podcg);
-  sleep_ms(LIFETIME_MS);
-  OK(rmdir(podcg) == 0);
-  OK(rm_rf(sb_bundle) == 0);
-  if (expect_pod(id, q_id, &q, "POD") != 0)
+  new_pod(&q, tree);
+  uint64_t q_id;
+  if (short_lived_pod(id, &q, POD_LATE_CONFIG | POD_SANDBOX_ONLY, &ctr_id,
+                      &q_id) != 0 ||
+      expect_pod(id, q_id, &q, "POD") != 0)
     return -1;
   identity_destroy(id);
   return 0;
@@ -305,32 +291,29 @@ DEF_TEST(config_written_late) {
  * reported under its own name, as without the watcher (VM lab, hostile
  * state "symlink"). */
 DEF_TEST(state_replaced_by_symlink) {
-  identity_t *id = make_identity(tree, true);
+  identity_t *id = ticked_identity(true);
   OK(id != NULL);
-  identity_tick(id, cdtime());
   pod_t p, victim;
-  new_pod(&p);
-  new_pod(&victim);
-  char bundle[1024], file[1100], decoy[256], ctrcg[1024];
-  bundle_path(bundle, sizeof(bundle), state, p.ctr);
-  OK(mkdir_p(bundle) == 0);
+  new_pod(&p, tree);
+  new_pod(&victim, tree);
+  char file[1100], decoy[256];
+  OK(tree_mkdir_p(p.bundle) == 0);
   OK(write_config(state, &p, false) == 0);
-  sleep_ms(30); /* parsed by the watcher meanwhile */
+  OK(settled(id)); /* parsed by the watcher */
   /* the victim's state, outside the layout, as the link's target */
   snprintf(decoy, sizeof(decoy), "%s/decoy", base);
-  OK(mkdir_p(decoy) == 0);
+  OK(tree_mkdir_p(decoy) == 0);
   char target[1100];
   bundle_path(target, sizeof(target), decoy, victim.ctr);
-  OK(mkdir_p(target) == 0);
+  OK(tree_mkdir_p(target) == 0);
   OK(write_config(decoy, &victim, false) == 0);
   strncat(target, "/config.json", sizeof(target) - strlen(target) - 1);
-  snprintf(file, sizeof(file), "%s/config.json", bundle);
+  snprintf(file, sizeof(file), "%s/config.json", p.bundle);
   OK(unlink(file) == 0);
   OK(symlink(target, file) == 0);
-  ctr_cgroup(ctrcg, sizeof(ctrcg), tree, &p);
-  OK(mkdir_p(ctrcg) == 0);
-  uint64_t cgid = id_of(ctrcg);
-  sleep_ms(LIFETIME_MS);
+  OK(tree_mkdir_p(p.ctrcg) == 0);
+  uint64_t cgid = tree_cgroup_id(p.ctrcg, "");
+  OK(settled(id)); /* resolved by the watcher, after the swap */
   pod_identity_t out;
   EXPECT_EQ_INT(IDENTITY_FINAL, identity_resolve(id, cgid, &out).state);
   OK1(!out.in_pod, "a state file replaced by a symbolic link is refused");
@@ -339,11 +322,9 @@ DEF_TEST(state_replaced_by_symlink) {
   snprintf(want, sizeof(want), "cri-containerd-%s.scope", p.ctr);
   EXPECT_EQ_STR(want, out.cgroup);
   OK(mock_log_count(LOG_WARNING, "symbolic link") >= 1);
-  char podcg[1024];
-  pod_cgroup(podcg, sizeof(podcg), tree, &p);
-  OK(rmdir(ctrcg) == 0);
-  OK(rmdir(podcg) == 0);
-  OK(rm_rf(bundle) == 0);
+  OK(rmdir(p.ctrcg) == 0);
+  OK(rmdir(p.podcg) == 0);
+  OK(tree_rm_rf(p.bundle) == 0);
   identity_destroy(id);
   return 0;
 }
@@ -351,13 +332,13 @@ DEF_TEST(state_replaced_by_symlink) {
 /* Negative control: the same life without the watcher (inotify drained by
  * identity_tick only) is not resolved, so the tests above can fail. */
 DEF_TEST(control_without_watcher) {
-  identity_t *id = make_identity(tree, false);
+  identity_t *id = ticked_identity(false);
   OK(id != NULL);
-  identity_tick(id, cdtime());
   pod_t p;
-  new_pod(&p);
+  new_pod(&p, tree);
   uint64_t ctr_id, pod_id;
-  short_lived_pod(tree, &p, false, &ctr_id, &pod_id);
+  if (short_lived_pod(id, &p, 0, &ctr_id, &pod_id) != 0)
+    return -1;
   OK(ctr_id != 0);
   pod_identity_t out;
   EXPECT_EQ_INT(IDENTITY_UNKNOWN, identity_resolve(id, ctr_id, &out).state);
@@ -405,56 +386,29 @@ static size_t process_watches(void) {
 #define TINY_BUDGET 8
 #define BUDGET_PODS 10
 DEF_TEST(watch_budget) {
-  static const char *dirs[1];
-  dirs[0] = state;
-  identity_config_t cfg = {
-      .cgroup_root = tree,
-      .state_dirs = dirs,
-      .n_state_dirs = 1,
-      .rescan_interval = TIME_T_TO_CDTIME_T(60),
-      .tombstone_ttl = TIME_T_TO_CDTIME_T(300),
-      .any_owner = true,
-      .max_watches = TINY_BUDGET,
-  };
+  identity_config_t cfg = watch_config(tree);
+  cfg.max_watches = TINY_BUDGET;
   size_t before = process_watches();
   identity_t *id = identity_create(&cfg);
   OK(id != NULL);
   identity_tick(id, cdtime());
   pod_t pods[BUDGET_PODS];
   uint64_t ctr_ids[BUDGET_PODS];
-  char path[1024];
   for (int i = 0; i < BUDGET_PODS; i++) {
-    new_pod(&pods[i]);
-    bundle_path(path, sizeof(path), state, pods[i].ctr);
-    OK(mkdir_p(path) == 0);
-    bundle_path(path, sizeof(path), state, pods[i].sandbox);
-    OK(mkdir_p(path) == 0);
-    OK(write_config(state, &pods[i], true) == 0);
-    OK(write_config(state, &pods[i], false) == 0);
-    ctr_cgroup(path, sizeof(path), tree, &pods[i]);
-    OK(mkdir_p(path) == 0);
-    ctr_ids[i] = id_of(path);
+    new_pod(&pods[i], tree);
+    OK(start_pod(id, &pods[i], 0, &ctr_ids[i], NULL) == 0);
   }
   for (int i = 0; i < BUDGET_PODS; i++)
     if (expect_pod(id, ctr_ids[i], &pods[i], "writer") != 0)
       return -1;
   size_t held = process_watches() - before;
-  printf("# %zu inotify watches held with a budget of %d\n", held,
-         TINY_BUDGET);
+  printf("# %zu inotify watches held with a budget of %d\n", held, TINY_BUDGET);
   OK(held <= TINY_BUDGET);
   OK(mock_log_count(LOG_WARNING, "MaxInotifyWatches") == 1);
   identity_destroy(id);
   EXPECT_EQ_INT((int)before, (int)process_watches());
-  for (int i = 0; i < BUDGET_PODS; i++) {
-    char podcg[1024];
-    ctr_cgroup(path, sizeof(path), tree, &pods[i]);
-    pod_cgroup(podcg, sizeof(podcg), tree, &pods[i]);
-    OK(rmdir(path) == 0 && rmdir(podcg) == 0);
-    bundle_path(path, sizeof(path), state, pods[i].ctr);
-    OK(rm_rf(path) == 0);
-    bundle_path(path, sizeof(path), state, pods[i].sandbox);
-    OK(rm_rf(path) == 0);
-  }
+  for (int i = 0; i < BUDGET_PODS; i++)
+    OK(remove_pod(&pods[i], 0) == 0);
   return 0;
 }
 
@@ -482,24 +436,14 @@ static int enospc_child(void) {
     return 100;
   }
   int failed = 0;
-  identity_t *id = make_identity(tree, true);
+  identity_t *id = ticked_identity(true);
   if (id == NULL)
     return 101;
-  identity_tick(id, cdtime());
   pod_t pods[3];
   uint64_t ctr_ids[3];
-  char path[1024];
   for (int i = 0; i < 3; i++) {
-    new_pod(&pods[i]);
-    bundle_path(path, sizeof(path), state, pods[i].ctr);
-    failed += mkdir_p(path) != 0;
-    bundle_path(path, sizeof(path), state, pods[i].sandbox);
-    failed += mkdir_p(path) != 0;
-    failed += write_config(state, &pods[i], true) != 0;
-    failed += write_config(state, &pods[i], false) != 0;
-    ctr_cgroup(path, sizeof(path), tree, &pods[i]);
-    failed += mkdir_p(path) != 0;
-    ctr_ids[i] = id_of(path);
+    new_pod(&pods[i], tree);
+    failed += start_pod(id, &pods[i], 0, &ctr_ids[i], NULL) != 0;
   }
   for (int i = 0; i < 3; i++) {
     pod_identity_t out;
@@ -517,16 +461,8 @@ static int enospc_child(void) {
     failed++;
   }
   identity_destroy(id);
-  for (int i = 0; i < 3; i++) {
-    char podcg[1024];
-    ctr_cgroup(path, sizeof(path), tree, &pods[i]);
-    pod_cgroup(podcg, sizeof(podcg), tree, &pods[i]);
-    failed += rmdir(path) != 0 || rmdir(podcg) != 0;
-    bundle_path(path, sizeof(path), state, pods[i].ctr);
-    failed += rm_rf(path) != 0;
-    bundle_path(path, sizeof(path), state, pods[i].sandbox);
-    failed += rm_rf(path) != 0;
-  }
+  for (int i = 0; i < 3; i++)
+    failed += remove_pod(&pods[i], 0) != 0;
   return failed;
 }
 
@@ -549,18 +485,16 @@ DEF_TEST(start_stop) {
     identity_t *id = make_identity(tree, true);
     OK(id != NULL);
     pod_t p;
-    new_pod(&p);
-    char podcg[1024];
-    pod_cgroup(podcg, sizeof(podcg), tree, &p);
-    OK(mkdir_p(podcg) == 0);
+    new_pod(&p, tree);
+    OK(tree_mkdir_p(p.podcg) == 0);
     identity_destroy(id);
-    OK(rmdir(podcg) == 0);
+    OK(rmdir(p.podcg) == 0);
   }
   return 0;
 }
 
 /* A real cgroup on this host: kubepods-like directories made and removed
- * within LIFETIME_MS, ids from kernfs handles. */
+ * as soon as the watcher has seen them, ids from kernfs handles. */
 DEF_TEST(real_cgroup) {
   if (geteuid() != 0) {
     printf("ok %d - # SKIP real cgroup test needs root\n", ++check_count__);
@@ -568,18 +502,11 @@ DEF_TEST(real_cgroup) {
   }
   identity_t *id = make_identity(NULL, true);
   OK(id != NULL);
-  const char *controller = NULL;
-  identity_cgroup_mode_t mode = identity_cgroup_mode(id, &controller);
-  char mount[256], top[512];
-  snprintf(mount, sizeof(mount), "/sys/fs/cgroup%s%s",
-           mode == IDENTITY_CGROUP_HYBRID ? "/unified"
-           : mode == IDENTITY_CGROUP_V1   ? "/"
-                                          : "",
-           mode == IDENTITY_CGROUP_V1 ? controller : "");
   /* a kubepods tree of our own (the root is watched for kubepods*) */
-  snprintf(mount + strlen(mount), sizeof(mount) - strlen(mount),
+  char top[512];
+  tree_host_mount(id, top, sizeof(top));
+  snprintf(top + strlen(top), sizeof(top) - strlen(top),
            "/kubepods-nfsebpftest%d", (int)getpid());
-  snprintf(top, sizeof(top), "%s", mount);
   if (mkdir(top, 0755) != 0) {
     printf("ok %d - # SKIP cannot create %s: %s\n", ++check_count__, top,
            strerror(errno));
@@ -592,15 +519,10 @@ DEF_TEST(real_cgroup) {
   snprintf(path, sizeof(path), "%s/kubepods.slice/kubepods-besteffort.slice",
            top);
   OK(mkdir(path, 0755) == 0);
-  sleep_ms(20);
+  OK(settled(id)); /* watched before the pod's cgroups appear */
   pod_t p;
-  new_pod(&p);
-  uint64_t ctr_id, pod_id;
-  short_lived_pod(top, &p, false, &ctr_id, &pod_id);
-  int status = 0;
-  if (expect_pod(id, ctr_id, &p, "writer") != 0 ||
-      expect_pod(id, pod_id, &p, "POD") != 0)
-    status = -1;
+  uint64_t ctr_id;
+  int status = pod_known_after_its_end(id, top, 0, &p, &ctr_id);
   OK(rmdir(path) == 0);
   snprintf(path, sizeof(path), "%s/kubepods.slice", top);
   OK(rmdir(path) == 0);
@@ -610,16 +532,7 @@ DEF_TEST(real_cgroup) {
 }
 
 int main(void) {
-  /* tmpfs (as /run is) if there is one: ext4 gives a removed directory's
-   * inode number to the next one at once, and the fake tree's ids are
-   * inode numbers (real cgroup ids are never reused). */
-  struct stat st;
-  snprintf(base, sizeof(base), "%s/nfs_ebpf_watch_XXXXXX",
-           stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) &&
-                   access("/dev/shm", W_OK) == 0
-               ? "/dev/shm"
-               : "/tmp");
-  if (mkdtemp(base) == NULL) {
+  if (!tree_temp_dir(base, sizeof(base), "nfs_ebpf_watch")) {
     printf("not ok 1 - mkdtemp\n");
     return 1;
   }
@@ -638,7 +551,7 @@ int main(void) {
   RUN_TEST(control_without_watcher);
   RUN_TEST(start_stop);
   RUN_TEST(real_cgroup);
-  if (rm_rf(base) != 0)
+  if (tree_rm_rf(base) != 0)
     printf("# could not remove %s\n", base);
   END_TEST;
 }

@@ -123,41 +123,43 @@ DEF_TEST(kubernetes_node) {
   EXPECT_EQ_INT(4, mount_table_count(t));
   EXPECT_EQ_INT(0, mock_log_count(LOG_WARNING, NULL));
 
-  const nfs_mount_t *m = mount_table_lookup(t, kdev(0, 53));
-  OK(m != NULL);
-  EXPECT_EQ_STR("10.0.0.5:/vol/data", m->source);
-  EXPECT_EQ_STR("10.0.0.5", m->server);
-  EXPECT_EQ_STR("/vol/data", m->export_);
-  EXPECT_EQ_STR("nfs", m->fstype);
-  EXPECT_EQ_STR("3", m->version);
-  EXPECT_EQ_INT(2, m->lines); /* same export mounted for two pods */
-  OK(strstr(m->mount_point, "7f0c2a4e") != NULL); /* the first one */
-
-  m = mount_table_lookup(t, kdev(0, 54));
-  OK(m != NULL);
-  EXPECT_EQ_STR("nfs-server.storage.svc.cluster.local", m->server);
-  EXPECT_EQ_STR("/exports/pvc-1a2b3c4d", m->export_);
-  EXPECT_EQ_STR("nfs4", m->fstype);
-  EXPECT_EQ_STR("4.2", m->version);
-
-  m = mount_table_lookup(t, kdev(0, 55));
-  OK(m != NULL);
-  EXPECT_EQ_STR("[fd00::1]", m->server);
-  EXPECT_EQ_STR("/srv/team share", m->export_);
-  EXPECT_EQ_STR("/mnt/team share", m->mount_point);
-  EXPECT_EQ_STR("4.1", m->version);
-
-  m = mount_table_lookup(t, kdev(0, 56));
-  OK(m != NULL);
-  EXPECT_EQ_STR("filer01", m->server);
-  EXPECT_EQ_STR("/", m->export_);
-  EXPECT_EQ_STR("4.0", m->version);
-
-  OK(mount_table_lookup(t, kdev(0, 45)) == NULL);  /* tmpfs */
-  OK(mount_table_lookup(t, kdev(259, 2)) == NULL); /* ext4 root */
-  OK(mount_table_lookup(t, kdev(0, 48)) == NULL);  /* overlay */
-  OK(mount_table_lookup(t, kdev(0, 58)) == NULL);  /* fuse */
-  OK(mount_table_lookup(t, kdev(0, 999)) == NULL);
+  /* each NFS device: the first line that mounted it names it */
+  static const struct {
+    unsigned int minor;
+    const char *fstype, *version, *source, *server, *export_, *mount_point;
+    int lines;
+  } nfs[] = {
+      {53, "nfs", "3", "10.0.0.5:/vol/data", "10.0.0.5", "/vol/data",
+       "/var/lib/kubelet/pods/7f0c2a4e-1b2c-4d5e-8f90-a1b2c3d4e5f6/volumes/"
+       "kubernetes.io~nfs/pv-data",
+       2 /* same export mounted for two pods */},
+      {54, "nfs4", "4.2",
+       "nfs-server.storage.svc.cluster.local:/exports/pvc-1a2b3c4d",
+       "nfs-server.storage.svc.cluster.local", "/exports/pvc-1a2b3c4d",
+       "/var/lib/kubelet/plugins/kubernetes.io/csi/nfs.csi.k8s.io/0c1d2e3f/"
+       "globalmount",
+       2},
+      {55, "nfs4", "4.1", "[fd00::1]:/srv/team share", "[fd00::1]",
+       "/srv/team share", "/mnt/team share", 1},
+      {56, "nfs4", "4.0", "filer01:/", "filer01", "/", "/mnt/home", 1},
+  };
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(nfs); i++) {
+    const nfs_mount_t *m = mount_table_lookup(t, kdev(0, nfs[i].minor));
+    OK(m != NULL);
+    EXPECT_EQ_STR(nfs[i].fstype, m->fstype);
+    EXPECT_EQ_STR(nfs[i].version, m->version);
+    EXPECT_EQ_STR(nfs[i].source, m->source);
+    EXPECT_EQ_STR(nfs[i].server, m->server);
+    EXPECT_EQ_STR(nfs[i].export_, m->export_);
+    EXPECT_EQ_STR(nfs[i].mount_point, m->mount_point);
+    EXPECT_EQ_INT(nfs[i].lines, m->lines);
+  }
+  /* tmpfs, the ext4 root, overlay, fuse.sshfs, nothing */
+  static const struct {
+    unsigned int major, minor;
+  } not_nfs[] = {{0, 45}, {259, 2}, {0, 48}, {0, 58}, {0, 999}};
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(not_nfs); i++)
+    OK(mount_table_lookup(t, kdev(not_nfs[i].major, not_nfs[i].minor)) == NULL);
   /* a regular file that did not change */
   EXPECT_EQ_INT(0, mount_table_refresh(t, false));
   EXPECT_EQ_INT(1, mount_table_refresh(t, true));

@@ -214,12 +214,19 @@ static int bundle_dir(const char *root, const char *id) {
   return open(path, O_RDONLY | O_DIRECTORY);
 }
 
+/* tmp_root/name (in root) with a bundle of ID_REAL for pod: the bundle
+ * directory, open (-1 if it is not there). */
+static int real_bundle(const char *name, const char *pod, char *root,
+                       size_t size) {
+  snprintf(root, size, "%s/%s", tmp_root, name);
+  mkdir(root, 0755);
+  make_bundle(root, ID_REAL, pod);
+  return bundle_dir(root, ID_REAL);
+}
+
 DEF_TEST(file_checks) {
   char root[PATH_MAX];
-  snprintf(root, sizeof(root), "%s/checks", tmp_root);
-  mkdir(root, 0755);
-  make_bundle(root, ID_REAL, "p1");
-  int dfd = bundle_dir(root, ID_REAL);
+  int dfd = real_bundle("checks", "p1", root, sizeof(root));
   OK(dfd >= 0);
   runtime_container_t c;
   safe_file_policy_t policy = {0};
@@ -271,13 +278,10 @@ DEF_TEST(file_checks) {
  * suffixes) is a valid Kubernetes name: the container belongs to its pod. */
 DEF_TEST(long_pod_name) {
   char root[PATH_MAX], pod[201];
-  snprintf(root, sizeof(root), "%s/long", tmp_root);
-  mkdir(root, 0755);
   memset(pod, 'j', 200);
   memcpy(pod + 190, "-28f6d-x7k", 10);
   pod[200] = '\0';
-  make_bundle(root, ID_REAL, pod);
-  int dfd = bundle_dir(root, ID_REAL);
+  int dfd = real_bundle("long", pod, root, sizeof(root));
   OK(dfd >= 0);
   runtime_container_t c;
   safe_file_policy_t policy = {0};
@@ -373,45 +377,60 @@ DEF_TEST(host_root_defaults) {
   return 0;
 }
 
+/* buf: n times c. */
+static const char *repeat(char *buf, char c, size_t n) {
+  memset(buf, c, n);
+  buf[n] = '\0';
+  return buf;
+}
+
 DEF_TEST(dns1123) {
-  OK(runtime_dns1123_label("kube-system", 63));
-  OK(runtime_dns1123_label("a", 63));
-  OK(!runtime_dns1123_label("Kube", 63));
-  OK(!runtime_dns1123_label("-a", 63));
-  OK(!runtime_dns1123_label("a-", 63));
-  OK(!runtime_dns1123_label("a_b", 63));
-  OK(!runtime_dns1123_label("", 63));
-  char l64[65];
-  memset(l64, 'a', 64);
-  l64[64] = '\0';
-  OK(!runtime_dns1123_label(l64, 63));
-  l64[63] = '\0';
-  OK(runtime_dns1123_label(l64, 63));
-  OK(runtime_dns1123_subdomain("web-0", 253));
-  OK(runtime_dns1123_subdomain("a.b-c.d", 253));
-  OK(!runtime_dns1123_subdomain("a..b", 253));
-  OK(!runtime_dns1123_subdomain(".a", 253));
-  OK(!runtime_dns1123_subdomain("a.", 253));
+  char l63[64], l64[65], p200[201], p200_dot[201], p253[254], p254[255],
+      p253_dash[254];
   /* Kubernetes limits a pod name (a subdomain) to 253 characters, not each
    * of its parts to 63: a 200-character name without dots is valid. */
-  char long_name[255];
-  memset(long_name, 'p', 200);
-  long_name[200] = '\0';
-  OK(runtime_dns1123_subdomain(long_name, 253));
-  memcpy(long_name + 100, ".q-1", 4);
-  OK(runtime_dns1123_subdomain(long_name, 253));
-  memset(long_name, 'p', 254);
-  long_name[254] = '\0';
-  OK(!runtime_dns1123_subdomain(long_name, 253));
-  long_name[253] = '\0';
-  OK(runtime_dns1123_subdomain(long_name, 253));
-  long_name[252] = '-';
-  OK(!runtime_dns1123_subdomain(long_name, 253));
+  memcpy((char *)repeat(p200_dot, 'p', 200) + 100, ".q-1", 4);
+  ((char *)repeat(p253_dash, 'p', 253))[252] = '-';
+  const struct {
+    const char *name;
+    bool subdomain; /* else a label */
+    bool valid;
+  } cases[] = {
+      {"kube-system", false, true},
+      {"a", false, true},
+      {"Kube", false, false},
+      {"-a", false, false},
+      {"a-", false, false},
+      {"a_b", false, false},
+      {"", false, false},
+      {repeat(l64, 'a', 64), false, false},
+      {repeat(l63, 'a', 63), false, true},
+      {"web-0", true, true},
+      {"a.b-c.d", true, true},
+      {"a..b", true, false},
+      {".a", true, false},
+      {"a.", true, false},
+      {repeat(p200, 'p', 200), true, true},
+      {p200_dot, true, true},
+      {repeat(p254, 'p', 254), true, false},
+      {repeat(p253, 'p', 253), true, true},
+      {p253_dash, true, false},
+  };
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(cases); i++) {
+    const char *name = cases[i].name;
+    bool valid = cases[i].subdomain ? runtime_dns1123_subdomain(name, 253)
+                                    : runtime_dns1123_label(name, 63);
+    char what[128];
+    snprintf(what, sizeof(what), "%s \"%.16s%s\" (%zu characters) %s",
+             cases[i].subdomain ? "subdomain" : "label", name,
+             strlen(name) > 16 ? "..." : "", strlen(name),
+             cases[i].valid ? "valid" : "invalid");
+    OK1(valid == cases[i].valid, what);
+  }
   return 0;
 }
 
-/* The table's bound: misses go first, then the oldest tombstone, and live
- * containers are never evicted (a new one is refused and logged). */
+/* A container whose id is c repeated, alive or not. */
 static container_entry_t *table_add(container_table_t *t, char c, bool alive) {
   char id[RUNTIME_ID_LEN + 1];
   memset(id, c, RUNTIME_ID_LEN);
@@ -422,15 +441,32 @@ static container_entry_t *table_add(container_table_t *t, char c, bool alive) {
   return e;
 }
 
-DEF_TEST(container_table_bounds) {
+/* A table of max entries (to free) holding two live containers and a
+ * miss, in e[0], e[1] and e[2], their ids made of the characters of ids;
+ * NULL if one could not be added. */
+static container_table_t *two_live_and_a_miss(size_t max, const char ids[3],
+                                              container_entry_t *e[3]) {
   container_table_t *t = malloc(sizeof(*t));
+  if (t == NULL)
+    return NULL;
+  container_table_init(t, max);
+  for (int i = 0; i < 3; i++)
+    if ((e[i] = table_add(t, ids[i], i < 2)) == NULL) {
+      container_table_clear(t);
+      free(t);
+      return NULL;
+    }
+  e[2]->missing = true;
+  return t;
+}
+
+/* The table's bound: misses go first, then the oldest tombstone, and live
+ * containers are never evicted (a new one is refused and logged). */
+DEF_TEST(container_table_bounds) {
+  container_entry_t *e[3];
+  container_table_t *t = two_live_and_a_miss(3, "abc", e);
   OK(t != NULL);
-  container_table_init(t, 3);
-  container_entry_t *old = table_add(t, 'a', true);
-  container_entry_t *young = table_add(t, 'b', true);
-  container_entry_t *miss = table_add(t, 'c', false);
-  OK(old != NULL && young != NULL && miss != NULL);
-  miss->missing = true;
+  container_entry_t *old = e[0], *young = e[1], *miss = e[2];
   old->layout = young->layout = 1;
   old->seen_scan = 1;
   young->seen_scan = 2;
@@ -474,18 +510,14 @@ DEF_TEST(container_table_bounds) {
 
 /* A pod's sandbox is preferred; misses and non-pod containers never. */
 DEF_TEST(container_table_find_pod) {
-  container_table_t *t = malloc(sizeof(*t));
+  container_entry_t *e[3];
+  container_table_t *t = two_live_and_a_miss(8, "123", e);
   OK(t != NULL);
-  container_table_init(t, 8);
-  container_entry_t *app = table_add(t, '1', true);
-  container_entry_t *sb = table_add(t, '2', true);
-  container_entry_t *miss = table_add(t, '3', false);
-  OK(app != NULL && sb != NULL && miss != NULL);
+  container_entry_t *app = e[0], *sb = e[1], *miss = e[2];
   static const char uid[] = "25fae09f-3c1d-4b6e-9a7f-0e8d2c4b6a13";
   sstrncpy(app->c.pod_uid, uid, sizeof(app->c.pod_uid));
   sstrncpy(miss->c.pod_uid, uid, sizeof(miss->c.pod_uid));
   app->c.is_pod = miss->c.is_pod = true;
-  miss->missing = true;
   OK(container_table_find_pod(t, uid) == &app->c);
   sstrncpy(sb->c.pod_uid, uid, sizeof(sb->c.pod_uid));
   sb->c.is_pod = sb->c.sandbox = true;

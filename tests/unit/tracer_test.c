@@ -58,6 +58,58 @@ static tracer_config_t base_config(const char *module_dir)
 	return cfg;
 }
 
+/* A tracer on the modules of module_dir in mode, the log reset first. */
+static int open_tracer(const char *module_dir, tracer_attach_mode_t mode,
+		       tracer_t **t)
+{
+	tracer_config_t cfg = base_config(module_dir);
+
+	cfg.mode = mode;
+	mock_reset();
+	EXPECT_EQ_INT(0, tracer_open(&cfg, t));
+	CHECK_NOT_NULL(*t);
+	return 0;
+}
+
+/* What the log must hold: count messages of level containing text (at
+ * least count with at_least). */
+typedef struct {
+	int level;
+	const char *text;
+	size_t count;
+	bool at_least;
+	const char *why;
+} logged_t;
+
+static int expect_logged(const logged_t *want, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t got = mock_log_count(want[i].level, want[i].text);
+		OK1(want[i].at_least ? got >= want[i].count : got == want[i].count,
+		    want[i].why);
+	}
+	return 0;
+}
+
+/* A /sys/module without nfs. */
+static const char *no_modules(void)
+{
+	static char empty[PATH_MAX];
+
+	snprintf(empty, sizeof(empty), "%s/empty", tmpdir);
+	mkdir(empty, 0755);
+	return empty;
+}
+
+/* The kallsyms the tracer reads from now on (a copy of path). */
+static void use_kallsyms(const char *path)
+{
+	static char kallsyms[PATH_MAX + 32];
+
+	sstrncpy(kallsyms, path, sizeof(kallsyms));
+	tracer_kallsyms_path = kallsyms;
+}
+
 DEF_TEST(environment)
 {
 	OK1(geteuid() == 0, "runs as root (needed to load BPF programs)");
@@ -90,20 +142,14 @@ DEF_TEST(bad_config)
 
 DEF_TEST(open_and_absent_module)
 {
-	char empty[PATH_MAX];
-	tracer_config_t cfg;
 	tracer_t *t = NULL;
 	uint64_t lost[NFS_LOST_MAX];
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
 	struct op_key key;
 
-	snprintf(empty, sizeof(empty), "%s/empty", tmpdir);
-	mkdir(empty, 0755);
-	cfg = base_config(empty);
-	mock_reset();
-	EXPECT_EQ_INT(0, tracer_open(&cfg, &t));
-	CHECK_NOT_NULL(t);
+	if (open_tracer(no_modules(), TRACER_ATTACH_AUTO, &t) != 0)
+		return -1;
 	OK(tracer_stats_fd(t) >= 0);
 	OK(tracer_errors_fd(t) >= 0);
 
@@ -148,33 +194,30 @@ static void fake_modules(char *moddir, size_t size)
 			set_modules[hooks[i].set]);
 	fprintf(fh, "ffffffffc0b00000 t nfs_file_read\t[not_nfs]\n");
 	fclose(fh);
-	static char kallsyms[PATH_MAX + 32];
-	sstrncpy(kallsyms, dir, sizeof(kallsyms));
-	tracer_kallsyms_path = kallsyms;
+	use_kallsyms(dir);
 }
 
 DEF_TEST(fentry_forced_fails_cleanly)
 {
 	char moddir[PATH_MAX];
-	tracer_config_t cfg;
 	tracer_t *t = NULL;
 
 	fake_modules(moddir, sizeof(moddir));
-	cfg = base_config(moddir);
-	cfg.mode = TRACER_ATTACH_FENTRY;
-	mock_reset();
-	EXPECT_EQ_INT(0, tracer_open(&cfg, &t));
+	if (open_tracer(moddir, TRACER_ATTACH_FENTRY, &t) != 0)
+		return -1;
+	static const logged_t logged[] = {
+	    {LOG_ERR, "AttachMode \"fentry\" is not possible for module nfs (",
+	     1, false, "one clear ERROR for nfs"},
+	    {LOG_ERR, "AttachMode \"fentry\" is not possible for module nfsv4",
+	     1, false, "one clear ERROR for nfsv4"},
+	    {LOG_ERR, "nfs_file_read", 1, true,
+	     "the ERROR names the missing target"},
+	    {LOG_INFO, "attached", 0, false, "nothing attached"},
+	};
 	int rc = tracer_sync_modules(t);
 	OK1(rc < 0, "forced fentry without module BTF returns an error");
-	OK1(mock_log_count(LOG_ERR, "AttachMode \"fentry\" is not possible for "
-				    "module nfs (") == 1,
-	    "one clear ERROR for nfs");
-	OK1(mock_log_count(LOG_ERR, "AttachMode \"fentry\" is not possible for "
-				    "module nfsv4") == 1,
-	    "one clear ERROR for nfsv4");
-	OK1(mock_log_count(LOG_ERR, "nfs_file_read") >= 1,
-	    "the ERROR names the missing target");
-	OK1(mock_log_count(LOG_INFO, "attached") == 0, "nothing attached");
+	if (expect_logged(logged, STATIC_ARRAY_SIZE(logged)) != 0)
+		return -1;
 	size_t before = mock_log_count(LOG_ERR, NULL);
 	tracer_sync_modules(t);
 	OK1(mock_log_count(LOG_ERR, NULL) == before,
@@ -186,23 +229,24 @@ DEF_TEST(fentry_forced_fails_cleanly)
 DEF_TEST(auto_falls_back_and_kprobes_verify)
 {
 	char moddir[PATH_MAX];
-	tracer_config_t cfg;
 	tracer_t *t = NULL;
 
 	fake_modules(moddir, sizeof(moddir));
-	cfg = base_config(moddir);
-	mock_reset();
-	EXPECT_EQ_INT(0, tracer_open(&cfg, &t));
+	if (open_tracer(moddir, TRACER_ATTACH_AUTO, &t) != 0)
+		return -1;
+	static const logged_t logged[] = {
+	    {LOG_NOTICE, "fentry/fexit not usable for nfs", 1, false,
+	     "fallback to kprobes is logged once with its reason"},
+	    {LOG_ERR, "loading:", 0, false,
+	     "every kprobe/kretprobe program passed the verifier"},
+	    {LOG_WARNING, "attaching kprobe/kretprobe to nfs_file_read failed", 1,
+	     false, "attach failure (no such function here) is reported per hook"},
+	    {LOG_ERR, "no program could be attached", 2, false,
+	     "both sets end with a clear ERROR"},
+	};
 	EXPECT_EQ_INT(0, tracer_sync_modules(t));
-	OK1(mock_log_count(LOG_NOTICE, "fentry/fexit not usable for nfs") == 1,
-	    "fallback to kprobes is logged once with its reason");
-	OK1(mock_log_count(LOG_ERR, "loading:") == 0,
-	    "every kprobe/kretprobe program passed the verifier");
-	OK1(mock_log_count(LOG_WARNING, "attaching kprobe/kretprobe to "
-					"nfs_file_read failed") == 1,
-	    "attach failure (no such function here) is reported per hook");
-	OK1(mock_log_count(LOG_ERR, "no program could be attached") == 2,
-	    "both sets end with a clear ERROR");
+	if (expect_logged(logged, STATIC_ARRAY_SIZE(logged)) != 0)
+		return -1;
 	tracer_close(t);
 	return 0;
 }
@@ -215,7 +259,6 @@ DEF_TEST(auto_falls_back_and_kprobes_verify)
 DEF_TEST(auto_falls_back_per_hook)
 {
 	char moddir[PATH_MAX], dir[PATH_MAX + 32];
-	tracer_config_t cfg;
 	tracer_t *t = NULL;
 	size_t nfs_hooks = 0;
 	FILE *fh;
@@ -232,27 +275,26 @@ DEF_TEST(auto_falls_back_per_hook)
 		nfs_hooks += hooks[i].set == SET_NFS;
 	}
 	fclose(fh);
-	static char kallsyms[PATH_MAX + 32];
-	sstrncpy(kallsyms, dir, sizeof(kallsyms));
-	tracer_kallsyms_path = kallsyms;
+	use_kallsyms(dir);
 
-	cfg = base_config(moddir);
-	mock_reset();
-	EXPECT_EQ_INT(0, tracer_open(&cfg, &t));
+	if (open_tracer(moddir, TRACER_ATTACH_AUTO, &t) != 0)
+		return -1;
+	const logged_t logged[] = {
+	    {LOG_NOTICE, "using kprobe/kretprobe instead", 0, false,
+	     "no whole-set fallback"},
+	    {LOG_NOTICE, "tracing it with kprobe/kretprobe instead", NR_HOOKS,
+	     false, "one NOTICE per hook the kernel refused, nfs and nfsv4"},
+	    {LOG_NOTICE, "fentry/fexit not usable for nfs_file_read in nfs "
+			 "(loading:",
+	     1, false, "the NOTICE names the hook and the load failure"},
+	    {LOG_NOTICE, "find kernel BTF type ID of 'nfs_mkdir'", 1, false,
+	     "and libbpf's reason"},
+	    {LOG_ERR, "loading:", 0, false,
+	     "every kprobe/kretprobe program passed the verifier"},
+	};
 	EXPECT_EQ_INT(0, tracer_sync_modules(t));
-	OK1(mock_log_count(LOG_NOTICE, "using kprobe/kretprobe instead") == 0,
-	    "no whole-set fallback");
-	OK1(mock_log_count(LOG_NOTICE, "tracing it with kprobe/kretprobe "
-				       "instead") == NR_HOOKS,
-	    "one NOTICE per hook the kernel refused, nfs and nfsv4");
-	OK1(mock_log_count(LOG_NOTICE, "fentry/fexit not usable for "
-				       "nfs_file_read in nfs (loading:") == 1,
-	    "the NOTICE names the hook and the load failure");
-	OK1(mock_log_count(LOG_NOTICE, "find kernel BTF type ID of "
-				       "'nfs_mkdir'") == 1,
-	    "and libbpf's reason");
-	OK1(mock_log_count(LOG_ERR, "loading:") == 0,
-	    "every kprobe/kretprobe program passed the verifier");
+	if (expect_logged(logged, STATIC_ARRAY_SIZE(logged)) != 0)
+		return -1;
 	printf("# %zu nfs hooks, %zu in all\n", nfs_hooks, NR_HOOKS);
 	tracer_close(t);
 	return 0;
@@ -482,32 +524,46 @@ static const probe_t probes[] = {
 };
 #define NR_PROBES (sizeof(probes) / sizeof(probes[0]))
 
-/* The stand-ins' programs, in an instance of their own, or sharing the
- * maps of a tracer (and so its thread-exit reaper) when t is not NULL.
- * op_starts and start_refused get starts_size and refused_size entries
- * (0: default). */
-static struct nfs_ebpf *load_lookalikes_on(tracer_t *t, const __u64 *bounds,
-					   __u32 n, __u32 controller,
-					   __u32 starts_size, __u32 refused_size,
-					   struct bpf_link **links)
+/* How load_lookalikes sets the stand-ins' programs up. */
+typedef struct {
+	/* share the maps of this tracer (and so its thread-exit reaper);
+	 * NULL: maps of their own */
+	tracer_t *t;
+	const __u64 *bounds;
+	__u32 nr_bounds;
+	__u32 controller;
+	/* entries of op_starts, start_refused, op_stats, op_errors (0: as
+	 * the program defines them) */
+	__u32 starts_size, refused_size, stats_size, errors_size;
+} lookalikes_t;
+
+static void set_max_entries(struct bpf_map *map, __u32 size)
+{
+	if (size > 0)
+		bpf_map__set_max_entries(map, size);
+}
+
+/* The stand-ins' programs, loaded and attached as o says. */
+static struct nfs_ebpf *load_lookalikes(const lookalikes_t *o,
+					struct bpf_link **links)
 {
 	struct nfs_ebpf *skel = nfs_ebpf__open();
 	struct bpf_program *prog;
 
 	if (skel == NULL)
 		return NULL;
-	if (t != NULL && share_maps(t, skel) != 0) {
+	if (o->t != NULL && share_maps(o->t, skel) != 0) {
 		nfs_ebpf__destroy(skel);
 		return NULL;
 	}
-	if (starts_size > 0)
-		bpf_map__set_max_entries(skel->maps.op_starts, starts_size);
-	if (refused_size > 0)
-		bpf_map__set_max_entries(skel->maps.start_refused, refused_size);
-	for (__u32 i = 0; i < n; i++)
-		skel->rodata->bucket_bounds_ns[i] = bounds[i];
-	skel->rodata->nr_buckets = n;
-	skel->rodata->cgroup_controller = controller;
+	set_max_entries(skel->maps.op_starts, o->starts_size);
+	set_max_entries(skel->maps.start_refused, o->refused_size);
+	set_max_entries(skel->maps.op_stats, o->stats_size);
+	set_max_entries(skel->maps.op_errors, o->errors_size);
+	for (__u32 i = 0; i < o->nr_bounds; i++)
+		skel->rodata->bucket_bounds_ns[i] = o->bounds[i];
+	skel->rodata->nr_buckets = o->nr_bounds;
+	skel->rodata->cgroup_controller = o->controller;
 	bpf_object__for_each_program(prog, skel->obj)
 	    bpf_program__set_autoload(prog, false);
 	for (size_t i = 0; i < NR_PROBES; i++)
@@ -534,12 +590,6 @@ static struct nfs_ebpf *load_lookalikes_on(tracer_t *t, const __u64 *bounds,
 		}
 	}
 	return skel;
-}
-
-static struct nfs_ebpf *load_lookalikes(const __u64 *bounds, __u32 n,
-					__u32 controller, struct bpf_link **links)
-{
-	return load_lookalikes_on(NULL, bounds, n, controller, 0, 0, links);
 }
 
 static void unload_lookalikes(struct nfs_ebpf *skel, struct bpf_link **links)
@@ -616,7 +666,10 @@ DEF_TEST(data_path_v2)
 	__u64 cg = expected_cgroup_v2();
 
 	OK1(cg != 0, "found this process's cgroup v2 directory");
-	struct nfs_ebpf *skel = load_lookalikes(bounds, 3, NFS_CGROUP_V2, links);
+	struct nfs_ebpf *skel = load_lookalikes(
+	    &(lookalikes_t){.bounds = bounds, .nr_bounds = 3,
+			    .controller = NFS_CGROUP_V2},
+	    links);
 	CHECK_NOT_NULL(skel);
 
 	/* read: ssize_t, bytes on success, errno on failure */
@@ -713,39 +766,21 @@ DEF_TEST(data_path_full_maps)
 {
 	const __u64 bounds[] = {60000000000ULL};
 	struct bpf_link *links[NR_PROBES] = {0};
-	struct nfs_ebpf *skel = nfs_ebpf__open();
 	char fake[64];
 
-	CHECK_NOT_NULL(skel);
-	skel->rodata->bucket_bounds_ns[0] = bounds[0];
-	skel->rodata->nr_buckets = 1;
-	skel->rodata->cgroup_controller = NFS_CGROUP_V2;
 	/* Room for one key per map: a second op or errno is lost. */
-	bpf_map__set_max_entries(skel->maps.op_stats, 1);
-	bpf_map__set_max_entries(skel->maps.op_errors, 1);
-	struct bpf_program *prog;
-	bpf_object__for_each_program(prog, skel->obj)
-	    bpf_program__set_autoload(prog, false);
-	for (size_t i = 0; i < 4; i++)
-		bpf_program__set_autoload(
-		    bpf_object__find_program_by_name(skel->obj, probes[i].prog), true);
-	EXPECT_EQ_INT(0, nfs_ebpf__load(skel));
-	for (size_t i = 0; i < 4; i++) {
-		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = probes[i].func,
-			    .retprobe = probes[i].retprobe);
-		links[i] = bpf_program__attach_uprobe_opts(
-		    bpf_object__find_program_by_name(skel->obj, probes[i].prog),
-		    getpid(), "/proc/self/exe", 0, &opts);
-		CHECK_NOT_NULL(links[i]);
-	}
+	struct nfs_ebpf *skel = load_lookalikes(
+	    &(lookalikes_t){.bounds = bounds, .nr_bounds = 1,
+			    .controller = NFS_CGROUP_V2, .stats_size = 1,
+			    .errors_size = 1},
+	    links);
+	CHECK_NOT_NULL(skel);
 	la_read(fake, fake, ERRPTR(-EIO));
 	la_read(fake, fake, ERRPTR(-EAGAIN)); /* second errno key: no room */
 	la_fsync(fake, 0, 0, 0);              /* second stats key: no room */
 	EXPECT_EQ_UINT64(1, lost_of(skel, NFS_LOST_STATS_MAP_FULL));
 	EXPECT_EQ_UINT64(1, lost_of(skel, NFS_LOST_ERRORS_MAP_FULL));
-	for (size_t i = 0; i < 4; i++)
-		bpf_link__destroy(links[i]);
-	nfs_ebpf__destroy(skel);
+	unload_lookalikes(skel, links);
 	return 0;
 }
 
@@ -771,8 +806,10 @@ DEF_TEST(data_path_above_last_bucket_and_v1)
 			printf("# no cgroup v1 %s hierarchy mounted: the v1 id is "
 			       "not compared, the v1 code path still runs\n",
 			       v1[c].name);
-		struct nfs_ebpf *skel =
-		    load_lookalikes(bounds, 1, v1[c].controller, links);
+		struct nfs_ebpf *skel = load_lookalikes(
+		    &(lookalikes_t){.bounds = bounds, .nr_bounds = 1,
+				    .controller = v1[c].controller},
+		    links);
 		CHECK_NOT_NULL(skel);
 		la_fsync(fake, 0, 0, 0);
 		la_fsync(fake, 0, 0, 0);
@@ -866,7 +903,11 @@ DEF_TEST(full_start_map_counts_each_call_once)
 	__u64 cg = expected_cgroup_v2();
 
 	/* Two calls fit in op_starts, one more in start_refused. */
-	struct nfs_ebpf *skel = load_lookalikes_on(NULL, bounds, 1, NFS_CGROUP_V2, 2, 1, links);
+	struct nfs_ebpf *skel = load_lookalikes(
+	    &(lookalikes_t){.bounds = bounds, .nr_bounds = 1,
+			    .controller = NFS_CGROUP_V2, .starts_size = 2,
+			    .refused_size = 1},
+	    links);
 	CHECK_NOT_NULL(skel);
 	EXPECT_EQ_INT(0, pipe(pipefd));
 	start_writers(th, w, 4, pipefd);
@@ -903,8 +944,6 @@ DEF_TEST(in_flight_kept_and_exited_threads_reaped)
 {
 	const __u64 bounds[] = {60000000000ULL};
 	struct bpf_link *links[NR_PROBES] = {0};
-	char empty[PATH_MAX];
-	tracer_config_t cfg;
 	tracer_t *t = NULL;
 	uint64_t lost[NFS_LOST_MAX];
 	pthread_t th[1], un;
@@ -914,16 +953,15 @@ DEF_TEST(in_flight_kept_and_exited_threads_reaped)
 	struct timespec a, b;
 	__u64 cg = expected_cgroup_v2();
 
-	snprintf(empty, sizeof(empty), "%s/empty", tmpdir);
-	mkdir(empty, 0755);
-	cfg = base_config(empty);
-	mock_reset();
-	EXPECT_EQ_INT(0, tracer_open(&cfg, &t));
-	CHECK_NOT_NULL(t);
+	if (open_tracer(no_modules(), TRACER_ATTACH_AUTO, &t) != 0)
+		return -1;
 	OK1(t->reaper != NULL, "thread-exit reaper attached");
 	OK1(mock_log_count(LOG_WARNING, "sched_process_exit") == 0,
 	    "no warning about the reaper");
-	struct nfs_ebpf *skel = load_lookalikes_on(t, bounds, 1, NFS_CGROUP_V2, 0, 0, links);
+	struct nfs_ebpf *skel = load_lookalikes(
+	    &(lookalikes_t){.t = t, .bounds = bounds, .nr_bounds = 1,
+			    .controller = NFS_CGROUP_V2},
+	    links);
 	CHECK_NOT_NULL(skel);
 	int starts = bpf_map__fd(t->base->maps.op_starts);
 
