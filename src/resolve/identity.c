@@ -50,7 +50,7 @@ struct identity_s {
   runtime_state_t *runtime;
   cdtime_t rescan_interval;
   cdtime_t ttl;
-  cdtime_t now;          /* time of the last tick */
+  cdtime_t now; /* time of the last tick */
   cdtime_t last_rescan;
   bool rescanned_on_demand; /* at most one full walk per tick for unknown ids */
   identity_cached_t *cache[IDENTITY_CACHE_BUCKETS];
@@ -141,8 +141,8 @@ identity_t *identity_create(const identity_config_t *cfg) {
   pthread_cond_init(&id->watcher_polled, &cond_attr);
   pthread_condattr_destroy(&cond_attr);
   id->stop_fd = -1;
-  id->rescan_interval = cfg->rescan_interval ? cfg->rescan_interval
-                                             : IDENTITY_DEFAULT_RESCAN;
+  id->rescan_interval =
+      cfg->rescan_interval ? cfg->rescan_interval : IDENTITY_DEFAULT_RESCAN;
   id->ttl = cfg->tombstone_ttl ? cfg->tombstone_ttl : IDENTITY_DEFAULT_TTL;
   id->now = cdtime();
 
@@ -259,7 +259,8 @@ static size_t identity_bucket(uint64_t cgroup_id) {
          IDENTITY_CACHE_BUCKETS;
 }
 
-static identity_cached_t **identity_cache_slot(identity_t *id, uint64_t cgroup_id) {
+static identity_cached_t **identity_cache_slot(identity_t *id,
+                                               uint64_t cgroup_id) {
   identity_cached_t **pp = &id->cache[identity_bucket(cgroup_id)];
   while (*pp != NULL && (*pp)->cgroup_id != cgroup_id)
     pp = &(*pp)->next;
@@ -302,7 +303,8 @@ static identity_state_t identity_resolve_path(identity_t *id, const char *path,
       return IDENTITY_PROVISIONAL;
     }
     if (!c->is_pod) {
-      identity_set_cgroup(out, path); /* plain container, or bad state (logged) */
+      identity_set_cgroup(out,
+                          path); /* plain container, or bad state (logged) */
       return IDENTITY_FINAL;
     }
     if (info.pod_uid[0] != '\0' && c->pod_uid[0] != '\0' &&
@@ -324,7 +326,8 @@ static identity_state_t identity_resolve_path(identity_t *id, const char *path,
   if (info.pod_uid[0] != '\0') {
     /* In a pod but in no container: conmon, or a process kubelet put in the
      * pod slice. It belongs to the pod's infrastructure. */
-    const runtime_container_t *c = runtime_state_find_pod(id->runtime, info.pod_uid);
+    const runtime_container_t *c =
+        runtime_state_find_pod(id->runtime, info.pod_uid);
     if (c != NULL) {
       identity_set_pod(out, c, RUNTIME_SANDBOX_NAME);
       return IDENTITY_FINAL;
@@ -404,7 +407,8 @@ static void identity_cache_prune(identity_t *id) {
   for (size_t b = 0; b < IDENTITY_CACHE_BUCKETS; b++)
     for (identity_cached_t **pp = &id->cache[b]; *pp;) {
       identity_cached_t *c = *pp;
-      const cgroup_index_entry_t *e = cgroup_index_find(id->cgroups, c->cgroup_id);
+      const cgroup_index_entry_t *e =
+          cgroup_index_find(id->cgroups, c->cgroup_id);
       if (e == NULL || e->serial != c->serial) {
         *pp = c->next;
         free(c);
@@ -477,7 +481,8 @@ static void *identity_watcher_main(void *arg) {
       if (errno == EINTR)
         continue;
       ERROR("nfs_ebpf plugin: pod identity watcher: poll failed: %s; "
-            "relying on periodic rescans", strerror(errno));
+            "relying on periodic rescans",
+            strerror(errno));
       pthread_mutex_lock(&id->lock);
       id->watcher_rescans = false; /* identity_tick rescans again */
       id->watcher_polling = false;
@@ -509,7 +514,8 @@ static void identity_watcher_start(identity_t *id) {
   id->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (id->stop_fd < 0) {
     WARNING("nfs_ebpf plugin: eventfd failed (%s); pod identity is refreshed "
-            "once per read only", strerror(errno));
+            "once per read only",
+            strerror(errno));
     return;
   }
   /* Signals stay with collectd's own threads. */
@@ -522,7 +528,8 @@ static void identity_watcher_start(identity_t *id) {
   if (status != 0) {
     id->watcher_rescans = false;
     WARNING("nfs_ebpf plugin: cannot start the pod identity watcher (%s); "
-            "pod identity is refreshed once per read only", strerror(status));
+            "pod identity is refreshed once per read only",
+            strerror(status));
     close(id->stop_fd);
     id->stop_fd = -1;
     return;

@@ -50,8 +50,10 @@ typedef struct {
 #define IDENTITY_UNRESOLVED_CGROUP "unresolved"
 
 typedef struct {
-  const char *host_root;   /* prefix of cgroup_root and state dirs; NULL or "/": none */
-  const char *cgroup_root; /* NULL: "/sys/fs/cgroup"; v2, hybrid or v1 is detected */
+  const char
+      *host_root; /* prefix of cgroup_root and state dirs; NULL or "/": none */
+  const char
+      *cgroup_root; /* NULL: "/sys/fs/cgroup"; v2, hybrid or v1 is detected */
   const char *const *state_dirs; /* NULL: runtime_state_default_dirs */
   size_t n_state_dirs;
   cdtime_t rescan_interval; /* 0: 60 s */
@@ -67,9 +69,9 @@ typedef struct {
    * of each state dir listing, without the identity lock held */
   void (*scan_hook)(void *ctx);
   void *scan_hook_ctx;
-  bool any_owner;           /* tests only: accept state files not owned by root */
-  bool no_inotify;          /* tests only: no inotify, no watcher thread */
-  bool no_watcher;          /* tests only: inotify read by identity_tick only */
+  bool any_owner;  /* tests only: accept state files not owned by root */
+  bool no_inotify; /* tests only: no inotify, no watcher thread */
+  bool no_watcher; /* tests only: inotify read by identity_tick only */
 } identity_config_t;
 
 #define IDENTITY_DEFAULT_MAX_WATCHES 4096

@@ -6,11 +6,11 @@
  * would (N pods' series over 50 exports of 10 servers, ops cycling through
  * read / write / getattr / lookup, one series in ten with two errnos) with
  * the default 16 latency buckets, then measures the CPU time of
- * dispatch_series over READS reads. plugin_dispatch_values is a stand-in that only folds what it is
- * given into a checksum, on a first read that is not timed, and only counts
- * on the timed ones (the real daemon's cost is not ours to measure): the
- * checksum, printed, tells whether two builds dispatch exactly the same
- * names and values, in the same order.
+ * dispatch_series over READS reads. plugin_dispatch_values is a stand-in that
+ * only folds what it is given into a checksum, on a first read that is not
+ * timed, and only counts on the timed ones (the real daemon's cost is not ours
+ * to measure): the checksum, printed, tells whether two builds dispatch exactly
+ * the same names and values, in the same order.
  *
  * It prints figures, it asserts no timing.
  *
@@ -102,8 +102,8 @@ static series_table_t *fill(size_t n) {
     series_t *s = series_get(t, who, server, export_, ops[i % 4]);
     if (s == NULL)
       return NULL;
-    struct op_stats val = {.count = 1000 + i, .bytes = 4096 * i,
-                           .latency_ns = 1000000 * i};
+    struct op_stats val = {
+        .count = 1000 + i, .bytes = 4096 * i, .latency_ns = 1000000 * i};
     for (size_t b = 0; b < NFS_EBPF_MAX_BUCKETS; b++)
       val.buckets[b] = (i + b) % 7;
     series_add_stats(t, s, &val, false);

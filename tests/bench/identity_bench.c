@@ -63,8 +63,8 @@
 #define TEMPLATE_NAME "\"io.kubernetes.cri.container-name\":\"app\""
 
 static const char *cgroup_files[FILES_PER_CGROUP] = {
-    "cgroup.procs", "cgroup.controllers", "cgroup.events", "cgroup.type",
-    "memory.current", "memory.max", "cpu.stat", "io.stat"};
+    "cgroup.procs",   "cgroup.controllers", "cgroup.events", "cgroup.type",
+    "memory.current", "memory.max",         "cpu.stat",      "io.stat"};
 
 typedef struct {
   uint64_t cgroup_id;
@@ -81,7 +81,7 @@ typedef struct {
   double cold_container_ns, cold_podlevel_ns; /* the cold pass by kind */
   double rescan_ms;
   double wait_max_us, wait_mean_us; /* a lookup during a rescan */
-  double wait_p99_us, wait_p999_us;   /* upper bounds (powers of 2) */
+  double wait_p99_us, wait_p999_us; /* upper bounds (powers of 2) */
   size_t wait_lookups;
   size_t cgroups;
   long heap_create, heap_lookups; /* bytes */
@@ -209,9 +209,8 @@ static void make_uid(uint64_t seed, char uid[37], char dash) {
 static void make_bundle(const char *layout, const char *template,
                         const char *template_id, const char *id,
                         const char *sandbox_id, const char *uid,
-                        const char *uid_, const char *qos_slice,
-                        const char *ns, const char *pod,
-                        const char *container) {
+                        const char *uid_, const char *qos_slice, const char *ns,
+                        const char *pod, const char *container) {
   char path[PATH_MAX], text[256];
   snprintf(path, sizeof(path), "%s/%s", layout, id);
   make_dir(path);
@@ -248,17 +247,19 @@ static size_t build_node(const char *root, size_t n, expect_t *expects) {
   snprintf(path, sizeof(path), "%s/system.slice", cg);
   make_cgroup(path);
   static const char *const services[] = {
-      "kubelet.service", "containerd.service", "collectd.service",
-      "systemd-journald.service", "sshd.service", "chronyd.service"};
+      "kubelet.service",          "containerd.service", "collectd.service",
+      "systemd-journald.service", "sshd.service",       "chronyd.service"};
   for (size_t i = 0; i < STATIC_ARRAY_SIZE(services); i++) {
     snprintf(path, sizeof(path), "%s/system.slice/%s", cg, services[i]);
     expects[ne++] = (expect_t){.cgroup_id = make_cgroup(path)};
   }
   snprintf(path, sizeof(path), "%s/kubepods.slice", cg);
   make_cgroup(path);
-  snprintf(path, sizeof(path), "%s/kubepods.slice/kubepods-burstable.slice", cg);
+  snprintf(path, sizeof(path), "%s/kubepods.slice/kubepods-burstable.slice",
+           cg);
   make_cgroup(path);
-  snprintf(path, sizeof(path), "%s/kubepods.slice/kubepods-besteffort.slice", cg);
+  snprintf(path, sizeof(path), "%s/kubepods.slice/kubepods-besteffort.slice",
+           cg);
   make_cgroup(path);
 
   snprintf(layout, sizeof(layout),
@@ -329,9 +330,9 @@ static double lookup_all(identity_t *id, const expect_t *expects, size_t ne,
       count[e->is_container ? 0 : 1]++;
     }
     if (state == IDENTITY_UNKNOWN || out.in_pod != (e->ns[0] != '\0') ||
-        (out.in_pod && (strcmp(out.ns, e->ns) != 0 ||
-                        strcmp(out.pod, e->pod) != 0 ||
-                        strcmp(out.container, e->container) != 0)))
+        (out.in_pod &&
+         (strcmp(out.ns, e->ns) != 0 || strcmp(out.pod, e->pod) != 0 ||
+          strcmp(out.container, e->container) != 0)))
       (*wrong)++;
   }
   double per = (now_ns() - t0) / (double)ne;
@@ -473,7 +474,8 @@ static bool run(size_t n, result_t *r) {
   pthread_mutex_destroy(&probe.m);
   r->wait_lookups = probe.lookups;
   r->wait_max_us = probe.max_ns / 1e3;
-  r->wait_mean_us = probe.lookups ? probe.sum_ns / (double)probe.lookups / 1e3 : 0;
+  r->wait_mean_us =
+      probe.lookups ? probe.sum_ns / (double)probe.lookups / 1e3 : 0;
   r->wait_p99_us = probe_quantile(&probe, 0.99);
   r->wait_p999_us = probe_quantile(&probe, 0.999);
   /* still right after the rescans */
@@ -502,11 +504,11 @@ int main(int argc, char **argv) {
   }
   mock_log_set_echo(false);
   char path[PATH_MAX];
-  snprintf(path, sizeof(path), "%s/" TEMPLATE_DIR TEMPLATE_SANDBOX_ID "/config.json",
-           argv[1]);
+  snprintf(path, sizeof(path),
+           "%s/" TEMPLATE_DIR TEMPLATE_SANDBOX_ID "/config.json", argv[1]);
   template_sandbox = read_text(path);
-  snprintf(path, sizeof(path), "%s/" TEMPLATE_DIR TEMPLATE_APP_ID "/config.json",
-           argv[1]);
+  snprintf(path, sizeof(path),
+           "%s/" TEMPLATE_DIR TEMPLATE_APP_ID "/config.json", argv[1]);
   template_app = read_text(path);
 
   size_t ns[16] = {1000, 10000};
@@ -525,16 +527,18 @@ int main(int argc, char **argv) {
     good = run(ns[i], &results[i]) && good;
 
   printf("\n# identity resolver, containerd + systemd cgroup driver, "
-         "%s, %d files per cgroup\n", base, FILES_PER_CGROUP);
-  printf("# %10s %8s %12s %12s %12s %10s %12s %10s %10s %10s\n",
-         "containers", "cgroups", "create(ms)", "cold(ns/id)", "cached(ns)",
-         "tick(us)", "rescan(ms)", "heap(KiB)", "+cache", "rss(KiB)");
+         "%s, %d files per cgroup\n",
+         base, FILES_PER_CGROUP);
+  printf("# %10s %8s %12s %12s %12s %10s %12s %10s %10s %10s\n", "containers",
+         "cgroups", "create(ms)", "cold(ns/id)", "cached(ns)", "tick(us)",
+         "rescan(ms)", "heap(KiB)", "+cache", "rss(KiB)");
   for (size_t i = 0; i < nn; i++) {
     const result_t *r = &results[i];
-    printf("# %10zu %8zu %12.1f %12.0f %12.0f %10.1f %12.1f %10ld %10ld %10ld\n",
-           r->n, r->cgroups, r->create_ms, r->cold_ns, r->cached_ns,
-           r->tick_ns / 1e3, r->rescan_ms, r->heap_create / 1024,
-           (r->heap_lookups - r->heap_create) / 1024, r->rss_lookups / 1024);
+    printf(
+        "# %10zu %8zu %12.1f %12.0f %12.0f %10.1f %12.1f %10ld %10ld %10ld\n",
+        r->n, r->cgroups, r->create_ms, r->cold_ns, r->cached_ns,
+        r->tick_ns / 1e3, r->rescan_ms, r->heap_create / 1024,
+        (r->heap_lookups - r->heap_create) / 1024, r->rss_lookups / 1024);
   }
   printf("# a lookup during a rescan (another thread, looking up in a loop; "
          "p99 and p99.9 are upper bounds, powers of 2; the longest includes "
@@ -561,16 +565,15 @@ int main(int argc, char **argv) {
   if (nn >= 2) {
     const result_t *a = &results[0], *b = &results[nn - 1];
     double scale = (double)b->n / (double)a->n;
-    printf("# ratio N=%zu / N=%zu (x%.0f containers, same run): create x%.2f, "
-           "cold lookup x%.2f (container x%.2f, pod-level x%.2f), cached lookup "
-           "x%.2f, rescan x%.2f, heap x%.2f\n",
-           b->n, a->n, scale, b->create_ms / a->create_ms,
-           b->cold_ns / a->cold_ns,
-           b->cold_container_ns / a->cold_container_ns,
-           b->cold_podlevel_ns / a->cold_podlevel_ns,
-           b->cached_ns / a->cached_ns,
-           b->rescan_ms / a->rescan_ms,
-           (double)b->heap_lookups / (double)a->heap_lookups);
+    printf(
+        "# ratio N=%zu / N=%zu (x%.0f containers, same run): create x%.2f, "
+        "cold lookup x%.2f (container x%.2f, pod-level x%.2f), cached lookup "
+        "x%.2f, rescan x%.2f, heap x%.2f\n",
+        b->n, a->n, scale, b->create_ms / a->create_ms, b->cold_ns / a->cold_ns,
+        b->cold_container_ns / a->cold_container_ns,
+        b->cold_podlevel_ns / a->cold_podlevel_ns, b->cached_ns / a->cached_ns,
+        b->rescan_ms / a->rescan_ms,
+        (double)b->heap_lookups / (double)a->heap_lookups);
   }
   return good ? 0 : 1;
 }

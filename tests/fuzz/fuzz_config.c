@@ -38,9 +38,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   return 0;
 }
 
-static bool is_blank(char c) {
-  return c == ' ' || c == '\t' || c == '\r';
-}
+static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
 /* Next token of the line at *p: a quoted string (quoted = true) or a run of
  * non-blank characters. Returns a malloc'd copy or NULL at the line's end. */

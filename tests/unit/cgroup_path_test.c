@@ -12,7 +12,8 @@
 #define ID "7d6a1f3c0b5e4d2a9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d"
 #define UID "25fae09f-3c1d-4b6e-9a7f-0e8d2c4b6a13"
 #define UID_ "25fae09f_3c1d_4b6e_9a7f_0e8d2c4b6a13"
-#define STATIC_UID "6e2b4c8a0f1d3e5b7a9c8d6e4f2a0b1c" /* static pods: 32 hex */
+#define STATIC_UID "6e2b4c8a0f1d3e5b7a9c8d6e4f2a0b1c" /* static pods: 32 hex   \
+                                                       */
 
 typedef struct {
   const char *path;
@@ -31,8 +32,7 @@ static const case_t cases[] = {
     {"/kubepods.slice/kubepods-pod" UID_ ".slice/cri-containerd-" ID ".scope",
      UID, ID},
     /* CRI-O, crun's extra "container" leaf, conmon */
-    {"/kubepods.slice/kubepods-pod" UID_ ".slice/crio-" ID ".scope",
-     UID, ID},
+    {"/kubepods.slice/kubepods-pod" UID_ ".slice/crio-" ID ".scope", UID, ID},
     {"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_
      ".slice/crio-" ID ".scope/container",
      UID, ID},
@@ -51,8 +51,8 @@ static const case_t cases[] = {
     {"/kubepods/pod" UID "/crio-" ID "/container", UID, ID},
     /* static pods (32-hex uid), both drivers */
     {"/kubepods/burstable/pod" STATIC_UID "/" ID, STATIC_UID, ID},
-    {"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" STATIC_UID
-     ".slice/cri-containerd-" ID ".scope",
+    {"/kubepods.slice/kubepods-burstable.slice/"
+     "kubepods-burstable-pod" STATIC_UID ".slice/cri-containerd-" ID ".scope",
      STATIC_UID, ID},
     /* pod level (no container) and nested under a kubelet --cgroup-root */
     {"/kubepods/burstable/pod" UID, UID, ""},
@@ -64,17 +64,18 @@ static const case_t cases[] = {
     {"/system.slice/docker-" ID ".scope", "", ID},
     {"/", "", ""},
     /* near misses: 63 hex, upper case, a pod uid with a bad separator */
-    {"/kubepods/pod" UID "/" "7d6a1f3c0b5e4d2a9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6",
+    {"/kubepods/pod" UID "/"
+     "7d6a1f3c0b5e4d2a9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6",
      UID, ""},
-    {"/kubepods/pod" UID "/7D6A1F3C0B5E4D2A9C8B7A6F5E4D3C2B1A0F9E8D7C6B5A4F3E2D1C0B9A8F7E6D",
+    {"/kubepods/pod" UID
+     "/7D6A1F3C0B5E4D2A9C8B7A6F5E4D3C2B1A0F9E8D7C6B5A4F3E2D1C0B9A8F7E6D",
      UID, ""},
     {"/kubepods.slice/kubepods-pod25fae09f-3c1d-4b6e-9a7f-0e8d2c4b6a13.slice/"
      "cri-containerd-" ID ".scope",
      "", ID},
     /* a uid that fails only at its last character must leave no partial
      * uid behind (tests/fuzz/crashes/cgroup_path-*) */
-    {"/kubepods/pod0b1e7c44-52f3-4e0a-8d6b-3f9a1c2e5d7r",
-     "", ""},
+    {"/kubepods/pod0b1e7c44-52f3-4e0a-8d6b-3f9a1c2e5d7r", "", ""},
     {"/kubepods.slice/kubepods-pod0b1e7c44_52f3_4e0a_8d6b_3f9a1c2e5d7r.slice",
      "", ""},
 };
@@ -130,7 +131,8 @@ DEF_TEST(container_only_below_pod) {
 
 /* Below a container's cgroup the pod names what it creates: copies of
  * another pod's uid and container id there change nothing. */
-#define OTHER_ID "47f2784d14c66d4f2bf01848527fd969bf8bb33131f80651bcbe11de9cd3f30e"
+#define OTHER_ID                                                               \
+  "47f2784d14c66d4f2bf01848527fd969bf8bb33131f80651bcbe11de9cd3f30e"
 #define OTHER_UID "0b1e7c44-52f3-4e0a-8d6b-3f9a1c2e5d70"
 #define OTHER_UID_ "0b1e7c44_52f3_4e0a_8d6b_3f9a1c2e5d70"
 DEF_TEST(delegated_subtree_names) {

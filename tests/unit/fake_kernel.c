@@ -63,8 +63,8 @@ void tracer_close(tracer_t *t) {
 int kstats_read(int map_fd, kstats_snapshot_t *s) {
   /* A failed read, as the real one fails: an error and a partial or
    * stale snapshot the caller must not use. */
-  int status =
-      map_fd == FAKE_STATS_FD ? fake.stats_read_status : fake.errors_read_status;
+  int status = map_fd == FAKE_STATS_FD ? fake.stats_read_status
+                                       : fake.errors_read_status;
   if (status != 0) {
     s->len = 0;
     return status;
@@ -230,8 +230,7 @@ void fake_kill_cgroup(uint64_t id) {
     c->dead = true;
 }
 
-struct op_stats *fake_set_stats(uint64_t cgroup_id, uint32_t dev,
-                                uint32_t op) {
+struct op_stats *fake_set_stats(uint64_t cgroup_id, uint32_t dev, uint32_t op) {
   struct op_key k = {.cgroup_id = cgroup_id, .dev = dev, .op = op};
   for (size_t i = 0; i < fake.n_stats; i++)
     if (memcmp(&fake.stats_keys[i], &k, sizeof(k)) == 0)

@@ -87,8 +87,8 @@ DEF_TEST(colliding_hashes) {
   EXPECT_EQ_INT(4, item_find(&t, 46, 4)->key);
   EXPECT_EQ_PTR(NULL, item_find(&t, 42, 5));
   /* without a callback the hash alone decides: the newest node wins */
-  EXPECT_EQ_INT(3, HASH_ENTRY(hash_table_find(&t, 42, NULL, NULL), item_t,
-                              node)->key);
+  EXPECT_EQ_INT(
+      3, HASH_ENTRY(hash_table_find(&t, 42, NULL, NULL), item_t, node)->key);
   EXPECT_EQ_INT(4, (int)hash_table_count(&t));
   freed = 0;
   hash_table_destroy(&t, item_free);

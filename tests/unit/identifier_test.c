@@ -2,8 +2,8 @@
  * Tests for identifier.c. Besides the documented examples they prove, over many
  * generated names, that identifiers are unique, stable, untouched by the
  * daemon's escape_slashes, and that the decoder built like the Prometheus
- * relabel rules (identifier_decode.c, see identifier.h) gets the original labels
- * back.
+ * relabel rules (identifier_decode.c, see identifier.h) gets the original
+ * labels back.
  */
 #include "collectd_compat.h"
 
@@ -83,27 +83,28 @@ static int cmp_str(const void *a, const void *b) {
 /* ---- tests ---- */
 
 DEF_TEST(documented_examples) {
-  EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), "shop", "web-0", "nginx", NULL));
+  EXPECT_EQ_INT(
+      0, identifier_who(who, sizeof(who), "shop", "web-0", "nginx", NULL));
   EXPECT_EQ_STR("shop_web-0_nginx", who);
   char server[64], export_[64];
-  CHECK_ZERO(identifier_split_source("10.0.0.5:/vol/data", server, sizeof(server),
-                                export_, sizeof(export_)));
+  CHECK_ZERO(identifier_split_source("10.0.0.5:/vol/data", server,
+                                     sizeof(server), export_, sizeof(export_)));
   EXPECT_EQ_STR("10.0.0.5", server);
   EXPECT_EQ_STR("/vol/data", export_);
-  EXPECT_EQ_INT(0, identifier_what(what, sizeof(what), "read", NULL, server,
-                              export_));
+  EXPECT_EQ_INT(
+      0, identifier_what(what, sizeof(what), "read", NULL, server, export_));
   EXPECT_EQ_STR("read@10.0.0.5:|vol|data", what);
   OK(survives_dispatch(who, what));
 
-  EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), NULL, NULL, NULL,
-                             "kubelet.service"));
+  EXPECT_EQ_INT(
+      0, identifier_who(who, sizeof(who), NULL, NULL, NULL, "kubelet.service"));
   EXPECT_EQ_STR("@kubelet.service", who);
   EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), NULL, NULL, NULL, "/"));
   EXPECT_EQ_STR("@|", who);
   /* a lone "/" would become "root" in the daemon; ours never is one */
   OK(survives_dispatch(who, what));
   EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), NULL, NULL, NULL,
-                             "user@1000.service"));
+                                  "user@1000.service"));
   EXPECT_EQ_STR("@user@1000.service", who);
 
   identifier_what(what, sizeof(what), "read", "0.001", "10.0.0.5", "/vol/data");
@@ -117,15 +118,16 @@ DEF_TEST(documented_examples) {
 
 DEF_TEST(split_source) {
   char s[64], e[64];
-  CHECK_ZERO(identifier_split_source("[fd00::1]:/export", s, sizeof(s), e,
-                                sizeof(e)));
+  CHECK_ZERO(
+      identifier_split_source("[fd00::1]:/export", s, sizeof(s), e, sizeof(e)));
   EXPECT_EQ_STR("[fd00::1]", s);
   EXPECT_EQ_STR("/export", e);
-  CHECK_ZERO(identifier_split_source("nfs.example:/a:/b", s, sizeof(s), e,
-                                sizeof(e)));
+  CHECK_ZERO(
+      identifier_split_source("nfs.example:/a:/b", s, sizeof(s), e, sizeof(e)));
   EXPECT_EQ_STR("nfs.example", s);
   EXPECT_EQ_STR("/a:/b", e);
-  CHECK_ZERO(identifier_split_source("nfsserver:vol", s, sizeof(s), e, sizeof(e)));
+  CHECK_ZERO(
+      identifier_split_source("nfsserver:vol", s, sizeof(s), e, sizeof(e)));
   EXPECT_EQ_STR("nfsserver:vol", s);
   EXPECT_EQ_STR("", e);
   CHECK_ZERO(identifier_split_source("srv:/", s, sizeof(s), e, sizeof(e)));
@@ -133,8 +135,8 @@ DEF_TEST(split_source) {
   EXPECT_EQ_STR("/", e);
   /* too small: nothing, never a truncated name */
   char tiny[4];
-  EXPECT_EQ_INT(-1, identifier_split_source("10.0.0.5:/v", tiny, sizeof(tiny), e,
-                                       sizeof(e)));
+  EXPECT_EQ_INT(-1, identifier_split_source("10.0.0.5:/v", tiny, sizeof(tiny),
+                                            e, sizeof(e)));
   EXPECT_EQ_STR("", tiny);
   EXPECT_EQ_STR("", e);
   EXPECT_EQ_INT(-1, identifier_split_source(NULL, s, sizeof(s), e, sizeof(e)));
@@ -147,18 +149,18 @@ DEF_TEST(decodes_tricky_mounts) {
     const char *source, *qualifier;
   } cases[] = {
       {"[fd00::1]:/export", NULL},
-      {"nfsserver:vol", NULL},       /* no ":/": export empty */
-      {"host::/exp", "0.00025"},     /* server ends in ':' */
+      {"nfsserver:vol", NULL},   /* no ":/": export empty */
+      {"host::/exp", "0.00025"}, /* server ends in ':' */
       {"10.1.2.3:/srv/my share", "1e-05"},
       {"fs@corp:/a@b/c-d:e", "ENOENT"},
       {"srv:/", "+Inf"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char s[128], e[128];
-    CHECK_ZERO(identifier_split_source(cases[i].source, s, sizeof(s), e,
-                                  sizeof(e)));
+    CHECK_ZERO(
+        identifier_split_source(cases[i].source, s, sizeof(s), e, sizeof(e)));
     EXPECT_EQ_INT(0, identifier_what(what, sizeof(what), "getattr",
-                                cases[i].qualifier, s, e));
+                                     cases[i].qualifier, s, e));
     memset(&l, 0, sizeof(l));
     CHECK_ZERO(decode_what(what, &l));
     EXPECT_EQ_STR("getattr", l.op);
@@ -175,14 +177,15 @@ DEF_TEST(bad_segments_hashed_and_logged_once) {
   mock_log_set_echo(false);
   /* the log names the first one, escaped, with what it is reported as */
   EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), NULL, NULL, NULL,
-                             "caf\xc3\xa9\\x|y.service"));
+                                  "caf\xc3\xa9\\x|y.service"));
   char line[128];
   snprintf(line, sizeof(line),
            "the cgroup name \"caf\\xc3\\xa9\\x5cx|y.service\" holds "
            "non-printable or reserved characters; it is reported as \"%s\"",
            who + 1);
   EXPECT_EQ_INT(1, mock_log_count(LOG_WARNING, line));
-  EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), "ns", "bad_pod", "c", NULL));
+  EXPECT_EQ_INT(0,
+                identifier_who(who, sizeof(who), "ns", "bad_pod", "c", NULL));
   /* "bad_pod" would split the who wrongly: replaced by its hash */
   char expect[64];
   snprintf(expect, sizeof(expect), "ns_~%012" PRIx64 "_c",
@@ -194,26 +197,29 @@ DEF_TEST(bad_segments_hashed_and_logged_once) {
   EXPECT_EQ_STR("c", l.container);
 
   EXPECT_EQ_INT(0, identifier_what(what, sizeof(what), "read", NULL, "srv",
-                              "/caf\xc3\xa9"));
+                                   "/caf\xc3\xa9"));
   OK(strncmp(what, "read@srv:~", 10) == 0 && strlen(what) == 10 + 12);
   CHECK_ZERO(decode_what(what, &l));
   EXPECT_EQ_STR("srv", l.server);
   OK(l.export_[0] == '~');
   EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), NULL, NULL, NULL, "a|b"));
   OK(who[0] == '@' && who[1] == '~');
-  EXPECT_EQ_INT(0, identifier_what(what, sizeof(what), "read", NULL, "s~x", "/e"));
+  EXPECT_EQ_INT(0,
+                identifier_what(what, sizeof(what), "read", NULL, "s~x", "/e"));
   OK(strncmp(what, "read@~", 6) == 0);
-  EXPECT_EQ_INT(0, identifier_what(what, sizeof(what), "read", NULL, "tab\there",
-                              "/e"));
+  EXPECT_EQ_INT(
+      0, identifier_what(what, sizeof(what), "read", NULL, "tab\there", "/e"));
   OK(strncmp(what, "read@~", 6) == 0);
   /* logged, and only once for all of the above */
   EXPECT_EQ_INT(1, mock_log_count(LOG_WARNING, "reserved characters"));
   OK(survives_dispatch(who, what));
 
   /* our own vocabulary is checked, not hashed */
-  EXPECT_EQ_INT(-1, identifier_what(what, sizeof(what), "re-ad", NULL, "s", "/e"));
+  EXPECT_EQ_INT(-1,
+                identifier_what(what, sizeof(what), "re-ad", NULL, "s", "/e"));
   EXPECT_EQ_STR("", what);
-  EXPECT_EQ_INT(-1, identifier_what(what, sizeof(what), "read", "a@b", "s", "/e"));
+  EXPECT_EQ_INT(-1,
+                identifier_what(what, sizeof(what), "read", "a@b", "s", "/e"));
   EXPECT_EQ_INT(-1, identifier_who(who, sizeof(who), "ns", NULL, "c", NULL));
   EXPECT_EQ_INT(-1, identifier_who(who, sizeof(who), NULL, NULL, NULL, NULL));
   OK(mock_log_count(LOG_ERR, "nfs_ebpf plugin: ") >= 4);
@@ -227,7 +233,8 @@ DEF_TEST(long_names_shortened_with_hash_of_whole_field) {
   char pod[254];
   memset(pod, 'p', 253);
   pod[253] = '\0';
-  EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), "team-a", pod, "app", NULL));
+  EXPECT_EQ_INT(0,
+                identifier_who(who, sizeof(who), "team-a", pod, "app", NULL));
   EXPECT_EQ_INT(IDENTIFIER_MAX_LEN, strlen(who));
   /* the hash is FNV-1a of the whole unshortened field */
   char full[512];
@@ -257,7 +264,7 @@ DEF_TEST(long_names_shortened_with_hash_of_whole_field) {
   for (int i = 0; i < 30; i++)
     strcat(export_, "dir-long/");
   EXPECT_EQ_INT(0, identifier_what(what, sizeof(what), "readdir", "2.5", server,
-                              export_));
+                                   export_));
   EXPECT_EQ_INT(IDENTIFIER_MAX_LEN, strlen(what));
   labels_t l;
   CHECK_ZERO(decode_what(what, &l));
@@ -288,13 +295,14 @@ DEF_TEST(long_names_shortened_with_hash_of_whole_field) {
 
   /* a small buffer limits the length too */
   char small[40];
-  EXPECT_EQ_INT(0, identifier_who(small, sizeof(small), "team-a", pod, "app",
-                             NULL));
+  EXPECT_EQ_INT(
+      0, identifier_who(small, sizeof(small), "team-a", pod, "app", NULL));
   EXPECT_EQ_INT(39, strlen(small));
   OK(strchr(small, '~') != NULL);
   /* too small to hold even the hashes: error, empty */
   char tiny[10];
-  EXPECT_EQ_INT(-1, identifier_who(tiny, sizeof(tiny), "team-a", pod, "app", NULL));
+  EXPECT_EQ_INT(-1,
+                identifier_who(tiny, sizeof(tiny), "team-a", pod, "app", NULL));
   EXPECT_EQ_STR("", tiny);
   mock_log_set_echo(true);
   return 0;
@@ -307,12 +315,14 @@ DEF_TEST(long_names_shortened_with_hash_of_whole_field) {
 DEF_TEST(hash_values_pinned) {
   mock_reset();
   mock_log_set_echo(false);
-  EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), "ns", "bad_pod", "c", NULL));
+  EXPECT_EQ_INT(0,
+                identifier_who(who, sizeof(who), "ns", "bad_pod", "c", NULL));
   EXPECT_EQ_STR("ns_~1a1a976d664f_c", who);
   char pod[254];
   memset(pod, 'p', 253);
   pod[253] = '\0';
-  EXPECT_EQ_INT(0, identifier_who(who, sizeof(who), "team-a", pod, "app", NULL));
+  EXPECT_EQ_INT(0,
+                identifier_who(who, sizeof(who), "team-a", pod, "app", NULL));
   const char *suffix = "~880b8b979348_app";
   OK(strcmp(who + strlen(who) - strlen(suffix), suffix) == 0);
   mock_log_set_echo(true);
@@ -380,8 +390,8 @@ DEF_TEST(what_join_matches_what) {
   server[124] = '\0';
   tail = identifier_what_tail(server, "");
   CHECK_NOT_NULL(tail);
-  EXPECT_EQ_INT(0, identifier_what_join(what, sizeof(what), "r", NULL, tail,
-                                        server, ""));
+  EXPECT_EQ_INT(
+      0, identifier_what_join(what, sizeof(what), "r", NULL, tail, server, ""));
   EXPECT_EQ_INT(IDENTIFIER_MAX_LEN, strlen(what));
   free(tail);
   EXPECT_EQ_PTR(NULL, identifier_what_tail(NULL, "/e"));
@@ -415,7 +425,7 @@ DEF_TEST(unique_stable_escape_proof_and_round_trip) {
     char w[DATA_MAX_NAME_LEN], t[DATA_MAX_NAME_LEN];
     int sw = identifier_who(w, sizeof(w), ns, pod, container, NULL);
     int st = identifier_what(t, sizeof(t), "write", (i % 3) ? "0.005" : NULL,
-                        server, export_);
+                             server, export_);
     if (sw < 0 || st < 0 || strlen(w) > IDENTIFIER_MAX_LEN ||
         strlen(t) > IDENTIFIER_MAX_LEN) {
       printf("not ok %d - encoding failed for #%d\n", ++check_count__, i);
@@ -425,7 +435,7 @@ DEF_TEST(unique_stable_escape_proof_and_round_trip) {
     char w2[DATA_MAX_NAME_LEN], t2[DATA_MAX_NAME_LEN];
     identifier_who(w2, sizeof(w2), ns, pod, container, NULL);
     identifier_what(t2, sizeof(t2), "write", (i % 3) ? "0.005" : NULL, server,
-               export_);
+                    export_);
     unstable += strcmp(w, w2) != 0 || strcmp(t, t2) != 0;
 
     if (i % 50 == 0 && !survives_dispatch(w, t))
@@ -445,9 +455,8 @@ DEF_TEST(unique_stable_escape_proof_and_round_trip) {
         !label_ok(l.server, server) || !label_ok(l.export_, export_))
       round_trip_fail++;
     /* unaltered fields (no '~') round-trip exactly */
-    if (strchr(w, '~') == NULL &&
-        (strcmp(l.ns, ns) || strcmp(l.pod, pod) ||
-         strcmp(l.container, container)))
+    if (strchr(w, '~') == NULL && (strcmp(l.ns, ns) || strcmp(l.pod, pod) ||
+                                   strcmp(l.container, container)))
       round_trip_fail++;
     if (strchr(t, '~') == NULL &&
         (strcmp(l.server, server) || strcmp(l.export_, export_)))

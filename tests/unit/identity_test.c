@@ -20,14 +20,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ID_REAL "7d6a1f3c0b5e4d2a9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d"
-#define ID_SYSTEMD "47f2784d14c66d4f2bf01848527fd969bf8bb33131f80651bcbe11de9cd3f30e"
-#define ID_CRIO "9ff6b5a0270499d4222efc7d85bd36aa57c5ef48415f4c9066b05049c99a0db3"
-#define ID_DOCKER "768f95cebf3110e67397c563330c0e08ba0016203ba603af38d4d988364c5115"
-#define ID_H_CTRL "fe42c496b0962c80ba33fb08bc2d44a918f5098459e7f439463717c6436d989d"
-#define ID_UNKNOWN "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-#define ID_SANDBOX "34bd7fd9396bc11d69c301235d08430a05828040bce4a0885a5c190f92baeda2"
-#define ID_DOCKER_PLAIN "4fd88b678ecadb93030bb98dfb4733c038f1fa2022c789c9a0f2bcf070a0e0d7"
+#define ID_REAL                                                                \
+  "7d6a1f3c0b5e4d2a9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d"
+#define ID_SYSTEMD                                                             \
+  "47f2784d14c66d4f2bf01848527fd969bf8bb33131f80651bcbe11de9cd3f30e"
+#define ID_CRIO                                                                \
+  "9ff6b5a0270499d4222efc7d85bd36aa57c5ef48415f4c9066b05049c99a0db3"
+#define ID_DOCKER                                                              \
+  "768f95cebf3110e67397c563330c0e08ba0016203ba603af38d4d988364c5115"
+#define ID_H_CTRL                                                              \
+  "fe42c496b0962c80ba33fb08bc2d44a918f5098459e7f439463717c6436d989d"
+#define ID_UNKNOWN                                                             \
+  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define ID_SANDBOX                                                             \
+  "34bd7fd9396bc11d69c301235d08430a05828040bce4a0885a5c190f92baeda2"
+#define ID_DOCKER_PLAIN                                                        \
+  "4fd88b678ecadb93030bb98dfb4733c038f1fa2022c789c9a0f2bcf070a0e0d7"
 /* A pod no runtime state names (yet). */
 #define UID_NO_STATE "11111111-2222-4333-8444-555555555555"
 #define UID_NO_STATE_SLICE "11111111_2222_4333_8444_555555555555"
@@ -64,11 +72,11 @@ static const expect_t expects[] = {
     {"/kubepods/besteffort/pod0b1e7c44-52f3-4e0a-8d6b-3f9a1c2e5d70/" ID_H_CTRL,
      NULL, NULL, NULL, ID_H_CTRL, IDENTITY_FINAL},
     /* the cgroup names another pod than the state: never guess */
-    {"/kubepods/burstable/pod" UID_NO_STATE "/" ID_REAL,
-     NULL, NULL, NULL, ID_REAL, IDENTITY_FINAL},
+    {"/kubepods/burstable/pod" UID_NO_STATE "/" ID_REAL, NULL, NULL, NULL,
+     ID_REAL, IDENTITY_FINAL},
     /* a container id no runtime knows (yet): its name, for now */
-    {"/kubepods/burstable/pod" UID_NO_STATE "/" ID_UNKNOWN,
-     NULL, NULL, NULL, ID_UNKNOWN, IDENTITY_PROVISIONAL},
+    {"/kubepods/burstable/pod" UID_NO_STATE "/" ID_UNKNOWN, NULL, NULL, NULL,
+     ID_UNKNOWN, IDENTITY_PROVISIONAL},
     /* Pod-level cgroups: the pod's own, its sandbox's. Their names say
      * nothing of a container, or name one that is no pod's: only the
      * runtime state tells whether the answer is final. */
@@ -372,7 +380,8 @@ DEF_TEST(lookup_during_rescan) {
   for (size_t i = 0; i < h.n; i++)
     pthread_join(h.threads[i], NULL);
   printf("# rescan hook called %d times: %d lookups completed during the "
-         "scan, %d blocked\n", h.calls, h.completed, h.blocked);
+         "scan, %d blocked\n",
+         h.calls, h.completed, h.blocked);
   EXPECT_EQ_INT(0, h.blocked);
   /* the cgroup walk, and the listing of each state dir layout */
   OK(h.completed >= 2);
@@ -419,8 +428,8 @@ static int expect_delegated(identity_t *id, const char *root, const char *rel,
   if (state != IDENTITY_FINAL || !out.in_pod ||
       strcmp(out.pod, "api-7f9c6d5b8-x2x9q") != 0)
     printf("# %s: state %d, in_pod %d, pod \"%s\" container \"%s\" cgroup "
-           "\"%s\"\n", rel, (int)state, out.in_pod, out.pod, out.container,
-           out.cgroup);
+           "\"%s\"\n",
+           rel, (int)state, out.in_pod, out.pod, out.container, out.cgroup);
   if (must_resolve)
     EXPECT_EQ_INT(IDENTITY_FINAL, state);
   if (state != IDENTITY_UNKNOWN) {
@@ -515,7 +524,8 @@ DEF_TEST(delegated_subtree) {
 DEF_TEST(delegated_subtree_real) {
   OK1(geteuid() == 0, "the real cgroup test needs root");
   char root[256], rel[1024];
-  identity_config_t probe = {.state_dirs = (const char *const[]){"/nonexistent"},
+  identity_config_t probe = {.state_dirs =
+                                 (const char *const[]){"/nonexistent"},
                              .n_state_dirs = 1,
                              .no_inotify = true};
   identity_t *id = identity_create(&probe);

@@ -22,9 +22,8 @@
 
 static int make_map(void) {
   LIBBPF_OPTS(bpf_map_create_opts, opts);
-  return bpf_map_create(BPF_MAP_TYPE_HASH, "kstats_test",
-                        sizeof(struct op_key), sizeof(struct op_stats), 4096,
-                        &opts);
+  return bpf_map_create(BPF_MAP_TYPE_HASH, "kstats_test", sizeof(struct op_key),
+                        sizeof(struct op_stats), 4096, &opts);
 }
 
 static int fill(int fd) {
@@ -119,8 +118,8 @@ DEF_TEST(empty_map) {
 typedef struct {
   size_t steps;
   size_t delete_at[2];
-  bool replace;  /* and insert a new key each time: the map never shrinks */
-  size_t limit;  /* stop interfering after this many steps */
+  bool replace; /* and insert a new key each time: the map never shrinks */
+  size_t limit; /* stop interfering after this many steps */
   uint64_t next_id;
 } walk_interference_t;
 

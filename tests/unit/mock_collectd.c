@@ -22,7 +22,8 @@ typedef struct {
 } mock_log_line_t;
 
 static mock_log_line_t log_ring[MOCK_LOG_KEEP];
-static size_t log_total; /* lines logged since reset; ring index = total % KEEP */
+static size_t
+    log_total; /* lines logged since reset; ring index = total % KEEP */
 static bool log_echo = true;
 
 typedef struct {
@@ -601,8 +602,7 @@ void mock_config_add_boolean(oconfig_item_t *ci, bool value) {
   v->value.boolean = value ? 1 : 0;
 }
 
-oconfig_item_t *mock_config_add_child(oconfig_item_t *parent,
-                                      const char *key) {
+oconfig_item_t *mock_config_add_child(oconfig_item_t *parent, const char *key) {
   oconfig_item_t *grown = realloc(
       parent->children, (parent->children_num + 1) * sizeof(*parent->children));
   if (grown == NULL)

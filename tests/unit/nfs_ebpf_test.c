@@ -13,8 +13,9 @@
 #include "mock_collectd.h"
 #include "testing.h"
 
-#define DEV_DATA 53u                   /* 0:53 in the mountinfo below */
-#define WHAT_READ "read@10.0.0.5:|vol|data" /* after collectd's escaping too */
+#define DEV_DATA 53u                        /* 0:53 in the mountinfo below */
+#define WHAT_READ "read@10.0.0.5:|vol|data" /* after collectd's escaping too   \
+                                             */
 
 static char mountinfo_path[] = "/tmp/nfs_ebpf_test_mountinfo_XXXXXX";
 
@@ -76,8 +77,7 @@ static const value_list_t *find(const char *who, const char *type,
   return mock_dispatch_find(who, type, what);
 }
 
-static derive_t derive_of(const char *who, const char *type,
-                          const char *what) {
+static derive_t derive_of(const char *who, const char *type, const char *what) {
   const value_list_t *vl = find(who, type, what);
   return vl != NULL ? vl->values[0].derive : -1;
 }
@@ -126,7 +126,7 @@ DEF_TEST(config_rejects_bad_values) {
 
 DEF_TEST(config_reaches_the_kernel_side) {
   reset_plugin();
-  const char *kv[] = {"AttachMode", "kprobe", "Bucket", "0.001",
+  const char *kv[] = {"AttachMode", "kprobe", "Bucket",     "0.001",
                       "Bucket",     "0.01",   "MaxEntries", "4096"};
   EXPECT_EQ_INT(0, configure(kv, 8));
   EXPECT_EQ_INT(0, nfs_ebpf_init());
@@ -202,7 +202,7 @@ DEF_TEST(init_fails_cleanly_without_the_tracer) {
   fake.tracer_open_status = -EPERM;
   EXPECT_EQ_INT(-1, nfs_ebpf_init());
   EXPECT_EQ_INT(1, fake.tracer_opened);
-  EXPECT_EQ_INT(fds, count_fds());    /* the mountinfo poll fd is closed */
+  EXPECT_EQ_INT(fds, count_fds());   /* the mountinfo poll fd is closed */
   EXPECT_EQ_INT(0, fake.identities); /* its watcher thread is stopped */
   OK(mounts == NULL && identity == NULL && series == NULL && tracer == NULL);
   /* shutdown after a failed init is harmless */
@@ -230,12 +230,12 @@ DEF_TEST(pod_read_becomes_contract_values) {
   const char *who = "shop_web-0_nginx";
   EXPECT_EQ_INT(12288, derive_of(who, "total_bytes", WHAT_READ));
   EXPECT_EQ_INT(3, derive_of(who, "operations", WHAT_READ));
-  EXPECT_EQ_INT(1, derive_of(who, "total_operations",
-                             "read-0.001@10.0.0.5:|vol|data"));
-  EXPECT_EQ_INT(2, derive_of(who, "total_operations",
-                             "read-0.01@10.0.0.5:|vol|data"));
-  EXPECT_EQ_INT(3, derive_of(who, "total_operations",
-                             "read-+Inf@10.0.0.5:|vol|data"));
+  EXPECT_EQ_INT(
+      1, derive_of(who, "total_operations", "read-0.001@10.0.0.5:|vol|data"));
+  EXPECT_EQ_INT(
+      2, derive_of(who, "total_operations", "read-0.01@10.0.0.5:|vol|data"));
+  EXPECT_EQ_INT(
+      3, derive_of(who, "total_operations", "read-+Inf@10.0.0.5:|vol|data"));
   EXPECT_EQ_INT(1, derive_of(who, "errors", "read-EIO@10.0.0.5:|vol|data"));
   const value_list_t *sum = find(who, "duration", WHAT_READ);
   OK(sum != NULL);
@@ -330,8 +330,8 @@ DEF_TEST(retirement_waits_for_quiet_and_keeps_late_increments) {
   EXPECT_EQ_INT(1, fake.deleted_stats);
   EXPECT_EQ_INT(0, read_once());
   EXPECT_EQ_INT(8, derive_of(who, "operations", WHAT_READ));
-  EXPECT_EQ_INT(8, derive_of(who, "total_operations",
-                             "read-+Inf@10.0.0.5:|vol|data"));
+  EXPECT_EQ_INT(
+      8, derive_of(who, "total_operations", "read-+Inf@10.0.0.5:|vol|data"));
   return 0;
 }
 
@@ -351,8 +351,8 @@ DEF_TEST(retirement_without_lookup_and_delete) {
   EXPECT_EQ_INT(1, fake.deleted_stats);
   EXPECT_EQ_INT(1, fake.deleted_errs);
   EXPECT_EQ_INT(5, derive_of("shop_job-1_run", "operations", WHAT_READ));
-  EXPECT_EQ_INT(1, derive_of("shop_job-1_run", "errors",
-                             "read-EIO@10.0.0.5:|vol|data"));
+  EXPECT_EQ_INT(
+      1, derive_of("shop_job-1_run", "errors", "read-EIO@10.0.0.5:|vol|data"));
   return 0;
 }
 
@@ -425,8 +425,8 @@ DEF_TEST(reused_device_number_moves_to_the_new_mount) {
   EXPECT_EQ_INT(1, derive_of(who, "errors", "read-EIO@10.0.0.5:|vol|data"));
   EXPECT_EQ_INT(3, derive_of(who, "operations", new_what));
   EXPECT_EQ_INT(300, derive_of(who, "total_bytes", new_what));
-  EXPECT_EQ_INT(3, derive_of(who, "total_operations",
-                             "read-+Inf@10.0.0.9:|other"));
+  EXPECT_EQ_INT(
+      3, derive_of(who, "total_operations", "read-+Inf@10.0.0.9:|other"));
   EXPECT_EQ_INT(2, derive_of(who, "errors", "read-EIO@10.0.0.9:|other"));
 
   /* The source changes without a read in between (umount and mount
@@ -512,8 +512,8 @@ DEF_TEST(unresolved_keys_wait_then_say_so) {
     OK(find("@unresolved", "operations", NULL) == NULL);
   }
   EXPECT_EQ_INT(0, read_once());
-  EXPECT_EQ_INT(1, derive_of("shop_web-1_nginx", "operations",
-                             "read@unknown-dev-0-99:"));
+  EXPECT_EQ_INT(
+      1, derive_of("shop_web-1_nginx", "operations", "read@unknown-dev-0-99:"));
   EXPECT_EQ_INT(2, derive_of("@unresolved", "operations", WHAT_READ));
   return 0;
 }
@@ -560,7 +560,7 @@ DEF_TEST(pod_level_cgroups_wait_for_identity_not_for_their_names) {
   fake_add_cgroup(900, pod_slice);
   fake_set_provisional(900); /* its pod's state comes later */
   fake_add_cgroup(901, conmon);
-  fake_set_provisional(901); /* its pod's state never comes */
+  fake_set_provisional(901);    /* its pod's state never comes */
   fake_add_cgroup(902, docker); /* final */
   fake_set_stats(900, DEV_DATA, NFS_OP_READ)->count = 1;
   fake_set_stats(901, DEV_DATA, NFS_OP_READ)->count = 2;
@@ -625,7 +625,8 @@ DEF_TEST(long_and_odd_names_are_reported) {
     status = identifier_who(who, sizeof(who), NULL, NULL, NULL, odd[i]);
     EXPECT_EQ_INT(2 + (derive_t)i, derive_of(who, "operations", WHAT_READ));
     EXPECT_EQ_INT(0, status);
-    OK(who[0] == '@' && who[1] == '~' && strlen(who) == 1 + IDENTIFIER_HASH_LEN);
+    OK(who[0] == '@' && who[1] == '~' &&
+       strlen(who) == 1 + IDENTIFIER_HASH_LEN);
   }
   return 0;
 }

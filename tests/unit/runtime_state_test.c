@@ -1,8 +1,8 @@
 /*
  * runtime_state: each runtime's real file shapes (tests/fixtures/runtime,
  * see its README), hostile state files, freshness (inotify, rescan,
- * tombstones), and the container table's bound on its own. Run from the repository root or set NFS_EBPF_FIXTURES to
- * the tests/fixtures directory.
+ * tombstones), and the container table's bound on its own. Run from the
+ * repository root or set NFS_EBPF_FIXTURES to the tests/fixtures directory.
  */
 #include "collectd_compat.h"
 
@@ -18,23 +18,39 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ID_REAL "7d6a1f3c0b5e4d2a9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d"
-#define ID_SANDBOX "34bd7fd9396bc11d69c301235d08430a05828040bce4a0885a5c190f92baeda2"
-#define ID_SYSTEMD "47f2784d14c66d4f2bf01848527fd969bf8bb33131f80651bcbe11de9cd3f30e"
+#define ID_REAL                                                                \
+  "7d6a1f3c0b5e4d2a9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d"
+#define ID_SANDBOX                                                             \
+  "34bd7fd9396bc11d69c301235d08430a05828040bce4a0885a5c190f92baeda2"
+#define ID_SYSTEMD                                                             \
+  "47f2784d14c66d4f2bf01848527fd969bf8bb33131f80651bcbe11de9cd3f30e"
 #define ID_V1 "454662977fa5dfc48466e1ba95e1e68484943cf6de2049706b4fd488364a1f0f"
-#define ID_CRIO "9ff6b5a0270499d4222efc7d85bd36aa57c5ef48415f4c9066b05049c99a0db3"
-#define ID_CRIO_SB "e31ef139c8c034f8336a08cd317798a210629c046902f2b7cf7891f4a683fc82"
-#define ID_DOCKER "768f95cebf3110e67397c563330c0e08ba0016203ba603af38d4d988364c5115"
-#define ID_DOCKER_PLAIN "4fd88b678ecadb93030bb98dfb4733c038f1fa2022c789c9a0f2bcf070a0e0d7"
-#define ID_H_LINKED_BUNDLE "fd3daf757691ecd9b914905ede184ac50f76ee2a7c0a95f564fabc27d87842b0"
-#define ID_H_CTRL "fe42c496b0962c80ba33fb08bc2d44a918f5098459e7f439463717c6436d989d"
-#define ID_H_DEEP "51f1ad038e12fe427704e644b4bd44c2ef217668e08f53422804aa736393fb16"
-#define ID_H_DUP "14fa89bca1a7ba7aca43d37959d8a57297f6208395dc98a49f4a71a2cf90e47e"
-#define ID_H_BADNAME "bdf0df3a870d6ce1762ea7e5754945871302f094df7ec9932cb87dc5cd406cd5"
-#define ID_H_UTF8 "d33f8521418e298fbd92a2adf9af77f25cb94d88c95834decb7d46bacd2ccb22"
-#define ID_H_LONG "a61684a925853ef0569f2a39608a9ca3cca47524965534bb7435a604bae84747"
-#define ID_H_SYMLINK "7d3a7420804002141bd8d1c4e03803fe10108f3f7a5479c7ae3130d907d8fabd"
-#define ID_H_TRUNC "2e7ff090096c39130d4bcbf71d284a4f5b097231c3f734081cf9fcf37a3e8481"
+#define ID_CRIO                                                                \
+  "9ff6b5a0270499d4222efc7d85bd36aa57c5ef48415f4c9066b05049c99a0db3"
+#define ID_CRIO_SB                                                             \
+  "e31ef139c8c034f8336a08cd317798a210629c046902f2b7cf7891f4a683fc82"
+#define ID_DOCKER                                                              \
+  "768f95cebf3110e67397c563330c0e08ba0016203ba603af38d4d988364c5115"
+#define ID_DOCKER_PLAIN                                                        \
+  "4fd88b678ecadb93030bb98dfb4733c038f1fa2022c789c9a0f2bcf070a0e0d7"
+#define ID_H_LINKED_BUNDLE                                                     \
+  "fd3daf757691ecd9b914905ede184ac50f76ee2a7c0a95f564fabc27d87842b0"
+#define ID_H_CTRL                                                              \
+  "fe42c496b0962c80ba33fb08bc2d44a918f5098459e7f439463717c6436d989d"
+#define ID_H_DEEP                                                              \
+  "51f1ad038e12fe427704e644b4bd44c2ef217668e08f53422804aa736393fb16"
+#define ID_H_DUP                                                               \
+  "14fa89bca1a7ba7aca43d37959d8a57297f6208395dc98a49f4a71a2cf90e47e"
+#define ID_H_BADNAME                                                           \
+  "bdf0df3a870d6ce1762ea7e5754945871302f094df7ec9932cb87dc5cd406cd5"
+#define ID_H_UTF8                                                              \
+  "d33f8521418e298fbd92a2adf9af77f25cb94d88c95834decb7d46bacd2ccb22"
+#define ID_H_LONG                                                              \
+  "a61684a925853ef0569f2a39608a9ca3cca47524965534bb7435a604bae84747"
+#define ID_H_SYMLINK                                                           \
+  "7d3a7420804002141bd8d1c4e03803fe10108f3f7a5479c7ae3130d907d8fabd"
+#define ID_H_TRUNC                                                             \
+  "2e7ff090096c39130d4bcbf71d284a4f5b097231c3f734081cf9fcf37a3e8481"
 
 static char fixtures[1024];
 
@@ -61,7 +77,8 @@ static runtime_state_t *state_for(const char *const *dirs, size_t n) {
 
 static int expect_pod(runtime_state_t *rs, const char *id, const char *ns,
                       const char *pod, const char *container, bool sandbox) {
-  const runtime_container_t *c = runtime_state_find(rs, id, TIME_T_TO_CDTIME_T(1000));
+  const runtime_container_t *c =
+      runtime_state_find(rs, id, TIME_T_TO_CDTIME_T(1000));
   OK1(c != NULL, id);
   OK1(c->is_pod, "is a pod container");
   EXPECT_EQ_STR(ns, c->ns);
@@ -80,8 +97,9 @@ DEF_TEST(containerd) {
     return -1;
   const runtime_container_t *c = runtime_state_find(rs, ID_REAL, 0);
   EXPECT_EQ_STR("25fae09f-3c1d-4b6e-9a7f-0e8d2c4b6a13", c->pod_uid);
-  EXPECT_EQ_STR("/kubepods/besteffort/pod25fae09f-3c1d-4b6e-9a7f-0e8d2c4b6a13/" ID_REAL,
-                c->cgroups_path);
+  EXPECT_EQ_STR(
+      "/kubepods/besteffort/pod25fae09f-3c1d-4b6e-9a7f-0e8d2c4b6a13/" ID_REAL,
+      c->cgroups_path);
   if (expect_pod(rs, ID_SANDBOX, "shop", "api-7f9c6d5b8-x2x9q", "POD", true) ||
       expect_pod(rs, ID_SYSTEMD, "shop", "api-7f9c6d5b8-x2x9q", "app", false))
     return -1;
@@ -92,7 +110,8 @@ DEF_TEST(containerd) {
   /* a pod's sandbox is preferred for pod-level lookups */
   c = runtime_state_find_pod(rs, "0b1e7c44-52f3-4e0a-8d6b-3f9a1c2e5d70");
   OK(c != NULL && c->sandbox);
-  OK(runtime_state_find_pod(rs, "00000000-0000-4000-8000-000000000000") == NULL);
+  OK(runtime_state_find_pod(rs, "00000000-0000-4000-8000-000000000000") ==
+     NULL);
   runtime_state_destroy(rs);
   return 0;
 }
@@ -106,7 +125,8 @@ DEF_TEST(crio_and_docker) {
       expect_pod(rs, ID_DOCKER, "web", "cache-5d8f7b9c4-qwert", "redis", false))
     return -1;
   EXPECT_EQ_INT(RUNTIME_KIND_CRIO, runtime_state_find(rs, ID_CRIO, 0)->kind);
-  EXPECT_EQ_INT(RUNTIME_KIND_DOCKER, runtime_state_find(rs, ID_DOCKER, 0)->kind);
+  EXPECT_EQ_INT(RUNTIME_KIND_DOCKER,
+                runtime_state_find(rs, ID_DOCKER, 0)->kind);
   /* a Docker container that is not Kubernetes': known, but no pod */
   const runtime_container_t *c = runtime_state_find(rs, ID_DOCKER_PLAIN, 0);
   OK(c != NULL && !c->is_pod);
@@ -119,8 +139,10 @@ DEF_TEST(crio_and_docker) {
 /* Bundles written by a real containerd 1.6.20 through its CRI plugin
  * (tests/tools/cri-capture, capture.json beside them): a sandbox and a
  * container of pod nfs-team/capture-pod, cgroupfs driver. */
-#define ID_CRI_SANDBOX "d475dd1259e7da26e0b8087098d3df66f8c477d11b170604cb13a7c78fa582fe"
-#define ID_CRI_CONTAINER "3c860e53842f7e12efa160b605a2f35bc68ac26c4fe4cb3a212d1f406a20b949"
+#define ID_CRI_SANDBOX                                                         \
+  "d475dd1259e7da26e0b8087098d3df66f8c477d11b170604cb13a7c78fa582fe"
+#define ID_CRI_CONTAINER                                                       \
+  "3c860e53842f7e12efa160b605a2f35bc68ac26c4fe4cb3a212d1f406a20b949"
 #define CRI_POD_UID "0b4bd0f7-5f0e-4c4c-9a1c-6a4c1d2e3f40"
 
 DEF_TEST(containerd_cri_capture) {
@@ -154,7 +176,8 @@ DEF_TEST(hostile_fixtures) {
                                     ID_H_TRUNC};
   for (size_t i = 0; i < STATIC_ARRAY_SIZE(bad); i++) {
     const runtime_container_t *c = runtime_state_find(rs, bad[i], 0);
-    OK1(c != NULL && !c->is_pod && c->ns[0] == '\0' && c->pod[0] == '\0', bad[i]);
+    OK1(c != NULL && !c->is_pod && c->ns[0] == '\0' && c->pod[0] == '\0',
+        bad[i]);
     OK1(mock_log_count(LOG_WARNING, bad[i]) == 1, "logged once");
   }
   /* remembered as a container without identity, so it is not retried */
@@ -200,7 +223,8 @@ static void make_bundle(const char *root, const char *id, const char *pod) {
   mkdir(path, 0711);
   snprintf(path, sizeof(path), "%s/io.containerd.runtime.v2.task/k8s.io", root);
   mkdir(path, 0711);
-  snprintf(path, sizeof(path), "%s/io.containerd.runtime.v2.task/k8s.io/%s", root, id);
+  snprintf(path, sizeof(path), "%s/io.containerd.runtime.v2.task/k8s.io/%s",
+           root, id);
   mkdir(path, 0700);
   snprintf(json, sizeof(json), good_json, pod);
   snprintf(path, sizeof(path),
@@ -210,7 +234,8 @@ static void make_bundle(const char *root, const char *id, const char *pod) {
 
 static int bundle_dir(const char *root, const char *id) {
   char path[PATH_MAX];
-  snprintf(path, sizeof(path), "%s/io.containerd.runtime.v2.task/k8s.io/%s", root, id);
+  snprintf(path, sizeof(path), "%s/io.containerd.runtime.v2.task/k8s.io/%s",
+           root, id);
   return open(path, O_RDONLY | O_DIRECTORY);
 }
 
@@ -230,8 +255,9 @@ DEF_TEST(file_checks) {
   OK(dfd >= 0);
   runtime_container_t c;
   safe_file_policy_t policy = {0};
-  EXPECT_EQ_INT(0, runtime_json_parse_file(dfd, "config.json", RUNTIME_KIND_CONTAINERD,
-                                           &policy, "t", &c));
+  EXPECT_EQ_INT(0, runtime_json_parse_file(dfd, "config.json",
+                                           RUNTIME_KIND_CONTAINERD, &policy,
+                                           "t", &c));
   OK(c.is_pod);
 
   /* oversize: a sparse file just over the 16 MiB default is refused from
@@ -239,22 +265,26 @@ DEF_TEST(file_checks) {
   int fd = openat(dfd, "big.json", O_CREAT | O_WRONLY | O_TRUNC, 0644);
   OK(fd >= 0 && ftruncate(fd, SAFE_FILE_DEFAULT_MAX_SIZE + 1) == 0);
   close(fd);
-  EXPECT_EQ_INT(-EFBIG, runtime_json_parse_file(dfd, "big.json", RUNTIME_KIND_CONTAINERD,
+  EXPECT_EQ_INT(-EFBIG, runtime_json_parse_file(dfd, "big.json",
+                                                RUNTIME_KIND_CONTAINERD,
                                                 &policy, "t-big", &c));
   OK(!c.is_pod);
   /* a configured smaller cap applies to an otherwise valid file */
   safe_file_policy_t small = {.max_size = 64};
-  EXPECT_EQ_INT(-EFBIG, runtime_json_parse_file(dfd, "config.json", RUNTIME_KIND_CONTAINERD,
-                                                &small, "t-small", &c));
+  EXPECT_EQ_INT(-EFBIG, runtime_json_parse_file(dfd, "config.json",
+                                                RUNTIME_KIND_CONTAINERD, &small,
+                                                "t-small", &c));
 
   /* a FIFO in place of the file: refused, does not block */
   OK(mkfifo(ID_REAL "-fifo", 0600) == 0 || errno == EEXIST);
   char fifo[PATH_MAX];
-  snprintf(fifo, sizeof(fifo), "%s/io.containerd.runtime.v2.task/k8s.io/%s/fifo.json",
-           root, ID_REAL);
+  snprintf(fifo, sizeof(fifo),
+           "%s/io.containerd.runtime.v2.task/k8s.io/%s/fifo.json", root,
+           ID_REAL);
   unlink(ID_REAL "-fifo");
   OK(mkfifo(fifo, 0600) == 0);
-  EXPECT_EQ_INT(-EINVAL, runtime_json_parse_file(dfd, "fifo.json", RUNTIME_KIND_CONTAINERD,
+  EXPECT_EQ_INT(-EINVAL, runtime_json_parse_file(dfd, "fifo.json",
+                                                 RUNTIME_KIND_CONTAINERD,
                                                  &policy, "t-fifo", &c));
   /* not owned by root (nor by us) */
   if (geteuid() == 0) {
@@ -268,8 +298,9 @@ DEF_TEST(file_checks) {
     printf("ok %d - # SKIP owner check needs root\n", ++check_count__);
   }
   /* a path component in the name is refused */
-  EXPECT_EQ_INT(-EINVAL, runtime_json_parse_file(dfd, "../x", RUNTIME_KIND_CONTAINERD,
-                                                 &policy, "t-dots", &c));
+  EXPECT_EQ_INT(-EINVAL,
+                runtime_json_parse_file(dfd, "../x", RUNTIME_KIND_CONTAINERD,
+                                        &policy, "t-dots", &c));
   close(dfd);
   return 0;
 }
@@ -285,8 +316,9 @@ DEF_TEST(long_pod_name) {
   OK(dfd >= 0);
   runtime_container_t c;
   safe_file_policy_t policy = {0};
-  EXPECT_EQ_INT(0, runtime_json_parse_file(dfd, "config.json", RUNTIME_KIND_CONTAINERD,
-                                           &policy, "t-long", &c));
+  EXPECT_EQ_INT(0, runtime_json_parse_file(dfd, "config.json",
+                                           RUNTIME_KIND_CONTAINERD, &policy,
+                                           "t-long", &c));
   close(dfd);
   OK(c.is_pod);
   EXPECT_EQ_STR(pod, c.pod);
@@ -309,10 +341,12 @@ DEF_TEST(directory_replaced) {
   const runtime_container_t *c = runtime_state_find(rs, ID_SANDBOX, 0);
   OK(c != NULL && strcmp(c->pod, "before") == 0);
 
-  snprintf(bundle, sizeof(bundle), "%s/io.containerd.runtime.v2.task/k8s.io/%s", root,
-           ID_SANDBOX);
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s' && ln -s '%s/io.containerd.runtime.v2.task/k8s.io/%s' '%s'",
-           bundle, other, ID_SANDBOX, bundle);
+  snprintf(bundle, sizeof(bundle), "%s/io.containerd.runtime.v2.task/k8s.io/%s",
+           root, ID_SANDBOX);
+  snprintf(
+      cmd, sizeof(cmd),
+      "rm -rf '%s' && ln -s '%s/io.containerd.runtime.v2.task/k8s.io/%s' '%s'",
+      bundle, other, ID_SANDBOX, bundle);
   OK(system(cmd) == 0);
   runtime_state_rescan(rs, TIME_T_TO_CDTIME_T(2000));
   c = runtime_state_find(rs, ID_SANDBOX, 0);
@@ -344,8 +378,8 @@ DEF_TEST(inotify_and_tombstones) {
   const runtime_container_t *c = runtime_state_find(rs, ID_CRIO, 0);
   OK(c != NULL && c->alive && strcmp(c->pod, "second") == 0);
 
-  snprintf(path, sizeof(path), "rm -rf '%s/io.containerd.runtime.v2.task/k8s.io/%s'",
-           root, ID_V1);
+  snprintf(path, sizeof(path),
+           "rm -rf '%s/io.containerd.runtime.v2.task/k8s.io/%s'", root, ID_V1);
   OK(system(path) == 0);
   OK(runtime_state_poll(rs, TIME_T_TO_CDTIME_T(1020)) >= 1);
   c = runtime_state_find(rs, ID_V1, 0);
@@ -362,8 +396,8 @@ DEF_TEST(inotify_and_tombstones) {
 DEF_TEST(host_root_defaults) {
   char host[PATH_MAX], path[PATH_MAX];
   snprintf(host, sizeof(host), "%s/host", tmp_root);
-  snprintf(path, sizeof(path), "mkdir -p '%s/run/k3s/containerd' '%s/var/lib/docker'",
-           host, host);
+  snprintf(path, sizeof(path),
+           "mkdir -p '%s/run/k3s/containerd' '%s/var/lib/docker'", host, host);
   OK(system(path) == 0);
   snprintf(path, sizeof(path), "%s/run/k3s/containerd", host);
   make_bundle(path, ID_DOCKER_PLAIN, "k3s-pod");
@@ -482,7 +516,8 @@ DEF_TEST(container_table_bounds) {
   /* full of live containers: refused, said once */
   size_t warnings = mock_log_count(LOG_WARNING, "more than 3 containers");
   OK(table_add(t, 'e', true) == NULL);
-  EXPECT_EQ_INT(warnings + 1, mock_log_count(LOG_WARNING, "more than 3 containers"));
+  EXPECT_EQ_INT(warnings + 1,
+                mock_log_count(LOG_WARNING, "more than 3 containers"));
 
   /* scan 2 of layout 1 did not see `old`: a tombstone since then */
   container_table_end_unseen(t, 1, 2, TIME_T_TO_CDTIME_T(100));
@@ -522,7 +557,8 @@ DEF_TEST(container_table_find_pod) {
   sstrncpy(sb->c.pod_uid, uid, sizeof(sb->c.pod_uid));
   sb->c.is_pod = sb->c.sandbox = true;
   OK(container_table_find_pod(t, uid) == &sb->c);
-  OK(container_table_find_pod(t, "0b1e7c44-52f3-4e0a-8d6b-3f9a1c2e5d70") == NULL);
+  OK(container_table_find_pod(t, "0b1e7c44-52f3-4e0a-8d6b-3f9a1c2e5d70") ==
+     NULL);
   container_table_clear(t);
   free(t);
   return 0;

@@ -69,14 +69,13 @@ static const char *listval1 =
     "100.000 n1/nfs_ebpf/derive-missed_return\n"
     "100.000 n1/nfs_ebpf-expired_pod_c/operations-read" M1 "\n";
 
-static const char *listval2 =
-    "6 Values found\n"
-    "110.000 " W "operations-read" M1 "\n"
-    "110.000 " W "operations-write" M2 "\n"
-    "110.000 " W "duration-read" M1 "\n"
-    "100.000 " W "duration-write" M2 "\n"
-    "110.000 " S "operations-write" M1 "\n"
-    "110.000 " B "total_bytes-write" M1 "\n";
+static const char *listval2 = "6 Values found\n"
+                              "110.000 " W "operations-read" M1 "\n"
+                              "110.000 " W "operations-write" M2 "\n"
+                              "110.000 " W "duration-read" M1 "\n"
+                              "100.000 " W "duration-write" M2 "\n"
+                              "110.000 " S "operations-write" M1 "\n"
+                              "110.000 " B "total_bytes-write" M1 "\n";
 
 static const getval_t getval1[] = {
     {"n1/cpu-0/cpu-idle", "1 Value found\nvalue=9.900000e+01\n"},
@@ -140,8 +139,8 @@ DEF_TEST(unixsock_answers) {
                                   plugin, pi, type, ti));
   EXPECT_EQ_STR("", pi);
   EXPECT_EQ_STR("missed_return", ti);
-  EXPECT_EQ_INT(-1, top_split_identifier("n/nfs_ebpf", host, plugin, pi,
-                                         type, ti));
+  EXPECT_EQ_INT(-1,
+                top_split_identifier("n/nfs_ebpf", host, plugin, pi, type, ti));
 
   OK(top_listval_wanted("n/nfs_ebpf-x_y_z/operations-read@s:|e"));
   OK(top_listval_wanted("n/nfs_ebpf/derive-missed_return"));
@@ -287,8 +286,8 @@ DEF_TEST(rates_of_counters) {
   OK(c.values[0].has_rate);
   EXPECT_EQ_DOUBLE(15, c.values[0].rate);
   /* not ours */
-  EXPECT_EQ_INT(1, top_sample_add(&c, "n", "cpu", "0", "cpu", "idle", 1, 1,
-                                  false));
+  EXPECT_EQ_INT(
+      1, top_sample_add(&c, "n", "cpu", "0", "cpu", "idle", 1, 1, false));
   EXPECT_EQ_INT(1, top_sample_add(&c, "n", "nfs_ebpf", "@x", "rpc_calls",
                                   "READ@s:", 1, 1, false));
   EXPECT_EQ_INT(1, top_sample_add(&c, "n", "nfs_ebpf", "", "operations",
@@ -407,12 +406,12 @@ DEF_TEST(write_prometheus_rates_and_bad_lines) {
                        "type=\"read-EIO@s:|e\",instance=\"n\"} 1 5\n",
                        0, &c));
   EXPECT_EQ_STR("@a\"b", c.values[0].who);
-  EXPECT_EQ_INT(-1, top_parse_prometheus(
-                        "collectd_nfs_ebpf_errors_total{nfs_ebpf=\"@a} 1\n", 0,
-                        &c));
-  EXPECT_EQ_INT(-1, top_parse_prometheus(
-                        "collectd_nfs_ebpf_errors_total{nfs_ebpf=\"@a\"} x\n",
-                        0, &c));
+  EXPECT_EQ_INT(
+      -1, top_parse_prometheus(
+              "collectd_nfs_ebpf_errors_total{nfs_ebpf=\"@a} 1\n", 0, &c));
+  EXPECT_EQ_INT(
+      -1, top_parse_prometheus(
+              "collectd_nfs_ebpf_errors_total{nfs_ebpf=\"@a\"} x\n", 0, &c));
   top_sample_free(&a);
   top_sample_free(&b);
   top_sample_free(&c);
