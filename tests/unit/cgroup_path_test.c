@@ -12,8 +12,9 @@
 #define ID "7d6a1f3c0b5e4d2a9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d"
 #define UID "25fae09f-3c1d-4b6e-9a7f-0e8d2c4b6a13"
 #define UID_ "25fae09f_3c1d_4b6e_9a7f_0e8d2c4b6a13"
-#define STATIC_UID "6e2b4c8a0f1d3e5b7a9c8d6e4f2a0b1c" /* static pods: 32 hex   \
-                                                       */
+#define STATIC_UID                                                             \
+  "6e2b4c8a0f1d3e5b7a9c8d6e4f2a0b1c" /* static pods: 32 hex                    \
+                                      */
 
 typedef struct {
   const char *path;

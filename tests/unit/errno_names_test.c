@@ -11,52 +11,136 @@
 #include <collectd/core/testing.h>
 
 /* Every code of the asm-generic table, by the C library's macro. */
-#define USER_ERRNOS(X)                                                                         \
-  X(EPERM)                                                                                     \
-  X(ENOENT) X(ESRCH) X(EINTR) X(EIO) X(ENXIO) X(E2BIG) X(ENOEXEC) X(EBADF) X(                  \
-      ECHILD) X(EAGAIN) X(ENOMEM) X(EACCES) X(EFAULT) X(ENOTBLK) X(EBUSY)                      \
-      X(EEXIST) X(EXDEV) X(ENODEV) X(ENOTDIR) X(EISDIR) X(EINVAL) X(ENFILE) X(                 \
-          EMFILE) X(ENOTTY) X(ETXTBSY) X(EFBIG) X(ENOSPC) X(ESPIPE) X(EROFS)                   \
-          X(EMLINK) X(EPIPE) X(EDOM) X(ERANGE) X(EDEADLK) X(ENAMETOOLONG) X(                   \
-              ENOLCK) X(ENOSYS) X(ENOTEMPTY) X(ELOOP) X(ENOMSG) X(EIDRM)                       \
-              X(ECHRNG) X(EL2NSYNC) X(EL3HLT) X(EL3RST) X(ELNRNG) X(EUNATCH) X(                \
-                  ENOCSI) X(EL2HLT) X(EBADE) X(EBADR) X(EXFULL) X(ENOANO)                      \
-                  X(EBADRQC) X(EBADSLT) X(EBFONT) X(ENOSTR) X(ENODATA) X(                      \
-                      ETIME) X(ENOSR) X(ENONET) X(ENOPKG) X(EREMOTE) X(ENOLINK)                \
-                      X(EADV) X(ESRMNT) X(ECOMM) X(EPROTO) X(EMULTIHOP) X(                     \
-                          EDOTDOT) X(EBADMSG) X(EOVERFLOW) X(ENOTUNIQ) X(EBADFD)               \
-                          X(EREMCHG) X(ELIBACC) X(ELIBBAD) X(ELIBSCN) X(                       \
-                              ELIBMAX) X(ELIBEXEC) X(EILSEQ) X(ERESTART) X(ESTRPIPE)           \
-                              X(EUSERS) X(ENOTSOCK) X(EDESTADDRREQ) X(EMSGSIZE) X(             \
-                                  EPROTOTYPE) X(ENOPROTOOPT) X(EPROTONOSUPPORT)                \
-                                  X(ESOCKTNOSUPPORT) X(EOPNOTSUPP) X(EPFNOSUPPORT) X(          \
-                                      EAFNOSUPPORT) X(EADDRINUSE)                              \
-                                      X(EADDRNOTAVAIL) X(ENETDOWN) X(ENETUNREACH) X(           \
-                                          ENETRESET) X(ECONNABORTED) X(ECONNRESET)             \
-                                          X(ENOBUFS) X(EISCONN) X(ENOTCONN) X(                 \
-                                              ESHUTDOWN) X(ETOOMANYREFS)                       \
-                                              X(ETIMEDOUT) X(ECONNREFUSED) X(                  \
-                                                  EHOSTDOWN) X(EHOSTUNREACH) X(EALREADY)       \
-                                                  X(EINPROGRESS) X(ESTALE) X(                  \
-                                                      EUCLEAN) X(ENOTNAM) X(ENAVAIL)           \
-                                                      X(EISNAM) X(EREMOTEIO) X(                \
-                                                          EDQUOT) X(ENOMEDIUM)                 \
-                                                          X(EMEDIUMTYPE) X(                    \
-                                                              ECANCELED) X(ENOKEY)             \
-                                                              X(EKEYEXPIRED) X(                \
-                                                                  EKEYREVOKED) X(EKEYREJECTED) \
-                                                                  X(EOWNERDEAD) X(             \
-                                                                      ENOTRECOVERABLE)         \
-                                                                      X(ERFKILL)               \
-                                                                          X(EHWPOISON)
+#define ERRNO_ROW(name)                                                        \
+  { name, #name }
+static const struct {
+  int code;
+  const char *name;
+} user_errnos[] = {
+    ERRNO_ROW(EPERM),
+    ERRNO_ROW(ENOENT),
+    ERRNO_ROW(ESRCH),
+    ERRNO_ROW(EINTR),
+    ERRNO_ROW(EIO),
+    ERRNO_ROW(ENXIO),
+    ERRNO_ROW(E2BIG),
+    ERRNO_ROW(ENOEXEC),
+    ERRNO_ROW(EBADF),
+    ERRNO_ROW(EAGAIN),
+    ERRNO_ROW(ENOMEM),
+    ERRNO_ROW(EACCES),
+    ERRNO_ROW(EFAULT),
+    ERRNO_ROW(ENOTBLK),
+    ERRNO_ROW(EBUSY),
+    ERRNO_ROW(EEXIST),
+    ERRNO_ROW(EXDEV),
+    ERRNO_ROW(ENODEV),
+    ERRNO_ROW(ENOTDIR),
+    ERRNO_ROW(EISDIR),
+    ERRNO_ROW(EINVAL),
+    ERRNO_ROW(ENFILE),
+    ERRNO_ROW(ENOTTY),
+    ERRNO_ROW(ETXTBSY),
+    ERRNO_ROW(EFBIG),
+    ERRNO_ROW(ENOSPC),
+    ERRNO_ROW(ESPIPE),
+    ERRNO_ROW(EROFS),
+    ERRNO_ROW(EMLINK),
+    ERRNO_ROW(EPIPE),
+    ERRNO_ROW(EDOM),
+    ERRNO_ROW(ERANGE),
+    ERRNO_ROW(EDEADLK),
+    ERRNO_ROW(ENAMETOOLONG),
+    ERRNO_ROW(ENOSYS),
+    ERRNO_ROW(ENOTEMPTY),
+    ERRNO_ROW(ELOOP),
+    ERRNO_ROW(ENOMSG),
+    ERRNO_ROW(EIDRM),
+    ERRNO_ROW(ECHRNG),
+    ERRNO_ROW(EL2NSYNC),
+    ERRNO_ROW(EL3HLT),
+    ERRNO_ROW(EL3RST),
+    ERRNO_ROW(ELNRNG),
+    ERRNO_ROW(EUNATCH),
+    ERRNO_ROW(EL2HLT),
+    ERRNO_ROW(EBADE),
+    ERRNO_ROW(EBADR),
+    ERRNO_ROW(EXFULL),
+    ERRNO_ROW(ENOANO),
+    ERRNO_ROW(EBADRQC),
+    ERRNO_ROW(EBADSLT),
+    ERRNO_ROW(EBFONT),
+    ERRNO_ROW(ENOSTR),
+    ERRNO_ROW(ENODATA),
+    ERRNO_ROW(ENOSR),
+    ERRNO_ROW(ENONET),
+    ERRNO_ROW(ENOPKG),
+    ERRNO_ROW(EREMOTE),
+    ERRNO_ROW(ENOLINK),
+    ERRNO_ROW(EADV),
+    ERRNO_ROW(ESRMNT),
+    ERRNO_ROW(ECOMM),
+    ERRNO_ROW(EPROTO),
+    ERRNO_ROW(EMULTIHOP),
+    ERRNO_ROW(EBADMSG),
+    ERRNO_ROW(EOVERFLOW),
+    ERRNO_ROW(ENOTUNIQ),
+    ERRNO_ROW(EBADFD),
+    ERRNO_ROW(EREMCHG),
+    ERRNO_ROW(ELIBACC),
+    ERRNO_ROW(ELIBBAD),
+    ERRNO_ROW(ELIBSCN),
+    ERRNO_ROW(ELIBEXEC),
+    ERRNO_ROW(EILSEQ),
+    ERRNO_ROW(ERESTART),
+    ERRNO_ROW(ESTRPIPE),
+    ERRNO_ROW(EUSERS),
+    ERRNO_ROW(ENOTSOCK),
+    ERRNO_ROW(EDESTADDRREQ),
+    ERRNO_ROW(EMSGSIZE),
+    ERRNO_ROW(ENOPROTOOPT),
+    ERRNO_ROW(EPROTONOSUPPORT),
+    ERRNO_ROW(ESOCKTNOSUPPORT),
+    ERRNO_ROW(EOPNOTSUPP),
+    ERRNO_ROW(EPFNOSUPPORT),
+    ERRNO_ROW(EADDRINUSE),
+    ERRNO_ROW(EADDRNOTAVAIL),
+    ERRNO_ROW(ENETDOWN),
+    ERRNO_ROW(ENETUNREACH),
+    ERRNO_ROW(ECONNABORTED),
+    ERRNO_ROW(ECONNRESET),
+    ERRNO_ROW(ENOBUFS),
+    ERRNO_ROW(EISCONN),
+    ERRNO_ROW(ENOTCONN),
+    ERRNO_ROW(ETOOMANYREFS),
+    ERRNO_ROW(ETIMEDOUT),
+    ERRNO_ROW(ECONNREFUSED),
+    ERRNO_ROW(EHOSTUNREACH),
+    ERRNO_ROW(EALREADY),
+    ERRNO_ROW(EINPROGRESS),
+    ERRNO_ROW(ESTALE),
+    ERRNO_ROW(ENOTNAM),
+    ERRNO_ROW(ENAVAIL),
+    ERRNO_ROW(EISNAM),
+    ERRNO_ROW(EREMOTEIO),
+    ERRNO_ROW(ENOMEDIUM),
+    ERRNO_ROW(EMEDIUMTYPE),
+    ERRNO_ROW(ENOKEY),
+    ERRNO_ROW(EKEYEXPIRED),
+    ERRNO_ROW(EKEYREJECTED),
+    ERRNO_ROW(EOWNERDEAD),
+    ERRNO_ROW(ERFKILL),
+    ERRNO_ROW(EHWPOISON),
+};
+#undef ERRNO_ROW
 
 DEF_TEST(user_errnos_match_libc) {
   char buf[ERRNO_NAME_LEN];
-#define CHECK_ONE(name)                                                        \
-  EXPECT_EQ_STR(#name, errno_name(name, buf, sizeof(buf)));                    \
-  EXPECT_EQ_INT(name, errno_from_name(#name));
-  USER_ERRNOS(CHECK_ONE)
-#undef CHECK_ONE
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(user_errnos); i++) {
+    EXPECT_EQ_STR(user_errnos[i].name,
+                  errno_name(user_errnos[i].code, buf, sizeof(buf)));
+    EXPECT_EQ_INT(user_errnos[i].code, errno_from_name(user_errnos[i].name));
+  }
   return 0;
 }
 

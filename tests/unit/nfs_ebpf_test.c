@@ -13,9 +13,10 @@
 #include "mock_collectd.h"
 #include "testing.h"
 
-#define DEV_DATA 53u                        /* 0:53 in the mountinfo below */
-#define WHAT_READ "read@10.0.0.5:|vol|data" /* after collectd's escaping too   \
-                                             */
+#define DEV_DATA 53u /* 0:53 in the mountinfo below */
+#define WHAT_READ                                                              \
+  "read@10.0.0.5:|vol|data" /* after collectd's escaping too                   \
+                             */
 
 static char mountinfo_path[] = "/tmp/nfs_ebpf_test_mountinfo_XXXXXX";
 
