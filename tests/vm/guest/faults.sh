@@ -21,7 +21,10 @@ reload_modules() {
 	# only after its umount is reported under unknown-dev-* (README).
 	lab_scrape_settled "$LAB_RUN/before-reload.txt" 120 \
 		'^collectd_nfs_ebpf_[a-z_]+\{nfs_ebpf="(shop_|batch_|@nfs-backup|kube-system_|late_|gone_|lab-swap_|@cri-containerd-)'
-	umount /mnt/v3 /mnt/v3-ro /mnt/v4 /mnt/v4-ro || lab_die "umount of the NFS mounts failed"
+	# Every NFS mount, the other features' (reuse's export B) included: any
+	# one left holds the modules.
+	awk '$3 == "nfs" || $3 == "nfs4" {print $2}' /proc/mounts | sort -r |
+		xargs -r umount || lab_die "umount of the NFS mounts failed"
 	for m in nfsv4 nfsv3 nfs; do
 		grep -q "^$m " /proc/modules || continue
 		if ! out=$(rmmod "$m" 2>&1); then
