@@ -2,7 +2,7 @@
 """TAP test of the Grafana dashboard contrib/grafana/nfs_ebpf.json.
 
     dashboard_test.py                      # the JSON: importable, up to date
-    dashboard_test.py --prometheus URL --time T [--first N]
+    dashboard_test.py --prometheus URL --time T [--rate-interval W] [--first N]
         # every panel query and variable query against a real Prometheus
         # (the VM lab's, which scraped collectd during the workloads), at
         # unix time T; TAP numbering starts at N.
@@ -10,7 +10,9 @@
 A panel query passes when Prometheus accepts it and returns at least one
 series with a finite value: a query that errors, returns nothing, or only
 NaN fails. Dashboard variables are given their "All" value (.*),
-$__rate_interval 1m and $__interval 15s.
+$__rate_interval W (default 1m: the lab passes a window holding all of its
+workloads, so that no rate depends on when the last operation happened)
+and $__interval 15s.
 """
 import argparse
 import json
@@ -90,10 +92,13 @@ def static_checks(tap, dash):
     tap.check("heatmap" in kinds, "a latency heatmap")
 
 
+RATE_INTERVAL = "1m"
+
+
 def expand(expr):
     for v in VARIABLES[1:]:
         expr = expr.replace("$" + v, ".*")
-    return expr.replace("$__rate_interval", "1m").replace("$__interval", "15s")
+    return expr.replace("$__rate_interval", RATE_INTERVAL).replace("$__interval", "15s")
 
 
 def get(url):
@@ -144,8 +149,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--prometheus")
     ap.add_argument("--time", type=float)
+    ap.add_argument("--rate-interval", default="1m")
     ap.add_argument("--first", type=int, default=1)
     a = ap.parse_args()
+    global RATE_INTERVAL
+    RATE_INTERVAL = a.rate_interval
     tap = Tap(a.first)
     with open(JSON_PATH) as f:
         dash = json.load(f)

@@ -488,10 +488,18 @@ prometheus_start() {
 
 # dashboard_check UNIX_TIME: every panel and variable query of the
 # dashboard, evaluated at that time (a few seconds after the workloads).
+# Called once the scrape settled: every value is in collectd, and two of
+# Prometheus' 3 s scrapes later in Prometheus too. The queries run now, with
+# a rate window reaching back before the first workload ($1, unix time),
+# so no rate depends on how long ago the last operation happened (under
+# TCG the last minute may hold none).
 dashboard_check() {
-	local line
+	local line now
+	sleep 7
+	now=$(date +%s)
 	python3 "$NFS_EBPF_REPO/tests/grafana/dashboard_test.py" \
-		--prometheus http://127.0.0.1:9090 --time "$1" >"$LAB_OUT/dashboard.tap" 2>&1 || true
+		--prometheus http://127.0.0.1:9090 --time "$now" \
+		--rate-interval "$((now - $1 + 30))s" >"$LAB_OUT/dashboard.tap" 2>&1 || true
 	while IFS= read -r line; do
 		case $line in
 		"ok "*) tap OK "dashboard: ${line#ok * - }" ;;
@@ -617,8 +625,9 @@ main() {
 		lab_wait_ds_log() { grep -qE "nfs_ebpf plugin: attached [0-9]+ programs to $1 \(" "$LAB_OUT/collectd-ds.log"; }
 		lab_wait 180 "DaemonSet attach" lab_wait_ds_log nfsv4 || lab_die "DaemonSet collectd did not attach to nfsv4"
 	fi
+	local workloads_started
+	workloads_started=$(date +%s)
 	workloads
-	local workloads_done=$(($(date +%s) + 2 * LAB_INTERVAL))
 	if [[ $MODE == none ]]; then
 		# cpu counters never settle: one scrape that has them is enough.
 		lab_wait 30 "cpu series in the scrape" scrape_has '^collectd_cpu_' ||
@@ -636,7 +645,7 @@ main() {
 			tap FAIL "collectd still running after the workloads${FEATURES:+ (features ${FEATURES:1:-1})}"
 		fi
 	fi
-	! has dashboard || dashboard_check "$workloads_done"
+	! has dashboard || dashboard_check "$workloads_started"
 	! has top || top_check
 	if has daemonset; then
 		ds_check
