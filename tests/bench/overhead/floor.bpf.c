@@ -12,27 +12,15 @@
 #define SEC(name) __attribute__((section(name), used))
 
 SEC("fentry")
-int floor_fentry(void *ctx)
-{
-	return 0;
-}
+int floor_fentry(void *ctx) { return 0; }
 
 SEC("fexit")
-int floor_fexit(void *ctx)
-{
-	return 0;
-}
+int floor_fexit(void *ctx) { return 0; }
 
 SEC("kprobe")
-int floor_kprobe(void *ctx)
-{
-	return 0;
-}
+int floor_kprobe(void *ctx) { return 0; }
 
 SEC("kretprobe")
-int floor_kretprobe(void *ctx)
-{
-	return 0;
-}
+int floor_kretprobe(void *ctx) { return 0; }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -62,8 +62,8 @@ typedef struct {
   bool present;
   bool loaded[NR_MODES];
   int prog[NR_MODES][NR_DIRS];
-  int link[NR_MODES][NR_DIRS];   /* bpf_link, or -1 */
-  int perf[NR_MODES][NR_DIRS];   /* kprobe perf event, or -1 */
+  int link[NR_MODES][NR_DIRS]; /* bpf_link, or -1 */
+  int perf[NR_MODES][NR_DIRS]; /* kprobe perf event, or -1 */
 } hook_t;
 
 typedef struct {
@@ -240,7 +240,8 @@ static void load_all(const char *object) {
           break;
       if (k == nr_mods && nr_mods < (int)(sizeof(mods) / sizeof(mods[0]))) {
         snprintf(mods[k].name, sizeof(mods[k].name), "%s", h->module);
-        mods[k].fd = vmlinux ? module_btf(h->module, vmlinux, &mods[k].btf) : -1;
+        mods[k].fd =
+            vmlinux ? module_btf(h->module, vmlinux, &mods[k].btf) : -1;
         nr_mods++;
       }
       btf = k < nr_mods ? mods[k].btf : NULL;
@@ -260,8 +261,8 @@ static void load_all(const char *object) {
       }
       h->loaded[m] = true;
       for (int d = 0; d < NR_DIRS && h->loaded[m]; d++) {
-        h->prog[m][d] = load_prog(m, d, prog_names[m][d], btf_id, btf_fd, why,
-                                  sizeof(why));
+        h->prog[m][d] =
+            load_prog(m, d, prog_names[m][d], btf_id, btf_fd, why, sizeof(why));
         if (h->prog[m][d] < 0) {
           printf("load %s %s failed: %s %s\n", mode_names[m], h->func,
                  dir_names[d], why);
@@ -296,13 +297,14 @@ static int kprobe_event(const char *func, bool ret, char *why, size_t size) {
   struct perf_event_attr attr;
   int type, bit = 0, fd;
 
-  if (read_int_file("/sys/bus/event_source/devices/kprobe/type", "%d",
-                    &type) != 0) {
+  if (read_int_file("/sys/bus/event_source/devices/kprobe/type", "%d", &type) !=
+      0) {
     snprintf(why, size, "no kprobe PMU (/sys/bus/event_source/devices/kprobe)");
     return -1;
   }
-  if (ret && read_int_file("/sys/bus/event_source/devices/kprobe/format/retprobe",
-                           "config:%d", &bit) != 0) {
+  if (ret &&
+      read_int_file("/sys/bus/event_source/devices/kprobe/format/retprobe",
+                    "config:%d", &bit) != 0) {
     snprintf(why, size, "kprobe PMU without retprobe format");
     return -1;
   }

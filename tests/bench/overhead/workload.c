@@ -98,8 +98,9 @@ int main(int argc, char **argv) {
   long warm = 10;
 
   if (argc < 2) {
-    fprintf(stderr, "usage: %s DIR [stat=N] [read=N] [open=N] [create=N] "
-                    "[warm=D]\n",
+    fprintf(stderr,
+            "usage: %s DIR [stat=N] [read=N] [open=N] [create=N] "
+            "[warm=D]\n",
             argv[0]);
     return 2;
   }
