@@ -75,7 +75,7 @@ CELLS=(
 	"6.1 kprobe before - guest=outage"
 	"5.10 kprobe before - guest=outage"
 	"6.12 fentry before - guest=outage"
-	"sid kprobe before - guest=outage"
+	"sid fentry before - guest=outage"
 )
 INFRA_CELLS=("5.10 none mixed -" "6.1 none after -" "6.12 none before -")
 
