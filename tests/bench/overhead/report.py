@@ -4,8 +4,9 @@
     report.py DIR...      one DIR per kernel (run.sh's OUT/<kver>)
 
 Prints markdown (timings per workload and configuration, then the kernel's
-own accounting per hooked function) and writes DIR/summary.tsv with every
-median, spread and ratio. Judges nothing.
+own accounting per hooked function) and writes DIR/summary.tsv (every
+median, interquartile spread, minimum and ratio of medians) and DIR/accounting.tsv (run_cnt and
+run_time_ns per function, configuration and direction). Judges nothing.
 """
 import json
 import os
@@ -15,6 +16,9 @@ import sys
 
 CONFIGS = ["untraced", "floor-fentry", "nfs_ebpf-fentry", "floor-kprobe", "nfs_ebpf-kprobe"]
 MODES = ["fentry", "kprobe"]
+# Fewer calls make no per-function mean (the first call of a key pays for
+# its map insert): such functions count in the total only.
+MIN_CALLS = 100
 WORKLOADS = {
     "stat": "stat()",
     "read": "pread 4 KiB, cached",
@@ -170,8 +174,8 @@ def report(d, out):
             if (c, w) in med:
                 floor = med.get(("floor-" + c.split("-")[-1], w)) if c != "untraced" else None
                 rows.append((info.get("kernel"), w, c, counts.get(w), runs[(c, w)],
-                             med[(c, w)], spread[(c, w)], med[(c, w)] / base,
-                             med[(c, w)] / floor if floor else ""))
+                             med[(c, w)], spread[(c, w)], min(per_op[(c, w)]),
+                             med[(c, w)] / base, med[(c, w)] / floor if floor else ""))
     worst = max(spread.values()) if spread else 0
     print("\nRun-to-run spread (interquartile range / median) per cell: at most %.1f%%, "
           "median %.1f%%." % (worst, statistics.median(spread.values()) if spread else 0),
@@ -190,6 +194,7 @@ def report(d, out):
                len(functions), info.get("interval", "?")), file=out)
 
     acct = accounting(d, functions)
+    acct_rows = []
     if acct:
         print("\nKernel accounting (`kernel.bpf_stats_enabled=1`, one untimed run of every "
               "workload): run_time_ns / run_cnt of the entry and exit programs summed, per "
@@ -215,30 +220,40 @@ def report(d, out):
                           "-" if not f or n is None else "×%.1f" % (n / f)]
             print("| " + " | ".join(cells) + " |", file=out)
 
+        rare = []
         for fn in functions:
             calls = max((acct.get(k, {}).get(fn, [0])[0] for k in acct), default=0)
             if calls == 0:
                 continue
             values = {k: per_call(k, fn) for k in
                       [(who, m) for m in MODES for who in ("floor", "nfs_ebpf")]}
+            if calls < MIN_CALLS:
+                rare.append("%s (%d)" % (fn, calls))
+                continue
             line(fn, str(calls), values)
         values = {k: (t[1] / t[0] if t[0] else None) for k, t in totals.items()}
         for k in [(who, m) for m in MODES for who in ("floor", "nfs_ebpf")]:
             values.setdefault(k, None)
         line("**all calls**", str(totals.get(("nfs_ebpf", "fentry"), [0])[0]), values)
+        if rare:
+            print("\nCalled fewer than %d times, in *all calls* only: %s." %
+                  (MIN_CALLS, ", ".join(rare)), file=out)
         for (who, mode), stats in sorted(acct.items()):
             for fn, s in stats.items():
-                rows.append((info.get("kernel"), fn, "%s-%s" % (who, mode), s[0], s[2], s[1], s[3],
-                             "acct", ""))
+                acct_rows.append((info.get("kernel"), fn, "%s-%s" % (who, mode)) + tuple(s))
     print("", file=out)
 
-    with open(os.path.join(d, "summary.tsv"), "w") as f:
-        f.write("# timing rows: kernel workload config ops_per_run runs median_ns_per_op "
-                "iqr_percent ratio_untraced ratio_floor\n")
-        f.write("# accounting rows: kernel function config entry_cnt exit_cnt entry_ns "
-                "exit_ns acct\n")
-        for r in rows:
-            f.write("\t".join("%.3f" % x if isinstance(x, float) else str(x) for x in r) + "\n")
+    def write(name, header, selected):
+        with open(os.path.join(d, name), "w") as f:
+            f.write("\t".join(header) + "\n")
+            for r in selected:
+                f.write("\t".join("%.3f" % x if isinstance(x, float) else str(x) for x in r) + "\n")
+    write("summary.tsv", ["kernel", "workload", "config", "ops_per_run", "runs",
+                          "median_ns_per_op", "iqr_percent", "min_ns_per_op",
+                          "ratio_untraced", "ratio_floor"],
+          rows)
+    write("accounting.tsv", ["kernel", "function", "config", "entry_cnt", "entry_ns",
+                             "exit_cnt", "exit_ns"], acct_rows)
 
 
 def main():

@@ -45,8 +45,9 @@
 #   NFS_EBPF_BENCH_INTERVAL  collectd Interval in s (default 10)
 #   NFS_EBPF_BENCH_OUT       results (default /var/tmp/nfs_ebpf-overhead):
 #                            OUT/<kver>/ has raw.tsv (every timed run),
-#                            summary.tsv, table.md, guest.log, the
-#                            accounting snapshots; OUT/bin the binaries
+#                            summary.tsv (medians, spread, minimum,
+#                            ratios), accounting.tsv, table.md, guest.log,
+#                            the snapshots behind them; OUT/bin the binaries
 #   NFS_EBPF_PLUGIN          plugin .so (default the build tree's)
 #   and run-vm.sh's: NFS_EBPF_VM_SMP (default 2), NFS_EBPF_VM_TIMEOUT
 #   (default here 14400 s), NFS_EBPF_VM_MEM, NFS_EBPF_VM_CACHE.
