@@ -21,6 +21,7 @@ typedef struct {
   hash_node_t node; /* hash: the key's; in log_once_keys while used */
   bool used;
   time_t last_logged;
+  uint64_t logged_seq; /* log_once_seq when last logged: orders ties */
   unsigned long suppressed;
 } log_once_slot_t;
 
@@ -29,15 +30,16 @@ static log_once_slot_t log_once_slots[LOG_ONCE_SLOTS];
 static hash_node_t *log_once_buckets[LOG_ONCE_SLOTS];
 static hash_table_t log_once_keys = HASH_TABLE_STATIC(log_once_buckets);
 static unsigned int log_once_period = LOG_ONCE_DEFAULT_PERIOD_S;
+/* Counts logged lines. last_logged has whole seconds, so many keys share
+ * one; the sequence tells which of them was logged first. */
+static uint64_t log_once_seq;
 
-/* A free slot (the last one), else the one logged longest ago (the
- * first). */
+/* A free slot, else the one logged longest ago. */
 static log_once_slot_t *log_once_victim(void) {
-  log_once_slot_t *oldest = NULL;
-  for (size_t i = 0; i < LOG_ONCE_SLOTS; i++) {
+  log_once_slot_t *oldest = &log_once_slots[0];
+  for (size_t i = 0; i < LOG_ONCE_SLOTS && oldest->used; i++) {
     log_once_slot_t *s = &log_once_slots[i];
-    if (oldest == NULL || !s->used ||
-        (oldest->used && s->last_logged < oldest->last_logged))
+    if (!s->used || s->logged_seq < oldest->logged_seq)
       oldest = s;
   }
   return oldest;
@@ -77,6 +79,7 @@ bool log_once(int level, const char *key, const char *format, ...) {
     hash_table_insert(&log_once_keys, &slot->node, h);
   }
   slot->last_logged = now;
+  slot->logged_seq = ++log_once_seq;
   slot->suppressed = 0;
   pthread_mutex_unlock(&log_once_lock);
 
@@ -102,5 +105,6 @@ void log_once_reset(void) {
   pthread_mutex_lock(&log_once_lock);
   hash_table_clear(&log_once_keys, NULL);
   memset(log_once_slots, 0, sizeof(log_once_slots));
+  log_once_seq = 0;
   pthread_mutex_unlock(&log_once_lock);
 }

@@ -36,6 +36,8 @@ DEF_TEST(repeats_counted_until_the_period_ends) {
 DEF_TEST(every_slot_remembered_then_one_reused) {
   mock_reset();
   log_once_reset();
+  /* long enough that no key's period ends during the test */
+  log_once_set_period(3600);
   char key[32];
   int logged = 0, repeated = 0;
   for (int i = 0; i < LOG_ONCE_SLOTS; i++) {
@@ -49,16 +51,24 @@ DEF_TEST(every_slot_remembered_then_one_reused) {
     repeated += log_once(LOG_INFO, key, "key %d again", i);
   }
   EXPECT_EQ_INT(0, repeated);
-  /* one more key takes a slot (which one depends on the clock's second:
-   * the least recently logged, ties to the first slot) and is muted next */
+  /* one more key takes the slot of the key logged first (all of them were
+   * logged within the same second or two) and is muted next */
   OK(log_once(LOG_INFO, "k:new", "new"));
   OK(!log_once(LOG_INFO, "k:new", "new again"));
+  /* the key logged last is still muted; the first one was forgotten */
+  snprintf(key, sizeof(key), "k:%d", LOG_ONCE_SLOTS - 1);
+  OK(!log_once(LOG_INFO, key, "last key again"));
+  OK(log_once(LOG_INFO, "k:0", "first key again"));
+  /* and took the slot of the next oldest, k:1 */
+  OK(!log_once(LOG_INFO, "k:2", "k:2 again"));
+  OK(log_once(LOG_INFO, "k:1", "k:1 again"));
 
   /* reset forgets every key */
   log_once_reset();
   OK(log_once(LOG_INFO, "k:new", "after reset"));
   OK(log_once(LOG_INFO, NULL, "no key"));
   OK(!log_once(LOG_INFO, "", "empty key: the same as none"));
+  log_once_set_period(0);
   return 0;
 }
 
