@@ -303,12 +303,18 @@ lab_collectd_start() {
 	# The logfile plugin appends: start from an empty log so stale lines of
 	# an earlier run in the same OUTDIR can never satisfy a wait.
 	: >"$LAB_OUT/collectd.log"
+	if [[ -n ${LAB_COLLECTD_PID:-} ]] && lab_alive "$LAB_COLLECTD_PID"; then
+		lab_die "collectd (pid $LAB_COLLECTD_PID) still runs: it would answer the scrapes"
+	fi
 	lab_in_cgroup system.slice/collectd.service /usr/sbin/collectd -C "$conf" -f \
 		>"$LAB_OUT/collectd.stdout" 2>&1 &
-	LAB_COLLECTD_PID=$!
+	# $! is the shell that runs lab_in_cgroup; collectd is the subshell
+	# inside it that exec'd, its child. Signals must go to collectd itself.
+	LAB_COLLECTD_WRAPPER=$! LAB_COLLECTD_PID=
 	local deadline=$((SECONDS + 120)) why=""
-	until lab_scrape /dev/null 2>/dev/null; do
-		if ! kill -0 "$LAB_COLLECTD_PID" 2>/dev/null; then
+	until [[ -n $LAB_COLLECTD_PID ]] && lab_scrape /dev/null 2>/dev/null; do
+		[[ -n $LAB_COLLECTD_PID ]] || LAB_COLLECTD_PID=$(lab_child_of "$LAB_COLLECTD_WRAPPER" collectd)
+		if ! lab_alive "$LAB_COLLECTD_WRAPPER"; then
 			why="collectd exited"
 		elif grep -qE 'Initialization of plugin .write_prometheus. failed' "$LAB_OUT/collectd.log" 2>/dev/null; then
 			why="write_prometheus failed to initialise"
@@ -324,11 +330,37 @@ lab_collectd_start() {
 	lab_log "collectd running (pid $LAB_COLLECTD_PID)"
 }
 
+# lab_alive PID: PID runs (a zombie, exited and not yet waited for, does not).
+lab_alive() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	[[ ${stat##*) } != Z* ]]
+}
+
+# lab_child_of PID COMM: the pid of PID's child whose command is COMM.
+lab_child_of() {
+	local f stat
+	for f in /proc/[0-9]*/stat; do
+		stat=$(cat "$f" 2>/dev/null) || continue
+		[[ ${stat#* (} == "$2) "* ]] || continue
+		stat=${stat##*) }
+		stat=${stat#* }
+		[[ ${stat%% *} == "$1" ]] || continue
+		f=${f#/proc/}
+		echo "${f%/stat}"
+		return 0
+	done
+}
+
+# lab_collectd_stop: SIGTERM to collectd, and wait until it is gone (its
+# shutdown detaches the programs), so a following start is a real restart.
 lab_collectd_stop() {
-	[[ -n ${LAB_COLLECTD_PID:-} ]] || return 0
-	kill "$LAB_COLLECTD_PID" 2>/dev/null || true
-	wait "$LAB_COLLECTD_PID" 2>/dev/null || true
-	LAB_COLLECTD_PID=
+	[[ -n ${LAB_COLLECTD_WRAPPER:-} ]] || return 0
+	[[ -z ${LAB_COLLECTD_PID:-} ]] || kill "$LAB_COLLECTD_PID" 2>/dev/null || true
+	lab_wait 60 "collectd to exit" eval "! lab_alive $LAB_COLLECTD_WRAPPER" ||
+		lab_die "collectd (pid ${LAB_COLLECTD_PID:-?}) did not exit on SIGTERM"
+	wait "$LAB_COLLECTD_WRAPPER" 2>/dev/null || true
+	LAB_COLLECTD_WRAPPER= LAB_COLLECTD_PID=
 }
 
 # lab_scrape FILE [PORT]: one scrape of write_prometheus (default port

@@ -320,11 +320,17 @@ restart_phase() {
 	}
 	scrape_run 1 4
 	cp "$LAB_OUT/collectd.log" "$LAB_OUT/collectd-run1.log"
+	local old_pid=$LAB_COLLECTD_PID
 	lab_collectd_stop
 	lab_log "collectd stopped while restart-0 does I/O"
 	sleep $((2 * LAB_INTERVAL))
 	kill -0 "$loop" 2>/dev/null || lab_die "the restart workload ended early"
 	lab_collectd_start "$LAB_RUN/collectd.conf"
+	if ! lab_alive "$old_pid" && [[ $LAB_COLLECTD_PID != "$old_pid" ]]; then
+		tap OK "restart: collectd pid $old_pid exited; pid $LAB_COLLECTD_PID serves run 2"
+	else
+		tap FAIL "restart: collectd pid $old_pid still runs next to pid $LAB_COLLECTD_PID"
+	fi
 	wait_attached nfs
 	wait_attached nfsv4
 	scrape_run 2 2
