@@ -6,47 +6,84 @@
 #include "container_table.h"
 #include "log_once.h"
 
-static size_t container_hash(const char *id) {
-  uint64_t h = 14695981039346656037ULL;
-  for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
-    h ^= *p;
-    h *= 1099511628211ULL;
-  }
-  return (size_t)(h % CONTAINER_TABLE_BUCKETS);
+#include <errno.h>
+
+/* Both indexes start at this many buckets and grow with the table. */
+#define CONTAINER_TABLE_BUCKETS 1024
+
+static uint64_t container_key_hash(const char *key) {
+  return hash_fnv1a64(key, strlen(key));
 }
 
-void container_table_init(container_table_t *t, size_t max) {
+static bool container_id_equal(const hash_node_t *n, const void *id) {
+  return strcmp(HASH_ENTRY(n, const container_entry_t, by_id)->c.id, id) == 0;
+}
+
+static bool container_pod_equal(const hash_node_t *n, const void *pod_uid) {
+  return strcmp(HASH_ENTRY(n, const container_entry_t, by_pod)->c.pod_uid,
+                pod_uid) == 0;
+}
+
+static container_entry_t *container_of(hash_node_t *n) {
+  return HASH_ENTRY(n, container_entry_t, by_id);
+}
+
+int container_table_init(container_table_t *t, size_t max) {
   memset(t, 0, sizeof(*t));
   t->max = max;
+  if (hash_table_init(&t->by_id, CONTAINER_TABLE_BUCKETS, HASH_TABLE_GROWS) !=
+          0 ||
+      hash_table_init(&t->by_pod, CONTAINER_TABLE_BUCKETS, HASH_TABLE_GROWS) !=
+          0) {
+    container_table_destroy(t);
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+static void container_pod_unindex(container_table_t *t, container_entry_t *e) {
+  if (e->pod_indexed)
+    hash_table_remove(&t->by_pod, &e->by_pod);
+  e->pod_indexed = false;
+}
+
+/* Takes e out of both indexes and frees it. */
+static void container_table_free_entry(container_table_t *t,
+                                       container_entry_t *e) {
+  container_pod_unindex(t, e);
+  hash_table_remove(&t->by_id, &e->by_id);
+  free(e);
+  t->count--;
 }
 
 void container_table_clear(container_table_t *t) {
-  for (size_t b = 0; b < CONTAINER_TABLE_BUCKETS; b++) {
-    for (container_entry_t *e = t->buckets[b], *next; e; e = next) {
-      next = e->next;
-      free(e);
-    }
-    t->buckets[b] = NULL;
+  HASH_TABLE_FOREACH(&t->by_id, n, next) {
+    container_table_free_entry(t, container_of(n));
   }
-  t->count = 0;
+}
+
+void container_table_destroy(container_table_t *t) {
+  container_table_clear(t);
+  hash_table_destroy(&t->by_id, NULL);
+  hash_table_destroy(&t->by_pod, NULL);
 }
 
 container_entry_t *container_table_find(const container_table_t *t,
                                         const char *id) {
-  for (container_entry_t *e = t->buckets[container_hash(id)]; e; e = e->next)
-    if (strcmp(e->c.id, id) == 0)
-      return e;
-  return NULL;
+  hash_node_t *n = hash_table_find(&t->by_id, container_key_hash(id),
+                                   container_id_equal, id);
+  return n != NULL ? container_of(n) : NULL;
 }
 
-static void container_table_unlink(container_table_t *t,
-                                   container_entry_t *victim) {
-  container_entry_t **pp = &t->buckets[container_hash(victim->c.id)];
-  while (*pp != victim)
-    pp = &(*pp)->next;
-  *pp = victim->next;
-  free(victim);
-  t->count--;
+void container_table_set(container_table_t *t, container_entry_t *e,
+                         const runtime_container_t *c) {
+  container_pod_unindex(t, e);
+  e->c = *c;
+  e->missing = false;
+  if (e->c.is_pod) {
+    hash_table_insert(&t->by_pod, &e->by_pod, container_key_hash(e->c.pod_uid));
+    e->pod_indexed = true;
+  }
 }
 
 /* Room for one more: forget misses first, then the oldest tombstone. */
@@ -54,14 +91,14 @@ static bool container_table_make_room(container_table_t *t) {
   if (t->count < t->max)
     return true;
   container_entry_t *victim = NULL;
-  for (size_t b = 0; b < CONTAINER_TABLE_BUCKETS; b++)
-    for (container_entry_t *e = t->buckets[b]; e; e = e->next) {
-      if (e->c.alive && !e->missing)
-        continue;
-      if (victim == NULL || (e->missing && !victim->missing) ||
-          (e->missing == victim->missing && e->dead_since < victim->dead_since))
-        victim = e;
-    }
+  HASH_TABLE_FOREACH(&t->by_id, n, next) {
+    container_entry_t *e = container_of(n);
+    if (e->c.alive && !e->missing)
+      continue;
+    if (victim == NULL || (e->missing && !victim->missing) ||
+        (e->missing == victim->missing && e->dead_since < victim->dead_since))
+      victim = e;
+  }
   if (victim == NULL) {
     log_once(LOG_WARNING, "runtime_state:full",
              "nfs_ebpf plugin: more than %zu containers in the runtime state "
@@ -69,7 +106,7 @@ static bool container_table_make_room(container_table_t *t) {
              t->max);
     return false;
   }
-  container_table_unlink(t, victim);
+  container_table_free_entry(t, victim);
   return true;
 }
 
@@ -80,9 +117,7 @@ container_entry_t *container_table_add(container_table_t *t, const char *id) {
   if (e == NULL)
     return NULL;
   sstrncpy(e->c.id, id, sizeof(e->c.id));
-  size_t b = container_hash(id);
-  e->next = t->buckets[b];
-  t->buckets[b] = e;
+  hash_table_insert(&t->by_id, &e->by_id, container_key_hash(id));
   t->count++;
   return e;
 }
@@ -92,17 +127,11 @@ static void container_table_drop_if(container_table_t *t,
                                     bool (*drop)(const container_entry_t *e,
                                                  const void *ctx),
                                     const void *ctx) {
-  for (size_t b = 0; b < CONTAINER_TABLE_BUCKETS; b++)
-    for (container_entry_t **pp = &t->buckets[b]; *pp;) {
-      container_entry_t *e = *pp;
-      if (drop(e, ctx)) {
-        *pp = e->next;
-        free(e);
-        t->count--;
-      } else {
-        pp = &e->next;
-      }
-    }
+  HASH_TABLE_FOREACH(&t->by_id, n, next) {
+    container_entry_t *e = container_of(n);
+    if (drop(e, ctx))
+      container_table_free_entry(t, e);
+  }
 }
 
 static bool container_is_miss(const container_entry_t *e, const void *ctx) {
@@ -132,34 +161,38 @@ void container_table_expire(container_table_t *t, cdtime_t now, cdtime_t ttl) {
 
 void container_table_end_unseen(container_table_t *t, size_t layout,
                                 uint64_t scan, cdtime_t now) {
-  for (size_t b = 0; b < CONTAINER_TABLE_BUCKETS; b++)
-    for (container_entry_t *e = t->buckets[b]; e; e = e->next)
-      if (e->layout == layout && !e->missing && e->c.alive &&
-          e->seen_scan < scan) {
-        e->c.alive = false;
-        e->dead_since = now ? now : 1;
-      }
+  HASH_TABLE_FOREACH(&t->by_id, n, next) {
+    container_entry_t *e = container_of(n);
+    if (e->layout == layout && !e->missing && e->c.alive &&
+        e->seen_scan < scan) {
+      e->c.alive = false;
+      e->dead_since = now ? now : 1;
+    }
+  }
 }
 
 size_t container_table_live(const container_table_t *t) {
   size_t live = 0;
-  for (size_t b = 0; b < CONTAINER_TABLE_BUCKETS; b++)
-    for (const container_entry_t *e = t->buckets[b]; e; e = e->next)
-      live += (!e->missing && e->c.alive);
+  HASH_TABLE_FOREACH(&t->by_id, n, next) {
+    const container_entry_t *e = container_of(n);
+    live += (!e->missing && e->c.alive);
+  }
   return live;
 }
 
 const runtime_container_t *container_table_find_pod(const container_table_t *t,
                                                     const char *pod_uid) {
+  uint64_t h = container_key_hash(pod_uid);
   const runtime_container_t *any = NULL;
-  for (size_t b = 0; b < CONTAINER_TABLE_BUCKETS; b++)
-    for (const container_entry_t *e = t->buckets[b]; e; e = e->next) {
-      if (e->missing || !e->c.is_pod || strcmp(e->c.pod_uid, pod_uid) != 0)
-        continue;
-      if (e->c.sandbox)
-        return &e->c;
-      if (any == NULL)
-        any = &e->c;
-    }
+  for (hash_node_t *n =
+           hash_table_find(&t->by_pod, h, container_pod_equal, pod_uid);
+       n != NULL;
+       n = hash_table_find_next(&t->by_pod, n, container_pod_equal, pod_uid)) {
+    const container_entry_t *e = HASH_ENTRY(n, const container_entry_t, by_pod);
+    if (e->c.sandbox)
+      return &e->c;
+    if (any == NULL)
+      any = &e->c;
+  }
   return any;
 }

@@ -19,6 +19,7 @@
 
 #include "collectd_compat.h"
 
+#include "hash.h"
 #include "runtime_state.h"
 
 #include <stdbool.h>
@@ -28,29 +29,35 @@
 #include <time.h>
 
 typedef struct container_entry_s {
-  runtime_container_t c;
-  size_t layout; /* the scanner's index of the layout read from */
-  bool missing;  /* negative cache entry: looked up, not found */
-  bool failed;   /* the file last parsed could not be used */
+  hash_node_t by_id;  /* in the table's by_id */
+  hash_node_t by_pod; /* in the table's by_pod while pod_indexed */
+  bool pod_indexed;
+  runtime_container_t c; /* written through container_table_set */
+  size_t layout;         /* the scanner's index of the layout read from */
+  bool missing;          /* negative cache entry: looked up, not found */
+  bool failed;           /* the file last parsed could not be used */
   dev_t dev;
   ino_t ino;
   off_t size;
   struct timespec mtime; /* identity of the file last parsed */
   uint64_t seen_scan;    /* the layout's scan that last read it */
   cdtime_t dead_since;   /* tombstones: when the bundle was found gone */
-  struct container_entry_s *next;
 } container_entry_t;
 
-#define CONTAINER_TABLE_BUCKETS 4096
-
 typedef struct {
-  container_entry_t *buckets[CONTAINER_TABLE_BUCKETS];
+  hash_table_t by_id;
+  /* The entries that are a pod's containers (c.is_pod, not a miss), by
+   * pod uid: a pod-level cgroup is named by the uid alone, and looking it
+   * up must not cost a walk over every container of the node. */
+  hash_table_t by_pod;
   size_t count; /* entries of every kind: live, tombstones, misses */
   size_t max;
 } container_table_t;
 
-/* An empty table of at most max entries. */
-void container_table_init(container_table_t *t, size_t max);
+/* An empty table of at most max entries. 0, or -ENOMEM. */
+int container_table_init(container_table_t *t, size_t max);
+/* Frees every entry and the indexes (init makes it usable again). */
+void container_table_destroy(container_table_t *t);
 /* Frees every entry; the table is empty again. */
 void container_table_clear(container_table_t *t);
 
@@ -62,6 +69,12 @@ container_entry_t *container_table_find(const container_table_t *t,
  * yet), made room for as the header says. NULL if the table is full of
  * live containers, or on allocation failure. */
 container_entry_t *container_table_add(container_table_t *t, const char *id);
+
+/* Sets e's container (what its state file says), keeping the pod index
+ * right: the only way to change e->c.is_pod or e->c.pod_uid, and to make
+ * a miss a real entry (missing is cleared). */
+void container_table_set(container_table_t *t, container_entry_t *e,
+                         const runtime_container_t *c);
 
 /* Forgets every miss (before a full rescan looks again). */
 void container_table_drop_misses(container_table_t *t);

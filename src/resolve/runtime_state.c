@@ -165,7 +165,7 @@ static int runtime_read_bundle(runtime_state_t *rs, size_t li, int layout_fd,
     /* A failed parse is remembered too (is_pod false, logged once), so a
      * bad file is not parsed again until it changes. */
     sstrncpy(parsed.id, id, sizeof(parsed.id));
-    n->c = parsed;
+    container_table_set(&rs->table, n, &parsed);
     n->failed = status != 0;
     n->layout = li;
     n->missing = false;
@@ -364,9 +364,13 @@ runtime_state_t *runtime_state_create(const runtime_state_config_t *cfg) {
   }
   rs->policy.max_size = cfg->max_file_size;
   rs->policy.any_owner = cfg->any_owner;
-  container_table_init(&rs->table, cfg->max_containers
-                                       ? cfg->max_containers
-                                       : RUNTIME_DEFAULT_MAX_CONTAINERS);
+  if (container_table_init(&rs->table, cfg->max_containers
+                                           ? cfg->max_containers
+                                           : RUNTIME_DEFAULT_MAX_CONTAINERS) !=
+      0) {
+    free(rs);
+    return NULL;
+  }
   rs->tombstone_ttl = cfg->tombstone_ttl;
   rs->max_bundle_watches = cfg->max_bundle_watches;
   if (rs->max_bundle_watches == 0 ||
@@ -416,7 +420,7 @@ void runtime_state_destroy(runtime_state_t *rs) {
   free(rs->layouts);
   if (rs->inotify_fd >= 0)
     close(rs->inotify_fd);
-  container_table_clear(&rs->table);
+  container_table_destroy(&rs->table);
   free(rs);
 }
 

@@ -76,6 +76,15 @@ hash_node_t *hash_table_find(const hash_table_t *t, uint64_t hash,
   return NULL;
 }
 
+hash_node_t *hash_table_find_next(const hash_table_t *t, const hash_node_t *n,
+                                  hash_equal_cb equal, const void *key) {
+  (void)t; /* n's chain is the only one that can hold n's hash */
+  for (hash_node_t *m = n->next; m != NULL; m = m->next)
+    if (m->hash == n->hash && (equal == NULL || equal(m, key)))
+      return m;
+  return NULL;
+}
+
 void hash_table_remove(hash_table_t *t, hash_node_t *n) {
   hash_node_t **pp = &t->buckets[n->hash & (t->n_buckets - 1)];
   while (*pp != n)

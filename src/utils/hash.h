@@ -98,6 +98,12 @@ typedef bool (*hash_equal_cb)(const hash_node_t *n, const void *key);
 hash_node_t *hash_table_find(const hash_table_t *t, uint64_t hash,
                              hash_equal_cb equal, const void *key);
 
+/* The node after n (found by hash_table_find or this) in n's chain with
+ * the same hash for which equal(m, key) holds, or NULL: for keys that
+ * several nodes share. */
+hash_node_t *hash_table_find_next(const hash_table_t *t, const hash_node_t *n,
+                                  hash_equal_cb equal, const void *key);
+
 /* Takes n, which must be in t, out of it (the caller frees it). */
 void hash_table_remove(hash_table_t *t, hash_node_t *n);
 

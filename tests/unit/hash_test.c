@@ -96,6 +96,30 @@ DEF_TEST(colliding_hashes) {
   return 0;
 }
 
+/* Keys several nodes share: find, then find_next through the rest. */
+static bool item_key_parity(const hash_node_t *n, const void *key) {
+  return HASH_ENTRY(n, const item_t, node)->key % 2 == *(const int *)key;
+}
+
+DEF_TEST(find_every_node_of_a_shared_key) {
+  hash_table_t t;
+  CHECK_ZERO(hash_table_init(&t, 4, HASH_TABLE_FIXED));
+  /* 1 to 5 share a hash, 6 shares their bucket; the key is the parity */
+  for (int k = 1; k <= 5; k++)
+    CHECK_NOT_NULL(item_new(&t, k, 42));
+  CHECK_NOT_NULL(item_new(&t, 7, 42 + 4));
+  int odd = 1, sum = 0, found = 0;
+  for (hash_node_t *n = hash_table_find(&t, 42, item_key_parity, &odd);
+       n != NULL; n = hash_table_find_next(&t, n, item_key_parity, &odd)) {
+    sum += HASH_ENTRY(n, item_t, node)->key;
+    found++;
+  }
+  EXPECT_EQ_INT(3, found); /* 1, 3, 5: not 7, whose hash differs */
+  EXPECT_EQ_INT(9, sum);
+  hash_table_destroy(&t, item_free);
+  return 0;
+}
+
 DEF_TEST(growth) {
   hash_table_t grows, fixed;
   CHECK_ZERO(hash_table_init(&grows, 2, HASH_TABLE_GROWS));
@@ -225,6 +249,7 @@ int main(void) {
   RUN_TEST(fnv1a64_vectors);
   RUN_TEST(empty_tables);
   RUN_TEST(colliding_hashes);
+  RUN_TEST(find_every_node_of_a_shared_key);
   RUN_TEST(growth);
   RUN_TEST(remove_anywhere_in_a_chain);
   RUN_TEST(iteration_order);

@@ -483,10 +483,13 @@ static container_table_t *two_live_and_a_miss(size_t max, const char ids[3],
   container_table_t *t = malloc(sizeof(*t));
   if (t == NULL)
     return NULL;
-  container_table_init(t, max);
+  if (container_table_init(t, max) != 0) {
+    free(t);
+    return NULL;
+  }
   for (int i = 0; i < 3; i++)
     if ((e[i] = table_add(t, ids[i], i < 2)) == NULL) {
-      container_table_clear(t);
+      container_table_destroy(t);
       free(t);
       return NULL;
     }
@@ -539,27 +542,52 @@ DEF_TEST(container_table_bounds) {
   EXPECT_EQ_INT(2, t->count);
   container_table_clear(t);
   EXPECT_EQ_INT(0, t->count);
+  container_table_destroy(t);
   free(t);
   return 0;
 }
 
-/* A pod's sandbox is preferred; misses and non-pod containers never. */
+/* e's container as a pod's (sandbox or not) of that uid. */
+static void set_pod(container_table_t *t, container_entry_t *e, const char *uid,
+                    bool sandbox) {
+  runtime_container_t c = e->c;
+  sstrncpy(c.pod_uid, uid, sizeof(c.pod_uid));
+  c.is_pod = true;
+  c.sandbox = sandbox;
+  container_table_set(t, e, &c);
+}
+
+/* A pod's sandbox is preferred; misses and non-pod containers never; a
+ * container whose file changes its pod moves to the new one. */
 DEF_TEST(container_table_find_pod) {
   container_entry_t *e[3];
   container_table_t *t = two_live_and_a_miss(8, "123", e);
   OK(t != NULL);
   container_entry_t *app = e[0], *sb = e[1], *miss = e[2];
   static const char uid[] = "25fae09f-3c1d-4b6e-9a7f-0e8d2c4b6a13";
-  sstrncpy(app->c.pod_uid, uid, sizeof(app->c.pod_uid));
+  static const char uid2[] = "0b1e7c44-52f3-4e0a-8d6b-3f9a1c2e5d70";
+  set_pod(t, app, uid, false);
+  /* a miss has no pod: its fields written by hand are not indexed */
   sstrncpy(miss->c.pod_uid, uid, sizeof(miss->c.pod_uid));
-  app->c.is_pod = miss->c.is_pod = true;
+  miss->c.is_pod = true;
   OK(container_table_find_pod(t, uid) == &app->c);
-  sstrncpy(sb->c.pod_uid, uid, sizeof(sb->c.pod_uid));
-  sb->c.is_pod = sb->c.sandbox = true;
+  set_pod(t, sb, uid, true);
   OK(container_table_find_pod(t, uid) == &sb->c);
-  OK(container_table_find_pod(t, "0b1e7c44-52f3-4e0a-8d6b-3f9a1c2e5d70") ==
-     NULL);
-  container_table_clear(t);
+  OK(container_table_find_pod(t, uid2) == NULL);
+  /* the sandbox's file now names another pod: it leaves the first */
+  set_pod(t, sb, uid2, true);
+  OK(container_table_find_pod(t, uid) == &app->c);
+  OK(container_table_find_pod(t, uid2) == &sb->c);
+  /* a file that no longer parses as a pod's: found under no pod */
+  runtime_container_t none = {0};
+  sstrncpy(none.id, app->c.id, sizeof(none.id));
+  container_table_set(t, app, &none);
+  OK(container_table_find_pod(t, uid) == NULL);
+  /* evicted entries leave the pod index too */
+  container_table_end_unseen(t, 0, UINT64_MAX, TIME_T_TO_CDTIME_T(1));
+  container_table_expire(t, TIME_T_TO_CDTIME_T(1000), 0);
+  OK(container_table_find_pod(t, uid2) == NULL);
+  container_table_destroy(t);
   free(t);
   return 0;
 }
