@@ -98,11 +98,52 @@ static bool runtime_id_ok(const char *id) {
   return true;
 }
 
+/* Whether st is the state file n was last parsed from, in layout li. */
+static bool runtime_file_unchanged(const container_entry_t *n, size_t li,
+                                   const struct stat *st) {
+  return n != NULL && !n->missing && n->layout == li && n->dev == st->st_dev &&
+         n->ino == st->st_ino && n->size == st->st_size &&
+         n->mtime.tv_sec == st->st_mtim.tv_sec &&
+         n->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* n's bundle was found (by scan l->scan): alive again if it was not. */
+static void runtime_bundle_seen(const runtime_layout_t *l,
+                                container_entry_t *n) {
+  n->c.alive = true;
+  n->dead_since = 0;
+  n->seen_scan = l->scan;
+}
+
+/* A periodic rescan finds most bundles as they were: one fstatat by path,
+ * no open, tells so. The path may cross a symbolic link here, unlike the
+ * reads below, but only the very file parsed earlier through them (same
+ * device, inode, size and mtime) passes, so nothing new is trusted;
+ * anything else takes the full path. */
+static bool runtime_bundle_unchanged(const runtime_layout_t *l, size_t li,
+                                     int layout_fd, const char *id,
+                                     const container_entry_t *n) {
+  if (n == NULL || n->missing || n->layout != li)
+    return false;
+  char rel[PATH_MAX];
+  snprintf(rel, sizeof(rel), "%s/%s%s%s", id,
+           l->def->inner_dir ? l->def->inner_dir : "",
+           l->def->inner_dir ? "/" : "", l->def->file);
+  struct stat st;
+  return fstatat(layout_fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+         S_ISREG(st.st_mode) && runtime_file_unchanged(n, li, &st);
+}
+
 /* Reads one bundle of a layout. Returns 0 if the container is now known,
  * -ENOENT if the bundle or its file does not exist (yet), other -errno. */
 static int runtime_read_bundle(runtime_state_t *rs, size_t li, int layout_fd,
                                const char *id, cdtime_t now) {
   runtime_layout_t *l = &rs->layouts[li];
+  container_entry_t *n = container_table_find(&rs->table, id);
+  if (runtime_bundle_unchanged(l, li, layout_fd, id, n)) {
+    runtime_bundle_seen(l, n);
+    return 0;
+  }
   char where[PATH_MAX];
   snprintf(where, sizeof(where), "%s/%s", l->path, id);
 
@@ -129,7 +170,6 @@ static int runtime_read_bundle(runtime_state_t *rs, size_t li, int layout_fd,
     }
   }
 
-  container_entry_t *n = container_table_find(&rs->table, id);
   struct stat st;
   bool have_st = fstatat(file_dir, l->def->file, &st, AT_SYMLINK_NOFOLLOW) == 0;
   if (!have_st || (S_ISREG(st.st_mode) && st.st_size == 0)) {
@@ -141,12 +181,7 @@ static int runtime_read_bundle(runtime_state_t *rs, size_t li, int layout_fd,
     close(bundle_fd);
     return -err;
   }
-  if (n != NULL && !n->missing && n->layout == li && n->dev == st.st_dev &&
-      n->ino == st.st_ino && n->size == st.st_size &&
-      n->mtime.tv_sec == st.st_mtim.tv_sec &&
-      n->mtime.tv_nsec == st.st_mtim.tv_nsec) {
-    /* unchanged since parsed: no work on a periodic rescan */
-  } else {
+  if (!runtime_file_unchanged(n, li, &st)) {
     runtime_container_t parsed;
     int status = runtime_json_parse_file(file_dir, l->def->file, l->def->kind,
                                          &rs->policy, where, &parsed);
@@ -174,9 +209,7 @@ static int runtime_read_bundle(runtime_state_t *rs, size_t li, int layout_fd,
     n->size = st.st_size;
     n->mtime = st.st_mtim;
   }
-  n->c.alive = true;
-  n->dead_since = 0;
-  n->seen_scan = l->scan;
+  runtime_bundle_seen(l, n);
   (void)now;
   if (file_dir != bundle_fd)
     close(file_dir);
