@@ -81,6 +81,55 @@ typedef struct {
   size_t n_partial;
 } cgroup_walk_t;
 
+/* A listing of the subdirectories of a directory fd with getdents64
+ * directly: readdir would need a second open of each directory (fdopendir
+ * takes over the fd) and fdopendir's fstat and fcntl, and a rescan lists
+ * thousands of them. fd must be a description of its own (its offset is
+ * used), and stays the caller's. */
+typedef struct {
+  int fd;
+  char *buf;
+  long len, pos;
+  bool failed; /* getdents64 failed: the listing is not complete */
+} cgroup_dir_t;
+
+#define CGROUP_DIR_BUF 32768
+
+static bool cgroup_dir_open(cgroup_dir_t *d, int fd) {
+  *d = (cgroup_dir_t){.fd = fd, .buf = malloc(CGROUP_DIR_BUF)};
+  return d->buf != NULL;
+}
+
+/* The next entry that may be a directory (not "." or ".."; d_type DT_DIR
+ * or unknown), or NULL at the end or on an error. */
+static const struct dirent64 *cgroup_dir_next(cgroup_dir_t *d) {
+  for (;;) {
+    if (d->pos >= d->len) {
+      ssize_t n = getdents64(d->fd, d->buf, CGROUP_DIR_BUF);
+      if (n <= 0) {
+        d->failed = n < 0;
+        return NULL;
+      }
+      d->len = n;
+      d->pos = 0;
+    }
+    const struct dirent64 *de = (const void *)(d->buf + d->pos);
+    d->pos += de->d_reclen;
+    if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+      continue;
+    if (de->d_name[0] == '.' &&
+        (de->d_name[1] == '\0' ||
+         (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+      continue;
+    return de;
+  }
+}
+
+static void cgroup_dir_close(cgroup_dir_t *d) {
+  free(d->buf);
+  d->buf = NULL;
+}
+
 /* The kernfs file handle of a cgroup directory (name "" = dirfd itself):
  * its 8 bytes are the cgroup id on every kernel. Returns true and fills id
  * for a kernfs directory, false otherwise (not kernfs, or no handles). */
@@ -348,22 +397,13 @@ static bool cgroup_walk_covers(const cgroup_walk_t *w, const char *path) {
 static void cgroup_walk(cgroup_walk_t *w, int dirfd, char *path, size_t len,
                         int depth, int below, size_t cont_len, size_t *budget) {
   cgroup_index_t *idx = w->idx;
-  /* A new open file description, not dup(): a dup shares the offset, and
-   * the mount's fd is listed again on every rescan. */
-  int list_fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (list_fd < 0)
-    return;
-  DIR *dir = fdopendir(list_fd);
-  if (dir == NULL) {
-    close(list_fd);
+  cgroup_dir_t dir;
+  if (!cgroup_dir_open(&dir, dirfd)) {
+    w->complete = false;
     return;
   }
-  struct dirent *de;
-  while ((de = readdir(dir)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
-      continue;
+  const struct dirent64 *de;
+  while ((de = cgroup_dir_next(&dir)) != NULL) {
     size_t nl = strlen(de->d_name);
     char cid[CGROUP_CONTAINER_ID_LEN + 1];
     int child_below =
@@ -423,9 +463,12 @@ static void cgroup_walk(cgroup_walk_t *w, int dirfd, char *path, size_t len,
     }
     if (child_below > 0)
       (*budget)--;
+    /* The id of the directory opened, where a watch is put on it: watch
+     * and id must be of the same cgroup, should the name be reused. */
     uint64_t id;
-    if (child >= 0 ? cgroup_id_at(child, NULL, &id) == 0
-                   : cgroup_id_at_stat(idx, dirfd, de->d_name, &st, &id)) {
+    if (child >= 0 && watch
+            ? cgroup_id_at(child, NULL, &id) == 0
+            : cgroup_id_at_stat(idx, dirfd, de->d_name, &st, &id)) {
       cgroup_lock(idx);
       (void)cgroup_index_record(idx, id, path);
       if (watch)
@@ -447,7 +490,9 @@ static void cgroup_walk(cgroup_walk_t *w, int dirfd, char *path, size_t len,
     if (child >= 0)
       close(child);
   }
-  closedir(dir);
+  if (dir.failed)
+    w->complete = false; /* only a complete walk may declare cgroups gone */
+  cgroup_dir_close(&dir);
 }
 
 int cgroup_index_rescan(cgroup_index_t *idx, cdtime_t now) {
@@ -469,7 +514,15 @@ int cgroup_index_rescan(cgroup_index_t *idx, cdtime_t now) {
   /* The walk is the slow part (a directory listing and an open per
    * cgroup): lookups must not wait for it. */
   cgroup_unlock(idx);
-  cgroup_walk(&w, idx->mount_fd, path, 1, 0, -1, 0, NULL);
+  /* A new open file description, not dup(): a dup shares the offset, and
+   * the mount's fd is listed again on every rescan. */
+  int root = openat(idx->mount_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root >= 0) {
+    cgroup_walk(&w, root, path, 1, 0, -1, 0, NULL);
+    close(root);
+  } else {
+    w.complete = false;
+  }
   cgroup_lock(idx);
   free(path);
 
@@ -764,21 +817,13 @@ static int cgroup_watch_new_dir(cgroup_index_t *idx, char *path, size_t len,
     close(fd);
     return changed;
   }
-  int list_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  DIR *dir = list_fd >= 0 ? fdopendir(list_fd) : NULL;
-  if (dir == NULL) {
-    if (list_fd >= 0)
-      close(list_fd);
+  cgroup_dir_t dir;
+  if (!cgroup_dir_open(&dir, fd)) {
     close(fd);
     return changed;
   }
-  struct dirent *de;
-  while ((de = readdir(dir)) != NULL) {
-    if (de->d_name[0] == '.' &&
-        (de->d_name[1] == '\0' || strcmp(de->d_name, "..") == 0))
-      continue;
-    if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
-      continue;
+  const struct dirent64 *de;
+  while ((de = cgroup_dir_next(&dir)) != NULL) {
     size_t nl = strlen(de->d_name);
     if (len + 1 + nl + 1 > PATH_MAX)
       continue;
@@ -790,7 +835,7 @@ static int cgroup_watch_new_dir(cgroup_index_t *idx, char *path, size_t len,
         cgroup_watch_new_dir(idx, path, child_len + nl, depth + 1, w, cb, ctx);
     path[len] = '\0';
   }
-  closedir(dir);
+  cgroup_dir_close(&dir);
   close(fd);
   return changed;
 }
