@@ -9,6 +9,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+# shellcheck source=host-lib.sh
+source "$HERE/host-lib.sh"
 OUT=${NFS_EBPF_LAB_OUT:-/var/tmp/nfs_ebpf-lab}/demo
 
 die() { echo "demo: $*" >&2; exit 1; }
@@ -18,10 +20,7 @@ main() {
 	"$HERE/fetch-kernels.sh" >/dev/null || die "could not fetch the kernels"
 	kver=$("$HERE/fetch-kernels.sh" --list | grep -E '^6\.1\.' | sort -V | tail -n1)
 	[[ -n $kver ]] || die "no 6.1 kernel in the cache"
-	for so in "${NFS_EBPF_PLUGIN:-}" "$REPO/.libs/nfs_ebpf.so" "$REPO/src/.libs/nfs_ebpf.so"; do
-		[[ -n $so && -f $so ]] && break
-	done
-	[[ -n $so && -f $so ]] || die "plugin not built (run ./demo.sh or make first)"
+	so=$(plugin_path) || die "plugin not built (run ./demo.sh or make first)"
 	export NFS_EBPF_PLUGIN=$so
 	rm -rf "$OUT"
 	mkdir -p "$OUT"

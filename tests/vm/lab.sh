@@ -21,6 +21,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+# shellcheck source=host-lib.sh
+source "$HERE/host-lib.sh"
 OUT=${NFS_EBPF_LAB_OUT:-/var/tmp/nfs_ebpf-lab}
 INFRA=${NFS_EBPF_LAB_INFRA:-0}
 
@@ -98,14 +100,6 @@ retap() {
 
 kver_of() { # newest cached kernel of a series
 	"$HERE/fetch-kernels.sh" --series "$1"
-}
-
-plugin_path() {
-	local so
-	for so in "${NFS_EBPF_PLUGIN:-}" "$REPO/.libs/nfs_ebpf.so" "$REPO/src/.libs/nfs_ebpf.so"; do
-		[[ -n $so && -f $so ]] && { echo "$so"; return 0; }
-	done
-	return 1
 }
 
 run_cell() {

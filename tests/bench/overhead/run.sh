@@ -56,6 +56,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
+# shellcheck source=../../vm/host-lib.sh
+source "$REPO/tests/vm/host-lib.sh"
 OUT=${NFS_EBPF_BENCH_OUT:-/var/tmp/nfs_ebpf-overhead}
 RUNS=${NFS_EBPF_BENCH_RUNS:-15}
 COUNTS=${NFS_EBPF_BENCH_COUNTS:-stat=50000 read=50000 open=20000 create=100}
@@ -75,14 +77,6 @@ build() {
 		die "building floor.c failed (libbpf-dev)"
 	clang -target bpf -O2 -g -c "$HERE/floor.bpf.c" -o "$bin/floor.bpf.o" ||
 		die "building floor.bpf.c failed (clang)"
-}
-
-plugin_path() {
-	local so
-	for so in "${NFS_EBPF_PLUGIN:-}" "$REPO/.libs/nfs_ebpf.so" "$REPO/src/.libs/nfs_ebpf.so"; do
-		[[ -n $so && -f $so ]] && { realpath "$so"; return 0; }
-	done
-	return 1
 }
 
 # The functions nfs_ebpf hooks: the first field of each entry of hooks[].
