@@ -333,15 +333,16 @@ lab_collectd_start() {
 # lab_alive PID: PID runs (a zombie, exited and not yet waited for, does not).
 lab_alive() {
 	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
 	[[ ${stat##*) } != Z* ]]
 }
 
 # lab_child_of PID COMM: the pid of PID's child whose command is COMM.
+# (Builtins only: a fork per process would take minutes in a loaded TCG VM.)
 lab_child_of() {
 	local f stat
 	for f in /proc/[0-9]*/stat; do
-		stat=$(cat "$f" 2>/dev/null) || continue
+		read -r stat 2>/dev/null <"$f" || continue
 		[[ ${stat#* (} == "$2) "* ]] || continue
 		stat=${stat##*) }
 		stat=${stat#* }
@@ -350,6 +351,17 @@ lab_child_of() {
 		echo "${f%/stat}"
 		return 0
 	done
+	return 0 # not (yet) there: nothing printed
+}
+
+# lab_prog_skips: how often the kernel skipped the plugin's programs (the
+# sum of the recursion_misses of every fentry/fexit/kprobe/kretprobe
+# program loaded): each such call is a missed_entry or missed_return.
+lab_prog_skips() {
+	bpftool -j prog show 2>/dev/null | python3 -c '
+import json, sys
+print(sum(p.get("recursion_misses", 0) for p in json.load(sys.stdin)
+          if p.get("name", "").startswith(("fentry_", "fexit_", "kprobe_", "kretprobe_"))))'
 }
 
 # lab_collectd_stop: SIGTERM to collectd, and wait until it is gone (its

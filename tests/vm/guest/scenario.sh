@@ -643,6 +643,9 @@ main() {
 		# workloads are done (the guest's own shell is in the root cgroup).
 		SETTLE_PATTERN='^collectd_nfs_ebpf_[a-z_]+\{nfs_ebpf="(shop_|batch_|@nfs-backup|@node-daemon|@nfs-reload|kube-system_|late_|gone_|lab-swap_|@cri-containerd-|odd-names_|@~)'
 		lab_scrape_settled "$LAB_OUT/metrics.txt" 120 "$SETTLE_PATTERN"
+		# For check.py: calls the kernel skipped a program for until now.
+		lab_prog_skips >"$LAB_OUT/kernel-skips" || lab_die "bpftool prog show failed"
+		lab_log "the kernel skipped the plugin's programs $(cat "$LAB_OUT/kernel-skips") times"
 	fi
 	if [[ $MODE != none ]]; then
 		if kill -0 "$LAB_COLLECTD_PID" 2>/dev/null; then
