@@ -216,6 +216,15 @@ DEF_TEST(iterate_and_free) {
   EXPECT_EQ_INT(0, wrong);
   EXPECT_EQ_INT(50, visited);
 
+  /* break ends the whole walk (the macro's two loops are one walk) */
+  visited = 0;
+  HASH_TABLE_FOREACH(&t, n, next) {
+    (void)n;
+    if (++visited == 3)
+      break;
+  }
+  EXPECT_EQ_INT(3, visited);
+
   /* clear keeps the buckets: the table takes nodes again */
   freed = 0;
   hash_table_clear(&t, item_free);
