@@ -344,9 +344,13 @@ static int share_maps(const tracer_t *t, struct nfs_ebpf *skel) {
 }
 
 /*
- * Module state. Returns false when the module is not loaded. ident gets
- * the address of its .text section, which differs after a reload, or
- * "builtin" when the code is part of the kernel image.
+ * Module state. Returns false when the module is not loaded. ident tells
+ * one load of the module from the next: the inode of its /sys/module
+ * directory (sysfs gives a new directory a new inode number) and the
+ * address of its .text section, or "builtin" when the code is part of the
+ * kernel image. The address alone is not enough: a module loaded again
+ * can land where it was before (seen with nfsv4 on Debian's 7.2), and its
+ * kprobes, gone with the old code, would never be attached again.
  */
 static bool module_state(const tracer_t *t, const char *module, char *ident,
                          size_t identifier_size, bool *builtin) {
@@ -386,9 +390,7 @@ static bool module_state(const tracer_t *t, const char *module, char *ident,
     fclose(fh);
   }
   buf[strcspn(buf, "\n")] = '\0';
-  /* Without access to sections/ a reload between two intervals goes
-   * unnoticed; unload and load in separate intervals still works. */
-  snprintf(ident, identifier_size, "live:%s", buf);
+  snprintf(ident, identifier_size, "live:%ju:%s", (uintmax_t)st.st_ino, buf);
   return true;
 }
 

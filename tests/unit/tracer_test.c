@@ -185,6 +185,42 @@ static void fake_modules(char *moddir, size_t size) {
   use_kallsyms(dir);
 }
 
+/* A module unloaded and loaded again between two reads is seen as a new
+ * load even where its code lands at the same address: the new
+ * /sys/module directory has a new inode. */
+DEF_TEST(reload_at_the_same_address_is_a_new_load) {
+  char moddir[PATH_MAX], dir[PATH_MAX + 32], sections[PATH_MAX + 48];
+  char before[64], after[64];
+  bool builtin = false;
+  static tracer_t t; /* large: not on the stack */
+
+  fake_modules(moddir, sizeof(moddir));
+  sstrncpy(t.sys_module_dir, moddir, sizeof(t.sys_module_dir));
+  snprintf(dir, sizeof(dir), "%s/nfsv4", moddir);
+  snprintf(sections, sizeof(sections), "%s/sections", dir);
+  mkdir(sections, 0755);
+  write_file(sections, ".text", "0xffffffffc0a00000\n");
+  OK1(module_state(&t, "nfsv4", before, sizeof(before), &builtin) && !builtin,
+      "a live module");
+  /* rmmod, then modprobe: the same .text address */
+  char cmd[3 * PATH_MAX];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  OK(system(cmd) == 0);
+  /* another directory first, so the new one cannot reuse the inode */
+  char other[PATH_MAX + 32];
+  snprintf(other, sizeof(other), "%s/placeholder", moddir);
+  mkdir(other, 0755);
+  mkdir(dir, 0755);
+  write_file(dir, "initstate", "live\n");
+  mkdir(sections, 0755);
+  write_file(sections, ".text", "0xffffffffc0a00000\n");
+  OK1(module_state(&t, "nfsv4", after, sizeof(after), &builtin), "live again");
+  OK1(strcmp(before, after) != 0,
+      "the reload is told apart from the first load");
+  rmdir(other);
+  return 0;
+}
+
 DEF_TEST(fentry_forced_fails_cleanly) {
   char moddir[PATH_MAX];
   tracer_t *t = NULL;
@@ -985,6 +1021,7 @@ int main(void) {
   RUN_TEST(auto_falls_back_and_kprobes_verify);
   RUN_TEST(auto_falls_back_per_hook);
   RUN_TEST(mkdir_exit_program_follows_the_btf_return_type);
+  RUN_TEST(reload_at_the_same_address_is_a_new_load);
   RUN_TEST(data_path_v2);
   RUN_TEST(data_path_full_maps);
   RUN_TEST(data_path_above_last_bucket_and_v1);
