@@ -349,8 +349,8 @@ static int share_maps(const tracer_t *t, struct nfs_ebpf *skel) {
  * directory (sysfs gives a new directory a new inode number) and the
  * address of its .text section, or "builtin" when the code is part of the
  * kernel image. The address alone is not enough: a module loaded again
- * can land where it was before (seen with nfsv4 on Debian's 7.2), and its
- * kprobes, gone with the old code, would never be attached again.
+ * can land where it was before, and its kprobes, gone with the old code,
+ * would never be attached again.
  */
 static bool module_state(const tracer_t *t, const char *module, char *ident,
                          size_t identifier_size, bool *builtin) {

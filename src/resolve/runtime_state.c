@@ -203,7 +203,6 @@ static int runtime_read_bundle(runtime_state_t *rs, size_t li, int layout_fd,
     container_table_set(&rs->table, n, &parsed);
     n->failed = status != 0;
     n->layout = li;
-    n->missing = false;
     n->dev = st.st_dev;
     n->ino = st.st_ino;
     n->size = st.st_size;
