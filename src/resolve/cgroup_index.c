@@ -25,6 +25,9 @@
 /* Handle type of kernfs (cgroup) directories, include/linux/exportfs.h. */
 #define CGROUP_FILEID_KERNFS 0xfe
 
+/* The index is sized once for max_entries, at least this many buckets;
+ * the watches are bounded by max_entries too but far fewer in practice. */
+#define CGROUP_INDEX_MIN_BUCKETS 1024
 #define CGROUP_WATCH_BUCKETS 1024
 #define CGROUP_WATCH_MASK                                                      \
   (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |      \
@@ -230,11 +233,9 @@ cgroup_index_t *cgroup_index_create(const char *mount_path,
   idx->mount_link = cgroup_fd_link(fd);
   idx->max_entries =
       max_entries ? max_entries : CGROUP_INDEX_DEFAULT_MAX_ENTRIES;
-  size_t n_buckets = 1024;
-  while (n_buckets < idx->max_entries / 2)
-    n_buckets <<= 1;
   if (idx->mount_path == NULL ||
-      hash_table_init(&idx->nodes, n_buckets, HASH_TABLE_FIXED) != 0 ||
+      hash_table_init_bounded(&idx->nodes, idx->max_entries,
+                              CGROUP_INDEX_MIN_BUCKETS) != 0 ||
       hash_table_init(&idx->watches, CGROUP_WATCH_BUCKETS, HASH_TABLE_FIXED) !=
           0) {
     cgroup_index_destroy(idx);

@@ -8,8 +8,8 @@
 
 #include <errno.h>
 
-/* Both indexes are sized once for the table's bound (half as many
- * buckets as entries, at least this many), like cgroup_index's. */
+/* Both indexes are sized once for the table's bound, at least this many
+ * buckets. */
 #define CONTAINER_TABLE_MIN_BUCKETS 1024
 
 static uint64_t container_key_hash(const char *key) {
@@ -32,11 +32,10 @@ static container_entry_t *container_of(hash_node_t *n) {
 int container_table_init(container_table_t *t, size_t max) {
   memset(t, 0, sizeof(*t));
   t->max = max;
-  size_t n_buckets = CONTAINER_TABLE_MIN_BUCKETS;
-  while (n_buckets < max / 2)
-    n_buckets <<= 1;
-  if (hash_table_init(&t->by_id, n_buckets, HASH_TABLE_FIXED) != 0 ||
-      hash_table_init(&t->by_pod, n_buckets, HASH_TABLE_FIXED) != 0) {
+  if (hash_table_init_bounded(&t->by_id, max, CONTAINER_TABLE_MIN_BUCKETS) !=
+          0 ||
+      hash_table_init_bounded(&t->by_pod, max, CONTAINER_TABLE_MIN_BUCKETS) !=
+          0) {
     container_table_destroy(t);
     return -ENOMEM;
   }

@@ -19,6 +19,14 @@ int hash_table_init(hash_table_t *t, size_t n_buckets, bool grows) {
   return 0;
 }
 
+int hash_table_init_bounded(hash_table_t *t, size_t max_entries,
+                            size_t min_buckets) {
+  size_t n_buckets = max_entries / 2;
+  if (n_buckets < min_buckets)
+    n_buckets = min_buckets;
+  return hash_table_init(t, n_buckets, HASH_TABLE_FIXED);
+}
+
 void hash_table_clear(hash_table_t *t, void (*free_node)(hash_node_t *n)) {
   if (free_node != NULL) {
     HASH_TABLE_FOREACH(t, n, next) { free_node(n); }

@@ -79,6 +79,12 @@ typedef struct {
  * hash_table_insert. */
 int hash_table_init(hash_table_t *t, size_t n_buckets, bool grows);
 
+/* A fixed table for a count bounded elsewhere at max_entries: half as many
+ * buckets (chains of two at the bound), never fewer than min_buckets, so
+ * that a small bound still spreads well. Returns as hash_table_init. */
+int hash_table_init_bounded(hash_table_t *t, size_t max_entries,
+                            size_t min_buckets);
+
 /* Empties the table, calling free_node (if not NULL) on every node. The
  * buckets stay: the table can be filled again. */
 void hash_table_clear(hash_table_t *t, void (*free_node)(hash_node_t *n));

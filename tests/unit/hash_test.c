@@ -71,6 +71,23 @@ DEF_TEST(empty_tables) {
   return 0;
 }
 
+DEF_TEST(bounded_tables) {
+  hash_table_t t;
+  /* half as many buckets as the bound, rounded up to a power of two */
+  CHECK_ZERO(hash_table_init_bounded(&t, 65536, 1024));
+  EXPECT_EQ_INT(32768, (int)t.n_buckets);
+  OK(!t.grows);
+  hash_table_destroy(&t, NULL);
+  CHECK_ZERO(hash_table_init_bounded(&t, 3000, 1024));
+  EXPECT_EQ_INT(2048, (int)t.n_buckets);
+  hash_table_destroy(&t, NULL);
+  /* a small bound still gets the minimum */
+  CHECK_ZERO(hash_table_init_bounded(&t, 10, 1024));
+  EXPECT_EQ_INT(1024, (int)t.n_buckets);
+  hash_table_destroy(&t, NULL);
+  return 0;
+}
+
 DEF_TEST(colliding_hashes) {
   hash_table_t t;
   CHECK_ZERO(hash_table_init(&t, 4, HASH_TABLE_FIXED));
@@ -257,6 +274,7 @@ DEF_TEST(static_table) {
 int main(void) {
   RUN_TEST(fnv1a64_vectors);
   RUN_TEST(empty_tables);
+  RUN_TEST(bounded_tables);
   RUN_TEST(colliding_hashes);
   RUN_TEST(find_every_node_of_a_shared_key);
   RUN_TEST(growth);
