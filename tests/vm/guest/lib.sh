@@ -354,14 +354,20 @@ lab_child_of() {
 	return 0 # not (yet) there: nothing printed
 }
 
-# lab_prog_skips: how often the kernel skipped the plugin's programs (the
-# sum of the recursion_misses of every fentry/fexit/kprobe/kretprobe
-# program loaded): each such call is a missed_entry or missed_return.
+# lab_prog_skips [NAME...]: how often the kernel skipped programs (the sum
+# of their recursion_misses): of the programs NAMEd, or of every fentry,
+# fexit, kprobe and kretprobe program loaded. Each such call is a
+# missed_entry or missed_return.
 lab_prog_skips() {
 	bpftool -j prog show 2>/dev/null | python3 -c '
 import json, sys
+names = sys.argv[1:]
+def counted(name):
+    if names:
+        return name in names
+    return name.startswith(("fentry_", "fexit_", "kprobe_", "kretprobe_"))
 print(sum(p.get("recursion_misses", 0) for p in json.load(sys.stdin)
-          if p.get("name", "").startswith(("fentry_", "fexit_", "kprobe_", "kretprobe_"))))'
+          if counted(p.get("name", ""))))' "$@"
 }
 
 # lab_collectd_stop: SIGTERM to collectd, and wait until it is gone (its

@@ -86,14 +86,11 @@ bpf_diag() {
 # of the program on nfs_file_read's entry (fentry or kprobe), and of the
 # one on its return (fexit or kretprobe).
 prog_skips() {
-	bpftool -j prog show 2>/dev/null | python3 -c '
-import json, sys
-progs = json.load(sys.stdin)
-def skips(*names):
-    return sum(p.get("recursion_misses", 0) for p in progs if p.get("name", "") in names)
-print(skips("fentry_nfs_file_read", "kprobe_nfs_file_read"),
-      skips("fexit_nfs_file_read", "kretprobe_nfs_file_read"))' >"$1" ||
+	local entry ret
+	entry=$(lab_prog_skips fentry_nfs_file_read kprobe_nfs_file_read) &&
+		ret=$(lab_prog_skips fexit_nfs_file_read kretprobe_nfs_file_read) ||
 		lab_die "bpftool prog show failed"
+	echo "$entry $ret" >"$1"
 }
 
 # Threads of process $1 in state D (uninterruptible: waiting for NFS).
