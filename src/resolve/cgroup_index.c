@@ -25,8 +25,7 @@
 /* Handle type of kernfs (cgroup) directories, include/linux/exportfs.h. */
 #define CGROUP_FILEID_KERNFS 0xfe
 
-/* The index is sized once for max_entries, at least this many buckets;
- * the watches are bounded by max_entries too but far fewer in practice. */
+/* The index is sized once for max_entries, at least this many buckets. */
 #define CGROUP_INDEX_MIN_BUCKETS 1024
 #define CGROUP_WATCH_BUCKETS 1024
 #define CGROUP_WATCH_MASK                                                      \
