@@ -17,7 +17,7 @@ source "$(dirname "$0")/lib.sh"
 SECS=${NFS_EBPF_SOAK_SECONDS:-600}
 PER_MINUTE=20
 # Interval 10 s with Timeout 6 (a minute) instead of the lab's 3 s and 20:
-# each retained pod is some 270 value lists per read, and at 3 s the two
+# each retained pod is some 260 value lists per read, and at 3 s the two
 # collectd instances (one under ASan) took the emulated VM's CPU, so pods
 # came 2 or 3 a minute instead of 20. The plugin's code paths are the same;
 # a read just comes less often.
@@ -169,20 +169,19 @@ main() {
 	done
 	for p in "${lives[@]}"; do wait "$p" || failed=$((failed + 1)); done
 	kill "$sampler"
-	local took=$((SECONDS - start)) rss_end rss_warm hz cpu_plain cpu_asan
+	local took=$((SECONDS - start)) rss_end rss_warm rss_min rss_max hz cpu_plain cpu_asan
 	hz=$(getconf CLK_TCK)
 	cpu_plain=$((($(cpu_ticks "$PID_plain") - cpu0_plain) / hz))
 	cpu_asan=$((($(cpu_ticks "$PID_asan") - cpu0_asan) / hz))
 	rss_end=$(rss_kib "$PID_plain")
 	printf '%d\t%s\t%s\n' "$took" "$rss_end" "$(rss_kib "$PID_asan")" >>"$LAB_OUT/rss.tsv"
 	((SECS > WARMUP + 60)) || WARMUP=$((SECS / 3))
-	local steady # "FIRST MIN MAX" of the samples from warm-up on
-	steady=$(awk -v w=$WARMUP 'NR > 1 && $1 >= w {
+	# the first, lowest and highest sample from warm-up on
+	read -r rss_warm rss_min rss_max < <(awk -v w=$WARMUP 'NR > 1 && $1 >= w {
 			if (n++ == 0) first = min = max = $2
 			if ($2 < min) min = $2
 			if ($2 > max) max = $2
 		} END {print first + 0, min + 0, max + 0}' "$LAB_OUT/rss.tsv")
-	rss_warm=${steady%% *}
 	check "$n pods lived and did their I/O ($failed failed)" test "$failed" -eq 0
 	check "both collectd instances still running after ${took}s of churn" \
 		kill -0 "$PID_plain" "$PID_asan"
@@ -234,8 +233,8 @@ main() {
 	{
 		echo "soak: $n pods in ${took}s ($((n * 60 / (took > 0 ? took : 1))) a minute), $failed failed"
 		echo "soak: plain collectd RSS ${rss_warm} KiB after warm-up (${WARMUP} s), ${rss_end} KiB at the end of the churn (growth ${growth} KiB), ${rss_drained} KiB once drained"
-		echo "soak: plain collectd RSS from warm-up to the end of the churn: min $(echo "$steady" | cut -d' ' -f2) KiB, max ${steady##* } KiB"
-		echo "soak: collectd CPU during the churn: plain ${cpu_plain} s, asan ${cpu_asan} s (of ${took} s, 2 vCPUs)"
+		echo "soak: plain collectd RSS from warm-up to the end of the churn: min ${rss_min} KiB, max ${rss_max} KiB"
+		echo "soak: collectd CPU during the churn: plain ${cpu_plain} s, asan ${cpu_asan} s (of ${took} s, $(nproc) vCPUs)"
 		echo "soak: series in the final scrape: $(grep -c '^collectd_nfs_ebpf_' "$LAB_OUT/metrics-plain.txt"), soak pods in it: $(pods_in "$LAB_OUT/metrics-plain.txt" | grep -c .)"
 		echo "soak: asan instance: $errors errors, $leaks plugin leaks"
 	} | tee "$LAB_OUT/figures.txt"
