@@ -119,6 +119,8 @@ lab_mount_cgroup() {
 
 lab_base() {
 	mount -t tmpfs -o mode=0755 tmpfs /run || lab_die "cannot mount /run"
+	# Scripts here use <(...), which needs /dev/fd (initramfs-init links it).
+	[[ "$(cat <(echo fd))" == fd ]] || lab_die "no /dev/fd: process substitution fails"
 	mkdir -p "$LAB_RUN" /run/lock
 	# No tmpfs on /tmp: the root overlay is already writable, and a fresh
 	# /tmp would hide a repository cloned under the host's /tmp (CI may).
