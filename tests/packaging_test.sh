@@ -12,7 +12,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d /tmp/nfs-ebpf-packaging-test.XXXXXX)
 cpid=
-trap '[ -n "$cpid" ] && kill "$cpid" 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '[ -n "$cpid" ] && kill "$cpid" 2>/dev/null; wait; rm -rf "$tmp"' EXIT
 n=0
 check() { # TEXT CMD...  (ok when CMD succeeds)
 	local text=$1
@@ -25,6 +25,61 @@ check() { # TEXT CMD...  (ok when CMD succeeds)
 		tail -20 "$tmp/check.out" | sed 's/^/# /'
 	fi
 }
+
+# --- RPM ---------------------------------------------------------------------------
+# Fedora/EPEL ship no collectd plugin headers, so the spec builds against
+# collectd's source tree. Debian's collectd source package holds that
+# upstream tree (its orig tarball, a snapshot of the collectd-5.12.0 tag):
+# fetch it with a private apt configuration whose deb-src line points at
+# the Debian archive this machine already uses (never named here).
+fetch_collectd_source() { # DIR: downloads (once) and prints the orig tarball's path
+	local dir=$1 sources=${NFS_EBPF_APT_SOURCES:-/etc/apt/sources.list.d/debian.sources}
+	local main suite dsc orig sum
+	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/etc" "$dir/src"
+	main=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' "$sources" 2>/dev/null | grep -v security | head -1)
+	[ -n "$main" ] || main=$(awk '$1=="deb" && $0 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)
+	[ -n "$main" ] || { echo "no Debian archive URI in $sources or /etc/apt/sources.list" >&2; return 1; }
+	suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+	echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $main $suite main" >"$dir/etc/sources.list"
+	local opts=(-o "Dir::Etc::SourceList=$dir/etc/sources.list" -o Dir::Etc::SourceParts=/dev/null
+		-o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache" -o Dir::State::status=/dev/null
+		-o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+	# the source index is refreshed at most once a day
+	if [ ! -f "$dir/updated" ] || [ -n "$(find "$dir/updated" -mmin +1440)" ]; then
+		apt-get "${opts[@]}" -q update >&2 || return 1
+		touch "$dir/updated"
+	fi
+	# apt verifies each file against the signed index. Only the orig
+	# tarball is needed (Debian's packaging of collectd is not), so a
+	# missing debian.tar.xz on the mirror does not matter.
+	(cd "$dir/src" && apt-get "${opts[@]}" -q source --download-only collectd >&2)
+	dsc=$(ls -v "$dir"/src/collectd_*.dsc 2>/dev/null | tail -1)
+	[ -n "$dsc" ] || { echo "apt-get source collectd fetched no .dsc" >&2; return 1; }
+	orig=$(awk '/^Checksums-Sha256:/ {f=1; next} /^[^ ]/ {f=0} f && $3 ~ /\.orig\.tar\./ {print $3}' "$dsc")
+	sum=$(awk -v o="$orig" '/^Checksums-Sha256:/ {f=1; next} /^[^ ]/ {f=0} f && $3 == o {print $1}' "$dsc")
+	[ -n "$orig" ] && echo "$sum  $dir/src/$orig" | sha256sum -c --quiet - >&2 ||
+		{ echo "no verified orig tarball for $dsc" >&2; return 1; }
+	echo "$dir/src/$orig"
+}
+
+# The RPM build needs nothing from the Debian one (each builds in its own
+# copy of the sources), so it runs beside the Debian package's checks; its
+# own checks come after them, in order.
+rpm_build() {
+	local start
+	exec 9>/run/lock/nfs-ebpf-collectd-source.lock
+	flock 9
+	fetch_collectd_source "${NFS_EBPF_SRC_CACHE:-/var/cache/nfs_ebpf-src}" >"$tmp/collectd_tarball" 2>"$tmp/fetch.log"
+	flock -u 9
+	start=$(date +%s)
+	[ -s "$tmp/collectd_tarball" ] || { echo "no collectd tarball" >"$tmp/rpmbuild.log"; echo 1 >"$tmp/rpmbuild.rc"; echo 0 >"$tmp/rpmbuild.took"; return; }
+	RPMBUILD_OPTS=--nodeps "$here/packaging/rpm/build.sh" "$(cat "$tmp/collectd_tarball")" "$tmp/rpm" \
+		>"$tmp/rpmbuild.log" 2>&1
+	echo $? >"$tmp/rpmbuild.rc"
+	echo $(($(date +%s) - start)) >"$tmp/rpmbuild.took"
+}
+rpm_build &
+rpm_job=$!
 
 # --- Debian package -----------------------------------------------------------
 start=$(date +%s)
@@ -170,45 +225,9 @@ check "configure --with-collectd-src=DIR without a configured tree fails with a 
 	! ./configure --with-collectd-src='$tmp/empty' >'$tmp/neg.log' 2>&1 &&
 	grep -q 'src/config.h missing' '$tmp/neg.log'"
 
-# --- RPM ---------------------------------------------------------------------------
-# Fedora/EPEL ship no collectd plugin headers, so the spec builds against
-# collectd's source tree. Debian's collectd source package holds that
-# upstream tree (its orig tarball, a snapshot of the collectd-5.12.0 tag):
-# fetch it with a private apt configuration whose deb-src line points at
-# the Debian archive this machine already uses (never named here).
-fetch_collectd_source() { # DIR: downloads (once) and prints the orig tarball's path
-	local dir=$1 sources=${NFS_EBPF_APT_SOURCES:-/etc/apt/sources.list.d/debian.sources}
-	local main suite dsc orig sum
-	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/etc" "$dir/src"
-	main=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' "$sources" 2>/dev/null | grep -v security | head -1)
-	[ -n "$main" ] || main=$(awk '$1=="deb" && $0 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)
-	[ -n "$main" ] || { echo "no Debian archive URI in $sources or /etc/apt/sources.list" >&2; return 1; }
-	suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
-	echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $main $suite main" >"$dir/etc/sources.list"
-	local opts=(-o "Dir::Etc::SourceList=$dir/etc/sources.list" -o Dir::Etc::SourceParts=/dev/null
-		-o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache" -o Dir::State::status=/dev/null
-		-o Debug::NoLocking=1 -o APT::Sandbox::User=root)
-	# the source index is refreshed at most once a day
-	if [ ! -f "$dir/updated" ] || [ -n "$(find "$dir/updated" -mmin +1440)" ]; then
-		apt-get "${opts[@]}" -q update >&2 || return 1
-		touch "$dir/updated"
-	fi
-	# apt verifies each file against the signed index. Only the orig
-	# tarball is needed (Debian's packaging of collectd is not), so a
-	# missing debian.tar.xz on the mirror does not matter.
-	(cd "$dir/src" && apt-get "${opts[@]}" -q source --download-only collectd >&2)
-	dsc=$(ls -v "$dir"/src/collectd_*.dsc 2>/dev/null | tail -1)
-	[ -n "$dsc" ] || { echo "apt-get source collectd fetched no .dsc" >&2; return 1; }
-	orig=$(awk '/^Checksums-Sha256:/ {f=1; next} /^[^ ]/ {f=0} f && $3 ~ /\.orig\.tar\./ {print $3}' "$dsc")
-	sum=$(awk -v o="$orig" '/^Checksums-Sha256:/ {f=1; next} /^[^ ]/ {f=0} f && $3 == o {print $1}' "$dsc")
-	[ -n "$orig" ] && echo "$sum  $dir/src/$orig" | sha256sum -c --quiet - >&2 ||
-		{ echo "no verified orig tarball for $dsc" >&2; return 1; }
-	echo "$dir/src/$orig"
-}
-exec 9>/run/lock/nfs-ebpf-collectd-source.lock
-flock 9
-collectd_tarball=$(fetch_collectd_source "${NFS_EBPF_SRC_CACHE:-/var/cache/nfs_ebpf-src}" 2>"$tmp/fetch.log")
-flock -u 9
+# --- RPM (the job started above) -------------------------------------------------
+wait "$rpm_job"
+collectd_tarball=$(cat "$tmp/collectd_tarball")
 check "collectd's upstream source fetched from Debian's collectd source package ($(basename "${collectd_tarball:-none}"))" \
 	bash -c "[ -f '$collectd_tarball' ] || { cat '$tmp/fetch.log'; exit 1; }"
 spec=$here/packaging/rpm/collectd-nfs-ebpf.spec
@@ -217,11 +236,9 @@ check "RPM BuildRequires the tool chain, libbpf >= 1.0, libelf, zlib, yajl, and 
 	for w in 'pkgconfig(libbpf) >= 1.0' 'pkgconfig(libelf)' 'pkgconfig(zlib)' 'pkgconfig(yajl)' clang llvm bpftool flex bison collectd; do
 		grep -qxF \"\$w\" <<<\"\$r\" || { echo missing \$w; exit 1; }
 	done"
-start=$(date +%s)
 check "rpmbuild -bb (--nodeps: Debian's libbpf, libelf, zlib, yajl) builds collectd-nfs-ebpf (packaging/rpm/build.sh)" \
-	bash -c "RPMBUILD_OPTS=--nodeps '$here/packaging/rpm/build.sh' '$collectd_tarball' '$tmp/rpm' >'$tmp/rpmbuild.log' 2>&1 ||
-		{ tail -40 '$tmp/rpmbuild.log'; exit 1; }"
-echo "# rpm build took $(($(date +%s) - start)) s"
+	bash -c "[ \"\$(cat '$tmp/rpmbuild.rc')\" = 0 ] || { tail -40 '$tmp/rpmbuild.log'; exit 1; }"
+echo "# rpm build took $(cat "$tmp/rpmbuild.took") s (beside the Debian package's checks)"
 rpm=$(ls "$tmp"/rpm/collectd-nfs-ebpf-[0-9]*.rpm 2>/dev/null | head -1)
 [ -n "$rpm" ] || rpm=$tmp/rpm/missing.rpm
 grep -E '^(checking whether collectd|  collectd headers|PASS|FAIL|# (TOTAL|PASS|FAIL))' "$tmp/rpmbuild.log" | sed 's/^/# rpmbuild: /'
