@@ -8,6 +8,8 @@
 #     exit any leak with a frame in the plugin, fails the soak;
 #   - "plain": the normal build (NFS_EBPF_PLUGIN), whose RSS is sampled
 #     (ASan's quarantine would make the first one's RSS meaningless).
+# The plain instance also reports collectd's write queue and value cache
+# after the churn, and glibc malloc's totals once drained (gdb).
 # Writes to /vmout: guest.tap, rss.tsv (seconds, plain KiB, asan KiB),
 # figures.txt, collectd-*.log, asan.* (sanitizer reports), metrics-*.txt.
 set -euo pipefail
@@ -70,7 +72,7 @@ start_instance() { # NAME PLUGIN_SO PORT [ENV...]
 	# No unixsock: two instances would share its socket, and nothing here
 	# reads it.
 	sed -i -e '/LoadPlugin unixsock/d' -e "s|Port \"9103\"|Port \"$port\"|" \
-		-e "s|^Timeout .*|Timeout $TIMEOUT_INTERVALS|" \
+		-e "s|^Timeout .*|Timeout $TIMEOUT_INTERVALS\nCollectInternalStats true|" \
 		-e "s|$LAB_OUT/collectd.log|$LAB_OUT/collectd-$name.log|" \
 		-e "s|PluginDir \"/usr/lib/collectd\"|PluginDir \"$dir\"|" \
 		-e "s|/run/collectd/collectd.pid|/run/collectd/collectd-$name.pid|" "$conf"
@@ -116,6 +118,29 @@ alive() { # PID...: how many still run
 	local p k=0
 	for p; do ! kill -0 "$p" 2>/dev/null || k=$((k + 1)); done
 	echo "$k"
+}
+
+# collectd's own queue and cache (CollectInternalStats) in a scrape: a
+# write queue that grows means collectd cannot keep up with the dispatches,
+# and the queued value lists are memory.
+internal_stats() {
+	awk '/^collectd_collectd_queue_length\{.*write_queue/ {q = $2}
+		/^collectd_collectd_derive_total\{.*write_queue.*dropped/ {d = $2}
+		/^collectd_collectd_cache_size\{/ {c = $2}
+		END {printf "write queue %s value lists (%s dropped), value cache %s entries\n", q, d, c}' "$1"
+}
+
+# glibc malloc's view of process $1, through gdb: "SYSTEM INUSE" in KiB
+# (every arena and mmap), then malloc_trim(0) hands free pages back. Tells
+# memory still allocated from freed memory malloc keeps. malloc_stats()
+# writes to the process's stderr, collectd-NAME.stdout here ($2).
+malloc_totals() { # PID STDERR_FILE
+	timeout 300 gdb -p "$1" -batch -ex 'call (void) malloc_stats()' -ex 'call (int) malloc_trim(0)' \
+		>"$LAB_RUN/gdb-$1.log" 2>&1 || { echo "? ?"; return; }
+	awk '/^Total \(incl. mmap\):/ {t = 1; next}
+		t && /^system bytes/ {s = $NF}
+		t && /^in use bytes/ {u = $NF; t = 0}
+		END {if (s == "") print "? ?"; else printf "%d %d\n", s / 1024, u / 1024}' "$2"
 }
 
 # The soak pods a scrape reports, one number a line.
@@ -205,8 +230,10 @@ main() {
 	done
 	check "ended pods' series all expire after the churn ($left of $n soak pods left, waited $((SECONDS - drained + DRAINED_AFTER)) s)" \
 		test "$left" = 0
-	local rss_drained
+	local rss_drained heap_system heap_inuse rss_trimmed
 	rss_drained=$(rss_kib "$PID_plain")
+	read -r heap_system heap_inuse < <(malloc_totals "$PID_plain" "$LAB_OUT/collectd-plain.stdout")
+	rss_trimmed=$(rss_kib "$PID_plain")
 	check "no nfs_ebpf error logged by either instance" \
 		bash -c '! grep -h "\[error\] nfs_ebpf" "$1" "$2"' _ \
 		"$LAB_OUT/collectd-plain.log" "$LAB_OUT/collectd-asan.log"
@@ -236,6 +263,8 @@ main() {
 		echo "soak: plain collectd RSS from warm-up to the end of the churn: min ${rss_min} KiB, max ${rss_max} KiB"
 		echo "soak: collectd CPU during the churn: plain ${cpu_plain} s, asan ${cpu_asan} s (of ${took} s, $(nproc) vCPUs)"
 		echo "soak: series in the final scrape: $(grep -c '^collectd_nfs_ebpf_' "$LAB_OUT/metrics-plain.txt"), soak pods in it: $(pods_in "$LAB_OUT/metrics-plain.txt" | grep -c .)"
+		echo "soak: plain collectd after the churn: $(internal_stats "$LAB_OUT/metrics-plain.txt")"
+		echo "soak: plain collectd once drained: malloc holds ${heap_system} KiB from the system, ${heap_inuse} KiB of it allocated; RSS ${rss_trimmed} KiB after malloc_trim(0)"
 		echo "soak: asan instance: $errors errors, $leaks plugin leaks"
 	} | tee "$LAB_OUT/figures.txt"
 	! grep -q '^not ok' "$LAB_OUT/guest.tap"
