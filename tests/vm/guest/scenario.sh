@@ -371,7 +371,7 @@ hostile_workloads() {
 	local hostile pids=() p rc=0 name label cg
 	hostile=$(mknode --hostile "$LAB_RUN/decoy") || lab_die "cannot lay out hostile state"
 	echo "$hostile" >"$LAB_OUT/hostile.json"
-	# (No process substitution: the guest has no /dev/fd.)
+	# One line per hostile container, read twice below (runs, then checks).
 	python3 -c 'import json,sys
 for h in json.load(sys.stdin): print(h["name"], h["label"], h["cgroup"])' \
 		<<<"$hostile" >"$LAB_RUN/hostile.list"
