@@ -358,25 +358,33 @@ int runtime_json_parse_file(int bundle_fd, const char *name,
                             runtime_kind_t kind,
                             const safe_file_policy_t *policy, const char *where,
                             runtime_container_t *out) {
-  char text[64];
-  memset(out, 0, sizeof(*out));
-  out->kind = kind;
-
   int fd = safe_file_open(bundle_fd, name, policy, NULL);
   if (fd < 0) {
+    memset(out, 0, sizeof(*out));
+    out->kind = kind;
     const char *why = runtime_errno_problem(-fd);
     if (why != NULL) {
+      char text[64];
       snprintf(text, sizeof(text), "it %s", why);
       runtime_warn_ignored(where, name, why, text);
     }
     return fd;
   }
+  int status = runtime_json_parse_fd(fd, name, kind, policy, where, out);
+  close(fd);
+  return status;
+}
+
+int runtime_json_parse_fd(int fd, const char *name, runtime_kind_t kind,
+                          const safe_file_policy_t *policy, const char *where,
+                          runtime_container_t *out) {
+  memset(out, 0, sizeof(*out));
+  out->kind = kind;
 
   runtime_parse_t *p = calloc(1, sizeof(*p));
   yajl_handle h = p ? yajl_alloc(&runtime_callbacks, NULL, p) : NULL;
   if (h == NULL) {
     free(p);
-    close(fd);
     return -ENOMEM;
   }
   p->def = runtime_json_def(kind);
@@ -417,7 +425,6 @@ int runtime_json_parse_file(int bundle_fd, const char *name,
     }
   }
   yajl_free(h);
-  close(fd);
 
   if (status == 0)
     problem = runtime_fill(p, out);

@@ -34,6 +34,13 @@ int runtime_json_parse_file(int bundle_fd, const char *name,
                             const safe_file_policy_t *policy, const char *where,
                             runtime_container_t *out);
 
+/* The same for a state file already opened and checked (safe_file.h) as
+ * fd, read from its current offset; fd stays open. name is the file's name
+ * for log lines. */
+int runtime_json_parse_fd(int fd, const char *name, runtime_kind_t kind,
+                          const safe_file_policy_t *policy, const char *where,
+                          runtime_container_t *out);
+
 /* DNS-1123 checks used on extracted names (exposed for tests). */
 bool runtime_dns1123_label(const char *s, size_t max_len);
 bool runtime_dns1123_subdomain(const char *s, size_t max_len);

@@ -134,18 +134,80 @@ static bool runtime_bundle_unchanged(const runtime_layout_t *l, size_t li,
          S_ISREG(st.st_mode) && runtime_file_unchanged(n, li, &st);
 }
 
+/* Records what the state file (st) of bundle id in layout li says: parsed,
+ * or the failure status of its parse (remembered too, is_pod false and
+ * logged once, so a bad file is not parsed again until it changes). *np is
+ * the entry, added if NULL. Returns 0, or -ENOSPC when the table is full. */
+static int runtime_record_bundle(runtime_state_t *rs, size_t li,
+                                 const char *id, container_entry_t **np,
+                                 runtime_container_t *parsed, int status,
+                                 const struct stat *st) {
+  container_entry_t *n = *np;
+  if (n == NULL && (n = container_table_add(&rs->table, id)) == NULL)
+    return -ENOSPC;
+  sstrncpy(parsed->id, id, sizeof(parsed->id));
+  container_table_set(&rs->table, n, parsed);
+  n->failed = status != 0;
+  n->layout = li;
+  n->dev = st->st_dev;
+  n->ino = st->st_ino;
+  n->size = st->st_size;
+  n->mtime = st->st_mtim;
+  *np = n;
+  return 0;
+}
+
+/* The common case in one system call: the bundle's state file opened by its
+ * path below the layout directory, no symbolic link anywhere on it, then
+ * the checks every state file passes (safe_file_open_beneath). Returns the
+ * fd of a non-empty state file, or -1 for anything else (missing, empty, a
+ * link, refused, or no openat2 here): the step-by-step path below then
+ * tells those cases apart and logs them. Saves opening and closing the
+ * bundle directory and a second stat per bundle on a first scan. */
+static int runtime_open_state_file(const runtime_state_t *rs,
+                                   const runtime_layout_t *l, int layout_fd,
+                                   const char *id, struct stat *st) {
+  char rel[PATH_MAX];
+  snprintf(rel, sizeof(rel), "%s/%s%s%s", id,
+           l->def->inner_dir ? l->def->inner_dir : "",
+           l->def->inner_dir ? "/" : "", l->def->file);
+  int fd = safe_file_open_beneath(layout_fd, rel, &rs->policy, st);
+  if (fd >= 0 && st->st_size == 0) {
+    close(fd);
+    return -1;
+  }
+  return fd < 0 ? -1 : fd;
+}
+
 /* Reads one bundle of a layout. Returns 0 if the container is now known,
  * -ENOENT if the bundle or its file does not exist (yet), other -errno. */
 static int runtime_read_bundle(runtime_state_t *rs, size_t li, int layout_fd,
                                const char *id, cdtime_t now) {
   runtime_layout_t *l = &rs->layouts[li];
   container_entry_t *n = container_table_find(&rs->table, id);
+  (void)now;
   if (runtime_bundle_unchanged(l, li, layout_fd, id, n)) {
     runtime_bundle_seen(l, n);
     return 0;
   }
   char where[PATH_MAX];
   snprintf(where, sizeof(where), "%s/%s", l->path, id);
+
+  struct stat st;
+  runtime_container_t parsed;
+  int fd = runtime_open_state_file(rs, l, layout_fd, id, &st);
+  if (fd >= 0) {
+    int status = 0;
+    if (!runtime_file_unchanged(n, li, &st)) {
+      int parse = runtime_json_parse_fd(fd, l->def->file, l->def->kind,
+                                        &rs->policy, where, &parsed);
+      status = runtime_record_bundle(rs, li, id, &n, &parsed, parse, &st);
+    }
+    close(fd);
+    if (status == 0)
+      runtime_bundle_seen(l, n);
+    return status;
+  }
 
   /* O_NOFOLLOW on every component: a bundle replaced by a symlink (or a
    * symlinked userdata dir) is refused, so no read leaves the state dir.
@@ -170,50 +232,25 @@ static int runtime_read_bundle(runtime_state_t *rs, size_t li, int layout_fd,
     }
   }
 
-  struct stat st;
+  int status = 0;
   bool have_st = fstatat(file_dir, l->def->file, &st, AT_SYMLINK_NOFOLLOW) == 0;
   if (!have_st || (S_ISREG(st.st_mode) && st.st_size == 0)) {
     /* An empty file is one being written (created, not filled yet): wait
      * for it like for a missing one rather than log it as invalid. */
-    int err = have_st ? ENOENT : errno;
-    if (file_dir != bundle_fd)
-      close(file_dir);
-    close(bundle_fd);
-    return -err;
+    status = have_st ? -ENOENT : -errno;
+  } else if (!runtime_file_unchanged(n, li, &st)) {
+    int parse = runtime_json_parse_file(file_dir, l->def->file, l->def->kind,
+                                        &rs->policy, where, &parsed);
+    status = parse == -ENOENT ? -ENOENT
+                              : runtime_record_bundle(rs, li, id, &n, &parsed,
+                                                      parse, &st);
   }
-  if (!runtime_file_unchanged(n, li, &st)) {
-    runtime_container_t parsed;
-    int status = runtime_json_parse_file(file_dir, l->def->file, l->def->kind,
-                                         &rs->policy, where, &parsed);
-    if (status == -ENOENT) {
-      if (file_dir != bundle_fd)
-        close(file_dir);
-      close(bundle_fd);
-      return -ENOENT;
-    }
-    if (n == NULL && (n = container_table_add(&rs->table, id)) == NULL) {
-      if (file_dir != bundle_fd)
-        close(file_dir);
-      close(bundle_fd);
-      return -ENOSPC;
-    }
-    /* A failed parse is remembered too (is_pod false, logged once), so a
-     * bad file is not parsed again until it changes. */
-    sstrncpy(parsed.id, id, sizeof(parsed.id));
-    container_table_set(&rs->table, n, &parsed);
-    n->failed = status != 0;
-    n->layout = li;
-    n->dev = st.st_dev;
-    n->ino = st.st_ino;
-    n->size = st.st_size;
-    n->mtime = st.st_mtim;
-  }
-  runtime_bundle_seen(l, n);
-  (void)now;
+  if (status == 0)
+    runtime_bundle_seen(l, n);
   if (file_dir != bundle_fd)
     close(file_dir);
   close(bundle_fd);
-  return 0;
+  return status;
 }
 
 /* Opens (or re-opens) a layout directory and its inotify watch. */

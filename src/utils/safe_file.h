@@ -33,6 +33,15 @@ typedef struct {
 int safe_file_open(int dirfd, const char *name,
                    const safe_file_policy_t *policy, struct stat *st);
 
+/* Opens path (relative, several components) below dirfd in one system
+ * call, openat2() with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS (Linux 5.6+):
+ * no component may be a symbolic link or lead out of dirfd. Then the same
+ * checks and results as safe_file_open. -ENOSYS where openat2 is missing
+ * (kernel or headers), -EPERM also when a seccomp filter refuses it: the
+ * caller then opens one component at a time. */
+int safe_file_open_beneath(int dirfd, const char *path,
+                           const safe_file_policy_t *policy, struct stat *st);
+
 /* Opens a sub-directory (one path component) with O_DIRECTORY|O_NOFOLLOW|
  * O_CLOEXEC: a symlink in place of a directory is refused (-ELOOP or
  * -ENOTDIR). Returns the fd or -errno. */

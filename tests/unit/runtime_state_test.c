@@ -11,6 +11,7 @@
 #include "mock_collectd.h"
 #include "runtime_json.h"
 #include "runtime_state.h"
+#include "safe_file.h"
 
 #include <collectd/core/testing.h>
 #include <errno.h>
@@ -302,6 +303,48 @@ DEF_TEST(file_checks) {
                 runtime_json_parse_file(dfd, "../x", RUNTIME_KIND_CONTAINERD,
                                         &policy, "t-dots", &c));
   close(dfd);
+  return 0;
+}
+
+/* The first scan's one-call open of <bundle>/[inner/]file: the same
+ * refusals as opening one component at a time with O_NOFOLLOW, for a link
+ * in any component, a way out of the directory, a FIFO (without blocking),
+ * an absolute path and an oversized file. Needs openat2 (Linux 5.6+). */
+DEF_TEST(open_beneath) {
+  char root[PATH_MAX];
+  snprintf(root, sizeof(root), "%s/beneath", tmp_root);
+  OK(mkdir(root, 0755) == 0);
+  int rfd = open(root, O_RDONLY | O_DIRECTORY);
+  OK(rfd >= 0);
+  OK(mkdirat(rfd, "b", 0755) == 0 && mkdirat(rfd, "b/inner", 0755) == 0);
+  int fd = openat(rfd, "b/inner/f.json", O_CREAT | O_WRONLY, 0644);
+  OK(fd >= 0 && write(fd, "{}", 2) == 2);
+  close(fd);
+  OK(symlinkat("b", rfd, "dirlink") == 0);
+  OK(symlinkat("f.json", rfd, "b/inner/filelink") == 0);
+  OK(mkfifoat(rfd, "b/inner/fifo", 0600) == 0);
+
+  safe_file_policy_t policy = {.any_owner = true};
+  struct stat st = {0};
+  fd = safe_file_open_beneath(rfd, "b/inner/f.json", &policy, &st);
+  OK1(fd >= 0, "a plain path opens");
+  EXPECT_EQ_INT(2, (int)st.st_size);
+  if (fd >= 0)
+    close(fd);
+  EXPECT_EQ_INT(-ELOOP, safe_file_open_beneath(rfd, "dirlink/inner/f.json",
+                                               &policy, NULL));
+  EXPECT_EQ_INT(-ELOOP, safe_file_open_beneath(rfd, "b/inner/filelink",
+                                               &policy, NULL));
+  EXPECT_EQ_INT(-EXDEV, safe_file_open_beneath(rfd, "b/../../beneath/b/f",
+                                               &policy, NULL));
+  EXPECT_EQ_INT(-EINVAL,
+                safe_file_open_beneath(rfd, "b/inner/fifo", &policy, NULL));
+  EXPECT_EQ_INT(-EINVAL,
+                safe_file_open_beneath(rfd, "/etc/passwd", &policy, NULL));
+  safe_file_policy_t small = {.max_size = 1, .any_owner = true};
+  EXPECT_EQ_INT(-EFBIG,
+                safe_file_open_beneath(rfd, "b/inner/f.json", &small, NULL));
+  close(rfd);
   return 0;
 }
 
@@ -606,6 +649,7 @@ int main(void) {
   RUN_TEST(crio_and_docker);
   RUN_TEST(hostile_fixtures);
   RUN_TEST(file_checks);
+  RUN_TEST(open_beneath);
   RUN_TEST(long_pod_name);
   RUN_TEST(directory_replaced);
   RUN_TEST(inotify_and_tombstones);
