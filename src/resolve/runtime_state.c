@@ -138,8 +138,8 @@ static bool runtime_bundle_unchanged(const runtime_layout_t *l, size_t li,
  * or the failure status of its parse (remembered too, is_pod false and
  * logged once, so a bad file is not parsed again until it changes). *np is
  * the entry, added if NULL. Returns 0, or -ENOSPC when the table is full. */
-static int runtime_record_bundle(runtime_state_t *rs, size_t li,
-                                 const char *id, container_entry_t **np,
+static int runtime_record_bundle(runtime_state_t *rs, size_t li, const char *id,
+                                 container_entry_t **np,
                                  runtime_container_t *parsed, int status,
                                  const struct stat *st) {
   container_entry_t *n = *np;
@@ -241,9 +241,9 @@ static int runtime_read_bundle(runtime_state_t *rs, size_t li, int layout_fd,
   } else if (!runtime_file_unchanged(n, li, &st)) {
     int parse = runtime_json_parse_file(file_dir, l->def->file, l->def->kind,
                                         &rs->policy, where, &parsed);
-    status = parse == -ENOENT ? -ENOENT
-                              : runtime_record_bundle(rs, li, id, &n, &parsed,
-                                                      parse, &st);
+    status = parse == -ENOENT
+                 ? -ENOENT
+                 : runtime_record_bundle(rs, li, id, &n, &parsed, parse, &st);
   }
   if (status == 0)
     runtime_bundle_seen(l, n);

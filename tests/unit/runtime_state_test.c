@@ -333,8 +333,8 @@ DEF_TEST(open_beneath) {
     close(fd);
   EXPECT_EQ_INT(-ELOOP, safe_file_open_beneath(rfd, "dirlink/inner/f.json",
                                                &policy, NULL));
-  EXPECT_EQ_INT(-ELOOP, safe_file_open_beneath(rfd, "b/inner/filelink",
-                                               &policy, NULL));
+  EXPECT_EQ_INT(-ELOOP,
+                safe_file_open_beneath(rfd, "b/inner/filelink", &policy, NULL));
   EXPECT_EQ_INT(-EXDEV, safe_file_open_beneath(rfd, "b/../../beneath/b/f",
                                                &policy, NULL));
   EXPECT_EQ_INT(-EINVAL,
