@@ -161,6 +161,10 @@ tap_suite bench "$RESULTS/bench.tap" bash tests/bench/run.sh
 timing bench "$s"
 
 # --- VM lab: real kernels, real NFS --------------------------------------------
+# The soak and the lab each fetch the kernels first, at the same moment.
+s=$(date +%s)
+tap_suite fetch "$RESULTS/fetch.tap" bash tests/vm/fetch_kernels_test.sh
+timing fetch "$s"
 # The soak (pods churning for 10 minutes under an ASan-built plugin, one
 # VM of its own) paces itself by the clock, so it runs beside the lab's
 # cells rather than after them; its output is reported after the lab's.

@@ -193,6 +193,12 @@ main() {
 	fi
 	command -v apt-get >/dev/null || die "apt-get is required"
 	mkdir -p "$CACHE"
+	# One fetch at a time: run-tests.sh starts the soak and the lab side by
+	# side, and two apt-get updates writing the same private lists corrupt
+	# each other ("Splitting up ... InRelease into data and signature
+	# failed"). The second waits, then finds the lists and kernels fresh.
+	exec 8>"$CACHE/.fetch.lock"
+	flock 8
 	setup_apt
 	apt_update
 	local line series suites regex found
