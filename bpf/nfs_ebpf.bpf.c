@@ -9,10 +9,12 @@
  * concurrency). User space (src/probe/tracer.c) enables exactly one twin of
  * each hook whose target exists with bpf_program__set_autoload().
  *
- * Hot path per call: one hash update at entry; at return one lookup and one
- * delete of the start record, one lookup (rarely an insert) in op_stats,
- * atomic adds, and for failures the same in op_errors. No output buffers,
- * no locks, no loop other than the bounded bucket search.
+ * Hot path per call: the start record is a slot in the thread's own
+ * task-local storage (one lookup at entry, one at return; a hash update,
+ * lookup and delete in op_starts on 5.10, which lacks it); at return one
+ * lookup (rarely an insert) in op_stats, atomic adds, and for failures the
+ * same in op_errors. No output buffers, no locks, no loop other than the
+ * bounded bucket search.
  */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
@@ -38,6 +40,9 @@ const volatile __u32 nr_buckets = 0;
 const volatile __u32 cgroup_controller = NFS_CGROUP_V2;
 /* enum nfs_ebpf_ret_kind of nfs_mkdir on this kernel. */
 const volatile __u32 mkdir_ret_kind = NFS_RET_UNKNOWN;
+/* 1: start records live in task_starts (task-local storage, 5.11+); 0: in
+ * op_starts. Chosen by user space from what the kernel supports. */
+const volatile __u32 starts_in_task = 0;
 
 /* Sizes are defaults; user space sets MaxEntries before load. The key and
  * value types are in nfs_ebpf.h, op_starts' too: user space shares them
@@ -69,6 +74,23 @@ struct {
   __type(key, struct start_key);
   __type(value, struct start_val);
 } op_starts SEC(".maps");
+
+/*
+ * Calls in flight, per thread: one slot per hook (ts 0: free). Task-local
+ * storage, usable from tracing programs since commit a10787e6d58c ("bpf:
+ * Enable task local storage for tracing programs"), goes with its thread,
+ * so it can neither fill up nor outlive it, and reaching it is a lookup in
+ * the task itself, without a lock or a hash. Only this thread (and its
+ * exit, below) touches its slots. On kernels without it (Debian's 5.10)
+ * user space turns this map into a one-entry hash that nothing uses
+ * (starts_in_task 0), and op_starts holds the records.
+ */
+struct {
+  __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
+  __type(value, struct task_starts);
+} task_starts SEC(".maps");
 
 /*
  * Calls whose entry found op_starts full and was counted as start_map_full
@@ -168,30 +190,93 @@ static __always_inline __u32 dev_of_path(struct path *path) {
   return BPF_CORE_READ(path, dentry, d_sb, s_dev);
 }
 
-static __always_inline int on_entry(__u32 hook, __u32 dev, __u64 aux) {
+/*
+ * The same for fentry programs, whose arguments the verifier knows as typed
+ * kernel pointers (BTF): each field is one load it checks against the
+ * type (a fault reads 0), where the kprobe twins above need a
+ * bpf_probe_read_kernel() call per pointer. The accesses are still CO-RE
+ * relocated (preserve_access_index in vmlinux_min.h).
+ */
+static __always_inline __u32 btf_dev_of_inode(struct inode *inode) {
+  return inode->i_sb->s_dev;
+}
+
+static __always_inline __u32 btf_dev_of_file(struct file *file) {
+  return file->f_inode->i_sb->s_dev;
+}
+
+static __always_inline __u32 btf_dev_of_kiocb(struct kiocb *iocb) {
+  return iocb->ki_filp->f_inode->i_sb->s_dev;
+}
+
+static __always_inline __u32 btf_dev_of_dentry(struct dentry *dentry) {
+  return dentry->d_sb->s_dev;
+}
+
+static __always_inline __u32 btf_dev_of_path(struct path *path) {
+  return path->dentry->d_sb->s_dev;
+}
+
+/* This thread's start slots, created at entry. NULL when the storage cannot
+ * be created (out of memory; the call counts as start_map_full), and,
+ * before 6.2 ("bpf: Avoid taking spinlock in bpf_task_storage_get if
+ * potential deadlock is detected"), also while another task-storage helper
+ * call is under way on this CPU. NFS calls do not run in interrupts, so
+ * that takes a fully preemptible kernel preempting a helper call: then an
+ * entry counts start_map_full, and a return missed_entry whose record is
+ * later counted again as missed_return. */
+static __always_inline struct task_starts *my_starts(__u64 flags) {
+  return bpf_task_storage_get(&task_starts, bpf_get_current_task_btf(), 0,
+                              flags);
+}
+
+/* Store a start record: 0, or a negative error when there is no room.
+ * *replaced: the previous call of this hook on this thread had left its
+ * record, its return never seen. */
+static __always_inline long store_start(__u32 hook, const struct start_val *val,
+                                        bool *replaced) {
+  if (starts_in_task) {
+    struct task_starts *ts = my_starts(BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+    if (!ts || hook >= NFS_HOOK_MAX)
+      return -1;
+    *replaced = ts->hook[hook].ts != 0;
+    ts->hook[hook] = *val;
+    return 0;
+  }
+
   struct start_key key = {
       .tid = (__u32)bpf_get_current_pid_tgid(),
       .hook = hook,
   };
+  long err =
+      map_op_err(bpf_map_update_elem(&op_starts, &key, val, BPF_NOEXIST));
+  if (err == -EEXIST_ERR) {
+    *replaced = true;
+    err = map_op_err(bpf_map_update_elem(&op_starts, &key, val, BPF_ANY));
+  }
+  return err;
+}
+
+static __always_inline int on_entry(__u32 hook, __u32 dev, __u64 aux) {
+  struct start_key key = {.hook = hook};
   struct start_val val = {
       .ts = bpf_ktime_get_ns(),
       .cgroup_id = current_cgroup_id(),
       .dev = dev,
       .aux = aux,
   };
+  bool replaced = false;
   __u8 mark = 1;
   long err;
 
-  err = map_op_err(bpf_map_update_elem(&op_starts, &key, &val, BPF_NOEXIST));
-  if (err == -EEXIST_ERR) {
-    /* The previous call of this hook on this thread has returned
-     * (a thread runs one call of a hook at a time) without its
-     * return being seen: kretprobe out of instances, a program
-     * skipped by recursion protection, or detached in between.
-     * Count it and start over. */
+  err = store_start(hook, &val, &replaced);
+  /* The previous call of this hook on this thread has returned (a thread
+   * runs one call of a hook at a time) without its return being seen:
+   * kretprobe out of instances, a program skipped by recursion protection,
+   * or detached in between. Count it; this call starts over. */
+  if (replaced)
     count_lost(NFS_LOST_MISSED_RETURN);
-    err = map_op_err(bpf_map_update_elem(&op_starts, &key, &val, BPF_ANY));
-  }
   if (!err)
     return 0;
   /* No room: count the call now, and leave a mark so that its return
@@ -199,6 +284,7 @@ static __always_inline int on_entry(__u32 hook, __u32 dev, __u64 aux) {
    * either, the return counts it (missed_entry) instead. EEXIST: a mark
    * left by an earlier refused call whose return was missed; that call
    * was counted already, the mark now stands for this one. */
+  key.tid = (__u32)bpf_get_current_pid_tgid();
   err =
       map_op_err(bpf_map_update_elem(&start_refused, &key, &mark, BPF_NOEXIST));
   if (!err || err == -EEXIST_ERR)
@@ -206,25 +292,37 @@ static __always_inline int on_entry(__u32 hook, __u32 dev, __u64 aux) {
   return 0;
 }
 
-/* Take (copy and delete) this thread's start record of a hook. */
+/* Take (copy and free) this thread's start record of a hook. */
 static __always_inline bool take_start(__u32 hook, struct start_val *out) {
   struct start_key key = {
-      .tid = (__u32)bpf_get_current_pid_tgid(),
+      .tid = starts_in_task ? 0 : (__u32)bpf_get_current_pid_tgid(),
       .hook = hook,
   };
-  struct start_val *v;
 
-  v = bpf_map_lookup_elem(&op_starts, &key);
-  if (!v) {
-    /* Counted at entry (start_map_full) if it left a mark. */
-    if (map_op_err(bpf_map_delete_elem(&start_refused, &key)) != 0)
-      count_lost(NFS_LOST_MISSED_ENTRY);
-    return false;
+  if (starts_in_task) {
+    struct task_starts *ts = my_starts(0);
+
+    if (ts && hook < NFS_HOOK_MAX && ts->hook[hook].ts != 0) {
+      *out = ts->hook[hook];
+      ts->hook[hook].ts = 0;
+      return true;
+    }
+  } else {
+    struct start_val *v = bpf_map_lookup_elem(&op_starts, &key);
+
+    if (v) {
+      /* Copy before deleting: a preallocated element is recycled at
+       * once. */
+      *out = *v;
+      bpf_map_delete_elem(&op_starts, &key);
+      return true;
+    }
   }
-  /* Copy before deleting: a preallocated element is recycled at once. */
-  *out = *v;
-  bpf_map_delete_elem(&op_starts, &key);
-  return true;
+  /* Counted at entry (start_map_full) if it left a mark. */
+  key.tid = (__u32)bpf_get_current_pid_tgid();
+  if (map_op_err(bpf_map_delete_elem(&start_refused, &key)) != 0)
+    count_lost(NFS_LOST_MISSED_ENTRY);
+  return false;
 }
 
 static __always_inline struct op_stats *stats_slot(struct op_key *key) {
@@ -392,17 +490,25 @@ static __always_inline int on_atomic_open_return(__u64 rc) {
 }
 
 /* ->open entry: tell an enclosing atomic_open that ->open is counted. */
-static __always_inline int on_open_entry(struct inode *inode) {
-  struct start_key key = {
-      .tid = (__u32)bpf_get_current_pid_tgid(),
-      .hook = NFS_HOOK_ATOMIC_OPEN,
-  };
-  struct start_val *outer;
+static __always_inline int on_open_entry(__u32 dev) {
+  struct start_val *outer = NULL;
 
-  outer = bpf_map_lookup_elem(&op_starts, &key);
+  if (starts_in_task) {
+    struct task_starts *ts = my_starts(0);
+
+    if (ts && ts->hook[NFS_HOOK_ATOMIC_OPEN].ts != 0)
+      outer = &ts->hook[NFS_HOOK_ATOMIC_OPEN];
+  } else {
+    struct start_key key = {
+        .tid = (__u32)bpf_get_current_pid_tgid(),
+        .hook = NFS_HOOK_ATOMIC_OPEN,
+    };
+
+    outer = bpf_map_lookup_elem(&op_starts, &key);
+  }
   if (outer)
     outer->inner_open = 1;
-  return on_entry(NFS_OP_OPEN, dev_of_inode(inode), 0);
+  return on_entry(NFS_OP_OPEN, dev, 0);
 }
 
 /* fentry/fexit programs see the arguments as a u64 array; the return value
@@ -437,7 +543,7 @@ static __always_inline __u64 pick_shifted(__u64 unshifted, __u64 shifted) {
 /* ---- read ---- */
 SEC("fentry/nfs_file_read")
 int fentry_nfs_file_read(__u64 *ctx) {
-  return on_entry(NFS_OP_READ, dev_of_kiocb(FARG(0)), 0);
+  return on_entry(NFS_OP_READ, btf_dev_of_kiocb(FARG(0)), 0);
 }
 
 SEC("fexit/nfs_file_read")
@@ -456,7 +562,7 @@ int kretprobe_nfs_file_read(struct pt_regs *ctx) {
 /* splice/sendfile reads (6.5+); ssize_t (struct file *in, loff_t *, ...) */
 SEC("fentry/nfs_file_splice_read")
 int fentry_nfs_file_splice_read(__u64 *ctx) {
-  return on_entry(NFS_OP_READ, dev_of_file(FARG(0)), 0);
+  return on_entry(NFS_OP_READ, btf_dev_of_file(FARG(0)), 0);
 }
 
 SEC("fexit/nfs_file_splice_read")
@@ -477,7 +583,7 @@ int kretprobe_nfs_file_splice_read(struct pt_regs *ctx) {
 /* ---- write ---- */
 SEC("fentry/nfs_file_write")
 int fentry_nfs_file_write(__u64 *ctx) {
-  return on_entry(NFS_OP_WRITE, dev_of_kiocb(FARG(0)), 0);
+  return on_entry(NFS_OP_WRITE, btf_dev_of_kiocb(FARG(0)), 0);
 }
 
 SEC("fexit/nfs_file_write")
@@ -497,13 +603,17 @@ int kretprobe_nfs_file_write(struct pt_regs *ctx) {
 
 /* ---- open: ->open of v2/v3 (nfs.ko) and v4 (nfsv4.ko) ---- */
 SEC("fentry/nfs_file_open")
-int fentry_nfs_file_open(__u64 *ctx) { return on_open_entry(FARG(0)); }
+int fentry_nfs_file_open(__u64 *ctx) {
+  return on_open_entry(btf_dev_of_inode(FARG(0)));
+}
 
 SEC("fexit/nfs_file_open")
 int fexit_nfs_file_open(__u64 *ctx) { return ret_int(NFS_OP_OPEN, FRET(2)); }
 
 SEC("kprobe/nfs_file_open")
-int kprobe_nfs_file_open(struct pt_regs *ctx) { return on_open_entry(KARG1); }
+int kprobe_nfs_file_open(struct pt_regs *ctx) {
+  return on_open_entry(dev_of_inode(KARG1));
+}
 
 SEC("kretprobe/nfs_file_open")
 int kretprobe_nfs_file_open(struct pt_regs *ctx) {
@@ -511,13 +621,17 @@ int kretprobe_nfs_file_open(struct pt_regs *ctx) {
 }
 
 SEC("fentry/nfs4_file_open")
-int fentry_nfs4_file_open(__u64 *ctx) { return on_open_entry(FARG(0)); }
+int fentry_nfs4_file_open(__u64 *ctx) {
+  return on_open_entry(btf_dev_of_inode(FARG(0)));
+}
 
 SEC("fexit/nfs4_file_open")
 int fexit_nfs4_file_open(__u64 *ctx) { return ret_int(NFS_OP_OPEN, FRET(2)); }
 
 SEC("kprobe/nfs4_file_open")
-int kprobe_nfs4_file_open(struct pt_regs *ctx) { return on_open_entry(KARG1); }
+int kprobe_nfs4_file_open(struct pt_regs *ctx) {
+  return on_open_entry(dev_of_inode(KARG1));
+}
 
 SEC("kretprobe/nfs4_file_open")
 int kretprobe_nfs4_file_open(struct pt_regs *ctx) {
@@ -527,7 +641,7 @@ int kretprobe_nfs4_file_open(struct pt_regs *ctx) {
 /* ---- open: ->atomic_open (inode *dir, dentry *, file *, flags, mode) ---- */
 SEC("fentry/nfs_atomic_open")
 int fentry_nfs_atomic_open(__u64 *ctx) {
-  return on_entry(NFS_HOOK_ATOMIC_OPEN, dev_of_inode(FARG(0)), ctx[2]);
+  return on_entry(NFS_HOOK_ATOMIC_OPEN, btf_dev_of_inode(FARG(0)), ctx[2]);
 }
 
 SEC("fexit/nfs_atomic_open")
@@ -546,7 +660,7 @@ int kretprobe_nfs_atomic_open(struct pt_regs *ctx) {
 
 SEC("fentry/nfs_atomic_open_v23")
 int fentry_nfs_atomic_open_v23(__u64 *ctx) {
-  return on_entry(NFS_HOOK_ATOMIC_OPEN, dev_of_inode(FARG(0)), ctx[2]);
+  return on_entry(NFS_HOOK_ATOMIC_OPEN, btf_dev_of_inode(FARG(0)), ctx[2]);
 }
 
 SEC("fexit/nfs_atomic_open_v23")
@@ -568,7 +682,7 @@ int kretprobe_nfs_atomic_open_v23(struct pt_regs *ctx) {
 /* ---- close: ->flush (file *, fl_owner_t) ---- */
 SEC("fentry/nfs_file_flush")
 int fentry_nfs_file_flush(__u64 *ctx) {
-  return on_entry(NFS_OP_CLOSE, dev_of_file(FARG(0)), 0);
+  return on_entry(NFS_OP_CLOSE, btf_dev_of_file(FARG(0)), 0);
 }
 
 SEC("fexit/nfs_file_flush")
@@ -586,7 +700,7 @@ int kretprobe_nfs_file_flush(struct pt_regs *ctx) {
 
 SEC("fentry/nfs4_file_flush")
 int fentry_nfs4_file_flush(__u64 *ctx) {
-  return on_entry(NFS_OP_CLOSE, dev_of_file(FARG(0)), 0);
+  return on_entry(NFS_OP_CLOSE, btf_dev_of_file(FARG(0)), 0);
 }
 
 SEC("fexit/nfs4_file_flush")
@@ -605,7 +719,7 @@ int kretprobe_nfs4_file_flush(struct pt_regs *ctx) {
 /* ---- fsync (file *, loff_t, loff_t, int) ---- */
 SEC("fentry/nfs_file_fsync")
 int fentry_nfs_file_fsync(__u64 *ctx) {
-  return on_entry(NFS_OP_FSYNC, dev_of_file(FARG(0)), 0);
+  return on_entry(NFS_OP_FSYNC, btf_dev_of_file(FARG(0)), 0);
 }
 
 SEC("fexit/nfs_file_fsync")
@@ -624,7 +738,7 @@ int kretprobe_nfs_file_fsync(struct pt_regs *ctx) {
 /* ---- getattr ([idmap,] const struct path *, kstat *, u32, unsigned) ---- */
 SEC("fentry/nfs_getattr")
 int fentry_nfs_getattr(__u64 *ctx) {
-  return on_entry(NFS_OP_GETATTR, dev_of_path(FARG_SHIFTED(0)), 0);
+  return on_entry(NFS_OP_GETATTR, btf_dev_of_path(FARG_SHIFTED(0)), 0);
 }
 
 SEC("fexit/nfs_getattr")
@@ -645,7 +759,7 @@ int kretprobe_nfs_getattr(struct pt_regs *ctx) {
 /* ---- setattr ([idmap,] struct dentry *, struct iattr *) ---- */
 SEC("fentry/nfs_setattr")
 int fentry_nfs_setattr(__u64 *ctx) {
-  return on_entry(NFS_OP_SETATTR, dev_of_dentry(FARG_SHIFTED(0)), 0);
+  return on_entry(NFS_OP_SETATTR, btf_dev_of_dentry(FARG_SHIFTED(0)), 0);
 }
 
 SEC("fexit/nfs_setattr")
@@ -666,7 +780,7 @@ int kretprobe_nfs_setattr(struct pt_regs *ctx) {
 /* ---- lookup (inode *dir, dentry *, unsigned) -> struct dentry * ---- */
 SEC("fentry/nfs_lookup")
 int fentry_nfs_lookup(__u64 *ctx) {
-  return on_entry(NFS_OP_LOOKUP, dev_of_inode(FARG(0)), 0);
+  return on_entry(NFS_OP_LOOKUP, btf_dev_of_inode(FARG(0)), 0);
 }
 
 SEC("fexit/nfs_lookup")
@@ -685,7 +799,7 @@ int kretprobe_nfs_lookup(struct pt_regs *ctx) {
 /* ---- readdir (file *, struct dir_context *) ---- */
 SEC("fentry/nfs_readdir")
 int fentry_nfs_readdir(__u64 *ctx) {
-  return on_entry(NFS_OP_READDIR, dev_of_file(FARG(0)), 0);
+  return on_entry(NFS_OP_READDIR, btf_dev_of_file(FARG(0)), 0);
 }
 
 SEC("fexit/nfs_readdir")
@@ -704,7 +818,7 @@ int kretprobe_nfs_readdir(struct pt_regs *ctx) {
 /* ---- create ([idmap,] inode *dir, dentry *, umode_t, bool) ---- */
 SEC("fentry/nfs_create")
 int fentry_nfs_create(__u64 *ctx) {
-  return on_entry(NFS_OP_CREATE, dev_of_inode(FARG_SHIFTED(0)), 0);
+  return on_entry(NFS_OP_CREATE, btf_dev_of_inode(FARG_SHIFTED(0)), 0);
 }
 
 SEC("fexit/nfs_create")
@@ -725,7 +839,7 @@ int kretprobe_nfs_create(struct pt_regs *ctx) {
 /* ---- unlink (inode *dir, dentry *) ---- */
 SEC("fentry/nfs_unlink")
 int fentry_nfs_unlink(__u64 *ctx) {
-  return on_entry(NFS_OP_UNLINK, dev_of_inode(FARG(0)), 0);
+  return on_entry(NFS_OP_UNLINK, btf_dev_of_inode(FARG(0)), 0);
 }
 
 SEC("fexit/nfs_unlink")
@@ -744,7 +858,7 @@ int kretprobe_nfs_unlink(struct pt_regs *ctx) {
 /* ---- rename ([idmap,] old_dir, old_dentry, new_dir, new_dentry, flags) */
 SEC("fentry/nfs_rename")
 int fentry_nfs_rename(__u64 *ctx) {
-  return on_entry(NFS_OP_RENAME, dev_of_inode(FARG_SHIFTED(0)), 0);
+  return on_entry(NFS_OP_RENAME, btf_dev_of_inode(FARG_SHIFTED(0)), 0);
 }
 
 SEC("fexit/nfs_rename")
@@ -767,7 +881,7 @@ int kretprobe_nfs_rename(struct pt_regs *ctx) {
  * int and fexit_nfs_mkdir_dentry where it returns a pointer. */
 SEC("fentry/nfs_mkdir")
 int fentry_nfs_mkdir(__u64 *ctx) {
-  return on_entry(NFS_OP_MKDIR, dev_of_inode(FARG_SHIFTED(0)), 0);
+  return on_entry(NFS_OP_MKDIR, btf_dev_of_inode(FARG_SHIFTED(0)), 0);
 }
 
 SEC("fexit/nfs_mkdir")
@@ -798,7 +912,7 @@ int kretprobe_nfs_mkdir(struct pt_regs *ctx) {
 /* ---- rmdir (inode *dir, dentry *) ---- */
 SEC("fentry/nfs_rmdir")
 int fentry_nfs_rmdir(__u64 *ctx) {
-  return on_entry(NFS_OP_RMDIR, dev_of_inode(FARG(0)), 0);
+  return on_entry(NFS_OP_RMDIR, btf_dev_of_inode(FARG(0)), 0);
 }
 
 SEC("fexit/nfs_rmdir")
@@ -816,21 +930,31 @@ int kretprobe_nfs_rmdir(struct pt_regs *ctx) {
 
 /*
  * A thread that exits is inside no NFS call: a start record or a mark it
- * left belongs to a call that returned unseen. Remove them here, so that
- * leaked records cannot outlive their thread and fill op_starts (a missed
- * kretprobe return of a short-lived process), and count each record once
- * as missed_return (marks were counted as start_map_full at entry).
- * Attached once, by the instance that owns the maps (src/probe/tracer.c).
+ * left belongs to a call that returned unseen. Count each record once as
+ * missed_return (marks were counted as start_map_full at entry) and remove
+ * records and marks, so that leaked ones cannot outlive their thread and
+ * fill op_starts (a missed kretprobe return of a short-lived process).
+ * Task storage is freed with the task, after this. Attached once, by the
+ * instance that owns the maps (src/probe/tracer.c).
  */
 SEC("raw_tracepoint/sched_process_exit")
 int reap_exited_thread(void *ctx) {
   struct start_key key = {.tid = (__u32)bpf_get_current_pid_tgid()};
+  struct task_starts *ts = NULL;
   __u32 hook;
 
+  if (starts_in_task)
+    ts = my_starts(0);
   for (hook = 0; hook < NFS_HOOK_MAX; hook++) {
     key.hook = hook;
-    if (map_op_err(bpf_map_delete_elem(&op_starts, &key)) == 0)
+    if (starts_in_task) {
+      if (ts && ts->hook[hook].ts != 0) {
+        ts->hook[hook].ts = 0;
+        count_lost(NFS_LOST_MISSED_RETURN);
+      }
+    } else if (map_op_err(bpf_map_delete_elem(&op_starts, &key)) == 0) {
       count_lost(NFS_LOST_MISSED_RETURN);
+    }
     bpf_map_delete_elem(&start_refused, &key);
   }
   return 0;

@@ -139,4 +139,9 @@ struct start_val {
   __u64 aux;        /* atomic open: struct file * */
 };
 
+/* One thread's calls in flight, a slot per hook (task_starts). */
+struct task_starts {
+  struct start_val hook[NFS_HOOK_MAX];
+};
+
 #endif /* NFS_EBPF_H */

@@ -113,7 +113,12 @@ struct tracer_s {
   uint32_t mkdir_ret_kind;
   /* reap_exited_thread on sched_process_exit (see nfs_ebpf.bpf.c). */
   struct bpf_link *reaper;
+  /* Start records in task-local storage (task_starts), not op_starts. */
+  bool starts_in_task;
 };
+
+/* Tests set this to exercise op_starts on a kernel that has task storage. */
+static bool tracer_starts_in_hash_only;
 
 /* Where function names are looked up; a variable so that tests, which
  * #include this file, can point it at a fixture. */
@@ -305,6 +310,20 @@ static void attach_reaper(tracer_t *t) {
           STRERRNO, libbpf_last_warning[0] ? "; " : "", libbpf_last_warning);
 }
 
+/*
+ * Where the BPF side keeps calls in flight: task-local storage where
+ * tracing programs may use it (bpf_task_storage_get in a kprobe program;
+ * not on Debian's 5.10), else op_starts, a hash of MaxEntries records.
+ */
+static bool task_storage_usable(void) {
+  return !tracer_starts_in_hash_only &&
+         libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) == 1 &&
+         libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE,
+                                 BPF_FUNC_task_storage_get, NULL) == 1 &&
+         libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE,
+                                 BPF_FUNC_get_current_task_btf, NULL) == 1;
+}
+
 /* Settings that must be identical in every instance of the object. */
 static void configure_instance(const tracer_t *t, struct nfs_ebpf *skel) {
   for (uint32_t i = 0; i < t->cfg.nr_buckets; i++)
@@ -312,6 +331,13 @@ static void configure_instance(const tracer_t *t, struct nfs_ebpf *skel) {
   skel->rodata->nr_buckets = t->cfg.nr_buckets;
   skel->rodata->cgroup_controller = t->cfg.cgroup_controller;
   skel->rodata->mkdir_ret_kind = t->mkdir_ret_kind;
+  skel->rodata->starts_in_task = t->starts_in_task;
+  if (!t->starts_in_task) {
+    /* The kernel cannot create the map: a one-entry hash stands in, which
+     * the programs never reach (starts_in_task is read-only 0). */
+    bpf_map__set_type(skel->maps.task_starts, BPF_MAP_TYPE_HASH);
+    bpf_map__set_max_entries(skel->maps.task_starts, 1);
+  }
 
   struct bpf_program *prog;
   bpf_object__for_each_program(prog, skel->obj) {
@@ -330,6 +356,7 @@ static int share_maps(const tracer_t *t, struct nfs_ebpf *skel) {
       {skel->maps.lost_events, t->base->maps.lost_events},
       {skel->maps.op_starts, t->base->maps.op_starts},
       {skel->maps.start_refused, t->base->maps.start_refused},
+      {skel->maps.task_starts, t->base->maps.task_starts},
   };
 
   for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
@@ -861,6 +888,7 @@ int tracer_open(const tracer_config_t *cfg, tracer_t **out) {
   if (t->cfg.max_entries == 0)
     t->cfg.max_entries = NFS_EBPF_DEFAULT_MAX_ENTRIES;
 
+  t->starts_in_task = task_storage_usable();
   /* The base instance: maps only, no programs. */
   t->base = nfs_ebpf__open();
   if (t->base == NULL) {
@@ -876,7 +904,11 @@ int tracer_open(const tracer_config_t *cfg, tracer_t **out) {
       t->base->maps.start_refused,
   };
   for (size_t i = 0; i < sizeof(sized) / sizeof(sized[0]); i++) {
-    err = bpf_map__set_max_entries(sized[i], t->cfg.max_entries);
+    /* op_starts goes unused with task storage: no memory for it. */
+    uint32_t size = sized[i] == t->base->maps.op_starts && t->starts_in_task
+                        ? 1
+                        : t->cfg.max_entries;
+    err = bpf_map__set_max_entries(sized[i], size);
     if (err) {
       ERROR("nfs_ebpf plugin: setting the size of map %s failed: %s",
             bpf_map__name(sized[i]), STRERROR(-err));
@@ -895,6 +927,10 @@ int tracer_open(const tracer_config_t *cfg, tracer_t **out) {
     goto fail;
   }
   attach_reaper(t);
+  INFO("nfs_ebpf plugin: calls in flight are kept in %s.",
+       t->starts_in_task ? "task-local storage"
+                         : "a hash map of MaxEntries records (this kernel "
+                           "has no task-local storage for tracing programs)");
 
   *out = t;
   return 0;

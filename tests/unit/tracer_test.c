@@ -26,6 +26,7 @@
 
 #include <collectd/core/testing.h>
 #include <pthread.h>
+#include <sys/utsname.h>
 
 #include "mock_collectd.h"
 
@@ -544,6 +545,8 @@ typedef struct {
   /* entries of op_starts, start_refused, op_stats, op_errors (0: as
    * the program defines them) */
   __u32 starts_size, refused_size, stats_size, errors_size;
+  /* start records in task_starts instead of op_starts (with t: t's) */
+  bool starts_in_task;
 } lookalikes_t;
 
 static void set_max_entries(struct bpf_map *map, __u32 size) {
@@ -571,6 +574,8 @@ static struct nfs_ebpf *load_lookalikes(const lookalikes_t *o,
     skel->rodata->bucket_bounds_ns[i] = o->bounds[i];
   skel->rodata->nr_buckets = o->nr_bounds;
   skel->rodata->cgroup_controller = o->controller;
+  skel->rodata->starts_in_task =
+      o->t != NULL ? o->t->starts_in_task : o->starts_in_task;
   bpf_object__for_each_program(prog, skel->obj)
       bpf_program__set_autoload(prog, false);
   for (size_t i = 0; i < NR_PROBES; i++)
@@ -657,7 +662,9 @@ static void diag_prog(struct nfs_ebpf *skel, const char *name) {
            (unsigned long long)info.recursion_misses);
 }
 
-DEF_TEST(data_path_v2) {
+/* Every return kind, atomic open and the lost-event counts, with the start
+ * records in op_starts (5.10) or in task-local storage (5.12+). */
+static int data_path_v2(bool starts_in_task) {
   const __u64 bounds[] = {1, 2, 60000000000ULL};
   struct bpf_link *links[NR_PROBES] = {0};
   struct op_stats s;
@@ -665,10 +672,12 @@ DEF_TEST(data_path_v2) {
   __u64 cg = expected_cgroup_v2();
 
   OK1(cg != 0, "found this process's cgroup v2 directory");
-  struct nfs_ebpf *skel = load_lookalikes(
-      &(lookalikes_t){
-          .bounds = bounds, .nr_bounds = 3, .controller = NFS_CGROUP_V2},
-      links);
+  struct nfs_ebpf *skel =
+      load_lookalikes(&(lookalikes_t){.bounds = bounds,
+                                      .nr_bounds = 3,
+                                      .controller = NFS_CGROUP_V2,
+                                      .starts_in_task = starts_in_task},
+                      links);
   CHECK_NOT_NULL(skel);
 
   /* read: ssize_t, bytes on success, errno on failure */
@@ -758,8 +767,40 @@ DEF_TEST(data_path_v2) {
   EXPECT_EQ_UINT64(0, lost_of(skel, NFS_LOST_START_MAP_FULL));
   EXPECT_EQ_UINT64(0, lost_of(skel, NFS_LOST_STATS_MAP_FULL));
   EXPECT_EQ_UINT64(0, lost_of(skel, NFS_LOST_ERRORS_MAP_FULL));
+  /* the unlink entry left in flight is in the store in use only */
+  EXPECT_EQ_INT(starts_in_task ? 0 : 1,
+                starts_in_map(bpf_map__fd(skel->maps.op_starts)));
   unload_lookalikes(skel, links);
   return 0;
+}
+
+DEF_TEST(data_path_v2_op_starts) { return data_path_v2(false); }
+
+/* Whether the running kernel is at least major.minor. */
+static bool kernel_at_least(int major, int minor) {
+  struct utsname u;
+  int ma = 0, mi = 0;
+
+  if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+    return false;
+  return ma > major || (ma == major && mi >= minor);
+}
+
+/* The loader's probe for task storage in tracing programs: there on every
+ * kernel since 6.0, absent before 5.11 (Debian's 5.10 has op_starts only).
+ * Where it is there, the data path with records in it. */
+DEF_TEST(data_path_v2_task_storage) {
+  bool usable = task_storage_usable();
+
+  printf("# task-local storage for tracing programs: %s\n",
+         usable ? "yes" : "no");
+  if (kernel_at_least(6, 0))
+    OK1(usable, "task storage usable by tracing programs on 6.0+");
+  if (!kernel_at_least(5, 11))
+    OK1(!usable, "no task storage for tracing programs before 5.11");
+  if (!usable)
+    return 0;
+  return data_path_v2(true);
 }
 
 DEF_TEST(data_path_full_maps) {
@@ -935,7 +976,7 @@ DEF_TEST(full_start_map_counts_each_call_once) {
  * not seen is counted once, as missed_return, when its thread exits, and
  * leaves the map. Nothing here depends on the clock or the uptime.
  */
-DEF_TEST(in_flight_kept_and_exited_threads_reaped) {
+static int in_flight_kept_and_exited_threads_reaped(bool hash_only) {
   const __u64 bounds[] = {60000000000ULL};
   struct bpf_link *links[NR_PROBES] = {0};
   tracer_t *t = NULL;
@@ -947,8 +988,16 @@ DEF_TEST(in_flight_kept_and_exited_threads_reaped) {
   struct timespec a, b;
   __u64 cg = expected_cgroup_v2();
 
-  if (open_tracer(no_modules(), TRACER_ATTACH_AUTO, &t) != 0)
+  tracer_starts_in_hash_only = hash_only;
+  int status = open_tracer(no_modules(), TRACER_ATTACH_AUTO, &t);
+  tracer_starts_in_hash_only = false;
+  if (status != 0)
     return -1;
+  OK1(t->starts_in_task == (!hash_only && task_storage_usable()),
+      hash_only ? "start records in op_starts, as asked"
+                : "start records in task storage where the kernel has it");
+  /* what op_starts holds while the writer is in flight */
+  int in_flight = t->starts_in_task ? 0 : 1;
   OK1(t->reaper != NULL, "thread-exit reaper attached");
   OK1(mock_log_count(LOG_WARNING, "sched_process_exit") == 0,
       "no warning about the reaper");
@@ -964,7 +1013,7 @@ DEF_TEST(in_flight_kept_and_exited_threads_reaped) {
   EXPECT_EQ_INT(0, pipe(pipefd));
   start_writers(th, w, 1, pipefd);
   clock_gettime(CLOCK_MONOTONIC, &a);
-  EXPECT_EQ_INT(1, starts_in_map(starts));
+  EXPECT_EQ_INT(in_flight, starts_in_map(starts));
 
   /* Another thread leaves a record and exits: counted once, removed;
    * the sleeping writer's record stays. */
@@ -977,11 +1026,11 @@ DEF_TEST(in_flight_kept_and_exited_threads_reaped) {
   diag_prog(t->base, "reap_exited_thread");
   EXPECT_EQ_INT(0, tracer_read_lost(t, lost));
   EXPECT_EQ_UINT64(1, lost[NFS_LOST_MISSED_RETURN]);
-  EXPECT_EQ_INT(1, starts_in_map(starts));
+  EXPECT_EQ_INT(in_flight, starts_in_map(starts));
   /* Intervals go by: reading never touches calls in flight. */
   for (int i = 0; i < 3; i++)
     EXPECT_EQ_INT(0, tracer_read_lost(t, lost));
-  EXPECT_EQ_INT(1, starts_in_map(starts));
+  EXPECT_EQ_INT(in_flight, starts_in_map(starts));
 
   clock_gettime(CLOCK_MONOTONIC, &b);
   finish_writers(th, 1, pipefd);
@@ -1005,6 +1054,14 @@ DEF_TEST(in_flight_kept_and_exited_threads_reaped) {
   return 0;
 }
 
+DEF_TEST(in_flight_op_starts) {
+  return in_flight_kept_and_exited_threads_reaped(true);
+}
+
+DEF_TEST(in_flight_task_storage) {
+  return in_flight_kept_and_exited_threads_reaped(false);
+}
+
 int main(void) {
   if (mkdtemp(tmpdir) == NULL) {
     perror("mkdtemp");
@@ -1020,11 +1077,13 @@ int main(void) {
   RUN_TEST(auto_falls_back_per_hook);
   RUN_TEST(mkdir_exit_program_follows_the_btf_return_type);
   RUN_TEST(reload_at_the_same_address_is_a_new_load);
-  RUN_TEST(data_path_v2);
+  RUN_TEST(data_path_v2_op_starts);
+  RUN_TEST(data_path_v2_task_storage);
   RUN_TEST(data_path_full_maps);
   RUN_TEST(data_path_above_last_bucket_and_v1);
   RUN_TEST(full_start_map_counts_each_call_once);
-  RUN_TEST(in_flight_kept_and_exited_threads_reaped);
+  RUN_TEST(in_flight_op_starts);
+  RUN_TEST(in_flight_task_storage);
   if (stats_fd >= 0)
     close(stats_fd);
   END_TEST;
