@@ -4,6 +4,7 @@
 #
 #   guest.sh --bin DIR --plugin SO --runs N --counts "stat=N read=N ..."
 #            --mount OPTIONS --interval SECONDS --funcs "FUNC ..."
+#            [--baseline SO] [--acct-runs N]
 #
 # One boot: knfsd, one NFSv3 mount with a cached file set, the floor loader
 # (floor.c) with everything loaded but nothing attached, then RUNS rounds;
@@ -16,22 +17,26 @@
 #   floor-kprobe     empty kprobe/kretprobe pairs on the same functions
 #   nfs_ebpf-fentry  collectd with the plugin, AttachMode "fentry"
 #   nfs_ebpf-kprobe  collectd with the plugin, AttachMode "kprobe"
+#   baseline-fentry, baseline-kprobe  the same with another build of the
+#                    plugin (--baseline), to measure a change side by side
 # Timed rounds run with kernel.bpf_stats_enabled=0 (the accounting itself
-# costs two clock reads per program run); a last, untimed round per traced
-# configuration runs with it on and records the kernel's run_cnt and
-# run_time_ns of every program.
+# costs two clock reads per program run); then ACCT_RUNS untimed rounds
+# (rotating like the timed ones) run every traced configuration with it on
+# and record the kernel's run_cnt and run_time_ns of every program.
 #
 # Writes to /vmout: raw.tsv (kernel round config workload count ns),
 # floor-load.txt, rpc-*.txt (/proc/net/rpc/nfs around each workload run
-# alone), bpfstats-floor-MODE-{before,after}.txt, bpfstats-nfs_ebpf-MODE.json
-# (bpftool prog show -j), collectd-all.log, info.txt. Exits non-zero when a
+# alone), bpfstats-floor-MODE-{before,after}.A.txt and bpfstats-CONFIG.A.json
+# (bpftool prog show -j) of accounting round A, collectd-all.log, info.txt.
+# Exits non-zero when a
 # configuration could not be set up as asked (a program that did not load
 # or attach, collectd that did not start); timings are never judged.
 set -euo pipefail
 # shellcheck source=../../vm/guest/lib.sh
 source "$NFS_EBPF_REPO/tests/vm/guest/lib.sh"
 
-BIN="" PLUGIN="" RUNS=15 COUNTS="" MOUNT_OPTS="" INTERVAL=10 FUNCS=""
+BIN="" PLUGIN="" BASELINE="" RUNS=15 ACCT_RUNS=3 COUNTS="" MOUNT_OPTS=""
+INTERVAL=10 FUNCS=""
 BENCH_DIR=/mnt/bench
 POD=shop/web-0/nginx
 CONFIGS=(untraced floor-fentry floor-kprobe nfs_ebpf-fentry nfs_ebpf-kprobe)
@@ -43,6 +48,8 @@ parse_args() {
 		case $1 in
 		--bin) BIN=$2; shift 2 ;;
 		--plugin) PLUGIN=$2; shift 2 ;;
+		--baseline) BASELINE=$2; shift 2 ;;
+		--acct-runs) ACCT_RUNS=$2; shift 2 ;;
 		--runs) RUNS=$2; shift 2 ;;
 		--counts) COUNTS=$2; shift 2 ;;
 		--mount) MOUNT_OPTS=$2; shift 2 ;;
@@ -53,6 +60,10 @@ parse_args() {
 	done
 	[[ -x $BIN/workload && -x $BIN/floor && -f $BIN/floor.bpf.o ]] || lab_die "binaries missing in '$BIN'"
 	[[ -f $PLUGIN ]] || lab_die "plugin '$PLUGIN' missing"
+	if [[ -n $BASELINE ]]; then
+		[[ -f $BASELINE ]] || lab_die "baseline plugin '$BASELINE' missing"
+		CONFIGS+=(baseline-fentry baseline-kprobe)
+	fi
 	[[ -n $COUNTS && -n $MOUNT_OPTS && -n $FUNCS ]] || lab_die "--counts, --mount and --funcs are required"
 }
 
@@ -168,8 +179,9 @@ bench_collectd_stop() {
 	COLLECTD_PID=""
 }
 
-nfs_ebpf_up() { # MODE
-	local mode=$1 got
+nfs_ebpf_up() { # MODE SO
+	local mode=$1 so=$2 got
+	cp "$so" /usr/lib/collectd/nfs_ebpf.so
 	cat >"$LAB_RUN/plugin.conf" <<-EOF
 		LoadPlugin nfs_ebpf
 		<Plugin nfs_ebpf>
@@ -203,7 +215,8 @@ config_up() {
 	case $1 in
 	untraced) ;;
 	floor-*) floor_up "${1#floor-}" ;;
-	nfs_ebpf-*) nfs_ebpf_up "${1#nfs_ebpf-}" ;;
+	nfs_ebpf-*) nfs_ebpf_up "${1#nfs_ebpf-}" "$PLUGIN" ;;
+	baseline-*) nfs_ebpf_up "${1#baseline-}" "$BASELINE" ;;
 	esac
 }
 
@@ -211,7 +224,7 @@ config_down() {
 	case $1 in
 	untraced) ;;
 	floor-*) floor_down ;;
-	nfs_ebpf-*) nfs_ebpf_down ;;
+	nfs_ebpf-* | baseline-*) nfs_ebpf_down ;;
 	esac
 }
 
@@ -263,25 +276,33 @@ rounds() {
 	done
 }
 
-# The kernel's own accounting, one untimed run per traced configuration.
+# The kernel's own accounting: ACCT_RUNS untimed rounds of every traced
+# configuration, rotating like the timed rounds.
 accounting() {
-	local cfg mode
+	local a k cfg mode traced=() n
+	for cfg in "${CONFIGS[@]}"; do
+		[[ $cfg == untraced ]] || traced+=("$cfg")
+	done
+	n=${#traced[@]}
 	sysctl -qw kernel.bpf_stats_enabled=1 || lab_die "cannot enable kernel.bpf_stats_enabled"
-	for cfg in floor-fentry floor-kprobe nfs_ebpf-fentry nfs_ebpf-kprobe; do
-		mode=${cfg#*-}
-		config_up "$cfg"
-		if [[ $cfg == floor-* ]]; then
-			floor_cmd "stats $mode" >"$LAB_OUT/bpfstats-floor-$mode-before.txt"
-		fi
-		run_workloads acct "$cfg"
-		if [[ $cfg == floor-* ]]; then
-			floor_cmd "stats $mode" >"$LAB_OUT/bpfstats-floor-$mode-after.txt"
-		else
-			bpftool -j prog show >"$LAB_OUT/bpfstats-nfs_ebpf-$mode.json" ||
-				lab_die "bpftool prog show failed"
-		fi
-		config_down "$cfg"
-		lab_log "accounting: $cfg recorded"
+	for ((a = 1; a <= ACCT_RUNS; a++)); do
+		for ((k = 0; k < n; k++)); do
+			cfg=${traced[(a - 1 + k) % n]}
+			mode=${cfg#*-}
+			config_up "$cfg"
+			if [[ $cfg == floor-* ]]; then
+				floor_cmd "stats $mode" >"$LAB_OUT/bpfstats-floor-$mode-before.$a.txt"
+			fi
+			run_workloads "acct$a" "$cfg"
+			if [[ $cfg == floor-* ]]; then
+				floor_cmd "stats $mode" >"$LAB_OUT/bpfstats-floor-$mode-after.$a.txt"
+			else
+				bpftool -j prog show >"$LAB_OUT/bpfstats-$cfg.$a.json" ||
+					lab_die "bpftool prog show failed"
+			fi
+			config_down "$cfg"
+			lab_log "accounting $a of $ACCT_RUNS: $cfg recorded"
+		done
 	done
 	sysctl -qw kernel.bpf_stats_enabled=0
 }
@@ -299,7 +320,6 @@ main() {
 	POD_CGROUP=$(python3 "$LAB_GUEST_DIR/mknode.py" --node "$LAB_RUN/node.json" --cgroup-of "$POD") ||
 		lab_die "no container $POD"
 	CPU=$(($(nproc) - 1))
-	cp "$PLUGIN" /usr/lib/collectd/nfs_ebpf.so
 	# collectd's own default interval unless told otherwise: the plugin's
 	# read callback (draining the maps) is part of what it costs.
 	# shellcheck disable=SC2034 # read by lib.sh's lab_collectd_conf
@@ -312,6 +332,8 @@ main() {
 		echo "kernel $KVER"
 		echo "cpus $(nproc)"
 		echo "runs $RUNS"
+		echo "acct_runs $ACCT_RUNS"
+		echo "baseline ${BASELINE:+yes}"
 		echo "counts $COUNTS"
 		echo "mount $MOUNT_OPTS"
 		echo "interval $INTERVAL"

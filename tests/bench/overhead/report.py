@@ -14,8 +14,11 @@ import re
 import statistics
 import sys
 
-CONFIGS = ["untraced", "floor-fentry", "nfs_ebpf-fentry", "floor-kprobe", "nfs_ebpf-kprobe"]
+CONFIGS = ["untraced", "floor-fentry", "nfs_ebpf-fentry", "baseline-fentry", "floor-kprobe",
+           "nfs_ebpf-kprobe", "baseline-kprobe"]
 MODES = ["fentry", "kprobe"]
+# Who ran the programs: the empty ones, this build, another build.
+WHO = ["floor", "nfs_ebpf", "baseline"]
 # Fewer calls make no per-function mean (the first call of a key pays for
 # its map insert): such functions count in the total only.
 MIN_CALLS = 100
@@ -46,7 +49,7 @@ def read_raw(d):
     with open(os.path.join(d, "raw.tsv")) as f:
         for line in f:
             _kver, rnd, config, workload, count, ns = line.split("\t")
-            if rnd == "acct":
+            if rnd.startswith("acct"):
                 continue
             per_op.setdefault((config, workload), []).append(int(ns) / int(count))
             counts[workload] = int(count)
@@ -99,13 +102,14 @@ def hook_of(name, functions):
     return func, ("entry" if kind in ("fentry", "kprobe") else "exit")
 
 
-def accounting(d, functions):
-    """{(who, mode): {func: [entry_cnt, entry_ns, exit_cnt, exit_ns]}}."""
+def accounting_round(d, a, functions):
+    """{(who, mode): {func: [entry_cnt, entry_ns, exit_cnt, exit_ns]}} of
+    accounting round a."""
     acct = {}
     for mode in MODES:
         before, after = {}, {}
         for which, into in (("before", before), ("after", after)):
-            path = os.path.join(d, "bpfstats-floor-%s-%s.txt" % (mode, which))
+            path = os.path.join(d, "bpfstats-floor-%s-%s.%d.txt" % (mode, which, a))
             if not os.path.exists(path):
                 continue
             with open(path) as f:
@@ -115,10 +119,12 @@ def accounting(d, functions):
                         into[fields[2]] = [int(x) for x in fields[3:]]
         if after:
             acct[("floor", mode)] = {
-                fn: [a - b for a, b in zip(v, before.get(fn, [0, 0, 0, 0]))]
+                fn: [x - y for x, y in zip(v, before.get(fn, [0, 0, 0, 0]))]
                 for fn, v in after.items()}
-        path = os.path.join(d, "bpfstats-nfs_ebpf-%s.json" % mode)
-        if os.path.exists(path):
+        for who in ("nfs_ebpf", "baseline"):
+            path = os.path.join(d, "bpfstats-%s-%s.%d.json" % (who, mode, a))
+            if not os.path.exists(path):
+                continue
             stats = {}
             with open(path) as f:
                 for prog in json.load(f):
@@ -129,8 +135,19 @@ def accounting(d, functions):
                     off = 0 if where == "entry" else 2
                     s[off] += prog.get("run_cnt", 0)
                     s[off + 1] += prog.get("run_time_ns", 0)
-            acct[("nfs_ebpf", mode)] = stats
+            acct[(who, mode)] = stats
     return acct
+
+
+def accounting(d, functions, rounds):
+    """[{(who, mode): {func: [entry_cnt, entry_ns, exit_cnt, exit_ns]}}, ...],
+    one per accounting round that left files."""
+    out = []
+    for a in range(1, rounds + 1):
+        acct = accounting_round(d, a, functions)
+        if acct:
+            out.append(acct)
+    return out
 
 
 def fmt_us(ns):
@@ -151,12 +168,20 @@ def report(d, out):
 
     print("### Linux %s (qemu TCG, %s vCPUs)\n" % (info.get("kernel", "?"), info.get("cpus", "?")),
           file=out)
+    baseline = any(c.startswith("baseline-") for c, _w in med)
     print("Median of %s timed runs per cell, in µs per operation; in brackets the ratio "
           "to untraced. *×floor*: nfs_ebpf over the empty programs of the same attach mode "
-          "on the same functions.\n" % info.get("runs", "?"), file=out)
-    print("| workload | ops/run | untraced | floor fentry | nfs_ebpf fentry | ×floor "
-          "| floor kprobe | nfs_ebpf kprobe | ×floor |", file=out)
-    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|", file=out)
+          "on the same functions.%s\n" % (
+              info.get("runs", "?"),
+              " *×baseline*: nfs_ebpf over the baseline build in the same mode."
+              if baseline else ""), file=out)
+    head = ["workload", "ops/run", "untraced"]
+    for mode in MODES:
+        head += ["floor " + mode, "nfs_ebpf " + mode, "×floor"]
+        if baseline:
+            head += ["baseline " + mode, "×baseline"]
+    print("| " + " | ".join(head) + " |", file=out)
+    print("|---|" + "--:|" * (len(head) - 1), file=out)
     rows = []
     for w, label in WORKLOADS.items():
         base = med.get(("untraced", w))
@@ -169,6 +194,11 @@ def report(d, out):
             for v in (floor, traced):
                 cells.append("-" if v is None else "%s (×%.2f)" % (fmt_us(v), v / base))
             cells.append("-" if floor is None or traced is None else "×%.2f" % (traced / floor))
+            if baseline:
+                other = med.get(("baseline-" + mode, w))
+                cells.append("-" if other is None else "%s (×%.2f)" % (fmt_us(other), other / base))
+                cells.append("-" if other is None or traced is None else
+                             "×%.2f" % (traced / other))
         print("| " + " | ".join(cells) + " |", file=out)
         for c in CONFIGS:
             if (c, w) in med:
@@ -193,54 +223,66 @@ def report(d, out):
               ("; ".join(rpcs), info.get("mount", "?"), info.get("present", "?"),
                len(functions), info.get("interval", "?")), file=out)
 
-    acct = accounting(d, functions)
+    rounds = accounting(d, functions, int(info.get("acct_runs", "1") or 1))
     acct_rows = []
-    if acct:
-        print("\nKernel accounting (`kernel.bpf_stats_enabled=1`, one untimed run of every "
+    if rounds:
+        whos = [w for w in WHO if any((w, m) in r for r in rounds for m in MODES)]
+        print("\nKernel accounting (`kernel.bpf_stats_enabled=1`, %d untimed round%s of every "
               "workload): run_time_ns / run_cnt of the entry and exit programs summed, per "
-              "call of the function.\n", file=out)
-        print("| function | calls | floor fentry ns | nfs_ebpf fentry ns | ×floor "
-              "| floor kprobe ns | nfs_ebpf kprobe ns | ×floor |", file=out)
-        print("|---|--:|--:|--:|--:|--:|--:|--:|", file=out)
-        totals = {k: [0, 0] for k in acct}
+              "call of the function; the median over the rounds.\n" %
+              (len(rounds), "" if len(rounds) == 1 else "s"), file=out)
+        head = ["function", "calls"]
+        for mode in MODES:
+            head += ["floor %s ns" % mode, "nfs_ebpf %s ns" % mode, "×floor"]
+            if "baseline" in whos:
+                head += ["baseline %s ns" % mode, "×baseline"]
+        print("| " + " | ".join(head) + " |", file=out)
+        print("|---|" + "--:|" * (len(head) - 1), file=out)
 
-        def per_call(key, fn):
-            s = acct.get(key, {}).get(fn)
-            if not s or s[0] == 0:
-                return None
-            totals[key][0] += s[0]
-            totals[key][1] += s[1] + s[3]
-            return (s[1] + s[3]) / s[0]
+        def per_call(r, key, fn):
+            """ns per call of fn in round r, or of every call when fn is None."""
+            stats = r.get(key, {})
+            items = [stats.get(fn)] if fn else list(stats.values())
+            cnt = sum(v[0] for v in items if v)
+            ns = sum(v[1] + v[3] for v in items if v)
+            return ns / cnt if cnt else None
 
-        def line(name, calls, values):
+        def median_of(key, fn):
+            vals = [v for v in (per_call(r, key, fn) for r in rounds) if v is not None]
+            return statistics.median(vals) if vals else None
+
+        def line(name, calls, fn):
             cells = [name, calls]
             for mode in MODES:
-                f, n = values[("floor", mode)], values[("nfs_ebpf", mode)]
+                f, n = median_of(("floor", mode), fn), median_of(("nfs_ebpf", mode), fn)
                 cells += ["-" if f is None else "%.0f" % f, "-" if n is None else "%.0f" % n,
                           "-" if not f or n is None else "×%.1f" % (n / f)]
+                if "baseline" in whos:
+                    b = median_of(("baseline", mode), fn)
+                    cells += ["-" if b is None else "%.0f" % b,
+                              "-" if not b or n is None else "×%.2f" % (n / b)]
             print("| " + " | ".join(cells) + " |", file=out)
 
-        rare = []
+        rare, measured = [], []
         for fn in functions:
-            calls = max((acct.get(k, {}).get(fn, [0])[0] for k in acct), default=0)
+            calls = max((r.get(k, {}).get(fn, [0])[0] for r in rounds for k in r), default=0)
             if calls == 0:
                 continue
-            values = {k: per_call(k, fn) for k in
-                      [(who, m) for m in MODES for who in ("floor", "nfs_ebpf")]}
             if calls < MIN_CALLS:
                 rare.append("%s (%d)" % (fn, calls))
                 continue
-            line(fn, str(calls), values)
-        values = {k: (t[1] / t[0] if t[0] else None) for k, t in totals.items()}
-        for k in [(who, m) for m in MODES for who in ("floor", "nfs_ebpf")]:
-            values.setdefault(k, None)
-        line("**all calls**", str(totals.get(("nfs_ebpf", "fentry"), [0])[0]), values)
+            measured.append(fn)
+            line(fn, str(calls), fn)
+        calls = max((sum(v[0] for v in r.get(("nfs_ebpf", "fentry"), {}).values())
+                     for r in rounds), default=0)
+        line("**all calls**", str(calls), None)
         if rare:
             print("\nCalled fewer than %d times, in *all calls* only: %s." %
                   (MIN_CALLS, ", ".join(rare)), file=out)
-        for (who, mode), stats in sorted(acct.items()):
-            for fn, s in stats.items():
-                acct_rows.append((info.get("kernel"), fn, "%s-%s" % (who, mode)) + tuple(s))
+        for a, r in enumerate(rounds, 1):
+            for (who, mode), stats in sorted(r.items()):
+                for fn, v in stats.items():
+                    acct_rows.append((info.get("kernel"), a, fn, "%s-%s" % (who, mode)) + tuple(v))
     print("", file=out)
 
     def write(name, header, selected):
@@ -252,8 +294,8 @@ def report(d, out):
                           "median_ns_per_op", "iqr_percent", "min_ns_per_op",
                           "ratio_untraced", "ratio_floor"],
           rows)
-    write("accounting.tsv", ["kernel", "function", "config", "entry_cnt", "entry_ns",
-                             "exit_cnt", "exit_ns"], acct_rows)
+    write("accounting.tsv", ["kernel", "round", "function", "config", "entry_cnt",
+                             "entry_ns", "exit_cnt", "exit_ns"], acct_rows)
 
 
 def main():

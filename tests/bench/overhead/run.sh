@@ -35,6 +35,11 @@
 #
 # Environment:
 #   NFS_EBPF_BENCH_RUNS      timed rounds (default 15; 3 for a quick look)
+#   NFS_EBPF_BENCH_ACCT_RUNS rounds of the kernel's accounting (default 3;
+#                            the tables give the median per call)
+#   NFS_EBPF_BENCH_BASELINE  another build's plugin .so: it runs as two more
+#                            configurations (baseline-fentry, -kprobe) in
+#                            the same rounds, and the tables compare it
 #   NFS_EBPF_BENCH_COUNTS    operations per run, "stat=N read=N open=N
 #                            create=N" (default below, sized for about 1 to
 #                            3 s per workload under TCG on a loaded host)
@@ -60,6 +65,8 @@ REPO=$(cd "$HERE/../../.." && pwd)
 source "$REPO/tests/vm/host-lib.sh"
 OUT=${NFS_EBPF_BENCH_OUT:-/var/tmp/nfs_ebpf-overhead}
 RUNS=${NFS_EBPF_BENCH_RUNS:-15}
+ACCT_RUNS=${NFS_EBPF_BENCH_ACCT_RUNS:-3}
+BASELINE=${NFS_EBPF_BENCH_BASELINE:-}
 COUNTS=${NFS_EBPF_BENCH_COUNTS:-stat=50000 read=50000 open=20000 create=100}
 MOUNT=${NFS_EBPF_BENCH_MOUNT:-vers=3,nolock,nocto,actimeo=3600}
 INTERVAL=${NFS_EBPF_BENCH_INTERVAL:-10}
@@ -104,7 +111,12 @@ main() {
 	funcs=$(hooked_functions)
 	[[ -n $funcs ]] || die "no hooked functions found in src/probe/tracer.c"
 	build
-	echo "overhead: plugin $so; $RUNS rounds; $COUNTS; mount $MOUNT" >&2
+	if [[ -n $BASELINE ]]; then
+		[[ -f $BASELINE ]] || die "NFS_EBPF_BENCH_BASELINE: no such file $BASELINE"
+		BASELINE=$(realpath "$BASELINE")
+	fi
+	echo "overhead: plugin $so${BASELINE:+, baseline $BASELINE}; $RUNS rounds," \
+		"$ACCT_RUNS of accounting; $COUNTS; mount $MOUNT" >&2
 	echo "overhead: hooked functions: $funcs" >&2
 	for k in "${kernels[@]}"; do
 		kver=$(kver_of "$k")
@@ -119,6 +131,7 @@ main() {
 		rc=0
 		"$REPO/tests/vm/run-vm.sh" "$kver" "$HERE/guest.sh" "$dir" \
 			--bin "$OUT/bin" --plugin "$so" --runs "$RUNS" --counts "$COUNTS" \
+			--acct-runs "$ACCT_RUNS" ${BASELINE:+--baseline "$BASELINE"} \
 			--mount "$MOUNT" --interval "$INTERVAL" --funcs "$funcs" || rc=$?
 		echo "overhead: $kver: VM exited $rc after $((SECONDS - start))s (results in $dir)" >&2
 		if ((rc != 0)); then
