@@ -324,6 +324,18 @@ static bool task_storage_usable(void) {
                                  BPF_FUNC_get_current_task_btf, NULL) == 1;
 }
 
+/* Which store an opened instance's programs keep calls in flight in. */
+static void set_start_store(struct nfs_ebpf *skel, bool in_task) {
+  skel->rodata->starts_in_task = in_task;
+  if (!in_task) {
+    /* The kernel may not be able to create the map: a one-entry hash
+     * stands in, which the programs never reach (starts_in_task is a
+     * read-only 0). */
+    bpf_map__set_type(skel->maps.task_starts, BPF_MAP_TYPE_HASH);
+    bpf_map__set_max_entries(skel->maps.task_starts, 1);
+  }
+}
+
 /* Settings that must be identical in every instance of the object. */
 static void configure_instance(const tracer_t *t, struct nfs_ebpf *skel) {
   for (uint32_t i = 0; i < t->cfg.nr_buckets; i++)
@@ -331,13 +343,7 @@ static void configure_instance(const tracer_t *t, struct nfs_ebpf *skel) {
   skel->rodata->nr_buckets = t->cfg.nr_buckets;
   skel->rodata->cgroup_controller = t->cfg.cgroup_controller;
   skel->rodata->mkdir_ret_kind = t->mkdir_ret_kind;
-  skel->rodata->starts_in_task = t->starts_in_task;
-  if (!t->starts_in_task) {
-    /* The kernel cannot create the map: a one-entry hash stands in, which
-     * the programs never reach (starts_in_task is read-only 0). */
-    bpf_map__set_type(skel->maps.task_starts, BPF_MAP_TYPE_HASH);
-    bpf_map__set_max_entries(skel->maps.task_starts, 1);
-  }
+  set_start_store(skel, t->starts_in_task);
 
   struct bpf_program *prog;
   bpf_object__for_each_program(prog, skel->obj) {

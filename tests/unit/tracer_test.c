@@ -574,8 +574,8 @@ static struct nfs_ebpf *load_lookalikes(const lookalikes_t *o,
     skel->rodata->bucket_bounds_ns[i] = o->bounds[i];
   skel->rodata->nr_buckets = o->nr_bounds;
   skel->rodata->cgroup_controller = o->controller;
-  skel->rodata->starts_in_task =
-      o->t != NULL ? o->t->starts_in_task : o->starts_in_task;
+  set_start_store(skel,
+                  o->t != NULL ? o->t->starts_in_task : o->starts_in_task);
   bpf_object__for_each_program(prog, skel->obj)
       bpf_program__set_autoload(prog, false);
   for (size_t i = 0; i < NR_PROBES; i++)
