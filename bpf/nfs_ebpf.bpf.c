@@ -40,8 +40,9 @@ const volatile __u32 nr_buckets = 0;
 const volatile __u32 cgroup_controller = NFS_CGROUP_V2;
 /* enum nfs_ebpf_ret_kind of nfs_mkdir on this kernel. */
 const volatile __u32 mkdir_ret_kind = NFS_RET_UNKNOWN;
-/* 1: start records live in task_starts (task-local storage, 5.11+); 0: in
- * op_starts. Chosen by user space from what the kernel supports. */
+/* 1: start records live in task_starts (task-local storage); 0: in
+ * op_starts (5.10). Chosen by user space from what the kernel lets tracing
+ * programs use. */
 const volatile __u32 starts_in_task = 0;
 
 /* Sizes are defaults; user space sets MaxEntries before load. The key and
