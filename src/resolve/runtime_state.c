@@ -115,6 +115,15 @@ static void runtime_bundle_seen(const runtime_layout_t *l,
   n->seen_scan = l->scan;
 }
 
+/* The state file of bundle id, relative to its layout directory:
+ * "<id>/[<inner_dir>/]<file>". */
+static void runtime_state_file_path(const runtime_layout_t *l, const char *id,
+                                    char *rel, size_t size) {
+  snprintf(rel, size, "%s/%s%s%s", id,
+           l->def->inner_dir ? l->def->inner_dir : "",
+           l->def->inner_dir ? "/" : "", l->def->file);
+}
+
 /* A periodic rescan finds most bundles as they were: one fstatat by path,
  * no open, tells so. The path may cross a symbolic link here, unlike the
  * reads below, but only the very file parsed earlier through them (same
@@ -126,9 +135,7 @@ static bool runtime_bundle_unchanged(const runtime_layout_t *l, size_t li,
   if (n == NULL || n->missing || n->layout != li)
     return false;
   char rel[PATH_MAX];
-  snprintf(rel, sizeof(rel), "%s/%s%s%s", id,
-           l->def->inner_dir ? l->def->inner_dir : "",
-           l->def->inner_dir ? "/" : "", l->def->file);
+  runtime_state_file_path(l, id, rel, sizeof(rel));
   struct stat st;
   return fstatat(layout_fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
          S_ISREG(st.st_mode) && runtime_file_unchanged(n, li, &st);
@@ -168,9 +175,7 @@ static int runtime_open_state_file(const runtime_state_t *rs,
                                    const runtime_layout_t *l, int layout_fd,
                                    const char *id, struct stat *st) {
   char rel[PATH_MAX];
-  snprintf(rel, sizeof(rel), "%s/%s%s%s", id,
-           l->def->inner_dir ? l->def->inner_dir : "",
-           l->def->inner_dir ? "/" : "", l->def->file);
+  runtime_state_file_path(l, id, rel, sizeof(rel));
   int fd = safe_file_open_beneath(layout_fd, rel, &rs->policy, st);
   if (fd >= 0 && st->st_size == 0) {
     close(fd);

@@ -41,6 +41,11 @@ bool safe_file_name_ok(const char *name, size_t max_len) {
   return !prev_sep; /* nor end the name */
 }
 
+/* Every state file is opened so: read-only, never through a final symbolic
+ * link, and O_NONBLOCK so that a FIFO planted in place of the file cannot
+ * hang the read thread in open() (safe_file_check then refuses it). */
+#define SAFE_FILE_OPEN_FLAGS (O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+
 static bool safe_component_ok(const char *name) {
   /* Only one path component: the caller's dirfd is the trust anchor. */
   return name != NULL && name[0] != '\0' && strchr(name, '/') == NULL &&
@@ -81,9 +86,7 @@ int safe_file_open(int dirfd, const char *name,
                    const safe_file_policy_t *policy, struct stat *st_out) {
   if (!safe_component_ok(name))
     return -EINVAL;
-  /* O_NONBLOCK: a FIFO planted in place of the file must not hang the read
-   * thread in open(); the S_ISREG check then refuses it. */
-  int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  int fd = openat(dirfd, name, SAFE_FILE_OPEN_FLAGS);
   if (fd < 0)
     return -errno;
   return safe_file_check(fd, policy, st_out);
@@ -99,7 +102,7 @@ int safe_file_open_beneath(int dirfd, const char *path,
    * included, as opening each component with O_NOFOLLOW would;
    * RESOLVE_BENEATH keeps ".." from leaving dirfd. */
   struct open_how how = {
-      .flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+      .flags = SAFE_FILE_OPEN_FLAGS,
       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
   };
   int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
