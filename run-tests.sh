@@ -165,6 +165,10 @@ timing bench "$s"
 s=$(date +%s)
 tap_suite fetch "$RESULTS/fetch.tap" bash tests/vm/fetch_kernels_test.sh
 timing fetch "$s"
+# The lab's boots: one stuck before /init is tried again, once.
+s=$(date +%s)
+tap_suite run-vm "$RESULTS/run-vm.tap" bash tests/vm/run_vm_test.sh
+timing run-vm "$s"
 # The soak (pods churning for 10 minutes under an ASan-built plugin, one
 # VM of its own) paces itself by the clock, so it runs beside the lab's
 # cells rather than after them; its output is reported after the lab's.

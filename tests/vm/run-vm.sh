@@ -12,7 +12,9 @@
 # is printed). Environment passed into the guest: every NFS_EBPF_* variable.
 #
 # Knobs: NFS_EBPF_VM_TIMEOUT (seconds, default 900), NFS_EBPF_VM_MEM (MiB,
-# default 2048), NFS_EBPF_VM_SMP (default 2), NFS_EBPF_VM_CACHE.
+# default 2048), NFS_EBPF_VM_SMP (default 2), NFS_EBPF_VM_CACHE,
+# NFS_EBPF_VM_BOOT_TIMEOUT (seconds for the kernel to reach /init, default
+# 300) and NFS_EBPF_VM_BOOT_TRIES (boots tried, default 2).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +22,8 @@ CACHE=${NFS_EBPF_VM_CACHE:-/var/cache/nfs_ebpf-vm}
 TIMEOUT=${NFS_EBPF_VM_TIMEOUT:-900}
 MEM=${NFS_EBPF_VM_MEM:-2048}
 SMP=${NFS_EBPF_VM_SMP:-2}
+BOOT_TIMEOUT=${NFS_EBPF_VM_BOOT_TIMEOUT:-300}
+BOOT_TRIES=${NFS_EBPF_VM_BOOT_TRIES:-2}
 
 die() { echo "run-vm: $*" >&2; exit 2; }
 
@@ -88,6 +92,48 @@ diagnose() {
 	fi
 }
 
+# qemu's status when the boot watchdog stopped a kernel that never
+# reached /init (timeout(1)'s own codes are 124..127 and 137).
+BOOT_HUNG=200
+
+# Boot once and wait for the guest. Returns qemu's exit status (124: the
+# VM timeout), or BOOT_HUNG when /init's first console line did not come
+# within BOOT_TIMEOUT seconds (the VM is stopped then).
+boot() {
+	local kver=$1 kdir=$2 initrd=$3 outdir=$4 name=$5 pid qrc=0
+	local start=$SECONDS hung=0
+	echo "run-vm: booting $kver for $name (timeout ${TIMEOUT}s)" >&2
+	# TCG: KVM hangs on this nested host. -no-reboot + panic=-1 turn a
+	# panic into a qemu exit instead of a reboot loop. no_timer_check: on a
+	# busy host the emulated timer can miss the kernel's IO-APIC boot check,
+	# which then panics ("IO-APIC + timer doesn't work!").
+	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
+		-accel tcg -cpu max -m "$MEM" -smp "$SMP" \
+		-display none -monitor none -no-reboot \
+		-serial "file:$outdir/console.log" \
+		-kernel "$kdir/boot/vmlinuz-$kver" -initrd "$initrd" \
+		-append "console=ttyS0 panic=-1 quiet loglevel=4 no_timer_check" \
+		-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
+		-virtfs "local,path=$outdir,mount_tag=out,security_model=none,multidevs=remap" \
+		</dev/null >"$outdir/.vm/qemu.log" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null &&
+		! grep -q 'nfs_ebpf-vm: init started' "$outdir/console.log" 2>/dev/null; do
+		if ((SECONDS - start >= BOOT_TIMEOUT)); then
+			hung=1
+			kill -TERM "$pid" 2>/dev/null || true # timeout(1) passes it on
+			break
+		fi
+		sleep 1
+	done
+	((hung)) || ! grep -q 'nfs_ebpf-vm: init started' "$outdir/console.log" 2>/dev/null ||
+		echo "run-vm: $kver reached /init after $((SECONDS - start))s" >&2
+	wait "$pid" || qrc=$?
+	echo "run-vm: $kver finished in $((SECONDS - start))s" >&2
+	if ((hung)); then return "$BOOT_HUNG"; fi
+	return "$qrc"
+}
+
 main() {
 	[[ $# -ge 3 ]] || die "usage: $0 KVER GUEST_SCRIPT OUTDIR [ARGS...]"
 	local kver=$1 script=$2 outdir=$3
@@ -107,23 +153,21 @@ main() {
 	initrd=$("$HERE/make-initramfs.sh" "$kver") || die "initramfs for $kver failed"
 	write_job "$outdir/.vm/job.sh" "$kver" "$script" "$@"
 
-	local start qrc=0
-	start=$(date +%s)
-	echo "run-vm: booting $kver for $(basename "$script") (timeout ${TIMEOUT}s)" >&2
-	# TCG: KVM hangs on this nested host. -no-reboot + panic=-1 turn a
-	# panic into a qemu exit instead of a reboot loop. no_timer_check: on a
-	# busy host the emulated timer can miss the kernel's IO-APIC boot check,
-	# which then panics ("IO-APIC + timer doesn't work!").
-	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
-		-accel tcg -cpu max -m "$MEM" -smp "$SMP" \
-		-display none -monitor none -no-reboot \
-		-serial "file:$outdir/console.log" \
-		-kernel "$kdir/boot/vmlinuz-$kver" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 quiet loglevel=4 no_timer_check" \
-		-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
-		-virtfs "local,path=$outdir,mount_tag=out,security_model=none,multidevs=remap" \
-		</dev/null >"$outdir/.vm/qemu.log" 2>&1 || qrc=$?
-	echo "run-vm: $kver finished in $(($(date +%s) - start))s" >&2
+	local try qrc
+	for ((try = 1; ; try++)); do
+		qrc=0
+		boot "$kver" "$kdir" "$initrd" "$outdir" "$(basename "$script")" || qrc=$?
+		# A TCG boot that never reaches /init (seen once in a lab of
+		# hundreds: no console output at all, the kernel stuck before its
+		# first line) is the emulator's, not the kernel's: boot again. A
+		# panic or a guest script that hangs is not retried.
+		[[ $qrc == "$BOOT_HUNG" && $try -lt $BOOT_TRIES ]] || break
+		echo "run-vm: $kver: no output from /init after ${BOOT_TIMEOUT}s;" \
+			"booting again (try $((try + 1)) of $BOOT_TRIES)" >&2
+		mv "$outdir/console.log" "$outdir/console.$try.log" 2>/dev/null || true
+	done
+	[[ $qrc != "$BOOT_HUNG" ]] ||
+		echo "run-vm: $kver: no output from /init after ${BOOT_TIMEOUT}s; stopped" >&2
 
 	if [[ ! -s $outdir/exit-status ]]; then
 		echo "run-vm: $kver: $(diagnose "$outdir/console.log" "$qrc")" >&2
