@@ -119,6 +119,11 @@ s=$(date +%s)
 tap_suite style "$RESULTS/style.tap" tests/style_test.sh
 timing style "$s"
 
+# --- the README's Layout section against the tree -----------------------------
+s=$(date +%s)
+tap_suite layout "$RESULTS/layout.tap" python3 tests/layout_test.py
+timing layout "$s"
+
 # --- Prometheus relabelling through a real Prometheus --------------------------
 s=$(date +%s)
 tap_suite relabel "$RESULTS/relabel.tap" tests/prom/relabel_test.sh
