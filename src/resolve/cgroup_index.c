@@ -11,6 +11,7 @@
 #include "cgroup_index.h"
 #include "cgroup_path.h"
 #include "hash.h"
+#include "inotify_drain.h"
 #include "log_once.h"
 
 #include <dirent.h>
@@ -840,62 +841,67 @@ static int cgroup_watch_new_dir(cgroup_index_t *idx, char *path, size_t len,
   return changed;
 }
 
+/* One inotify event of the cgroup tree's watches. */
+typedef struct {
+  cgroup_index_t *idx;
+  cdtime_t now;
+  cgroup_index_new_cb cb;
+  void *ctx;
+  char *path; /* PATH_MAX bytes */
+  int changed;
+} cgroup_watch_poll_t;
+
+static void cgroup_watch_event(const struct inotify_event *ev, void *arg) {
+  cgroup_watch_poll_t *poll = arg;
+  cgroup_index_t *idx = poll->idx;
+  char *path = poll->path;
+  cgroup_watch_t *w = cgroup_watch_find(idx, ev->wd);
+  if (w == NULL)
+    return;
+  if (ev->mask & IN_IGNORED) { /* removed (or unmounted) */
+    cgroup_watch_forget(idx, ev->wd);
+    return;
+  }
+  if (ev->mask & IN_DELETE_SELF) {
+    poll->changed += cgroup_watch_gone(idx, w->id, w->path, poll->now);
+    return;
+  }
+  if (ev->len == 0 || !(ev->mask & IN_ISDIR))
+    return;
+  size_t pl = strlen(w->path), nl = strlen(ev->name);
+  if (pl + 1 + nl + 1 > PATH_MAX)
+    return;
+  memcpy(path, w->path, pl);
+  size_t n = pl;
+  if (pl > 1)
+    path[n++] = '/';
+  memcpy(path + n, ev->name, nl + 1);
+  n += nl;
+  if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
+    int depth = 0;
+    for (const char *c = path; *c; c++)
+      depth += *c == '/';
+    poll->changed +=
+        cgroup_watch_new_dir(idx, path, n, depth - 1, w, poll->cb, poll->ctx);
+  } else if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
+    cgroup_watch_t *child = cgroup_watch_find_path(idx, path);
+    if (child != NULL)
+      poll->changed +=
+          cgroup_watch_gone(idx, child->id, child->path, poll->now);
+  }
+}
+
 int cgroup_index_watch_poll(cgroup_index_t *idx, cdtime_t now,
                             cgroup_index_new_cb cb, void *ctx) {
   if (idx == NULL || idx->inotify_fd < 0)
     return 0;
-  char *path = malloc(PATH_MAX);
-  if (path == NULL)
+  cgroup_watch_poll_t poll = {
+      .idx = idx, .now = now, .cb = cb, .ctx = ctx, .path = malloc(PATH_MAX)};
+  if (poll.path == NULL)
     return -ENOMEM;
-  int changed = 0;
-  bool overflow = false;
-  char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-  for (;;) {
-    ssize_t len = read(idx->inotify_fd, buf, sizeof(buf));
-    if (len <= 0)
-      break; /* EAGAIN: drained */
-    for (char *p = buf; p < buf + len;) {
-      const struct inotify_event *ev = (const struct inotify_event *)p;
-      p += sizeof(*ev) + ev->len;
-      if (ev->mask & IN_Q_OVERFLOW) {
-        overflow = true;
-        continue;
-      }
-      cgroup_watch_t *w = cgroup_watch_find(idx, ev->wd);
-      if (w == NULL)
-        continue;
-      if (ev->mask & IN_IGNORED) { /* removed (or unmounted) */
-        cgroup_watch_forget(idx, ev->wd);
-        continue;
-      }
-      if (ev->mask & IN_DELETE_SELF) {
-        changed += cgroup_watch_gone(idx, w->id, w->path, now);
-        continue;
-      }
-      if (ev->len == 0 || !(ev->mask & IN_ISDIR))
-        continue;
-      size_t pl = strlen(w->path), nl = strlen(ev->name);
-      if (pl + 1 + nl + 1 > PATH_MAX)
-        continue;
-      memcpy(path, w->path, pl);
-      size_t n = pl;
-      if (pl > 1)
-        path[n++] = '/';
-      memcpy(path + n, ev->name, nl + 1);
-      n += nl;
-      if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
-        int depth = 0;
-        for (const char *c = path; *c; c++)
-          depth += *c == '/';
-        changed += cgroup_watch_new_dir(idx, path, n, depth - 1, w, cb, ctx);
-      } else if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
-        cgroup_watch_t *child = cgroup_watch_find_path(idx, path);
-        if (child != NULL)
-          changed += cgroup_watch_gone(idx, child->id, child->path, now);
-      }
-    }
-  }
-  free(path);
+  bool overflow = inotify_drain(idx->inotify_fd, cgroup_watch_event, &poll);
+  free(poll.path);
+  int changed = poll.changed;
   if (overflow) {
     /* Events were lost: only a full walk is right. */
     log_once(LOG_INFO, "cgroup_index:overflow",

@@ -9,6 +9,7 @@
 
 #include "container_table.h"
 #include "host_path.h"
+#include "inotify_drain.h"
 #include "log_once.h"
 #include "runtime_json.h"
 #include "runtime_state.h"
@@ -526,48 +527,49 @@ int runtime_state_rescan(runtime_state_t *rs, cdtime_t now) {
   return (int)container_table_live(&rs->table);
 }
 
+typedef struct {
+  runtime_state_t *rs;
+  bool overflow; /* events lost, or a state dir to open again */
+} runtime_poll_t;
+
+/* One inotify event of the state dirs' and bundles' watches. A state dir
+ * gone (or moved) sets overflow: its directory must be opened again. */
+static void runtime_watch_event(const struct inotify_event *ev, void *arg) {
+  runtime_poll_t *poll = arg;
+  runtime_state_t *rs = poll->rs;
+  for (size_t i = 0; i < rs->n_bundle_watches; i++) {
+    runtime_bundle_watch_t *w = &rs->bundle_watches[i];
+    if (w->wd != ev->wd)
+      continue;
+    /* the file closed after writing, or renamed into place (Docker),
+     * or CRI-O's userdata/ created: not a file just opened */
+    if ((ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) ||
+        (ev->mask & (IN_CREATE | IN_ISDIR)) == (IN_CREATE | IN_ISDIR))
+      rs->layouts[w->layout].dirty = true;
+    if (ev->mask & IN_IGNORED) /* bundle removed */
+      runtime_bundle_watch_drop(rs, i, false);
+    break;
+  }
+  for (size_t i = 0; i < rs->n_layouts; i++) {
+    if (rs->layouts[i].wd != ev->wd)
+      continue;
+    rs->layouts[i].dirty = true;
+    if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+      rs->layouts[i].wd = -1;
+      poll->overflow = true; /* re-open the layout dirs */
+    }
+  }
+}
+
 int runtime_state_poll(runtime_state_t *rs, cdtime_t now) {
   if (rs == NULL)
     return -EINVAL;
-  bool overflow = false;
-  if (rs->inotify_fd >= 0) {
-    char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-    for (;;) {
-      ssize_t len = read(rs->inotify_fd, buf, sizeof(buf));
-      if (len <= 0)
-        break; /* EAGAIN: drained */
-      for (char *p = buf; p < buf + len;) {
-        const struct inotify_event *ev = (const struct inotify_event *)p;
-        if (ev->mask & IN_Q_OVERFLOW)
-          overflow = true;
-        for (size_t i = 0; i < rs->n_bundle_watches; i++) {
-          runtime_bundle_watch_t *w = &rs->bundle_watches[i];
-          if (w->wd != ev->wd)
-            continue;
-          /* the file closed after writing, or renamed into place (Docker),
-           * or CRI-O's userdata/ created: not a file just opened */
-          if ((ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) ||
-              (ev->mask & (IN_CREATE | IN_ISDIR)) == (IN_CREATE | IN_ISDIR))
-            rs->layouts[w->layout].dirty = true;
-          if (ev->mask & IN_IGNORED) /* bundle removed */
-            runtime_bundle_watch_drop(rs, i, false);
-          break;
-        }
-        for (size_t i = 0; i < rs->n_layouts; i++) {
-          if (rs->layouts[i].wd != ev->wd)
-            continue;
-          rs->layouts[i].dirty = true;
-          if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
-            rs->layouts[i].wd = -1;
-            overflow = true; /* re-open the layout dirs */
-          }
-        }
-        p += sizeof(*ev) + ev->len;
-      }
-    }
-  }
+  runtime_poll_t poll = {.rs = rs};
+  if (rs->inotify_fd >= 0 &&
+      inotify_drain(rs->inotify_fd, runtime_watch_event, &poll))
+    poll.overflow = true;
   int relisted = 0;
-  if (overflow) {
+  if (poll.overflow) {
     /* Events were lost: only a full rescan is right. */
     log_once(LOG_INFO, "runtime_state:overflow",
              "nfs_ebpf plugin: runtime state changed faster than inotify "

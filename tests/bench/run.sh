@@ -53,6 +53,7 @@ build identity_bench "$ROOT/tests/bench/identity_bench.c" \
 	"$ROOT/src/resolve/cgroup_path.c" "$ROOT/src/resolve/runtime_state.c" \
 	"$ROOT/src/resolve/runtime_json.c" "$ROOT/src/resolve/container_table.c" \
 	"$ROOT/src/utils/safe_file.c" "$ROOT/src/utils/log_once.c" \
-	"$ROOT/src/utils/hash.c" "$ROOT/tests/unit/mock_collectd.c" \
+	"$ROOT/src/utils/hash.c" "$ROOT/src/utils/inotify_drain.c" \
+	"$ROOT/tests/unit/mock_collectd.c" \
 	"$ROOT/tests/unit/cgroup_tree.c"
 exec "$OUT/identity_bench" "$ROOT/tests/fixtures" "$@"
