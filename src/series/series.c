@@ -32,7 +32,7 @@ typedef struct binding_s {
   uint64_t first_seen;
   uint64_t mount; /* mount generation the key was bound under */
 
-  struct op_stats base;
+  struct op_stats *base; /* NULL: zero (never rebound) */
   err_base_t *err_bases;
   size_t n_err_bases;
   series_t *prev;        /* the series of the mount before, until folded */
@@ -105,6 +105,7 @@ series_table_t *series_table_create(void) {
 }
 
 static void series_free(series_t *s) {
+  free(s->ended);
   free(s->server);
   free(s->export_);
   free(s->what_tail);
@@ -116,6 +117,7 @@ static void series_free_node(hash_node_t *n) { series_free(SERIES_OF(n)); }
 
 static void binding_free_node(hash_node_t *n) {
   binding_t *b = BINDING_OF(n);
+  free(b->base);
   free(b->err_bases);
   free(b);
 }
@@ -133,7 +135,8 @@ void series_begin_interval(series_table_t *t, uint64_t stamp) {
   HASH_TABLE_FOREACH(&t->series, n, next) {
     series_t *s = SERIES_OF(n);
     memset(&s->staged_live, 0, sizeof(s->staged_live));
-    memset(&s->staged_retired, 0, sizeof(s->staged_retired));
+    if (s->ended != NULL)
+      memset(&s->ended->staged, 0, sizeof(s->ended->staged));
     for (size_t j = 0; j < s->n_errnos; j++)
       s->errnos[j].staged_live = s->errnos[j].staged_retired = 0;
   }
@@ -177,7 +180,8 @@ void series_commit_interval(series_table_t *t) {
   HASH_TABLE_FOREACH(&t->series, n, next) {
     series_t *s = SERIES_OF(n);
     s->live = s->staged_live;
-    stats_add(&s->retired, &s->staged_retired);
+    if (s->ended != NULL)
+      stats_add(&s->ended->committed, &s->ended->staged);
     for (size_t j = 0; j < s->n_errnos; j++) {
       series_errno_t *e = &s->errnos[j];
       e->live = e->staged_live;
@@ -186,10 +190,23 @@ void series_commit_interval(series_table_t *t) {
   }
 }
 
+/* The series' ended part, made if it has none. 0 or -ENOMEM. */
+static int series_reserve_ended(series_t *s) {
+  if (s->ended == NULL)
+    s->ended = calloc(1, sizeof(*s->ended));
+  return s->ended != NULL ? 0 : -ENOMEM;
+}
+
 void series_add_stats(series_table_t *t, series_t *s,
                       const struct op_stats *val, bool retire) {
   if (retire) {
-    stats_add(&s->staged_retired, val);
+    if (series_reserve_ended(s) != 0) {
+      ERROR("nfs_ebpf plugin: out of memory: %" PRIu64 " operations of an "
+            "ended key are lost from series %s.",
+            (uint64_t)val->count, s->who);
+      return;
+    }
+    stats_add(&s->ended->staged, val);
   } else {
     stats_add(&s->staged_live, val);
     s->last_live = t->stamp;
@@ -221,8 +238,9 @@ int series_add_errors(series_table_t *t, series_t *s, uint16_t err,
 }
 
 void series_total(const series_t *s, struct op_stats *out) {
-  *out = s->retired;
-  stats_add(out, &s->live);
+  *out = s->live;
+  if (s->ended != NULL)
+    stats_add(out, &s->ended->committed);
 }
 
 size_t series_expire(series_table_t *t, uint64_t oldest_stamp) {
@@ -298,6 +316,14 @@ int series_rebind(series_table_t *t, const struct op_key *key, series_t *s,
   binding_t *b = binding_find(t, key);
   if (b == NULL || b->series == NULL)
     return -ENOENT;
+  /* Made here, where a failure leaves the binding as it was: the old
+   * series' ended part takes the key's values up to now, and base what it
+   * had then. */
+  series_t *prev = b->rebase_stats ? b->prev : b->series;
+  if (prev != NULL && series_reserve_ended(prev) != 0)
+    return -ENOMEM;
+  if (b->base == NULL && (b->base = calloc(1, sizeof(*b->base))) == NULL)
+    return -ENOMEM;
   /* A second change before the first one's values were read: the series
    * in between never got anything, the first one keeps waiting for its
    * final part. */
@@ -316,10 +342,10 @@ int series_rebind(series_table_t *t, const struct op_key *key, series_t *s,
 }
 
 /* a - b, field by field; b <= a unless the kernel key was recreated (then
- * nothing of it belongs to the old series: all of a is new). */
+ * nothing of it belongs to the old series: all of a is new). b NULL: 0. */
 static void stats_since(const struct op_stats *a, const struct op_stats *b,
                         struct op_stats *out) {
-  if (a->count < b->count) {
+  if (b == NULL || a->count < b->count) {
     *out = *a;
     return;
   }
@@ -340,10 +366,10 @@ static void take_stats_base(series_table_t *t, binding_t *b,
   if (!b->rebase_stats)
     return;
   struct op_stats part;
-  stats_since(val, &b->base, &part);
+  stats_since(val, b->base, &part);
   if (b->prev != NULL)
     series_add_stats(t, b->prev, &part, true);
-  b->base = *val;
+  *b->base = *val; /* made by series_rebind, which set rebase_stats */
   b->prev = NULL;
   b->rebase_stats = false;
 }
@@ -355,7 +381,7 @@ static void key_stats(series_table_t *t, const struct op_key *key,
     return;
   take_stats_base(t, b, val);
   struct op_stats part;
-  stats_since(val, &b->base, &part);
+  stats_since(val, b->base, &part);
   series_add_stats(t, b->series, &part, retire);
 }
 
@@ -374,7 +400,10 @@ bool series_retire_ready(series_table_t *t, const struct op_key *key,
   binding_t *b = binding_find(t, key);
   if (b == NULL || b->series == NULL)
     return false;
-  b->retiring = b->dead_seen && b->dead_count == count;
+  /* Its final values will go to the series' ended part: made now, while
+   * the key can still wait in the kernel map for memory. */
+  b->retiring = b->dead_seen && b->dead_count == count &&
+                series_reserve_ended(b->series) == 0;
   b->dead_seen = true;
   b->dead_count = count;
   return b->retiring;

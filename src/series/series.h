@@ -43,6 +43,14 @@ typedef struct {
   uint64_t staged_retired, staged_live; /* this read, until committed */
 } series_errno_t;
 
+/* What a series keeps of its keys that ended or moved to another mount:
+ * their final values, as of the last committed read and staged by this
+ * one. Most series never have any, so it is allocated for the first. */
+typedef struct {
+  struct op_stats committed;
+  struct op_stats staged; /* this read, until committed */
+} series_ended_t;
+
 typedef struct series_s {
   char who[SERIES_NAME_LEN]; /* plugin_instance, already encoded */
   /* Raw, from mountinfo, whole: two long exports that differ only at the
@@ -55,9 +63,9 @@ typedef struct series_s {
   char *what_tail;
   uint32_t op; /* enum nfs_ebpf_op */
 
-  struct op_stats retired;
   struct op_stats live;
-  struct op_stats staged_retired, staged_live; /* this read, until committed */
+  struct op_stats staged_live; /* this read, until committed */
+  series_ended_t *ended;       /* NULL until a key ends or moves */
   series_errno_t *errnos;
   size_t n_errnos;
 
@@ -89,7 +97,10 @@ series_t *series_get(series_table_t *t, const char *who, const char *server,
                      const char *export_, uint32_t op);
 
 /* Add one kernel key's cumulative value, as live data or as the final value
- * of a key that is being removed (staged until the read is committed). */
+ * of a key that is being removed (staged until the read is committed). The
+ * series' ended part is made for the latter if it has none yet (the plugin
+ * makes it earlier, when the key is marked for retirement or rebound, where
+ * a failure can wait); without memory for it the value is logged as lost. */
 void series_add_stats(series_table_t *t, series_t *s,
                       const struct op_stats *val, bool retire);
 int series_add_errors(series_table_t *t, series_t *s, uint16_t err,
