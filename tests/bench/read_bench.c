@@ -148,8 +148,8 @@ typedef struct {
 } stage_ms_t;
 
 /* One read, as nfs_ebpf_read runs it; each stage's CPU time added to *t. */
-static int one_read(drain_t *d, tracer_t *tracer, resolve_t *r,
-                    histogram_t *h, stage_ms_t *t) {
+static int one_read(drain_t *d, tracer_t *tracer, resolve_t *r, histogram_t *h,
+                    stage_ms_t *t) {
   double t0 = cpu_ms();
   series_begin_interval(r->series, r->read_number);
   if (drain_read_maps(d, tracer) != 0)
@@ -188,8 +188,8 @@ static int bench(const char *mountinfo, size_t n) {
   LIBBPF_OPTS(bpf_map_create_opts, opts);
   tracer_t tracer = {
       .stats_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "bench_stats",
-                                 sizeof(struct op_key),
-                                 sizeof(struct op_stats), n, &opts),
+                                 sizeof(struct op_key), sizeof(struct op_stats),
+                                 n, &opts),
       .errors_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "bench_errors",
                                   sizeof(struct err_key), sizeof(__u64),
                                   n / 10 + 1, &opts)};
@@ -265,8 +265,8 @@ static int bench(const char *mountinfo, size_t n) {
          "resolve %.0f %%, collect %.0f %%, dispatch %.0f %%); %zu value "
          "lists per read; RSS +%.1f MiB after the first read, +%.1f MiB "
          "after %d more\n",
-         n, (n + n_devs * OPS_PER_MOUNT - 1) / (n_devs * OPS_PER_MOUNT),
-         n_devs, OPS_PER_MOUNT,
+         n, (n + n_devs * OPS_PER_MOUNT - 1) / (n_devs * OPS_PER_MOUNT), n_devs,
+         OPS_PER_MOUNT,
          first.copy + first.resolve + first.collect + first.dispatch,
          first.copy, first.resolve, first.collect, first.dispatch,
          total[READS / 2], total[0], total[READS - 1], 100 * sum.copy / all,
