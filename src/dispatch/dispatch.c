@@ -10,23 +10,39 @@
 
 #define PLUGIN_NAME "nfs_ebpf"
 
-/* One value of one series. `what` is the already encoded type_instance. */
-static void submit_value(cdtime_t now, const char *who, const char *type,
-                         const char *what, value_t value) {
-  value_list_t vl = VALUE_LIST_INIT;
-  vl.values = &value;
-  vl.values_len = 1;
-  vl.time = now;
-  sstrncpy(vl.plugin, PLUGIN_NAME, sizeof(vl.plugin));
-  sstrncpy(vl.plugin_instance, who, sizeof(vl.plugin_instance));
-  sstrncpy(vl.type, type, sizeof(vl.type));
-  sstrncpy(vl.type_instance, what, sizeof(vl.type_instance));
-  plugin_dispatch_values(&vl);
+/* The value lists of one series (or of the lost events) differ only in
+ * type, type_instance and value: the rest is filled once, which costs more
+ * than the values (a value_list_t is about 700 bytes and its names are
+ * copied padded). plugin_dispatch_values copies what it is given, so one
+ * value_list_t serves every dispatch. */
+typedef struct {
+  value_list_t vl;
+  value_t value;
+} submit_t;
+
+static void submit_begin(submit_t *sub, cdtime_t now, const char *who) {
+  sub->vl = (value_list_t)VALUE_LIST_INIT;
+  sub->vl.values = &sub->value;
+  sub->vl.values_len = 1;
+  sub->vl.time = now;
+  sstrncpy(sub->vl.plugin, PLUGIN_NAME, sizeof(sub->vl.plugin));
+  sstrncpy(sub->vl.plugin_instance, who, sizeof(sub->vl.plugin_instance));
 }
 
-static void submit_derive(cdtime_t now, const char *who, const char *type,
-                          const char *what, uint64_t value) {
-  submit_value(now, who, type, what, (value_t){.derive = (derive_t)value});
+/* The type of the value lists that follow. */
+static void submit_type(submit_t *sub, const char *type) {
+  sstrncpy(sub->vl.type, type, sizeof(sub->vl.type));
+}
+
+/* One value. `what` is the already encoded type_instance. */
+static void submit_value(submit_t *sub, const char *what, value_t value) {
+  sub->value = value;
+  sstrncpy(sub->vl.type_instance, what, sizeof(sub->vl.type_instance));
+  plugin_dispatch_values(&sub->vl);
+}
+
+static void submit_derive(submit_t *sub, const char *what, uint64_t value) {
+  submit_value(sub, what, (value_t){.derive = (derive_t)value});
 }
 
 typedef struct {
@@ -37,7 +53,6 @@ typedef struct {
 static int submit_series(const series_t *s, void *user_data) {
   const dispatch_ctx_t *ctx = user_data;
   const histogram_t *histogram = ctx->histogram;
-  cdtime_t now = ctx->now;
   const char *op = op_name(s->op);
   struct op_stats total;
   series_total(s, &total);
@@ -49,31 +64,37 @@ static int submit_series(const series_t *s, void *user_data) {
     buckets[i] = total.buckets[i];
   histogram_cumulative(histogram, buckets, total.count, cumulative);
 
+  submit_t sub;
+  submit_begin(&sub, ctx->now, s->who);
   char what[SERIES_NAME_LEN];
   identifier_what_join(what, sizeof(what), op, NULL, s->what_tail, s->server,
                        s->export_);
   /* _count is the +Inf bucket, so the two always agree. */
-  submit_derive(now, s->who, "operations", what, cumulative[histogram->count]);
-  submit_value(now, s->who, "duration", what,
-               (value_t){.gauge = (gauge_t)total.latency_ns / 1e9});
-  if (s->op == NFS_OP_READ || s->op == NFS_OP_WRITE)
-    submit_derive(now, s->who, "total_bytes", what, total.bytes);
+  submit_type(&sub, "operations");
+  submit_derive(&sub, what, cumulative[histogram->count]);
+  submit_type(&sub, "duration");
+  submit_value(&sub, what, (value_t){.gauge = (gauge_t)total.latency_ns / 1e9});
+  if (s->op == NFS_OP_READ || s->op == NFS_OP_WRITE) {
+    submit_type(&sub, "total_bytes");
+    submit_derive(&sub, what, total.bytes);
+  }
 
   /* Cumulative buckets, Prometheus style; +Inf is the count (raised to
    * the buckets' sum if this copy caught a bucket before its count). */
+  submit_type(&sub, "total_operations");
   for (size_t i = 0; i <= histogram->count; i++) {
     identifier_what_join(what, sizeof(what), op, histogram->le[i], s->what_tail,
                          s->server, s->export_);
-    submit_derive(now, s->who, "total_operations", what, cumulative[i]);
+    submit_derive(&sub, what, cumulative[i]);
   }
 
+  submit_type(&sub, "errors");
   for (size_t i = 0; i < s->n_errnos; i++) {
     char name[32];
     errno_name(s->errnos[i].err, name, sizeof(name));
     identifier_what_join(what, sizeof(what), op, name, s->what_tail, s->server,
                          s->export_);
-    submit_derive(now, s->who, "errors", what,
-                  s->errnos[i].retired + s->errnos[i].live);
+    submit_derive(&sub, what, s->errnos[i].retired + s->errnos[i].live);
   }
   return 0;
 }
@@ -85,6 +106,9 @@ void dispatch_series(series_table_t *series, const histogram_t *histogram,
 }
 
 void dispatch_lost(const uint64_t lost[NFS_LOST_MAX], cdtime_t now) {
+  submit_t sub;
+  submit_begin(&sub, now, "");
+  submit_type(&sub, "derive");
   for (int i = 0; i < NFS_LOST_MAX; i++)
-    submit_derive(now, "", "derive", lost_reason_name(i), lost[i]);
+    submit_derive(&sub, lost_reason_name(i), lost[i]);
 }
