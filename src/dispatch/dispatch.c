@@ -34,15 +34,18 @@ static void submit_type(submit_t *sub, const char *type) {
   sstrncpy(sub->vl.type, type, sizeof(sub->vl.type));
 }
 
-/* One value. `what` is the already encoded type_instance. */
-static void submit_value(submit_t *sub, const char *what, value_t value) {
+/* Where the caller encodes the type_instance of the value lists that
+ * follow: in place, not copied once more per value. */
+static char *submit_what(submit_t *sub) { return sub->vl.type_instance; }
+
+/* One value, under the type and type_instance set before. */
+static void submit_value(submit_t *sub, value_t value) {
   sub->value = value;
-  sstrncpy(sub->vl.type_instance, what, sizeof(sub->vl.type_instance));
   plugin_dispatch_values(&sub->vl);
 }
 
-static void submit_derive(submit_t *sub, const char *what, uint64_t value) {
-  submit_value(sub, what, (value_t){.derive = (derive_t)value});
+static void submit_derive(submit_t *sub, uint64_t value) {
+  submit_value(sub, (value_t){.derive = (derive_t)value});
 }
 
 typedef struct {
@@ -66,35 +69,36 @@ static int submit_series(const series_t *s, void *user_data) {
 
   submit_t sub;
   submit_begin(&sub, ctx->now, s->who);
-  char what[SERIES_NAME_LEN];
-  identifier_what_join(what, sizeof(what), op, NULL, s->what_tail, s->server,
+  char *what = submit_what(&sub);
+  size_t what_size = sizeof(sub.vl.type_instance);
+  identifier_what_join(what, what_size, op, NULL, s->what_tail, s->server,
                        s->export_);
   /* _count is the +Inf bucket, so the two always agree. */
   submit_type(&sub, "operations");
-  submit_derive(&sub, what, cumulative[histogram->count]);
+  submit_derive(&sub, cumulative[histogram->count]);
   submit_type(&sub, "duration");
-  submit_value(&sub, what, (value_t){.gauge = (gauge_t)total.latency_ns / 1e9});
+  submit_value(&sub, (value_t){.gauge = (gauge_t)total.latency_ns / 1e9});
   if (s->op == NFS_OP_READ || s->op == NFS_OP_WRITE) {
     submit_type(&sub, "total_bytes");
-    submit_derive(&sub, what, total.bytes);
+    submit_derive(&sub, total.bytes);
   }
 
   /* Cumulative buckets, Prometheus style; +Inf is the count (raised to
    * the buckets' sum if this copy caught a bucket before its count). */
   submit_type(&sub, "total_operations");
   for (size_t i = 0; i <= histogram->count; i++) {
-    identifier_what_join(what, sizeof(what), op, histogram->le[i], s->what_tail,
+    identifier_what_join(what, what_size, op, histogram->le[i], s->what_tail,
                          s->server, s->export_);
-    submit_derive(&sub, what, cumulative[i]);
+    submit_derive(&sub, cumulative[i]);
   }
 
   submit_type(&sub, "errors");
   for (size_t i = 0; i < s->n_errnos; i++) {
     char name[32];
     errno_name(s->errnos[i].err, name, sizeof(name));
-    identifier_what_join(what, sizeof(what), op, name, s->what_tail, s->server,
+    identifier_what_join(what, what_size, op, name, s->what_tail, s->server,
                          s->export_);
-    submit_derive(&sub, what, s->errnos[i].retired + s->errnos[i].live);
+    submit_derive(&sub, s->errnos[i].retired + s->errnos[i].live);
   }
   return 0;
 }
@@ -109,6 +113,9 @@ void dispatch_lost(const uint64_t lost[NFS_LOST_MAX], cdtime_t now) {
   submit_t sub;
   submit_begin(&sub, now, "");
   submit_type(&sub, "derive");
-  for (int i = 0; i < NFS_LOST_MAX; i++)
-    submit_derive(&sub, lost_reason_name(i), lost[i]);
+  for (int i = 0; i < NFS_LOST_MAX; i++) {
+    sstrncpy(submit_what(&sub), lost_reason_name(i),
+             sizeof(sub.vl.type_instance));
+    submit_derive(&sub, lost[i]);
+  }
 }
