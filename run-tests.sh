@@ -164,6 +164,11 @@ timing fuzz "$s"
 s=$(date +%s)
 tap_suite bench "$RESULTS/bench.tap" bash tests/bench/run.sh
 timing bench "$s"
+# A whole read's stages on real BPF maps at 10,000 and 100,000 keys: its
+# TAP lines only say that every key became a series.
+s=$(date +%s)
+tap_suite bench-read "$RESULTS/bench-read.tap" bash tests/bench/run.sh read
+timing bench-read "$s"
 
 # --- VM lab: real kernels, real NFS --------------------------------------------
 # The soak and the lab each fetch the kernels first, at the same moment.
