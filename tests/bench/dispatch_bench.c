@@ -22,7 +22,6 @@
 #include "histogram.h"
 #include "series.h"
 
-#include <stdarg.h>
 #include <time.h>
 
 #define READS 20
@@ -47,36 +46,6 @@ int plugin_dispatch_values(value_list_t const *vl) {
   fold(vl->type_instance, strlen(vl->type_instance) + 1);
   fold(vl->values, sizeof(*vl->values) * vl->values_len);
   return 0;
-}
-
-/* Logs and formatting go to vsnprintf: what the modules log here is not
- * measured, only seen. */
-static int format(char *buf, size_t size, const char *fmt, va_list ap) {
-  return vsnprintf(buf, size, fmt, ap);
-}
-
-void plugin_log(int level, const char *fmt, ...) {
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  format(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  printf("# log %d: %s\n", level, msg);
-}
-
-int ssnprintf(char *str, size_t size, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int status = format(str, size, fmt, ap);
-  va_end(ap);
-  return status;
-}
-
-/* As the daemon's: strncpy, so the copy costs what it costs there. */
-char *sstrncpy(char *dest, const char *src, size_t n) {
-  strncpy(dest, src, n);
-  dest[n - 1] = '\0';
-  return dest;
 }
 
 /* CPU time of this thread: on a shared machine the wall clock mostly

@@ -29,7 +29,6 @@
 #include "resolve.h"
 
 #include <bpf/bpf.h>
-#include <stdarg.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,45 +37,11 @@
 
 static size_t dispatched;
 
-/* ---- the daemon's symbols the stages use ---- */
+/* ---- the daemon: a counting dispatcher (the rest: bench_daemon.c) ---- */
 int plugin_dispatch_values(value_list_t const *vl) {
   (void)vl;
   dispatched++;
   return 0;
-}
-
-void plugin_log(int level, const char *fmt, ...) {
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  printf("# log %d: %s\n", level, msg);
-}
-
-int ssnprintf(char *str, size_t size, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int status = vsnprintf(str, size, fmt, ap);
-  va_end(ap);
-  return status;
-}
-
-char *sstrncpy(char *dest, const char *src, size_t n) {
-  strncpy(dest, src, n);
-  dest[n - 1] = '\0';
-  return dest;
-}
-
-char *sstrerror(int errnum, char *buf, size_t buflen) {
-  snprintf(buf, buflen, "%s", strerror(errnum));
-  return buf;
-}
-
-cdtime_t cdtime(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return TIMESPEC_TO_CDTIME_T(&ts);
 }
 
 /* ---- stand-ins for the tracer (the maps) and identity ---- */

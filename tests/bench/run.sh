@@ -43,7 +43,7 @@ build() {
 
 if [ "${1:-}" = dispatch ]; then
 	shift
-	build dispatch_bench "$ROOT/tests/bench/dispatch_bench.c" \
+	build dispatch_bench "$ROOT/tests/bench/dispatch_bench.c" "$ROOT/tests/bench/bench_daemon.c" \
 		"$ROOT/src/dispatch/dispatch.c" "$ROOT/src/dispatch/identifier.c" \
 		"$ROOT/src/series/series.c" "$ROOT/src/series/histogram.c" \
 		"$ROOT/src/utils/op_names.c" "$ROOT/src/utils/errno_names.c" \
@@ -53,7 +53,7 @@ fi
 
 if [ "${1:-}" = read ]; then
 	shift
-	build read_bench "$ROOT/tests/bench/read_bench.c" \
+	build read_bench "$ROOT/tests/bench/read_bench.c" "$ROOT/tests/bench/bench_daemon.c" \
 		"$ROOT/src/drain/drain.c" "$ROOT/src/drain/kstats.c" \
 		"$ROOT/src/resolve/resolve.c" "$ROOT/src/resolve/mount_table.c" \
 		"$ROOT/src/series/series.c" "$ROOT/src/series/histogram.c" \
