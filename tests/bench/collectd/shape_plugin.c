@@ -29,8 +29,7 @@ static const char *const le_16[] = {
     "1",      "2.5",     "5",      "10",    "+Inf"};
 static const char *const le_8[] = {"0.0005", "0.001", "0.005", "0.01", "0.05",
                                    "0.1",    "0.5",   "1",     "+Inf"};
-static const char *const ops[] = {"read", "write", "getattr", "lookup",
-                                  "open"};
+static const char *const ops[] = {"read", "write", "getattr", "lookup", "open"};
 
 static enum { SHAPE_BUCKET, SHAPE_COARSE, SHAPE_MULTIDS } shape;
 static size_t n_series, churn;
