@@ -18,8 +18,9 @@ def main(binary, trace, srcdir):
         if len(parts) == 3:
             syms.setdefault(parts[2], int(parts[0], 16))
     events = [line.split() for line in open(trace)]
-    # A PIE: the first call traced is main, which gives the load address.
-    base = int(events[0][1], 16) - syms["main"]
+    # A PIE: the hook's own address (the first line) gives the load address.
+    base = int(events[0][1], 16) - syms["__cyg_profile_func_enter"]
+    events = events[1:]
     read = syms["nfs_ebpf_read"] + base
     reads, current = [], None
     for kind, addr in events:
