@@ -346,6 +346,46 @@ int identifier_what_join(char *buf, size_t size, const char *op,
   return 0;
 }
 
+int identifier_bucket_source(char *buf, size_t size, const char *le) {
+  static const char prefix[] = "le_";
+  if (buf == NULL || size == 0)
+    return -1;
+  buf[0] = '\0';
+  if (le == NULL || le[0] == '\0')
+    return -1;
+  if (strcmp(le, "+Inf") == 0) {
+    if (size < sizeof("le_inf"))
+      return -1;
+    sstrncpy(buf, "le_inf", size);
+    return 0;
+  }
+
+  size_t len = sizeof(prefix) - 1;
+  if (len >= size)
+    return -1;
+  memcpy(buf, prefix, len);
+  for (const char *c = le; *c != '\0'; c++) {
+    char out;
+    if (isdigit((unsigned char)*c) || *c == 'e')
+      out = *c;
+    else if (*c == '.')
+      out = '_';
+    else if (*c == '-')
+      out = 'm';
+    else if (*c == '+')
+      out = 'p';
+    else
+      out = '\0';
+    if (out == '\0' || len + 1 >= size) {
+      buf[0] = '\0';
+      return -1;
+    }
+    buf[len++] = out;
+  }
+  buf[len] = '\0';
+  return 0;
+}
+
 int identifier_split_source(const char *source, char *server,
                             size_t server_size, char *export_,
                             size_t export_size) {

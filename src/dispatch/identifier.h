@@ -65,6 +65,19 @@ int identifier_what_join(char *buf, size_t size, const char *op,
                          const char *qualifier, const char *tail,
                          const char *server, const char *export_);
 
+/* The data source name of one histogram bucket (docs/identifiers.md, "The
+ * bucket type"): "le_" + le with '.', '-' and '+' written '_', 'm' and 'p'
+ * ("0.001" -> "le_0_001", "1e-05" -> "le_1em05"); "+Inf" is "le_inf".
+ * Data source names end up in write_prometheus' metric family names, which
+ * allow [a-zA-Z0-9_] only. Returns 0, or -1 (buf "") for an le holding
+ * anything but digits, one '.', 'e' and a sign, or a buf too small. */
+int identifier_bucket_source(char *buf, size_t size, const char *le);
+
+/* The inverse, for readers of the identifiers (nfs-ebpf-top): 0 and the le
+ * text in buf, or -1 (buf "") for a name identifier_bucket_source does not
+ * write. */
+int identifier_decode_bucket_source(const char *source, char *buf, size_t size);
+
 /* Splits a mount source at its first ":/": "10.0.0.5:/vol" -> "10.0.0.5",
  * "/vol"; "[fd00::1]:/x" -> "[fd00::1]", "/x"; no ":/" -> whole source as
  * server, "" as export. Returns 0, or -1 if a buffer is too small (both

@@ -75,3 +75,49 @@ fail:
   l->op[0] = l->qualifier[0] = l->server[0] = l->export_[0] = '\0';
   return -1;
 }
+
+int identifier_decode_bucket_source(const char *source, char *buf,
+                                    size_t size) {
+  static const char prefix[] = "le_";
+  if (buf == NULL || size == 0)
+    return -1;
+  buf[0] = '\0';
+  if (source == NULL || strncmp(source, prefix, sizeof(prefix) - 1) != 0)
+    return -1;
+  const char *code = source + sizeof(prefix) - 1;
+  if (strcmp(code, "inf") == 0) {
+    if (size < sizeof("+Inf"))
+      return -1;
+    memcpy(buf, "+Inf", sizeof("+Inf"));
+    return 0;
+  }
+
+  /* At most one of each of '.', '-', '+' (what histogram_format_le
+   * prints), digits and 'e' otherwise, and a digit first. */
+  int points = 0, minus = 0, plus = 0;
+  size_t len = 0;
+  for (const char *c = code; *c != '\0'; c++) {
+    char out;
+    if ((*c >= '0' && *c <= '9') || *c == 'e')
+      out = *c;
+    else if (*c == '_' && points++ == 0)
+      out = '.';
+    else if (*c == 'm' && minus++ == 0)
+      out = '-';
+    else if (*c == 'p' && plus++ == 0)
+      out = '+';
+    else
+      out = '\0';
+    if (out == '\0' || len + 1 >= size) {
+      buf[0] = '\0';
+      return -1;
+    }
+    buf[len++] = out;
+  }
+  if (len == 0 || buf[0] < '0' || buf[0] > '9') {
+    buf[0] = '\0';
+    return -1;
+  }
+  buf[len] = '\0';
+  return 0;
+}

@@ -8,6 +8,7 @@
 #include "collectd_compat.h"
 
 #include "hash.h"
+#include "histogram.h"
 #include "identifier.h"
 #include "mock_collectd.h"
 
@@ -517,6 +518,56 @@ DEF_TEST(decoder_refuses_non_matching_fields) {
   return 0;
 }
 
+/* Bucket data source names: only [a-z0-9_] (they become part of
+ * write_prometheus' metric family names), and decoding gives back the le
+ * text exactly, for every shape histogram_format_le prints. */
+DEF_TEST(bucket_source_names_round_trip) {
+  static const double seconds[] = {
+      0.0001, 0.00025, 0.001, 0.25,       1,       2.5,          10,
+      1e-05,  2.5e-07, 1e+06, 123456.789, 1.5e-09, 18446744073.0};
+  char le[HISTOGRAM_LE_LEN], source[DATA_MAX_NAME_LEN], back[HISTOGRAM_LE_LEN];
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(seconds); i++) {
+    OK(histogram_format_le(seconds[i], le, sizeof(le)) == 0);
+    EXPECT_EQ_INT(0, identifier_bucket_source(source, sizeof(source), le));
+    EXPECT_EQ_INT(0, strncmp(source, "le_", 3));
+    EXPECT_EQ_INT(strlen(source),
+                  strspn(source, "abcdefghijklmnopqrstuvwxyz0123456789_"));
+    EXPECT_EQ_INT(0,
+                  identifier_decode_bucket_source(source, back, sizeof(back)));
+    EXPECT_EQ_STR(le, back);
+  }
+  EXPECT_EQ_INT(0, identifier_bucket_source(source, sizeof(source), "1e-05"));
+  EXPECT_EQ_STR("le_1em05", source);
+  EXPECT_EQ_INT(0, identifier_bucket_source(source, sizeof(source), "1e+06"));
+  EXPECT_EQ_STR("le_1ep06", source);
+  EXPECT_EQ_INT(0, identifier_bucket_source(source, sizeof(source), "+Inf"));
+  EXPECT_EQ_STR("le_inf", source);
+  EXPECT_EQ_INT(0,
+                identifier_decode_bucket_source("le_inf", back, sizeof(back)));
+  EXPECT_EQ_STR("+Inf", back);
+
+  /* Not ours: refused, buffer empty, no crash. */
+  static const char *bad_le[] = {"", "NaN", "-Inf", "0,5", "1/2", "a"};
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(bad_le); i++) {
+    EXPECT_EQ_INT(-1,
+                  identifier_bucket_source(source, sizeof(source), bad_le[i]));
+    EXPECT_EQ_STR("", source);
+  }
+  EXPECT_EQ_INT(-1, identifier_bucket_source(source, 5, "0.001"));
+  EXPECT_EQ_STR("", source);
+  static const char *bad_source[] = {"",         "le_",      "value",
+                                     "le_0_0_1", "le_1emm5", "le_x",
+                                     "le_Inf",   "le__1",    "0_001"};
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(bad_source); i++) {
+    EXPECT_EQ_INT(
+        -1, identifier_decode_bucket_source(bad_source[i], back, sizeof(back)));
+    EXPECT_EQ_STR("", back);
+  }
+  EXPECT_EQ_INT(-1, identifier_decode_bucket_source(NULL, back, sizeof(back)));
+  EXPECT_EQ_INT(-1, identifier_decode_bucket_source("le_0_001", back, 4));
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(documented_examples);
   RUN_TEST(split_source);
@@ -527,5 +578,6 @@ int main(void) {
   RUN_TEST(what_join_matches_what);
   RUN_TEST(unique_stable_escape_proof_and_round_trip);
   RUN_TEST(decoder_refuses_non_matching_fields);
+  RUN_TEST(bucket_source_names_round_trip);
   END_TEST;
 }
