@@ -239,6 +239,8 @@ static int nfs_ebpf_init(void) {
     ERROR("nfs_ebpf plugin: invalid Bucket configuration: %s", err);
     return -1;
   }
+  if (dispatch_register_buckets(&histogram) != 0)
+    return -1;
   if (conf_retain_ended == 0)
     conf_retain_ended = TIME_T_TO_CDTIME_T(600);
 
@@ -314,6 +316,7 @@ static int nfs_ebpf_init(void) {
 
 fail:
   free_runtime();
+  dispatch_unregister_buckets();
   return -1;
 }
 
@@ -386,6 +389,7 @@ static int nfs_ebpf_read(user_data_t *ud) {
 
 static int nfs_ebpf_shutdown(void) {
   free_runtime();
+  dispatch_unregister_buckets();
   for (size_t i = 0; i < conf_state_dir_count; i++)
     sfree(conf_state_dirs[i]);
   sfree(conf_state_dirs);

@@ -101,8 +101,10 @@ check "dpkg -c: drop-in at /etc/collectd/collectd.conf.d/nfs_ebpf.conf" \
 	grep -qx './etc/collectd/collectd.conf.d/nfs_ebpf.conf' <(files)
 check "dpkg -c: nfs-ebpf-top and its manual page" \
 	bash -c "grep -qx './usr/bin/nfs-ebpf-top' '$tmp/files' && grep -qx './usr/share/man/man1/nfs-ebpf-top.1.gz' '$tmp/files'"
+check "dpkg -c: the bucket type for receiving collectds at /usr/share/collectd/nfs_ebpf-types.db" \
+	grep -qx './usr/share/collectd/nfs_ebpf-types.db' <(files)
 check "dpkg -c: no libtool archive, no other library, nothing outside /etc/collectd and /usr" \
-	bash -c "! grep -Ev '^\\./(usr/lib/collectd/nfs_ebpf\\.so|etc/collectd/collectd\\.conf\\.d/nfs_ebpf\\.conf|usr/bin/nfs-ebpf-top|usr/share/man/man1/nfs-ebpf-top\\.1\\.gz|usr/share/doc/collectd-nfs-ebpf/.*)\$' '$tmp/files'"
+	bash -c "! grep -Ev '^\\./(usr/lib/collectd/nfs_ebpf\\.so|etc/collectd/collectd\\.conf\\.d/nfs_ebpf\\.conf|usr/bin/nfs-ebpf-top|usr/share/man/man1/nfs-ebpf-top\\.1\\.gz|usr/share/collectd/nfs_ebpf-types\\.db|usr/share/doc/collectd-nfs-ebpf/.*)\$' '$tmp/files'"
 check "Depends has collectd-core" grep -Eq '(^|, )collectd-core($|,| )' "$tmp/depends"
 check "Depends has libbpf1 and libyajl2 from shlibs" bash -c "grep -q 'libbpf1 ' '$tmp/depends' && grep -q 'libyajl2 ' '$tmp/depends'"
 check "drop-in is a conffile" grep -qx '/etc/collectd/collectd.conf.d/nfs_ebpf.conf' "$tmp/control/conffiles"
@@ -192,7 +194,7 @@ check "source: ./configure --prefix=/usr --sysconfdir=/etc && make" bash -c "
 dropin=$here/collectd.conf.d/nfs_ebpf.conf
 fresh=$tmp/dest-fresh
 # What a source install puts under the prefix besides the drop-in.
-installed="./usr/bin/nfs-ebpf-top ./usr/lib/collectd/nfs_ebpf.so ./usr/share/man/man1/nfs-ebpf-top.1"
+installed="./usr/bin/nfs-ebpf-top ./usr/lib/collectd/nfs_ebpf.so ./usr/share/collectd/nfs_ebpf-types.db ./usr/share/man/man1/nfs-ebpf-top.1"
 check "source: make install DESTDIR (fresh) installs the plugin, nfs-ebpf-top with its manual, the drop-in, and nothing else" bash -c "
 	make -C '$tmp/srcbuild' install DESTDIR='$fresh' >'$tmp/install-fresh.log' 2>&1 || { tail '$tmp/install-fresh.log'; exit 1; }
 	cd '$fresh' && find . ! -type d | sort >'$tmp/fresh.files'; cat '$tmp/fresh.files'

@@ -5,6 +5,7 @@
 
 #include "dispatch.h"
 #include "errno_names.h"
+#include "hash.h"
 #include "identifier.h"
 #include "op_names.h"
 
@@ -48,6 +49,95 @@ static void submit_derive(submit_t *sub, uint64_t value) {
   submit_value(sub, (value_t){.derive = (derive_t)value});
 }
 
+/* Several values in one value list, under the type and type_instance set
+ * before. */
+static void submit_values(submit_t *sub, value_t *values, size_t n) {
+  sub->vl.values = values;
+  sub->vl.values_len = n;
+  plugin_dispatch_values(&sub->vl);
+  sub->vl.values = &sub->value;
+  sub->vl.values_len = 1;
+}
+
+/* The type a histogram's buckets travel as: one value list, one DERIVE
+ * data source per bucket (docs/identifiers.md, "The bucket type"). As one
+ * value list per bucket, every bucket of every series would land in one
+ * write_prometheus metric family, which collectd 5 sorts again on every
+ * new metric: a busy node's family could never be filled. */
+#define BUCKET_TYPE "nfs_ebpf_buckets"
+static char bucket_type[DATA_MAX_NAME_LEN];
+
+/* The data sources of h's buckets. */
+static int bucket_sources(const histogram_t *h, data_source_t *sources) {
+  for (size_t i = 0; i <= h->count; i++) {
+    sources[i] = (data_source_t){.type = DS_TYPE_DERIVE, .min = 0, .max = NAN};
+    if (identifier_bucket_source(sources[i].name, sizeof(sources[i].name),
+                                 h->le[i]) != 0)
+      return -1;
+  }
+  return 0;
+}
+
+/* The default bounds keep the plain name, which the shipped types.db
+ * (collectd.conf.d/nfs_ebpf-types.db) describes. Other bounds get a name
+ * of their own, so a receiver that knows only the default bounds rejects
+ * them rather than labelling their counts with the wrong le. */
+static void bucket_type_name(const histogram_t *h, const data_source_t *sources,
+                             char *name, size_t size) {
+  const double *bounds;
+  size_t count;
+  histogram_default_bounds(&bounds, &count);
+  histogram_t defaults;
+  bool same = histogram_init(&defaults, bounds, count, NULL, 0) == 0 &&
+              defaults.count == h->count;
+  for (size_t i = 0; same && i <= h->count; i++)
+    same = strcmp(defaults.le[i], h->le[i]) == 0;
+  if (same) {
+    sstrncpy(name, BUCKET_TYPE, size);
+    return;
+  }
+
+  uint64_t hash = HASH_FNV1A64_OFFSET;
+  for (size_t i = 0; i <= h->count; i++) {
+    if (i > 0)
+      hash = hash_fnv1a64_update(hash, " ", 1);
+    hash = hash_fnv1a64_update(hash, sources[i].name, strlen(sources[i].name));
+  }
+  snprintf(name, size, BUCKET_TYPE "_%08" PRIx32, (uint32_t)(hash >> 32));
+}
+
+int dispatch_register_buckets(const histogram_t *h) {
+  data_source_t sources[NFS_EBPF_MAX_BUCKETS + 1];
+  if (bucket_sources(h, sources) != 0) {
+    ERROR("nfs_ebpf plugin: a bucket bound has no data source name.");
+    return -1;
+  }
+  data_set_t ds = {.ds_num = h->count + 1, .ds = sources};
+  bucket_type_name(h, sources, ds.type, sizeof(ds.type));
+  if (plugin_register_data_set(&ds) != 0) {
+    ERROR("nfs_ebpf plugin: registering the type %s failed.", ds.type);
+    return -1;
+  }
+  sstrncpy(bucket_type, ds.type, sizeof(bucket_type));
+
+  /* What a collectd receiving these values needs in its types.db. */
+  char line[(NFS_EBPF_MAX_BUCKETS + 1) * (DATA_MAX_NAME_LEN + 16)];
+  size_t len = (size_t)snprintf(line, sizeof(line), "%s", ds.type);
+  for (size_t i = 0; i < ds.ds_num && len < sizeof(line); i++)
+    len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s:DERIVE:0:U",
+                            i == 0 ? " " : ", ", sources[i].name);
+  INFO("nfs_ebpf plugin: latency buckets are dispatched as type %s; a "
+       "collectd receiving them needs this types.db line: %s",
+       ds.type, line);
+  return 0;
+}
+
+void dispatch_unregister_buckets(void) {
+  if (bucket_type[0] != '\0')
+    plugin_unregister_data_set(bucket_type);
+  bucket_type[0] = '\0';
+}
+
 typedef struct {
   const histogram_t *histogram;
   cdtime_t now;
@@ -85,12 +175,11 @@ static int submit_series(const series_t *s, void *user_data) {
 
   /* Cumulative buckets, Prometheus style; +Inf is the count (raised to
    * the buckets' sum if this copy caught a bucket before its count). */
-  submit_type(&sub, "total_operations");
-  for (size_t i = 0; i <= histogram->count; i++) {
-    identifier_what_join(what, what_size, op, histogram->le[i], s->what_tail,
-                         s->server, s->export_);
-    submit_derive(&sub, cumulative[i]);
-  }
+  value_t le_values[NFS_EBPF_MAX_BUCKETS + 1];
+  for (size_t i = 0; i <= histogram->count; i++)
+    le_values[i].derive = (derive_t)cumulative[i];
+  submit_type(&sub, bucket_type);
+  submit_values(&sub, le_values, histogram->count + 1);
 
   submit_type(&sub, "errors");
   for (size_t i = 0; i < s->n_errnos; i++) {

@@ -11,6 +11,13 @@
 #include "nfs_ebpf.h"
 #include "series.h"
 
+/* Registers the type the buckets of h travel as (one data source per
+ * bucket; docs/identifiers.md, "The bucket type") and logs its types.db
+ * line. Call before dispatch_series, with the histogram it will be given.
+ * Returns 0, or -1 (logged). */
+int dispatch_register_buckets(const histogram_t *h);
+void dispatch_unregister_buckets(void);
+
 /* Every series of the table, stamped `now`. */
 void dispatch_series(series_table_t *series, const histogram_t *histogram,
                      cdtime_t now);

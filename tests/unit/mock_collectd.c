@@ -59,6 +59,7 @@ static size_t registrations_num;
 typedef struct {
   char type[DATA_MAX_NAME_LEN];
   size_t ds_num;
+  data_source_t *ds; /* copies of registered sets; NULL from types.db */
 } mock_type_t;
 
 static mock_type_t *known_types;
@@ -191,20 +192,34 @@ void mock_log_set_echo(bool echo) { log_echo = echo; }
 
 /* ---- data sets ---- */
 
-static void types_add(const char *type, size_t ds_num) {
+/* Adds or (as the daemon does) replaces a type; ds, if given, is copied. */
+static void types_add(const char *type, size_t ds_num,
+                      const data_source_t *ds) {
+  data_source_t *copy = NULL;
+  if (ds != NULL) {
+    copy = calloc(ds_num, sizeof(*copy));
+    if (copy == NULL)
+      return;
+    memcpy(copy, ds, ds_num * sizeof(*copy));
+  }
   for (size_t i = 0; i < known_types_num; i++) {
     if (strcmp(known_types[i].type, type) == 0) {
+      free(known_types[i].ds);
       known_types[i].ds_num = ds_num;
+      known_types[i].ds = copy;
       return;
     }
   }
   mock_type_t *grown =
       realloc(known_types, (known_types_num + 1) * sizeof(*known_types));
-  if (grown == NULL)
+  if (grown == NULL) {
+    free(copy);
     return;
+  }
   known_types = grown;
   sstrncpy(known_types[known_types_num].type, type, DATA_MAX_NAME_LEN);
   known_types[known_types_num].ds_num = ds_num;
+  known_types[known_types_num].ds = copy;
   known_types_num++;
 }
 
@@ -229,7 +244,7 @@ static void types_db_load(void) {
         ds_num++;
     /* every data source has three ':' */
     if (ds_num >= 3)
-      types_add(type, ds_num / 3);
+      types_add(type, ds_num / 3, NULL);
   }
   fclose(fh);
 }
@@ -246,8 +261,30 @@ static const mock_type_t *types_find(const char *type) {
 int plugin_register_data_set(const data_set_t *ds) {
   if (!types_db_loaded)
     types_db_load();
-  types_add(ds->type, ds->ds_num);
+  types_add(ds->type, ds->ds_num, ds->ds);
   return 0;
+}
+
+int plugin_unregister_data_set(const char *name) {
+  for (size_t i = 0; i < known_types_num; i++) {
+    if (strcmp(known_types[i].type, name) == 0) {
+      free(known_types[i].ds);
+      known_types[i] = known_types[--known_types_num];
+      return 0;
+    }
+  }
+  return -1;
+}
+
+const data_source_t *mock_data_sources(const char *type, size_t *ds_num) {
+  for (size_t i = 0; i < known_types_num; i++) {
+    if (strcmp(known_types[i].type, type) == 0 && known_types[i].ds != NULL) {
+      *ds_num = known_types[i].ds_num;
+      return known_types[i].ds;
+    }
+  }
+  *ds_num = 0;
+  return NULL;
 }
 
 /* ---- plugin_dispatch_values ---- */

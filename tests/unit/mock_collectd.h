@@ -63,6 +63,11 @@ void mock_dispatch_clear(void);
 /* Make plugin_dispatch_values return this status (default 0). */
 void mock_dispatch_set_status(int status);
 
+/* ---- data sets ---- */
+/* The data sources of a type registered with plugin_register_data_set (and
+ * not unregistered since), or NULL with *ds_num = 0. */
+const data_source_t *mock_data_sources(const char *type, size_t *ds_num);
+
 /* ---- environment ---- */
 void mock_set_hostname(const char *host);
 void mock_set_interval(cdtime_t interval);

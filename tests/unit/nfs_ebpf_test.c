@@ -83,6 +83,29 @@ static derive_t derive_of(const char *who, const char *type, const char *what) {
   return vl != NULL ? vl->values[0].derive : -1;
 }
 
+/* Bucket `le` of a series' histogram: its value list's data source named
+ * as docs/identifiers.md says (-1 if either is missing). */
+static derive_t bucket_of(const char *who, const char *what, const char *le) {
+  char source[DATA_MAX_NAME_LEN];
+  if (identifier_bucket_source(source, sizeof(source), le) != 0)
+    return -1;
+  for (size_t i = mock_dispatch_count(); i-- > 0;) {
+    const value_list_t *vl = mock_dispatched(i);
+    if (strncmp(vl->type, "nfs_ebpf_buckets", strlen("nfs_ebpf_buckets")) !=
+            0 ||
+        strcmp(vl->plugin_instance, who) != 0 ||
+        strcmp(vl->type_instance, what) != 0)
+      continue;
+    size_t n;
+    const data_source_t *ds = mock_data_sources(vl->type, &n);
+    for (size_t j = 0; ds != NULL && j < n && j < vl->values_len; j++)
+      if (strcmp(ds[j].name, source) == 0)
+        return vl->values[j].derive;
+    return -1;
+  }
+  return -1;
+}
+
 /* One read, with a fresh record of what it dispatched. */
 static int read_once(void) {
   mock_dispatch_clear();
@@ -231,12 +254,9 @@ DEF_TEST(pod_read_becomes_contract_values) {
   const char *who = "shop_web-0_nginx";
   EXPECT_EQ_INT(12288, derive_of(who, "total_bytes", WHAT_READ));
   EXPECT_EQ_INT(3, derive_of(who, "operations", WHAT_READ));
-  EXPECT_EQ_INT(
-      1, derive_of(who, "total_operations", "read-0.001@10.0.0.5:|vol|data"));
-  EXPECT_EQ_INT(
-      2, derive_of(who, "total_operations", "read-0.01@10.0.0.5:|vol|data"));
-  EXPECT_EQ_INT(
-      3, derive_of(who, "total_operations", "read-+Inf@10.0.0.5:|vol|data"));
+  EXPECT_EQ_INT(1, bucket_of(who, WHAT_READ, "0.001"));
+  EXPECT_EQ_INT(2, bucket_of(who, WHAT_READ, "0.01"));
+  EXPECT_EQ_INT(3, bucket_of(who, WHAT_READ, "+Inf"));
   EXPECT_EQ_INT(1, derive_of(who, "errors", "read-EIO@10.0.0.5:|vol|data"));
   const value_list_t *sum = find(who, "duration", WHAT_READ);
   OK(sum != NULL);
@@ -251,8 +271,95 @@ DEF_TEST(pod_read_becomes_contract_values) {
   EXPECT_EQ_INT(7, derive_of("", "derive", "missed_return"));
   EXPECT_EQ_INT(0, derive_of("", "derive", "stats_map_full"));
   EXPECT_EQ_INT(0, derive_of("", "derive", "missed_entry"));
-  /* 5 series values + 3 buckets + 1 error... exactly these, plus lost. */
-  EXPECT_EQ_INT(2 + 1 + 3 + 1 + NFS_LOST_MAX, mock_dispatch_count());
+  /* count, sum, bytes, one list of 3 buckets, 1 error, and lost events. */
+  EXPECT_EQ_INT(3 + 1 + 1 + NFS_LOST_MAX, mock_dispatch_count());
+  EXPECT_EQ_INT(0, mock_log_count(LOG_ERR, "mock: dataset"));
+  return 0;
+}
+
+/* The shipped types.db line (collectd.conf.d/nfs_ebpf-types.db), with
+ * every run of blanks made one space; "" if unreadable. */
+static void shipped_types_db_line(char *line, size_t size) {
+  const char *srcdir = getenv("srcdir");
+  char path[PATH_MAX];
+  snprintf(path, sizeof(path), "%s/collectd.conf.d/nfs_ebpf-types.db",
+           srcdir != NULL ? srcdir : ".");
+  line[0] = '\0';
+  FILE *fh = fopen(path, "r");
+  char raw[2048];
+  while (fh != NULL && fgets(raw, sizeof(raw), fh) != NULL) {
+    if (raw[0] == '#' || raw[0] == '\n')
+      continue;
+    size_t len = 0;
+    for (const char *c = raw; *c != '\0' && len + 1 < size; c++) {
+      bool blank = isspace((unsigned char)*c);
+      if (blank && (len == 0 || line[len - 1] == ' '))
+        continue;
+      line[len++] = blank ? ' ' : *c;
+    }
+    while (len > 0 && line[len - 1] == ' ')
+      len--;
+    line[len] = '\0';
+    break;
+  }
+  if (fh != NULL)
+    fclose(fh);
+}
+
+DEF_TEST(bucket_type_is_registered_and_matches_the_shipped_types_db) {
+  /* Default bounds: the plain name, 17 sources, and the line the plugin
+   * logs for receivers is the one the package ships. */
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  size_t n;
+  const data_source_t *ds = mock_data_sources("nfs_ebpf_buckets", &n);
+  OK(ds != NULL);
+  EXPECT_EQ_INT(17, n);
+  if (ds != NULL && n == 17) {
+    EXPECT_EQ_STR("le_0_0001", ds[0].name);
+    EXPECT_EQ_STR("le_2_5", ds[13].name);
+    EXPECT_EQ_STR("le_inf", ds[16].name);
+    EXPECT_EQ_INT(DS_TYPE_DERIVE, ds[16].type);
+  }
+  char shipped[2048];
+  shipped_types_db_line(shipped, sizeof(shipped));
+  static const char first[] = "nfs_ebpf_buckets le_0_0001:DERIVE:0:U, ";
+  OK(strncmp(shipped, first, strlen(first)) == 0);
+  char logged[2100];
+  snprintf(logged, sizeof(logged), "types.db line: %s", shipped);
+  EXPECT_EQ_INT(1, mock_log_count(LOG_INFO, logged));
+  EXPECT_EQ_INT(0, nfs_ebpf_shutdown());
+  OK(mock_data_sources("nfs_ebpf_buckets", &n) == NULL);
+
+  /* Other bounds: a name of their own, so a receiver that knows only the
+   * default bounds cannot mislabel them. */
+  reset_plugin();
+  const char *odd[] = {"Bucket", "1e-05", "Bucket", "0.001"};
+  EXPECT_EQ_INT(0, configure(odd, 4));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  fake_add_pod(100, "shop", "web-0", "nginx");
+  fake_set_stats(100, DEV_DATA, NFS_OP_READ)->count = 2;
+  EXPECT_EQ_INT(0, read_once());
+  const value_list_t *vl = NULL;
+  for (size_t i = 0; i < mock_dispatch_count(); i++)
+    if (strncmp(mock_dispatched(i)->type, "nfs_ebpf_buckets", 16) == 0)
+      vl = mock_dispatched(i);
+  OK(vl != NULL);
+  if (vl != NULL) {
+    EXPECT_EQ_INT(strlen("nfs_ebpf_buckets_") + 8, strlen(vl->type));
+    OK(strspn(vl->type + 17, "0123456789abcdef") == 8);
+    EXPECT_EQ_INT(3, vl->values_len);
+    ds = mock_data_sources(vl->type, &n);
+    OK(ds != NULL && n == 3);
+    if (ds != NULL && n == 3) {
+      EXPECT_EQ_STR("le_1em05", ds[0].name);
+      EXPECT_EQ_STR("le_0_001", ds[1].name);
+      EXPECT_EQ_STR("le_inf", ds[2].name);
+    }
+  }
+  EXPECT_EQ_INT(2, bucket_of("shop_web-0_nginx", WHAT_READ, "+Inf"));
+  EXPECT_EQ_INT(0, mock_log_count(LOG_ERR, "mock: dataset"));
   return 0;
 }
 
@@ -267,10 +374,13 @@ DEF_TEST(metadata_ops_have_no_bytes_and_non_pods_their_cgroup) {
                              "getattr@10.0.0.5:|vol|data"));
   OK(find("@kubelet.service", "total_bytes", NULL) == NULL);
   /* Default buckets: 16 bounds + Inf. */
-  EXPECT_EQ_INT(4, derive_of("@kubelet.service", "total_operations",
-                             "getattr-+Inf@10.0.0.5:|vol|data"));
-  OK(find("@kubelet.service", "total_operations",
-          "getattr-0.0001@10.0.0.5:|vol|data") != NULL);
+  EXPECT_EQ_INT(
+      4, bucket_of("@kubelet.service", "getattr@10.0.0.5:|vol|data", "+Inf"));
+  const value_list_t *buckets = find("@kubelet.service", "nfs_ebpf_buckets",
+                                     "getattr@10.0.0.5:|vol|data");
+  OK(buckets != NULL && buckets->values_len == 17);
+  EXPECT_EQ_INT(
+      0, bucket_of("@kubelet.service", "getattr@10.0.0.5:|vol|data", "0.0001"));
   return 0;
 }
 
@@ -331,8 +441,7 @@ DEF_TEST(retirement_waits_for_quiet_and_keeps_late_increments) {
   EXPECT_EQ_INT(1, fake.deleted_stats);
   EXPECT_EQ_INT(0, read_once());
   EXPECT_EQ_INT(8, derive_of(who, "operations", WHAT_READ));
-  EXPECT_EQ_INT(
-      8, derive_of(who, "total_operations", "read-+Inf@10.0.0.5:|vol|data"));
+  EXPECT_EQ_INT(8, bucket_of(who, WHAT_READ, "+Inf"));
   return 0;
 }
 
@@ -426,8 +535,7 @@ DEF_TEST(reused_device_number_moves_to_the_new_mount) {
   EXPECT_EQ_INT(1, derive_of(who, "errors", "read-EIO@10.0.0.5:|vol|data"));
   EXPECT_EQ_INT(3, derive_of(who, "operations", new_what));
   EXPECT_EQ_INT(300, derive_of(who, "total_bytes", new_what));
-  EXPECT_EQ_INT(
-      3, derive_of(who, "total_operations", "read-+Inf@10.0.0.9:|other"));
+  EXPECT_EQ_INT(3, bucket_of(who, "read@10.0.0.9:|other", "+Inf"));
   EXPECT_EQ_INT(2, derive_of(who, "errors", "read-EIO@10.0.0.9:|other"));
 
   /* The source changes without a read in between (umount and mount
@@ -691,8 +799,7 @@ DEF_TEST(torn_read_keeps_histogram_valid) {
   v->buckets[0] = 5; /* caught the bucket's add before the count's */
   EXPECT_EQ_INT(0, read_once());
   derive_t count = derive_of("shop_web-3_nginx", "operations", WHAT_READ);
-  derive_t inf = derive_of("shop_web-3_nginx", "total_operations",
-                           "read-+Inf@10.0.0.5:|vol|data");
+  derive_t inf = bucket_of("shop_web-3_nginx", WHAT_READ, "+Inf");
   EXPECT_EQ_INT(5, inf);
   EXPECT_EQ_INT(inf, count);
   return 0;
@@ -746,6 +853,7 @@ int main(void) {
   RUN_TEST(v1_controller_index_on_612_proc_cgroups);
   RUN_TEST(init_fails_cleanly_without_the_tracer);
   RUN_TEST(pod_read_becomes_contract_values);
+  RUN_TEST(bucket_type_is_registered_and_matches_the_shipped_types_db);
   RUN_TEST(metadata_ops_have_no_bytes_and_non_pods_their_cgroup);
   RUN_TEST(ended_pod_keeps_its_counts_and_its_keys_are_freed);
   RUN_TEST(retirement_waits_for_quiet_and_keeps_late_increments);
