@@ -15,10 +15,22 @@ What the rules invert is documented in docs/identifiers.md.
 MAX_FIELD = 127
 PIPE_CHUNK = 8
 
-# collectd write_prometheus metric name -> contract name
+# The histogram buckets are one value list of nfs_ebpf's own type, one DERIVE
+# data source per bucket (docs/identifiers.md, "The bucket type"), and
+# write_prometheus names a family per data source:
+# collectd_nfs_ebpf_<type>_<ds>_total. The type is nfs_ebpf_buckets, or
+# nfs_ebpf_buckets_<8 hex digits> for other Bucket bounds; the data source is
+# le_<le> with '.' written '_', '-' 'm' and '+' 'p', and +Inf written inf.
+BUCKET_TYPE = "nfs_ebpf_buckets(?:_[0-9a-f]{8})?"
+BUCKET_LE = "[0-9a-z_]+"  # the data source after le_: digits, '_', e, m, p; inf
+BUCKETS = "collectd_nfs_ebpf_" + BUCKET_TYPE + "_le_" + BUCKET_LE + "_total"
+# the same, le text in group 1
+BUCKETS_LE = "collectd_nfs_ebpf_" + BUCKET_TYPE + "_le_(" + BUCKET_LE + ")_total"
+
+# collectd write_prometheus metric name (a regex) -> contract name
 NAMES = [
     ("collectd_nfs_ebpf_operations_total", "nfs_ebpf_operation_duration_seconds_count"),
-    ("collectd_nfs_ebpf_total_operations_total", "nfs_ebpf_operation_duration_seconds_bucket"),
+    (BUCKETS, "nfs_ebpf_operation_duration_seconds_bucket"),
     ("collectd_nfs_ebpf_duration_seconds", "nfs_ebpf_operation_duration_seconds_sum"),
     ("collectd_nfs_ebpf_errors_total", "nfs_ebpf_operation_errors_total"),
     ("collectd_nfs_ebpf_total_bytes_total", "nfs_ebpf_bytes_total"),
@@ -30,6 +42,7 @@ OURS = "collectd_nfs_ebpf_(?:" + "|".join(
 WHO = "__nfs_ebpf_who"
 WHAT = "__nfs_ebpf_what"
 MOUNT = "__nfs_ebpf_mount"
+LE = "__nfs_ebpf_le"
 
 
 def q(s):
@@ -87,17 +100,20 @@ header = """\
 #
 # What the relabel rules do (see docs/identifiers.md for the encoding):
 #   collectd_nfs_ebpf_operations_total        -> nfs_ebpf_operation_duration_seconds_count
-#   collectd_nfs_ebpf_total_operations_total  -> nfs_ebpf_operation_duration_seconds_bucket
+#   collectd_nfs_ebpf_nfs_ebpf_buckets[_<hex>]_le_<ds>_total
+#                                             -> nfs_ebpf_operation_duration_seconds_bucket
 #   collectd_nfs_ebpf_duration_seconds        -> nfs_ebpf_operation_duration_seconds_sum
 #   collectd_nfs_ebpf_errors_total            -> nfs_ebpf_operation_errors_total
 #   collectd_nfs_ebpf_total_bytes_total       -> nfs_ebpf_bytes_total
 #   collectd_nfs_ebpf_derive_total            -> nfs_ebpf_lost_events_total
 # The label nfs_ebpf="<who>" (plugin instance) becomes namespace, pod and
 # container ("<namespace>_<pod>_<container>") or cgroup ("@<cgroup>"); the
-# label type="<what>" (type instance) becomes op, le or errno, server and
-# export ("<op>[-<le>|-<ERRNO>]@<server>:<export>"). Lost-event counters have
-# no plugin instance, and write_prometheus then puts the type instance (the
-# reason) into the nfs_ebpf label instead of `type`: both are handled.
+# label type="<what>" (type instance) becomes op, errno, server and export
+# ("<op>[-<ERRNO>]@<server>:<export>"). Lost-event counters have no plugin
+# instance, and write_prometheus then puts the type instance (the reason)
+# into the nfs_ebpf label instead of `type`: both are handled. A bucket's le
+# comes from its metric name: one family per bucket, named after the data
+# source (le_0_001 -> le="0.001", le_1em05 -> "1e-05", le_inf -> "+Inf").
 # Every '|' in cgroup, server and export turns back into '/'. The chain of
 # rules doing that is bounded but covers every value collectd can carry:
 # a name field holds at most 127 characters, so at most 127 '|'.
@@ -157,27 +173,38 @@ rule(source_labels=[WHO], regex="@(.*)",
      target_label="cgroup", replacement="${1}")
 
 # 5. what
-rule("5. what: <op>@<mount> (count, sum, bytes)",
+PLAIN = ("collectd_nfs_ebpf_(?:operations_total|duration_seconds|total_bytes_total|"
+         + BUCKETS[len("collectd_nfs_ebpf_"):] + ")")
+rule("5. what: <op>@<mount> (count, sum, bytes, buckets)",
      source_labels=["__name__", WHAT], separator=";",
-     regex="collectd_nfs_ebpf_(?:operations_total|duration_seconds|total_bytes_total);([^@]*)@(.*)",
-     target_label="op", replacement="${1}")
+     regex=PLAIN + ";([^@]*)@(.*)", target_label="op", replacement="${1}")
 rule(source_labels=["__name__", WHAT], separator=";",
-     regex="collectd_nfs_ebpf_(?:operations_total|duration_seconds|total_bytes_total);([^@]*)@(.*)",
-     target_label=MOUNT, replacement="${2}")
-rule("<op>-<le>@<mount> (buckets), <op>-<ERRNO>@<mount> (errors);\n"
-     "an op never contains '-', a bound may (1e-05)",
+     regex=PLAIN + ";([^@]*)@(.*)", target_label=MOUNT, replacement="${2}")
+rule("<op>-<ERRNO>@<mount> (errors); an op never contains '-'",
      source_labels=["__name__", WHAT], separator=";",
-     regex="collectd_nfs_ebpf_(?:total_operations|errors)_total;([^@-]*)-([^@]*)@(.*)",
+     regex="collectd_nfs_ebpf_errors_total;([^@-]*)-([^@]*)@(.*)",
      target_label="op", replacement="${1}")
-rule(source_labels=["__name__", WHAT], separator=";",
-     regex="collectd_nfs_ebpf_total_operations_total;([^@-]*)-([^@]*)@(.*)",
-     target_label="le", replacement="${2}")
 rule(source_labels=["__name__", WHAT], separator=";",
      regex="collectd_nfs_ebpf_errors_total;([^@-]*)-([^@]*)@(.*)",
      target_label="errno", replacement="${2}")
 rule(source_labels=["__name__", WHAT], separator=";",
-     regex="collectd_nfs_ebpf_(?:total_operations|errors)_total;([^@-]*)-([^@]*)@(.*)",
+     regex="collectd_nfs_ebpf_errors_total;([^@-]*)-([^@]*)@(.*)",
      target_label=MOUNT, replacement="${3}")
+rule("le of a bucket: its data source name, from the metric name, decoded\n"
+     "in a temporary (so no other series' labels are touched): inf is +Inf,\n"
+     "else the one '_' is '.', 'm' is '-' and 'p' is '+' (an le text holds at\n"
+     "most one of each; 1em05 -> 1e-05, 1ep06 -> 1e+06). A regex that does\n"
+     "not match (no '_' in 1em05) leaves the value as it is.",
+     source_labels=["__name__"], regex=BUCKETS_LE, target_label=LE,
+     replacement="${1}")
+rule(source_labels=[LE], regex="inf", target_label=LE, replacement="+Inf")
+rule(source_labels=[LE], regex="([^_]*)_(.*)", target_label=LE,
+     replacement="${1}.${2}")
+rule(source_labels=[LE], regex="(.*)m(.*)", target_label=LE,
+     replacement="${1}-${2}")
+rule(source_labels=[LE], regex="(.*)p(.*)", target_label=LE,
+     replacement="${1}+${2}")
+rule(source_labels=[LE], regex="(.+)", target_label="le", replacement="${1}")
 rule("mount: <server>:<export>, as the plugin writes it: the server is the\n"
      "shortest prefix followed by ':' and then '/', '~' (a hashed export) or\n"
      "the end ([v6] keeps its brackets; a source without ':/' is all server,\n"

@@ -6,24 +6,35 @@
 # series whose name also starts with collectd_nfs_. The relabel test runs the
 # committed capture through Prometheus; rerun this to refresh it:
 #   tests/prom/capture-fixture.sh > tests/prom/fixtures/write_prometheus.txt
+# A histogram is one multi-value PUTVAL of nfs_ebpf's bucket type (one data
+# source per bucket, docs/identifiers.md "The bucket type"): the default
+# bounds' nfs_ebpf_buckets from the shipped collectd.conf.d/nfs_ebpf-types.db,
+# and other bounds' nfs_ebpf_buckets_<hex> from a types.db written here, so
+# the capture holds both family name forms and every le spelling (1e-05,
+# 1e+06, 2.5, +Inf). One plugin uses one set of bounds; a collectd receiving
+# several nodes' values may see both.
 set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d /tmp/nfs-ebpf-capture.XXXXXX)
 chmod 755 "$tmp"
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-# identifier (as nfs_ebpf dispatches it) and value
+# `Bucket 0.00001 0.001 0.01 0.1 1 2.5 1000000`: the type the plugin
+# registers for these bounds (the hex digits: the top 32 bits of the FNV-1a
+# 64-bit hash of the data source names joined by spaces)
+cat >"$tmp/types-fixture.db" <<'T'
+nfs_ebpf_buckets_2228590e	le_1em05:DERIVE:0:U, le_0_001:DERIVE:0:U, le_0_01:DERIVE:0:U, le_0_1:DERIVE:0:U, le_1:DERIVE:0:U, le_2_5:DERIVE:0:U, le_1ep06:DERIVE:0:U, le_inf:DERIVE:0:U
+T
+
+# identifier (as nfs_ebpf dispatches it) and value(s), ':'-separated
 cat >"$tmp/values" <<'V'
 nfs_ebpf-shop_web-0_nginx/operations-read@10.0.0.5:|vol|data 10
-nfs_ebpf-shop_web-0_nginx/total_operations-read-1e-05@10.0.0.5:|vol|data 0
-nfs_ebpf-shop_web-0_nginx/total_operations-read-0.001@10.0.0.5:|vol|data 3
-nfs_ebpf-shop_web-0_nginx/total_operations-read-0.01@10.0.0.5:|vol|data 7
-nfs_ebpf-shop_web-0_nginx/total_operations-read-0.1@10.0.0.5:|vol|data 9
-nfs_ebpf-shop_web-0_nginx/total_operations-read-1@10.0.0.5:|vol|data 10
-nfs_ebpf-shop_web-0_nginx/total_operations-read-2.5@10.0.0.5:|vol|data 10
-nfs_ebpf-shop_web-0_nginx/total_operations-read-+Inf@10.0.0.5:|vol|data 10
+nfs_ebpf-shop_web-0_nginx/nfs_ebpf_buckets_2228590e-read@10.0.0.5:|vol|data 0:3:7:9:10:10:10:10
 nfs_ebpf-shop_web-0_nginx/duration-read@10.0.0.5:|vol|data 0.125
+nfs_ebpf-shop_web-0_nginx/nfs_ebpf_buckets-write@10.0.0.5:|vol|data 0:0:0:0:0:1:1:1:1:2:2:2:2:2:2:2:2
+nfs_ebpf-shop_web-0_nginx/duration-write@10.0.0.5:|vol|data 0.0625
 nfs_ebpf-shop_web-0_nginx/total_bytes-read@10.0.0.5:|vol|data 40960
 nfs_ebpf-shop_web-0_nginx/total_bytes-write@10.0.0.5:|vol|data 8192
 nfs_ebpf-shop_web-0_nginx/operations-write@10.0.0.5:|vol|data 2
@@ -56,6 +67,7 @@ cat >"$tmp/collectd.conf" <<C
 Hostname "node1"
 FQDNLookup false
 Interval 1
+TypesDB "/usr/share/collectd/types.db" "$repo/collectd.conf.d/nfs_ebpf-types.db" "$tmp/types-fixture.db"
 LoadPlugin cpu
 LoadPlugin load
 LoadPlugin exec
@@ -70,7 +82,8 @@ LoadPlugin write_prometheus
 C
 collectd -f -C "$tmp/collectd.conf" >"$tmp/collectd.log" 2>&1 &
 pid=$!
-want=$(wc -l <"$tmp/values")
+# one series per value (a histogram line holds one per bucket)
+want=$(awk '{n += split($2, v, ":")} END {print n}' "$tmp/values")
 for _ in $(seq 150); do
 	if curl -fsS "http://127.0.0.1:$port/metrics" -o "$tmp/m" 2>/dev/null &&
 		[ "$(grep -c -e '^collectd_nfs_ebpf_' -e '^collectd_nfs_nfs' "$tmp/m")" -ge "$want" ] &&

@@ -8,9 +8,9 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 fixture=${1:-$here/tests/prom/fixtures/write_prometheus.txt}
 tmp=$(mktemp -d /tmp/nfs-ebpf-relabel-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-n=0
+n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
-nok() { n=$((n + 1)); echo "not ok $n - $*"; }
+nok() { n=$((n + 1)) failed=1; echo "not ok $n - $*"; }
 
 # 1. the shipped YAML is what its generator writes
 if "$here/contrib/prometheus/generate-scrape-config.py" | cmp -s - "$here/contrib/prometheus/scrape-config.yml"; then
@@ -54,9 +54,13 @@ fixture = sys.argv[4]
 n = int(sys.argv[5])
 
 
+failed = 0
+
+
 def tap(cond, text):
-    global n
+    global n, failed
     n += 1
+    failed += not cond
     print(("ok %d - %s" if cond else "not ok %d - %s") % (n, text))
     return cond
 
@@ -81,64 +85,75 @@ EX = {"server": "nfs.example.com", "export": "/srv/nfs_share.v2"}
 VERY_DEEP = {"server": "10.0.0.5", "export": "/x" * 54}
 
 
-def s(name, value, *parts, **labels):
+def s(name, value, *parts, what="series", **labels):
     d = {"__name__": name, "instance": "node1"}
     for p in parts:
         d.update(p)
     d.update(labels)
-    return (d, value)
+    return (d, value, what)
 
 
 B = "nfs_ebpf_operation_duration_seconds_bucket"
+# read: `Bucket 0.00001 0.001 0.01 0.1 1 2.5 1000000`, type nfs_ebpf_buckets_<hex>
+READ_LES = ["1e-05", "0.001", "0.01", "0.1", "1", "2.5", "1e+06", "+Inf"]
+READ_BUCKETS = ["0", "3", "7", "9", "10", "10", "10", "10"]
+# write: the default bounds, type nfs_ebpf_buckets
+WRITE_LES = ["0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
+             "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"]
+WRITE_BUCKETS = ["0"] * 5 + ["1"] * 4 + ["2"] * 8
+LE_WHAT = {"1e-05": "bucket le with a negative exponent (le_1em05)",
+           "1e+06": "bucket le with a positive exponent (le_1ep06)",
+           "2.5": "bucket le with a fraction (le_2_5)", "+Inf": "+Inf bucket (le_inf)"}
 expected = [
-    s("nfs_ebpf_operation_duration_seconds_count", "10", POD, M1, op="read"),
+    s("nfs_ebpf_operation_duration_seconds_count", "10", POD, M1, op="read", what="pod read count"),
     s("nfs_ebpf_operation_duration_seconds_count", "2", POD, M1, op="write"),
-    s("nfs_ebpf_operation_duration_seconds_sum", "0.125", POD, M1, op="read"),
-    s(B, "0", POD, M1, op="read", le="1e-05"),
-    s(B, "3", POD, M1, op="read", le="0.001"),
-    s(B, "7", POD, M1, op="read", le="0.01"),
-    s(B, "9", POD, M1, op="read", le="0.1"),
-    s(B, "10", POD, M1, op="read", le="1"),
-    s(B, "10", POD, M1, op="read", le="2.5"),
-    s(B, "10", POD, M1, op="read", le="+Inf"),
-    s("nfs_ebpf_bytes_total", "40960", POD, M1, op="read"),
+    s("nfs_ebpf_operation_duration_seconds_sum", "0.125", POD, M1, op="read",
+      what="duration sum (gauge -> _sum)"),
+    s("nfs_ebpf_operation_duration_seconds_sum", "0.0625", POD, M1, op="write"),
+] + [
+    s(B, v, POD, M1, op="read", le=le,
+      what="hex-suffixed bucket type: " + LE_WHAT.get(le, "bucket"))
+    for le, v in zip(READ_LES, READ_BUCKETS)
+] + [
+    s(B, v, POD, M1, op="write", le=le, what="default bucket type: " + LE_WHAT.get(le, "bucket"))
+    for le, v in zip(WRITE_LES, WRITE_BUCKETS)
+] + [
+    s("nfs_ebpf_bytes_total", "40960", POD, M1, op="read", what="bytes read"),
     s("nfs_ebpf_bytes_total", "8192", POD, M1, op="write"),
-    s("nfs_ebpf_operation_errors_total", "4", POD, M1, op="open", errno="ENOENT"),
-    s("nfs_ebpf_operation_duration_seconds_count", "5", CSI, DEEP6, op="getattr"),
+    s("nfs_ebpf_operation_errors_total", "4", POD, M1, op="open", errno="ENOENT", what="errno label"),
+    s("nfs_ebpf_operation_duration_seconds_count", "5", CSI, DEEP6, op="getattr",
+      what="IPv6 server in brackets, deep export (>8 levels)"),
     s("nfs_ebpf_operation_errors_total", "1", CSI, DEEP6, op="getattr", errno="ESTALE"),
-    s("nfs_ebpf_operation_duration_seconds_count", "7", KUBELET, EX, op="lookup"),
+    s("nfs_ebpf_operation_duration_seconds_count", "7", KUBELET, EX, op="lookup",
+      what="non-pod cgroup (kubelet.service)"),
     s("nfs_ebpf_operation_errors_total", "2", KUBELET, EX, op="lookup", errno="EACCES"),
-    s("nfs_ebpf_operation_duration_seconds_count", "3", op="fsync", cgroup="/", server="fileserver", export="/"),
-    s("nfs_ebpf_operation_duration_seconds_count", "6", op="write", cgroup="system.slice/backup.service", server="fileserver:vol"),
-    s("nfs_ebpf_operation_errors_total", "1", VERY_DEEP, op="write", errno="EIO", cgroup="user.slice"),
+    s("nfs_ebpf_operation_duration_seconds_count", "3", op="fsync", cgroup="/", server="fileserver",
+      export="/", what="root cgroup '/' and root export '/'"),
+    s("nfs_ebpf_operation_duration_seconds_count", "6", op="write", cgroup="system.slice/backup.service",
+      server="fileserver:vol",
+      what="nested cgroup path, source without ':/' ('fileserver:vol:') is all server, "
+           "without the separating ':'"),
+    s("nfs_ebpf_operation_errors_total", "1", VERY_DEEP, op="write", errno="EIO", cgroup="user.slice",
+      what="export with 54 levels (chain crosses 8/4/2 boundaries)"),
     s("nfs_ebpf_operation_duration_seconds_count", "1", M1, op="readdir", namespace="shop",
-      pod="web-0-very-long-name~0123456789ab", container="nginx"),
-    s("nfs_ebpf_lost_events_total", "12", reason="stats_map_full"),
+      pod="web-0-very-long-name~0123456789ab", container="nginx",
+      what="hash-shortened pod name kept verbatim"),
+    s("nfs_ebpf_lost_events_total", "12", reason="stats_map_full",
+      what="lost events: reason from a series without plugin instance"),
     s("nfs_ebpf_lost_events_total", "0", reason="missed_return"),
     s("nfs_ebpf_operation_duration_seconds_count", "11", M1, op="read", namespace="argo",
       pod="data-pipeline-nightly-ingest-data-pipeline-nightly-ingest-data-pipeline-nightly-"
-          "ingest-data-pipeline-nig~020ffc47d5db", container="main"),
-    s("nfs_ebpf_operation_duration_seconds_count", "13", M1, op="read", cgroup="~656ce3a8fd56"),
+          "ingest-data-pipeline-nig~020ffc47d5db", container="main",
+      what="200-character pod name, shortened to a 127-character who by the plugin"),
+    s("nfs_ebpf_operation_duration_seconds_count", "13", M1, op="read", cgroup="~656ce3a8fd56",
+      what="cgroup name with odd bytes ('caf\\xc3\\xa9.service'), hashed by the plugin"),
     s("nfs_ebpf_operation_duration_seconds_count", "9", op="read", cgroup="system.slice/backup.service",
-      server="10.0.0.5", export="~0123456789ab"),
+      server="10.0.0.5", export="~0123456789ab",
+      what="hashed export ('~' + 12 hex digits) split from its server"),
 ]
 
-descr = {
-    0: "pod read count", 2: "duration sum (gauge -> _sum)", 3: "bucket le with exponent",
-    9: "+Inf bucket", 10: "bytes read", 12: "errno label",
-    13: "IPv6 server in brackets, deep export (>8 levels)",
-    15: "non-pod cgroup (kubelet.service)", 17: "root cgroup '/' and root export '/'",
-    18: "nested cgroup path, source without ':/' ('fileserver:vol:') is all server, without the separating ':'",
-    19: "export with 54 levels (chain crosses 8/4/2 boundaries)",
-    20: "hash-shortened pod name kept verbatim",
-    21: "lost events: reason from a series without plugin instance",
-    23: "200-character pod name, shortened to a 127-character who by the plugin",
-    24: "cgroup name with odd bytes ('caf\\xc3\\xa9.service'), hashed by the plugin",
-    25: "hashed export ('~' + 12 hex digits) split from its server",
-}
-for i, (labels, value) in enumerate(expected):
+for labels, value, what in expected:
     k = key(labels)
-    what = descr.get(i, "series")
     text = "%s: %s{%s} = %s" % (what, labels["__name__"],
                                 ",".join("%s=%r" % kv for kv in sorted(labels.items()) if kv[0] != "__name__"),
                                 value)
@@ -148,7 +163,7 @@ for i, (labels, value) in enumerate(expected):
         tap(got[k] == value, text + ("" if got[k] == value else " (got %s)" % got[k]))
 
 ours = {k: v for k, v in got.items() if dict(k)["__name__"].startswith("nfs_ebpf_")}
-exp_keys = {key(l) for l, _ in expected}
+exp_keys = {key(l) for l, _, _ in expected}
 extra = [dict(k) for k in ours if k not in exp_keys]
 tap(not extra, "no unexpected nfs_ebpf_ series (%d expected, %d got)%s" % (
     len(expected), len(ours), "" if not extra else ": %r" % extra[:3]))
@@ -156,6 +171,12 @@ raw = [dict(k)["__name__"] for k in got if dict(k)["__name__"].startswith("colle
 tap(not raw, "no raw collectd_nfs_ebpf_* series left%s" % ("" if not raw else ": %r" % raw[:3]))
 leaked = sorted({l for k in ours for l, _ in k if l in ("nfs_ebpf", "type") or l.startswith("__nfs_ebpf")})
 tap(not leaked, "raw nfs_ebpf/type and temporary labels removed%s" % ("" if not leaked else ": %r" % leaked))
+# on any series of the job: no bucket family name, no temporary label, in
+# a name or a label value
+stray = sorted({"%s=%s" % (l, v) for k in got for l, v in k
+                if "nfs_ebpf_buckets" in v or "nfs_ebpf_buckets" in l or l.startswith("__nfs_ebpf")})
+tap(not stray, "no raw nfs_ebpf_buckets name or __nfs_ebpf_* label left on any series%s"
+    % ("" if not stray else ": %r" % stray[:3]))
 allowed = {"__name__", "instance", "namespace", "pod", "container", "cgroup", "server", "export",
            "op", "le", "errno", "reason"}
 odd = sorted({l for k in ours for l, _ in k} - allowed)
@@ -163,20 +184,41 @@ tap(not odd, "only contract labels on nfs_ebpf_ series%s" % ("" if not odd else 
 pipes = [v for k in ours for l, v in k if "|" in v]
 tap(not pipes, "no '|' left in any label value%s" % ("" if not pipes else ": %r" % pipes[:2]))
 
-# le ordering: numerically sorted bounds, +Inf last, cumulative counts, +Inf == _count
-bk = sorted(((float(dict(k)["le"]), dict(k)["le"], float(v)) for k, v in ours.items()
-             if dict(k)["__name__"] == B and dict(k).get("pod") == "web-0" and dict(k).get("op") == "read"))
-les = [b[1] for b in bk]
-tap(les == ["1e-05", "0.001", "0.01", "0.1", "1", "2.5", "+Inf"],
-    "le values parse as floats in the right order, +Inf last: %s" % les)
-counts = [b[2] for b in bk]
-tap(all(a <= b for a, b in zip(counts, counts[1:])), "bucket counts are cumulative: %s" % counts)
-tap(len(infdiff) == 1 and float(infdiff[0]["value"][1]) == 0.0,
-    "+Inf bucket equals _count (PromQL join on all labels but le)")
-q = [r for r in quant if r["metric"].get("pod") == "web-0" and r["metric"].get("op") == "read"]
-# rank 5 of 10 lies in (0.001, 0.01] holding ranks 4..7: 0.001 + 0.009 * (5-3)/4
-tap(len(q) == 1 and abs(float(q[0]["value"][1]) - 0.0055) < 1e-9,
-    "histogram_quantile(0.5) over the relabelled buckets = 0.0055 (got %s)" % (q[0]["value"][1] if q else None))
+# le: exactly the bounds' texts, numerically sorted, +Inf last, cumulative
+# counts, +Inf == _count
+def bucket_les(op):
+    return sorted(((float(dict(k)["le"]), dict(k)["le"], float(v)) for k, v in ours.items()
+                   if dict(k)["__name__"] == B and dict(k).get("pod") == "web-0"
+                   and dict(k).get("op") == op))
+
+
+for op, want, form in (("read", READ_LES, "nfs_ebpf_buckets_<hex>"),
+                       ("write", WRITE_LES, "nfs_ebpf_buckets")):
+    bk = bucket_les(op)
+    les = [b[1] for b in bk]
+    tap(les == want, "%s (%s): le values as Prometheus prints them, in numeric order, +Inf last: %s"
+        % (op, form, les))
+    counts = [b[2] for b in bk]
+    tap(all(a <= b for a, b in zip(counts, counts[1:])), "%s: bucket counts are cumulative: %s"
+        % (op, counts))
+tap(len(infdiff) == 2 and all(float(r["value"][1]) == 0.0 for r in infdiff),
+    'le="+Inf" bucket equals _count for both histograms (PromQL join on all labels but le; %d joined)'
+    % len(infdiff))
+
+
+def quantile(op):
+    q = [r for r in quant if r["metric"].get("pod") == "web-0" and r["metric"].get("op") == op]
+    return float(q[0]["value"][1]) if len(q) == 1 else None
+
+
+# read: rank 5 of 10 lies in (0.001, 0.01] holding ranks 4..7: 0.001 + 0.009 * (5-3)/4
+got_q = quantile("read")
+tap(got_q is not None and abs(got_q - 0.0055) < 1e-9,
+    "read: histogram_quantile(0.5) over the relabelled buckets = 0.0055 (got %s)" % got_q)
+# write: rank 1 of 2 lies in (0.0025, 0.005] holding rank 1: 0.005
+got_q = quantile("write")
+tap(got_q is not None and abs(got_q - 0.005) < 1e-9,
+    "write: histogram_quantile(0.5) over the relabelled buckets = 0.005 (got %s)" % got_q)
 
 # other collectd metrics: exactly the labels write_prometheus gave them
 line_re = re.compile(r'^(collectd_(?:cpu|load|nfs_nfs)[a-z_]*)\{(.*)\} (\S+) \d+$')
@@ -193,4 +235,9 @@ bad = [l for l, v in others if got.get(key(l)) != v]
 tap(not bad, "cpu, load and the nfs plugin's collectd_nfs_nfs_procedure_total are untouched "
     "(same name, labels incl. type=, value)%s" % ("" if not bad else ": %r" % bad[:2]))
 print("1..%d" % n)
+sys.exit(1 if failed else 0)
 PY
+rc=$?
+# exit 1 when any test failed (the TAP lines say which)
+[ "$failed" -eq 0 ] || rc=1
+exit "$rc"

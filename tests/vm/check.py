@@ -246,6 +246,13 @@ def check_truth(tap, series, merged, missing=None, skips=None):
                       "got %s" % got)
 
 
+# The le labels of the default Bucket bounds, the lab's, as Prometheus prints
+# them: the relabel rules' decoding of the bucket type's data source names
+# (le_0_0001 ... le_inf, docs/identifiers.md "The bucket type").
+DEFAULT_LES = ["0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
+               "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"]
+
+
 def le_value(s):
     return math.inf if s == "+Inf" else float(s)
 
@@ -262,13 +269,16 @@ def check_histograms(tap, series):
     tap.check(len(groups) > 0 and len(groups) == len(counts),
               "every _count series has buckets (%d histograms, %d counts)"
               % (len(groups), len(counts)))
-    bad_inf, bad_order, bad_le = [], [], []
+    bad_inf, bad_order, bad_le, bad_set = [], [], [], []
     for key, buckets in groups.items():
         try:
             buckets.sort(key=lambda b: le_value(b[0]))
         except ValueError:
             bad_le.append(dict(key))
             continue
+        les = [le for le, _ in buckets]
+        if les != DEFAULT_LES:
+            bad_set.append((dict(key), les))
         inf = [v for le, v in buckets if le == "+Inf"]
         if len(inf) != 1 or inf[0] != counts.get(key):
             bad_inf.append((dict(key), inf, counts.get(key)))
@@ -276,6 +286,8 @@ def check_histograms(tap, series):
         if any(b > a for a, b in zip(vals[1:], vals)):
             bad_order.append((dict(key), buckets))
     tap.check(not bad_le, "every le label is a number or +Inf", bad_le[:3])
+    tap.check(not bad_set, "every histogram has the default bounds' %d buckets, le as "
+              "Prometheus prints it (0.00025, 2.5, +Inf)" % len(DEFAULT_LES), bad_set[:3])
     tap.check(not bad_inf, 'le="+Inf" bucket == _count for every series', bad_inf[:3])
     tap.check(not bad_order, "bucket counts non-decreasing in le", bad_order[:3])
 

@@ -33,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from check import Tap  # noqa: E402
 
-LINE = re.compile(r'^(collectd_nfs_ebpf_[a-z_]+)\{(.*)\} (\S+)(?: \d+)?$')
+LINE = re.compile(r'^(collectd_nfs_ebpf_[a-z0-9_]+)\{(.*)\} (\S+)(?: \d+)?$')
 LABEL = re.compile(r'([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"')
 
 

@@ -20,7 +20,7 @@ reload_modules() {
 	# named from the mount table) before their mounts go: a call read out
 	# only after its umount is reported under unknown-dev-* (README).
 	lab_scrape_settled "$LAB_RUN/before-reload.txt" 120 \
-		'^collectd_nfs_ebpf_[a-z_]+\{nfs_ebpf="(shop_|batch_|@nfs-backup|kube-system_|late_|gone_|lab-swap_|@cri-containerd-)'
+		'^collectd_nfs_ebpf_[a-z0-9_]+\{nfs_ebpf="(shop_|batch_|@nfs-backup|kube-system_|late_|gone_|lab-swap_|@cri-containerd-)'
 	# Every NFS mount, the other features' (reuse's export B) included: any
 	# one left holds the modules.
 	awk '$3 == "nfs" || $3 == "nfs4" {print $2}' /proc/mounts | sort -r |

@@ -239,7 +239,7 @@ reuse_workloads() {
 	before=$(devs_of /mnt/reuse /mnt/reuse-ro)
 	run_actor reuse-a "$actor" 1 "cgroup:$cg" /mnt/reuse || lab_die "reuse workload on A failed"
 	# A's operations read out under A before it goes.
-	lab_scrape_settled "$LAB_RUN/reuse-a.txt" 120 '^collectd_nfs_ebpf_[a-z_]+\{nfs_ebpf="@node-daemon'
+	lab_scrape_settled "$LAB_RUN/reuse-a.txt" 120 '^collectd_nfs_ebpf_[a-z0-9_]+\{nfs_ebpf="@node-daemon'
 	umount /mnt/reuse-ro /mnt/reuse || lab_die "cannot umount export A"
 	mount_pair 127.0.0.4 /mnt/reuse
 	after=$(devs_of /mnt/reuse /mnt/reuse-ro)
@@ -641,7 +641,7 @@ main() {
 	else
 		# Only the workload actors' series: they must stop moving once the
 		# workloads are done (the guest's own shell is in the root cgroup).
-		SETTLE_PATTERN='^collectd_nfs_ebpf_[a-z_]+\{nfs_ebpf="(shop_|batch_|@nfs-backup|@node-daemon|@nfs-reload|kube-system_|late_|gone_|lab-swap_|@cri-containerd-|odd-names_|@~)'
+		SETTLE_PATTERN='^collectd_nfs_ebpf_[a-z0-9_]+\{nfs_ebpf="(shop_|batch_|@nfs-backup|@node-daemon|@nfs-reload|kube-system_|late_|gone_|lab-swap_|@cri-containerd-|odd-names_|@~)'
 		lab_scrape_settled "$LAB_OUT/metrics.txt" 120 "$SETTLE_PATTERN"
 		# For check.py: calls the kernel skipped a program for until now.
 		lab_prog_skips >"$LAB_OUT/kernel-skips" || lab_die "bpftool prog show failed"
