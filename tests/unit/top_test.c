@@ -1,8 +1,10 @@
 /*
  * Tests for nfs-ebpf-top's model (tools/nfs-ebpf-top/top.c) on canned
  * answers of collectd 5.12's unixsock (the text utils/cmds/listval.c and
- * getval.c print) and on the write_prometheus page of
- * tests/prom/fixtures/write_prometheus.txt.
+ * getval.c print) and on a write_prometheus page captured from collectd
+ * 5.12 (as tests/prom/capture-fixture.sh does, the buckets as one value
+ * list of type nfs_ebpf_buckets_<hex>: docs/identifiers.md, "The bucket
+ * type").
  */
 #include "top.h"
 
@@ -52,17 +54,18 @@ static int replay(top_sample_t *s, const char *listval, const getval_t *g,
 #define M1 "@127.0.0.1:|srv|nfs|export"
 #define M2 "@127.0.0.1:|srv|nfs|export-ro"
 
+/* 0.01 0.1 +Inf: not the default bounds, so the type has a hash */
+#define BT "nfs_ebpf_buckets_f4d60fe4"
+
 static const char *listval1 =
-    "14 Values found\n"
+    "12 Values found\n"
     "100.000 n1/cpu-0/cpu-idle\n"
     "100.000 " W "operations-read" M1 "\n"
     "100.000 " W "operations-write" M2 "\n"
     "100.000 " W "total_bytes-read" M1 "\n"
     "100.000 " W "duration-read" M1 "\n"
     "100.000 " W "duration-write" M2 "\n"
-    "100.000 " W "total_operations-read-0.01" M1 "\n"
-    "100.000 " W "total_operations-read-0.1" M1 "\n"
-    "100.000 " W "total_operations-read-+Inf" M1 "\n"
+    "100.000 " W BT "-read" M1 "\n"
     "100.000 " W "errors-read-ESTALE" M1 "\n"
     "100.000 " S "operations-write" M1 "\n"
     "100.000 " B "total_bytes-write" M1 "\n"
@@ -84,9 +87,8 @@ static const getval_t getval1[] = {
     {W "total_bytes-read" M1, "1 Value found\nvalue=4.096000e+04\n"},
     {W "duration-read" M1, "1 Value found\nseconds=1.000000e+00\n"},
     {W "duration-write" M2, "1 Value found\nseconds=2.000000e+00\n"},
-    {W "total_operations-read-0.01" M1, "1 Value found\nvalue=6.000000e+00\n"},
-    {W "total_operations-read-0.1" M1, "1 Value found\nvalue=8.000000e+00\n"},
-    {W "total_operations-read-+Inf" M1, "1 Value found\nvalue=8.000000e+00\n"},
+    {W BT "-read" M1, "3 Values found\nle_0_01=6.000000e+00\n"
+                      "le_0_1=8.000000e+00\nle_inf=8.000000e+00\n"},
     {W "errors-read-ESTALE" M1, "1 Value found\nvalue=5.000000e-01\n"},
     {S "operations-write" M1, "1 Value found\nvalue=1.000000e+00\n"},
     {B "total_bytes-write" M1, "1 Value found\nvalue=         NaN\n"},
@@ -105,6 +107,7 @@ static const getval_t getval2[] = {
 
 DEF_TEST(unixsock_answers) {
   EXPECT_EQ_INT(14, top_parse_status("14 Values found\n"));
+  EXPECT_EQ_INT(17, top_parse_status("17 Values found\n"));
   EXPECT_EQ_INT(1, top_parse_status("1 Value found\n"));
   EXPECT_EQ_INT(-1, top_parse_status("-1 No such value.\n"));
   EXPECT_EQ_INT(-1, top_parse_status("-1 Unknown command: LISTVAL\n"));
@@ -266,62 +269,259 @@ DEF_TEST(unixsock_rates_per_pod_container_mount) {
 DEF_TEST(rates_of_counters) {
   top_sample_t a = {0}, b = {0}, c = {0};
   CHECK_ZERO(top_sample_add(&a, "n", "nfs_ebpf", "@x", "operations",
-                            "read@s:", 10, 100, false));
+                            "read@s:", NULL, 10, 100, false));
   CHECK_ZERO(top_sample_add(&a, "n", "nfs_ebpf", "@x", "operations",
-                            "write@s:", 10, 100, false));
+                            "write@s:", NULL, 10, 100, false));
   top_rates(&a, NULL);
   OK(!a.values[0].has_rate);
   CHECK_ZERO(top_sample_add(&b, "n", "nfs_ebpf", "@x", "operations",
-                            "write@s:", 14, 50, false)); /* a restart */
+                            "write@s:", NULL, 14, 50, false)); /* a restart */
   CHECK_ZERO(top_sample_add(&b, "n", "nfs_ebpf", "@x", "operations",
-                            "read@s:", 12, 130, false));
+                            "read@s:", NULL, 12, 130, false));
   top_rates(&b, &a);
   OK(!b.values[0].has_rate);
   OK(b.values[1].has_rate);
   EXPECT_EQ_DOUBLE(15, b.values[1].rate);
   /* not updated by collectd since: the same rate, as collectd's cache */
   CHECK_ZERO(top_sample_add(&c, "n", "nfs_ebpf", "@x", "operations",
-                            "read@s:", 12, 130, false));
+                            "read@s:", NULL, 12, 130, false));
   top_rates(&c, &b);
   OK(c.values[0].has_rate);
   EXPECT_EQ_DOUBLE(15, c.values[0].rate);
   /* not ours */
   EXPECT_EQ_INT(
-      1, top_sample_add(&c, "n", "cpu", "0", "cpu", "idle", 1, 1, false));
+      1, top_sample_add(&c, "n", "cpu", "0", "cpu", "idle", NULL, 1, 1, false));
   EXPECT_EQ_INT(1, top_sample_add(&c, "n", "nfs_ebpf", "@x", "rpc_calls",
-                                  "READ@s:", 1, 1, false));
+                                  "READ@s:", NULL, 1, 1, false));
   EXPECT_EQ_INT(1, top_sample_add(&c, "n", "nfs_ebpf", "", "operations",
-                                  "read@s:", 1, 1, false));
+                                  "read@s:", NULL, 1, 1, false));
   top_sample_free(&a);
   top_sample_free(&b);
   top_sample_free(&c);
   return 0;
 }
 
-static char *read_fixture(void) {
-  const char *dir = getenv("NFS_EBPF_FIXTURES");
-  char path[4096];
-  snprintf(path, sizeof(path), "%s/../prom/fixtures/write_prometheus.txt",
-           dir ? dir : "tests/fixtures");
-  FILE *f = fopen(path, "r");
-  if (f == NULL) {
-    printf("# cannot open %s\n", path);
-    return NULL;
+DEF_TEST(bucket_type) {
+  double le;
+  CHECK_ZERO(top_bucket_le("le_0_001", &le));
+  EXPECT_EQ_DOUBLE(0.001, le);
+  CHECK_ZERO(top_bucket_le("le_0_00025", &le));
+  EXPECT_EQ_DOUBLE(0.00025, le);
+  CHECK_ZERO(top_bucket_le("le_10", &le));
+  EXPECT_EQ_DOUBLE(10, le);
+  CHECK_ZERO(top_bucket_le("le_2_5", &le));
+  EXPECT_EQ_DOUBLE(2.5, le);
+  CHECK_ZERO(top_bucket_le("le_1em05", &le));
+  EXPECT_EQ_DOUBLE(1e-05, le);
+  CHECK_ZERO(top_bucket_le("le_1ep06", &le));
+  EXPECT_EQ_DOUBLE(1e+06, le);
+  CHECK_ZERO(top_bucket_le("le_inf", &le));
+  OK(isinf(le) && le > 0);
+  const char *bad[] = {
+      "value",    "le_",      "le",     "LE_1",     "le_Inf",   "le_nan",
+      "le_0.001", "le_1e-05", "le_1e",  "le_e5",    "le__5",    "le_m1",
+      "le_1_2_3", "le_1emm5", "le_1em", "le_1e999", "le_0x1p3", "le_1 ",
+      "xle_1",    "le_inf_",  ""};
+  for (size_t i = 0; i < N(bad); i++) {
+    le = 42;
+    EXPECT_EQ_INT(-1, top_bucket_le(bad[i], &le));
+    EXPECT_EQ_DOUBLE(42, le);
   }
-  static char buf[1 << 16];
-  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  return buf;
+  EXPECT_EQ_INT(-1, top_bucket_le(NULL, &le));
+  char longer[300]; /* longer than any name: rejected, not overrun */
+  memset(longer, '1', sizeof(longer) - 1);
+  memcpy(longer, "le_", 3);
+  longer[sizeof(longer) - 1] = '\0';
+  EXPECT_EQ_INT(-1, top_bucket_le(longer, &le));
+
+  OK(top_bucket_type("nfs_ebpf_buckets"));
+  OK(top_bucket_type("nfs_ebpf_buckets_1a2b3c4d"));
+  OK(!top_bucket_type("nfs_ebpf_buckets_1A2B3C4D"));
+  OK(!top_bucket_type("nfs_ebpf_buckets_1a2b3c4"));
+  OK(!top_bucket_type("nfs_ebpf_buckets_1a2b3c4d0"));
+  OK(!top_bucket_type("nfs_ebpf_buckets_"));
+  OK(!top_bucket_type("nfs_ebpf_bucket"));
+  OK(!top_bucket_type("total_operations"));
+
+  /* GETVAL of the default bounds: 17 data sources, collectd's rates */
+  top_sample_t s = {0};
+  const char *id = "n1/nfs_ebpf-a_b_c/nfs_ebpf_buckets-read@s:|e";
+  EXPECT_EQ_INT(0, top_add_getval(&s, id, 100,
+                                  "17 Values found\n"
+                                  "le_0_0001=0.000000e+00\n"
+                                  "le_0_00025=0.000000e+00\n"
+                                  "le_0_0005=1.000000e+00\n"
+                                  "le_0_001=2.000000e+00\n"
+                                  "le_0_0025=4.000000e+00\n"
+                                  "le_0_005=6.000000e+00\n"
+                                  "le_0_01=8.000000e+00\n"
+                                  "le_0_025=9.000000e+00\n"
+                                  "le_0_05=1.000000e+01\n"
+                                  "le_0_1=1.000000e+01\n"
+                                  "le_0_25=1.000000e+01\n"
+                                  "le_0_5=1.000000e+01\n"
+                                  "le_1=1.000000e+01\n"
+                                  "le_2_5=1.000000e+01\n"
+                                  "le_5=1.000000e+01\n"
+                                  "le_10=1.000000e+01\n"
+                                  "le_inf=1.000000e+01\n"));
+  EXPECT_EQ_INT(17, s.num);
+  EXPECT_EQ_STR("read@s:|e", s.values[0].what);
+  EXPECT_EQ_DOUBLE(0.0001, s.values[0].le);
+  OK(s.values[16].kind == TOP_BUCKET && s.values[16].is_rate);
+  OK(isinf(s.values[16].le));
+  /* all or nothing: a bad name, a missing line, a non-number */
+  EXPECT_EQ_INT(1, top_add_getval(&s, id, 100,
+                                  "2 Values found\nle_0_1=1.0\nvalue=2.0\n"));
+  EXPECT_EQ_INT(1, top_add_getval(&s, id, 100,
+                                  "3 Values found\nle_0_1=1.0\nle_inf=2.0\n"));
+  EXPECT_EQ_INT(
+      1, top_add_getval(&s, id, 100, "2 Values found\nle_0_1=1.0\nle_inf=x\n"));
+  EXPECT_EQ_INT(1, top_add_getval(&s, id, 100, "-1 No such value.\n"));
+  EXPECT_EQ_INT(1, top_add_getval(&s, id, 100, "0 Values found\n"));
+  /* an unknown hash is still the bucket type; another plugin's is not */
+  EXPECT_EQ_INT(0, top_add_getval(&s,
+                                  "n1/nfs_ebpf-a_b_c/nfs_ebpf_buckets_0a0b0c0d-"
+                                  "write@s:|e",
+                                  100, "1 Value found\nle_inf=NaN\n"));
+  EXPECT_EQ_INT(1, top_add_getval(&s, "n1/other-a_b_c/nfs_ebpf_buckets-read@s:",
+                                  100, "1 Value found\nle_inf=1.0\n"));
+  /* a single-source type answers one value */
+  EXPECT_EQ_INT(1, top_add_getval(&s, "n1/nfs_ebpf-a_b_c/operations-read@s:|e",
+                                  100, "2 Values found\nle_0_1=1\nle_inf=2\n"));
+  /* the old form, one value list per bucket, is not read any more */
+  EXPECT_EQ_INT(
+      1, top_add_getval(&s, "n1/nfs_ebpf-a_b_c/total_operations-read-0.1@s:|e",
+                        100, "1 Value found\nvalue=1.000000e+00\n"));
+  EXPECT_EQ_INT(18, s.num);
+  EXPECT_EQ_INT(1, top_sample_add(&s, "n", "nfs_ebpf", "@x", "nfs_ebpf_buckets",
+                                  "read@s:", "value", 1, 1, false));
+  EXPECT_EQ_INT(1, top_sample_add(&s, "n", "nfs_ebpf", "@x", "nfs_ebpf_buckets",
+                                  "read@s:", NULL, 1, 1, false));
+
+  top_rates(&s, NULL);
+  top_opts_t o = {0};
+  top_table_t t = {0};
+  CHECK_ZERO(top_aggregate(&s, &o, &t));
+  top_row_t *r = row(&t, "a/b", "");
+  CHECK_NOT_NULL(r);
+  EXPECT_EQ_INT(17, r->num_buckets); /* the NaN +Inf of write: no rate */
+  /* rank 5 in (2.5 ms, 5 ms] (4 below, 2 in it); rank 9.9 in (25, 50] */
+  EXPECT_EQ_DOUBLE(0.0025 + 0.0025 * (5 - 4) / 2, top_row_quantile(r, 0.5));
+  EXPECT_EQ_DOUBLE(0.025 + 0.025 * 0.9, top_row_quantile(r, 0.99));
+  top_table_free(&t);
+  top_sample_free(&s);
+  return 0;
 }
 
+/* A page captured from collectd 5.12's write_prometheus with an earlier
+ * version of tests/prom/capture-fixture.sh (most "# HELP" lines, load and
+ * all but one cpu line left out): the buckets 1e-05 0.001 0.01 0.1 1 2.5
+ * +Inf travelling as type nfs_ebpf_buckets_4655ed0b. */
+static const char *prom_page =
+    "# HELP collectd_cpu_total write_prometheus plugin: 'cpu' Type: 'cpu', "
+    "Dstype: 'derive', Dsname: 'value'\n"
+    "# TYPE collectd_cpu_total counter\n"
+    "collectd_cpu_total{cpu=\"0\",type=\"idle\",instance=\"node1\"} 15137 "
+    "1796224954708\n"
+    "# TYPE collectd_nfs_ebpf_derive_total counter\n"
+    "collectd_nfs_ebpf_derive_total{nfs_ebpf=\"missed_return\",instance="
+    "\"node1\"} 0 1796224954722\n"
+    "collectd_nfs_ebpf_derive_total{nfs_ebpf=\"stats_map_full\",instance="
+    "\"node1\"} 12 1796224954722\n"
+    "# TYPE collectd_nfs_ebpf_duration_seconds gauge\n"
+    "collectd_nfs_ebpf_duration_seconds{nfs_ebpf=\"shop_web-0_nginx\",type="
+    "\"read@10.0.0.5:|vol|data\",instance=\"node1\"} 0.125 1796224954722\n"
+    "# TYPE collectd_nfs_ebpf_errors_total counter\n"
+    "collectd_nfs_ebpf_errors_total{nfs_ebpf=\"@kubelet.service\",type="
+    "\"lookup-EACCES@nfs.example.com:|srv|nfs_share.v2\",instance=\"node1\"} 2 "
+    "1796224954722\n"
+    "collectd_nfs_ebpf_errors_total{nfs_ebpf=\"@user.slice\",type=\"write-EIO@"
+    "10.0.0.5:|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|"
+    "x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x\",instance=\"node1\"} 1 "
+    "1796224954722\n"
+    "collectd_nfs_ebpf_errors_total{nfs_ebpf=\"kube-system_csi-nfs-node-7x2k9_"
+    "liveness-probe\",type=\"getattr-ESTALE@[fd00::1]:|exports|team|a|b|c|d|e|"
+    "f|g|h|i|j\",instance=\"node1\"} 1 1796224954722\n"
+    "collectd_nfs_ebpf_errors_total{nfs_ebpf=\"shop_web-0_nginx\",type=\"open-"
+    "ENOENT@10.0.0.5:|vol|data\",instance=\"node1\"} 4 1796224954722\n"
+    "# HELP collectd_nfs_ebpf_nfs_ebpf_buckets_4655ed0b_le_0_001_total "
+    "write_prometheus plugin: 'nfs_ebpf' Type: 'nfs_ebpf_buckets_4655ed0b', "
+    "Dstype: 'derive', Dsname: 'le_0_001'\n"
+    "# TYPE collectd_nfs_ebpf_nfs_ebpf_buckets_4655ed0b_le_0_001_total "
+    "counter\n"
+    "collectd_nfs_ebpf_nfs_ebpf_buckets_4655ed0b_le_0_001_total{nfs_ebpf="
+    "\"shop_web-0_nginx\",type=\"read@10.0.0.5:|vol|data\",instance=\"node1\"} "
+    "3 1796224954722\n"
+    "# TYPE collectd_nfs_ebpf_nfs_ebpf_buckets_4655ed0b_le_0_01_total counter\n"
+    "collectd_nfs_ebpf_nfs_ebpf_buckets_4655ed0b_le_0_01_total{nfs_ebpf=\"shop_"
+    "web-0_nginx\",type=\"read@10.0.0.5:|vol|data\",instance=\"node1\"} 7 "
+    "1796224954722\n"
+    "# TYPE collectd_nfs_ebpf_nfs_ebpf_buckets_4655ed0b_le_0_1_total counter\n"
+    "collectd_nfs_ebpf_nfs_ebpf_buckets_4655ed0b_le_0_1_total{nfs_ebpf=\"shop_"
+    "web-0_nginx\",type=\"read@10.0.0.5:|vol|data\",instance=\"node1\"} 9 "
+    "1796224954722\n"
+    "# TYPE collectd_nfs_ebpf_nfs_ebpf_buckets_4655ed0b_le_1_total counter\n"
+    "collectd_nfs_ebpf_nfs_ebpf_buckets_4655ed0b_le_1_total{nfs_ebpf=\"shop_"
+    "web-0_nginx\",type=\"read@10.0.0.5:|vol|data\",instance=\"node1\"} 10 "
+    "1796224954722\n"
+    "# TYPE collectd_nfs_ebpf_nfs_ebpf_buckets_4655ed0b_le_1em05_total "
+    "counter\n"
+    "collectd_nfs_ebpf_nfs_ebpf_buckets_4655ed0b_le_1em05_total{nfs_ebpf="
+    "\"shop_web-0_nginx\",type=\"read@10.0.0.5:|vol|data\",instance=\"node1\"} "
+    "0 1796224954722\n"
+    "# TYPE collectd_nfs_ebpf_nfs_ebpf_buckets_4655ed0b_le_2_5_total counter\n"
+    "collectd_nfs_ebpf_nfs_ebpf_buckets_4655ed0b_le_2_5_total{nfs_ebpf=\"shop_"
+    "web-0_nginx\",type=\"read@10.0.0.5:|vol|data\",instance=\"node1\"} 10 "
+    "1796224954722\n"
+    "# TYPE collectd_nfs_ebpf_nfs_ebpf_buckets_4655ed0b_le_inf_total counter\n"
+    "collectd_nfs_ebpf_nfs_ebpf_buckets_4655ed0b_le_inf_total{nfs_ebpf=\"shop_"
+    "web-0_nginx\",type=\"read@10.0.0.5:|vol|data\",instance=\"node1\"} 10 "
+    "1796224954722\n"
+    "# TYPE collectd_nfs_ebpf_operations_total counter\n"
+    "collectd_nfs_ebpf_operations_total{nfs_ebpf=\"@kubelet.service\",type="
+    "\"lookup@nfs.example.com:|srv|nfs_share.v2\",instance=\"node1\"} 7 "
+    "1796224954722\n"
+    "collectd_nfs_ebpf_operations_total{nfs_ebpf=\"@system.slice|backup."
+    "service\",type=\"read@10.0.0.5:~0123456789ab\",instance=\"node1\"} 9 "
+    "1796224954722\n"
+    "collectd_nfs_ebpf_operations_total{nfs_ebpf=\"@system.slice|backup."
+    "service\",type=\"write@fileserver:vol:\",instance=\"node1\"} 6 "
+    "1796224954722\n"
+    "collectd_nfs_ebpf_operations_total{nfs_ebpf=\"@|\",type=\"fsync@"
+    "fileserver:|\",instance=\"node1\"} 3 1796224954722\n"
+    "collectd_nfs_ebpf_operations_total{nfs_ebpf=\"@~656ce3a8fd56\",type="
+    "\"read@10.0.0.5:|vol|data\",instance=\"node1\"} 13 1796224954722\n"
+    "collectd_nfs_ebpf_operations_total{nfs_ebpf=\"argo_data-pipeline-nightly-"
+    "ingest-data-pipeline-nightly-ingest-data-pipeline-nightly-ingest-data-"
+    "pipeline-nig~020ffc47d5db_main\",type=\"read@10.0.0.5:|vol|data\","
+    "instance=\"node1\"} 11 1796224954722\n"
+    "collectd_nfs_ebpf_operations_total{nfs_ebpf=\"kube-system_csi-nfs-node-"
+    "7x2k9_liveness-probe\",type=\"getattr@[fd00::1]:|exports|team|a|b|c|d|e|f|"
+    "g|h|i|j\",instance=\"node1\"} 5 1796224954722\n"
+    "collectd_nfs_ebpf_operations_total{nfs_ebpf=\"shop_web-0-very-long-name~"
+    "0123456789ab_nginx\",type=\"readdir@10.0.0.5:|vol|data\",instance="
+    "\"node1\"} 1 1796224954722\n"
+    "collectd_nfs_ebpf_operations_total{nfs_ebpf=\"shop_web-0_nginx\",type="
+    "\"read@10.0.0.5:|vol|data\",instance=\"node1\"} 10 1796224954722\n"
+    "collectd_nfs_ebpf_operations_total{nfs_ebpf=\"shop_web-0_nginx\",type="
+    "\"write@10.0.0.5:|vol|data\",instance=\"node1\"} 2 1796224954722\n"
+    "# TYPE collectd_nfs_ebpf_total_bytes_total counter\n"
+    "collectd_nfs_ebpf_total_bytes_total{nfs_ebpf=\"shop_web-0_nginx\",type="
+    "\"read@10.0.0.5:|vol|data\",instance=\"node1\"} 40960 1796224954722\n"
+    "collectd_nfs_ebpf_total_bytes_total{nfs_ebpf=\"shop_web-0_nginx\",type="
+    "\"write@10.0.0.5:|vol|data\",instance=\"node1\"} 8192 1796224954722\n"
+    "# TYPE collectd_nfs_nfs_procedure_total counter\n"
+    "collectd_nfs_nfs_procedure_total{nfs=\"v3client\",type=\"read\",instance="
+    "\"node1\"} 42 1796224954722\n"
+    "\n"
+    "# collectd/write_prometheus 5.12.0.git at node1\n";
+
 DEF_TEST(write_prometheus_totals) {
-  const char *page = read_fixture();
-  CHECK_NOT_NULL(page);
   top_sample_t s = {0};
   /* 26 nfs_ebpf lines (a shortened pod, a hashed cgroup, a hashed
-   * export); cpu, load and the nfs plugin are not ours */
-  EXPECT_EQ_INT(26, top_parse_prometheus(page, 0, &s));
+   * export), 7 of them buckets; cpu and the nfs plugin are not ours */
+  EXPECT_EQ_INT(26, top_parse_prometheus(prom_page, 0, &s));
   top_opts_t o = {.totals = true};
   top_table_t t = {0};
   CHECK_ZERO(top_aggregate(&s, &o, &t));
@@ -378,6 +578,18 @@ DEF_TEST(write_prometheus_rates_and_bad_lines) {
              "collectd_nfs_ebpf_duration_seconds{nfs_ebpf=\"a_b_c\",type="
              "\"read@s:|e\",instance=\"n\"} 0.5\n",
              900, &a));
+  /* buckets: one family per data source, ordered by name, not by le */
+  EXPECT_EQ_INT(
+      3, top_parse_prometheus(
+             "collectd_nfs_ebpf_nfs_ebpf_buckets_le_0_001_total{nfs_ebpf="
+             "\"a_b_c\",type=\"read@s:|e\",instance=\"n\"} 4 1000000\n"
+             "collectd_nfs_ebpf_nfs_ebpf_buckets_le_1em05_total{nfs_ebpf="
+             "\"a_b_c\",type=\"read@s:|e\",instance=\"n\"} 1 1000000\n"
+             "collectd_nfs_ebpf_nfs_ebpf_buckets_le_inf_total{nfs_ebpf="
+             "\"a_b_c\",type=\"read@s:|e\",instance=\"n\"} 10 1000000\n",
+             900, &a));
+  EXPECT_EQ_DOUBLE(0.001, a.values[2].le);
+  EXPECT_EQ_DOUBLE(1e-05, a.values[3].le);
   EXPECT_EQ_DOUBLE(1000, a.values[0].time);
   EXPECT_EQ_DOUBLE(900, a.values[1].time); /* no timestamp: fetch time */
   EXPECT_EQ_INT(
@@ -386,6 +598,15 @@ DEF_TEST(write_prometheus_rates_and_bad_lines) {
              "\"read@s:|e\",instance=\"n\"} 30 1002000\n"
              "collectd_nfs_ebpf_duration_seconds{nfs_ebpf=\"a_b_c\",type="
              "\"read@s:|e\",instance=\"n\"} 0.7\n",
+             904, &b));
+  EXPECT_EQ_INT(
+      3, top_parse_prometheus(
+             "collectd_nfs_ebpf_nfs_ebpf_buckets_le_inf_total{nfs_ebpf="
+             "\"a_b_c\",type=\"read@s:|e\",instance=\"n\"} 30 1002000\n"
+             "collectd_nfs_ebpf_nfs_ebpf_buckets_le_0_001_total{nfs_ebpf="
+             "\"a_b_c\",type=\"read@s:|e\",instance=\"n\"} 14 1002000\n"
+             "collectd_nfs_ebpf_nfs_ebpf_buckets_le_1em05_total{nfs_ebpf="
+             "\"a_b_c\",type=\"read@s:|e\",instance=\"n\"} 1 1002000\n",
              904, &b));
   top_rates(&a, NULL);
   top_rates(&b, &a);
@@ -397,7 +618,49 @@ DEF_TEST(write_prometheus_rates_and_bad_lines) {
   EXPECT_EQ_DOUBLE(10, r->ops);
   EXPECT_EQ_DOUBLE(0.05, r->sum);
   EXPECT_EQ_DOUBLE(0.005, top_row_mean(r));
+  /* per second: 0 <= 10 us, 5 <= 1 ms, 10 in all; rank 5 is 1 ms, rank
+   * 9.9 in (1 ms, +Inf]: beyond the last bound */
+  EXPECT_EQ_INT(3, r->num_buckets);
+  EXPECT_EQ_DOUBLE(0.001, top_row_quantile(r, 0.5));
+  EXPECT_EQ_DOUBLE(1e-05 + (0.001 - 1e-05) / 5 * 2.5,
+                   top_row_quantile(r, 0.25));
+  OK(isinf(top_row_quantile(r, 0.99)));
   top_table_free(&t);
+
+  /* not buckets: the old per-bucket family, a bad le, an unknown type,
+   * no _total; ignored like any family that is not nfs_ebpf's */
+  top_sample_t d = {0};
+  EXPECT_EQ_INT(
+      0, top_parse_prometheus(
+             "collectd_nfs_ebpf_total_operations_total{nfs_ebpf=\"a_b_c\","
+             "type=\"read-0.001@s:|e\",instance=\"n\"} 1 5\n"
+             "collectd_nfs_ebpf_nfs_ebpf_buckets_le_0_0_1_total{nfs_ebpf="
+             "\"a_b_c\",type=\"read@s:|e\",instance=\"n\"} 1 5\n"
+             "collectd_nfs_ebpf_nfs_ebpf_buckets_le_total{nfs_ebpf="
+             "\"a_b_c\",type=\"read@s:|e\",instance=\"n\"} 1 5\n"
+             "collectd_nfs_ebpf_nfs_ebpf_buckets_xyz_le_1_total{nfs_ebpf="
+             "\"a_b_c\",type=\"read@s:|e\",instance=\"n\"} 1 5\n"
+             "collectd_nfs_ebpf_nfs_ebpf_buckets_1A2B3C4D_le_1_total{nfs_ebpf="
+             "\"a_b_c\",type=\"read@s:|e\",instance=\"n\"} 1 5\n"
+             "collectd_nfs_ebpf_nfs_ebpf_buckets_le_1{nfs_ebpf="
+             "\"a_b_c\",type=\"read@s:|e\",instance=\"n\"} 1 5\n"
+             "collectd_nfs_ebpf_nfs_ebpf_buckets_le_inf_total_total{nfs_ebpf="
+             "\"a_b_c\",type=\"read@s:|e\",instance=\"n\"} 1 5\n",
+             0, &d));
+  EXPECT_EQ_INT(1, top_parse_prometheus(
+                       "collectd_nfs_ebpf_nfs_ebpf_buckets_1a2b3c4d_le_1ep06_"
+                       "total{nfs_ebpf=\"a_b_c\",type=\"read@s:|e\","
+                       "instance=\"n\"} 1 5\n",
+                       0, &d));
+  EXPECT_EQ_DOUBLE(1e+06, d.values[0].le);
+  OK(d.values[0].kind == TOP_BUCKET);
+  EXPECT_EQ_STR("read@s:|e", d.values[0].what);
+  /* a broken bucket line is an error like any nfs_ebpf line */
+  EXPECT_EQ_INT(
+      -1, top_parse_prometheus("collectd_nfs_ebpf_nfs_ebpf_buckets_le_1_total{"
+                               "nfs_ebpf=\"a_b_c\"} x\n",
+                               0, &d));
+  top_sample_free(&d);
 
   /* escapes in label values; a broken nfs_ebpf line is an error */
   top_sample_t c = {0};
@@ -422,6 +685,7 @@ int main(void) {
   RUN_TEST(unixsock_answers);
   RUN_TEST(unixsock_rates_per_pod_container_mount);
   RUN_TEST(rates_of_counters);
+  RUN_TEST(bucket_type);
   RUN_TEST(write_prometheus_totals);
   RUN_TEST(write_prometheus_rates_and_bad_lines);
   END_TEST;

@@ -51,29 +51,65 @@ int top_split_identifier(const char *id, char *host, char *plugin,
   return 0;
 }
 
+#define BUCKET_TYPE "nfs_ebpf_buckets"
+#define BUCKET_TYPE_LEN (sizeof(BUCKET_TYPE) - 1)
+#define BUCKET_HASH_LEN 8
+
+bool top_bucket_type(const char *type) {
+  if (strncmp(type, BUCKET_TYPE, BUCKET_TYPE_LEN) != 0)
+    return false;
+  const char *hex = type + BUCKET_TYPE_LEN;
+  if (*hex == '\0')
+    return true;
+  if (*hex++ != '_' || strlen(hex) != BUCKET_HASH_LEN)
+    return false;
+  return strspn(hex, "0123456789abcdef") == BUCKET_HASH_LEN;
+}
+
+int top_bucket_le(const char *ds, double *le) {
+  char text[TOP_NAME_LEN];
+  if (ds == NULL ||
+      identifier_decode_bucket_source(ds, text, sizeof(text)) != 0)
+    return -1;
+  char *end;
+  double v = strtod(text, &end); /* "+Inf" reads as +INFINITY */
+  if (end == text || *end != '\0' || isnan(v) ||
+      (isinf(v) && strcmp(text, "+Inf") != 0))
+    return -1;
+  *le = v;
+  return 0;
+}
+
 static const struct {
   const char *type;
   top_kind_t kind;
 } kinds[] = {
-    {"operations", TOP_OPS},    {"total_operations", TOP_BUCKET},
-    {"duration", TOP_SUM},      {"errors", TOP_ERRORS},
+    {"operations", TOP_OPS},    {"duration", TOP_SUM}, {"errors", TOP_ERRORS},
     {"total_bytes", TOP_BYTES}, {"derive", TOP_LOST},
 };
 
 int top_sample_add(top_sample_t *s, const char *host, const char *plugin,
                    const char *plugin_instance, const char *type,
-                   const char *type_instance, double time, double value,
-                   bool is_rate) {
+                   const char *type_instance, const char *ds, double time,
+                   double value, bool is_rate) {
   if (strcmp(plugin, "nfs_ebpf") != 0)
     return 1;
-  size_t k = 0;
-  while (k < sizeof(kinds) / sizeof(kinds[0]) &&
-         strcmp(kinds[k].type, type) != 0)
-    k++;
-  if (k == sizeof(kinds) / sizeof(kinds[0]))
-    return 1; /* a newer plugin's metric: not shown yet */
+  top_kind_t kind = TOP_BUCKET;
+  double le = 0;
+  if (top_bucket_type(type)) {
+    if (top_bucket_le(ds, &le) != 0)
+      return 1;
+  } else {
+    size_t k = 0;
+    while (k < sizeof(kinds) / sizeof(kinds[0]) &&
+           strcmp(kinds[k].type, type) != 0)
+      k++;
+    if (k == sizeof(kinds) / sizeof(kinds[0]))
+      return 1; /* a newer plugin's metric: not shown yet */
+    kind = kinds[k].kind;
+  }
   /* lost events have no who; anything else without one is not ours */
-  if ((kinds[k].kind == TOP_LOST) != (plugin_instance[0] == '\0'))
+  if ((kind == TOP_LOST) != (plugin_instance[0] == '\0'))
     return 1;
 
   if (s->num == s->cap) {
@@ -90,7 +126,8 @@ int top_sample_add(top_sample_t *s, const char *host, const char *plugin,
       copy(v->who, sizeof(v->who), plugin_instance, strlen(plugin_instance)) ||
       copy(v->what, sizeof(v->what), type_instance, strlen(type_instance)))
     return 1;
-  v->kind = kinds[k].kind;
+  v->kind = kind;
+  v->le = le;
   v->time = time;
   v->value = value;
   v->is_rate = is_rate;
@@ -118,18 +155,34 @@ int top_parse_listval_line(const char *line, double *time, char *id,
   return copy(id, id_size, end, strcspn(end, "\r\n"));
 }
 
-int top_parse_getval(const char *answer, double *value) {
-  if (top_parse_status(answer) != 1)
+/* The i-th (from 0) "<ds>=<value>" line after a GETVAL answer's status
+ * line: the data source's name into ds (size TOP_NAME_LEN) and the value.
+ * Returns 0 or -1. */
+static int getval_line(const char *answer, int i, char *ds, double *value) {
+  const char *line = answer;
+  for (int k = 0; k <= i && line != NULL; k++) {
+    line = strchr(line, '\n');
+    if (line != NULL)
+      line++;
+  }
+  if (line == NULL)
     return -1;
-  const char *eq = strchr(answer, '\n');
-  eq = eq ? strchr(eq, '=') : NULL;
-  if (eq == NULL)
+  size_t name_len = strcspn(line, "=\n");
+  if (line[name_len] != '=' || copy(ds, TOP_NAME_LEN, line, name_len) != 0)
     return -1;
+  const char *p = line + name_len + 1;
   char *end;
-  *value = strtod(eq + 1, &end); /* also reads "NaN" */
-  if (end == eq + 1 || (*end != '\n' && *end != '\0'))
+  *value = strtod(p, &end); /* also reads "NaN" */
+  if (end == p || (*end != '\n' && *end != '\0'))
     return -1;
   return 0;
+}
+
+int top_parse_getval(const char *answer, double *value) {
+  char ds[TOP_NAME_LEN];
+  if (top_parse_status(answer) != 1)
+    return -1;
+  return getval_line(answer, 0, ds, value);
 }
 
 bool top_listval_wanted(const char *id) {
@@ -141,13 +194,33 @@ bool top_listval_wanted(const char *id) {
 int top_add_getval(top_sample_t *s, const char *id, double time,
                    const char *answer) {
   char host[TOP_NAME_LEN], plugin[TOP_NAME_LEN], pinst[TOP_NAME_LEN];
-  char type[TOP_NAME_LEN], tinst[TOP_NAME_LEN];
-  double value;
-  if (top_split_identifier(id, host, plugin, pinst, type, tinst) != 0 ||
-      top_parse_getval(answer, &value) != 0)
+  char type[TOP_NAME_LEN], tinst[TOP_NAME_LEN], ds[TOP_NAME_LEN];
+  double value, le;
+  if (top_split_identifier(id, host, plugin, pinst, type, tinst) != 0)
     return 1;
-  return top_sample_add(s, host, plugin, pinst, type, tinst, time, value,
-                        strcmp(type, "duration") != 0);
+  bool is_rate = strcmp(type, "duration") != 0;
+  if (!top_bucket_type(type)) {
+    if (top_parse_getval(answer, &value) != 0)
+      return 1;
+    return top_sample_add(s, host, plugin, pinst, type, tinst, NULL, time,
+                          value, is_rate);
+  }
+
+  /* A histogram: every bucket, or none (a part would make up quantiles). */
+  int n = top_parse_status(answer);
+  if (n < 1 || n > TOP_MAX_BUCKETS)
+    return 1;
+  for (int i = 0; i < n; i++)
+    if (getval_line(answer, i, ds, &value) != 0 || top_bucket_le(ds, &le) != 0)
+      return 1;
+  for (int i = 0; i < n; i++) {
+    getval_line(answer, i, ds, &value);
+    int status = top_sample_add(s, host, plugin, pinst, type, tinst, ds, time,
+                                value, is_rate);
+    if (status != 0)
+      return status; /* 1 already for the first bucket: not ours */
+  }
+  return 0;
 }
 
 int top_quote(const char *id, char *out, size_t size) {
@@ -174,12 +247,37 @@ static const struct {
   const char *type;
 } prom_metrics[] = {
     {"collectd_nfs_ebpf_operations_total", "operations"},
-    {"collectd_nfs_ebpf_total_operations_total", "total_operations"},
     {"collectd_nfs_ebpf_duration_seconds", "duration"},
     {"collectd_nfs_ebpf_errors_total", "errors"},
     {"collectd_nfs_ebpf_total_bytes_total", "total_bytes"},
     {"collectd_nfs_ebpf_derive_total", "derive"},
 };
+
+/* A bucket's family, "collectd_nfs_ebpf_<type>_<ds>_total": write_prometheus
+ * appends the data source's name to a type of several. Its type and data
+ * source (each TOP_NAME_LEN); returns 0, or -1 when it is none. The type
+ * ends at the first "_le_": neither bucket type name holds one. */
+static int prom_bucket_metric(const char *name, size_t len, char *type,
+                              char *ds) {
+  static const char plugin[] = "collectd_nfs_ebpf_";
+  static const char suffix[] = "_total";
+  size_t pre = sizeof(plugin) - 1, suf = sizeof(suffix) - 1;
+  if (len < pre + suf || strncmp(name, plugin, pre) != 0 ||
+      strncmp(name + len - suf, suffix, suf) != 0)
+    return -1;
+  const char *t = name + pre, *end = name + len - suf;
+  for (const char *p = t; p + 4 <= end; p++) {
+    if (strncmp(p, "_le_", 4) != 0)
+      continue;
+    double le;
+    if (copy(type, TOP_NAME_LEN, t, (size_t)(p - t)) != 0 ||
+        copy(ds, TOP_NAME_LEN, p + 1, (size_t)(end - p - 1)) != 0 ||
+        !top_bucket_type(type) || top_bucket_le(ds, &le) != 0)
+      return -1;
+    return 0;
+  }
+  return -1;
+}
 
 /* Reads label="value" pairs up to '}' (write_prometheus escapes '\\', '"'
  * and newline). Returns a pointer after '}', or NULL. */
@@ -241,7 +339,13 @@ int top_parse_prometheus(const char *body, double fetch_time, top_sample_t *s) {
            (strlen(prom_metrics[k].metric) != name_len ||
             strncmp(prom_metrics[k].metric, line, name_len) != 0))
       k++;
-    if (k == sizeof(prom_metrics) / sizeof(prom_metrics[0])) {
+    char bucket_type[TOP_NAME_LEN], ds[TOP_NAME_LEN];
+    const char *type = NULL;
+    if (k < sizeof(prom_metrics) / sizeof(prom_metrics[0]))
+      type = prom_metrics[k].type;
+    else if (prom_bucket_metric(line, name_len, bucket_type, ds) == 0)
+      type = bucket_type;
+    if (type == NULL) {
       line = next;
       continue;
     }
@@ -271,12 +375,13 @@ int top_parse_prometheus(const char *body, double fetch_time, top_sample_t *s) {
     }
     /* Lost events have no plugin instance: write_prometheus then names
      * the reason in the plugin's label and has no type label. */
-    if (strcmp(prom_metrics[k].type, "derive") == 0 && !has_what) {
+    if (strcmp(type, "derive") == 0 && !has_what) {
       memcpy(what, who, sizeof(what));
       who[0] = '\0';
     }
-    int status = top_sample_add(s, host, "nfs_ebpf", who, prom_metrics[k].type,
-                                what, time, value, false);
+    int status =
+        top_sample_add(s, host, "nfs_ebpf", who, type, what,
+                       type == bucket_type ? ds : NULL, time, value, false);
     if (status < 0)
       return -1;
     added += status == 0;
@@ -296,6 +401,8 @@ static int value_cmp(const void *a, const void *b) {
     c = (int)x->kind - (int)y->kind;
   if (c == 0)
     c = strcmp(x->what, y->what);
+  if (c == 0)
+    c = (x->le > y->le) - (x->le < y->le); /* buckets of one histogram */
   return c;
 }
 
@@ -435,13 +542,9 @@ int top_aggregate(const top_sample_t *s, const top_opts_t *o, top_table_t *t) {
     case TOP_OPS:
       r->ops += x;
       break;
-    case TOP_BUCKET: {
-      char *end;
-      double le = strtod(l.qualifier, &end); /* "+Inf" reads as inf */
-      if (end != l.qualifier && *end == '\0')
-        add_bucket(r, le, x);
+    case TOP_BUCKET:
+      add_bucket(r, v->le, x);
       break;
-    }
     case TOP_SUM:
       r->sum += x;
       r->has_sum = true;

@@ -20,7 +20,8 @@
 /* What a value is, from its collectd type (docs/identifiers.md). */
 typedef enum {
   TOP_OPS,    /* operations: count */
-  TOP_BUCKET, /* total_operations: count with latency <= le */
+  TOP_BUCKET, /* nfs_ebpf_buckets[_<hex>]: one value per data source
+               * le_<le>, count with latency <= le */
   TOP_SUM,    /* duration: cumulative seconds (a gauge) */
   TOP_ERRORS, /* errors: count per errno */
   TOP_BYTES,  /* total_bytes: read or write */
@@ -32,6 +33,7 @@ typedef struct {
   char who[TOP_NAME_LEN];  /* plugin_instance */
   char what[TOP_NAME_LEN]; /* type_instance */
   top_kind_t kind;
+  double le;    /* TOP_BUCKET: the bucket's bound (+INFINITY last); else 0 */
   double time;  /* collectd's last update, seconds since the epoch */
   double value; /* a rate per second if is_rate, else cumulative */
   bool is_rate; /* unixsock's GETVAL of a DERIVE answers collectd's rate */
@@ -53,13 +55,25 @@ int top_split_identifier(const char *id, char *host, char *plugin,
                          char *plugin_instance, char *type,
                          char *type_instance);
 
+/* Whether a collectd type is the one latency buckets travel as
+ * (docs/identifiers.md, "The bucket type"): "nfs_ebpf_buckets", or
+ * "nfs_ebpf_buckets_" and 8 lowercase hex digits for other bounds. */
+bool top_bucket_type(const char *type);
+
+/* The bound of a bucket type's data source: "le_0_001" -> 0.001,
+ * "le_1em05" -> 1e-05, "le_1ep06" -> 1e+06, "le_inf" -> +INFINITY.
+ * Returns 0, or -1 for any other name. */
+int top_bucket_le(const char *ds, double *le);
+
 /* Adds the value of one identifier if it is one of nfs_ebpf's (other
  * plugins and unknown nfs_ebpf types are ignored: returns 1). type is the
- * collectd type. Returns 0 when added, 1 when ignored, -1 on no memory. */
+ * collectd type, ds the value's data source name: only the bucket type
+ * reads it (its bound, top_bucket_le; others may pass NULL). Returns 0
+ * when added, 1 when ignored, -1 on no memory. */
 int top_sample_add(top_sample_t *s, const char *host, const char *plugin,
                    const char *plugin_instance, const char *type,
-                   const char *type_instance, double time, double value,
-                   bool is_rate);
+                   const char *type_instance, const char *ds, double time,
+                   double value, bool is_rate);
 
 /* The first line of a unixsock answer, "<n> Value(s) found" or "-1 error":
  * returns n (>= 0) or -1. */
@@ -80,9 +94,10 @@ bool top_listval_wanted(const char *id);
 
 /* Adds the GETVAL answer for identifier id (updated at time): collectd
  * answers the rate of a DERIVE and the value of a gauge, and duration is
- * nfs_ebpf's only gauge. Returns 0 added, 1 ignored (not ours, or an error
- * answer such as "-1 No such value." for a value that expired since
- * LISTVAL), -1 on no memory. */
+ * nfs_ebpf's only gauge. The bucket type answers one "le_<le>=<rate>" line
+ * per bucket: all of them are added, or none if one does not read. Returns
+ * 0 added, 1 ignored (not ours, or an error answer such as "-1 No such
+ * value." for a value that expired since LISTVAL), -1 on no memory. */
 int top_add_getval(top_sample_t *s, const char *id, double time,
                    const char *answer);
 
@@ -90,7 +105,8 @@ int top_add_getval(top_sample_t *s, const char *id, double time,
  * escaped by '\'). Returns 0, or -1 if it does not fit. */
 int top_quote(const char *id, char *out, size_t size);
 
-/* write_prometheus' text format: adds every collectd_nfs_ebpf_* line.
+/* write_prometheus' text format: adds every collectd_nfs_ebpf_* line (a
+ * bucket's family is collectd_nfs_ebpf_nfs_ebpf_buckets[_<hex>]_le_<le>_total).
  * Lines carry collectd's time in ms; fetch_time is used for those that do
  * not. Returns the number of values added or -1 on a malformed nfs_ebpf
  * line (logged to stderr with its line number). */
