@@ -144,6 +144,11 @@ s=$(date +%s)
 tap_suite top "$RESULTS/top.tap" tests/top/collectd_test.sh
 timing top "$s"
 
+# --- the bucket type across collectd's network plugin (two real daemons) -----
+s=$(date +%s)
+tap_suite network "$RESULTS/network.tap" tests/network/network_test.sh
+timing network "$s"
+
 # --- Debian package ------------------------------------------------------------
 s=$(date +%s)
 tap_suite packaging "$RESULTS/packaging.tap" tests/packaging_test.sh
