@@ -365,17 +365,7 @@ int identifier_bucket_source(char *buf, size_t size, const char *le) {
     return -1;
   memcpy(buf, prefix, len);
   for (const char *c = le; *c != '\0'; c++) {
-    char out;
-    if (isdigit((unsigned char)*c) || *c == 'e')
-      out = *c;
-    else if (*c == '.')
-      out = '_';
-    else if (*c == '-')
-      out = 'm';
-    else if (*c == '+')
-      out = 'p';
-    else
-      out = '\0';
+    char out = identifier_bucket_char(*c, ".-+", "_mp");
     if (out == '\0' || len + 1 >= size) {
       buf[0] = '\0';
       return -1;

@@ -65,6 +65,19 @@ int identifier_what_join(char *buf, size_t size, const char *op,
                          const char *qualifier, const char *tail,
                          const char *server, const char *export_);
 
+/* How le's punctuation is spelled in a bucket's data source name, one
+ * character each way: digits and 'e' are kept, from[i] becomes to[i]
+ * (".-+" <-> "_mp"), anything else is 0. */
+static inline char identifier_bucket_char(char c, const char *from,
+                                          const char *to) {
+  if ((c >= '0' && c <= '9') || c == 'e')
+    return c;
+  for (size_t i = 0; from[i] != '\0'; i++)
+    if (c == from[i])
+      return to[i];
+  return '\0';
+}
+
 /* The data source name of one histogram bucket (docs/identifiers.md, "The
  * bucket type"): "le_" + le with '.', '-' and '+' written '_', 'm' and 'p'
  * ("0.001" -> "le_0_001", "1e-05" -> "le_1em05"); "+Inf" is "le_inf".

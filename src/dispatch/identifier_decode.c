@@ -5,6 +5,7 @@
  */
 #include "identifier.h"
 
+#include <ctype.h>
 #include <string.h>
 
 /* Copies len bytes, '|' -> '/'; fails if they do not fit. */
@@ -94,21 +95,13 @@ int identifier_decode_bucket_source(const char *source, char *buf,
 
   /* At most one of each of '.', '-', '+' (what histogram_format_le
    * prints), digits and 'e' otherwise, and a digit first. */
-  int points = 0, minus = 0, plus = 0;
   size_t len = 0;
   for (const char *c = code; *c != '\0'; c++) {
-    char out;
-    if ((*c >= '0' && *c <= '9') || *c == 'e')
-      out = *c;
-    else if (*c == '_' && points++ == 0)
-      out = '.';
-    else if (*c == 'm' && minus++ == 0)
-      out = '-';
-    else if (*c == 'p' && plus++ == 0)
-      out = '+';
-    else
-      out = '\0';
-    if (out == '\0' || len + 1 >= size) {
+    char out = identifier_bucket_char(*c, "_mp", ".-+");
+    if (out == '\0' ||
+        (out != 'e' && !isdigit((unsigned char)out) &&
+         memchr(buf, out, len) != NULL) ||
+        len + 1 >= size) {
       buf[0] = '\0';
       return -1;
     }
