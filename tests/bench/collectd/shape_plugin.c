@@ -6,13 +6,15 @@
  * under the plugin name "nfs_ebpf", with nfs_ebpf's identifiers and growing
  * values, shaped by NFS_EBPF_SHAPE:
  *
- *   bucket   what nfs_ebpf dispatches: operations, duration, total_bytes
- *            (reads and writes), one total_operations per latency bucket
- *            (16 bounds and +Inf) and, for one series in ten, errors;
+ *   bucket   what nfs_ebpf dispatched until it took multids: operations,
+ *            duration, total_bytes (reads and writes), one total_operations
+ *            per latency bucket (16 bounds and +Inf) and, for one series in
+ *            ten, errors;
  *   coarse   the same with 8 bounds;
- *   multids  the buckets as one value list of a type with 17 data sources
- *            (registered here with plugin_register_data_set), the rest as
- *            in bucket.
+ *   multids  what nfs_ebpf dispatches now: the buckets as one value list of
+ *            a type with 17 data sources (registered here with
+ *            plugin_register_data_set; named b00..b16 here, le_* in the
+ *            plugin, which costs the same), the rest as in bucket.
  *
  * NFS_EBPF_SHAPE_CHURN series are replaced by new ones (new pod names)
  * each interval, as pods come and go. Used by run.sh; not a product part.
