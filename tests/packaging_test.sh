@@ -255,13 +255,13 @@ check "rpmbuild ran the unit tests against the upstream headers (%check)" \
 # rpm -qlp also lists directories; the license directory is NAME on Fedora
 # and NAME-VERSION with Debian's rpm; /usr/lib/.build-id holds rpm's
 # build-id links.
-check "rpm -qlp: the plugin in /usr/lib64/collectd, the drop-in in /etc/collectd.d, nfs-ebpf-top and its manual, the license, the scrape config, nothing else" bash -c "
-	for f in /etc/collectd.d/nfs_ebpf.conf /usr/lib64/collectd/nfs_ebpf.so /usr/bin/nfs-ebpf-top /usr/share/doc/collectd-nfs-ebpf/prometheus/scrape-config.yml; do
+check "rpm -qlp: the plugin in /usr/lib64/collectd, the drop-in in /etc/collectd.d, nfs-ebpf-top and its manual, the bucket type's types.db, the license, the scrape config, nothing else" bash -c "
+	for f in /etc/collectd.d/nfs_ebpf.conf /usr/lib64/collectd/nfs_ebpf.so /usr/bin/nfs-ebpf-top /usr/share/collectd/nfs_ebpf-types.db /usr/share/doc/collectd-nfs-ebpf/prometheus/scrape-config.yml; do
 		grep -qxF \$f '$tmp/rpm.files' || { echo missing \$f; exit 1; }
 	done
 	grep -Eq '^/usr/share/licenses/collectd-nfs-ebpf(-[0-9.]+)?/LICENSE\$' '$tmp/rpm.files' || { echo missing LICENSE; exit 1; }
 	grep -Eq '^/usr/share/man/man1/nfs-ebpf-top\.1(\.gz)?\$' '$tmp/rpm.files' || { echo missing the manual page; exit 1; }
-	! grep -Ev '^(/etc/collectd\.d/nfs_ebpf\.conf|/usr/lib64/collectd/nfs_ebpf\.so|/usr/bin/nfs-ebpf-top|/usr/share/man/man1/nfs-ebpf-top\.1(\.gz)?|/usr/share/doc/collectd-nfs-ebpf(/prometheus(/scrape-config\.yml)?)?|/usr/share/licenses/collectd-nfs-ebpf(-[0-9.]+)?(/LICENSE)?|/usr/lib/\.build-id(/.*)?)\$' '$tmp/rpm.files'"
+	! grep -Ev '^(/etc/collectd\.d/nfs_ebpf\.conf|/usr/lib64/collectd/nfs_ebpf\.so|/usr/bin/nfs-ebpf-top|/usr/share/man/man1/nfs-ebpf-top\.1(\.gz)?|/usr/share/collectd/nfs_ebpf-types\.db|/usr/share/doc/collectd-nfs-ebpf(/prometheus(/scrape-config\.yml)?)?|/usr/share/licenses/collectd-nfs-ebpf(-[0-9.]+)?(/LICENSE)?|/usr/lib/\.build-id(/.*)?)\$' '$tmp/rpm.files'"
 check "rpm -qpc: the drop-in is %config" grep -qx /etc/collectd.d/nfs_ebpf.conf "$tmp/rpm.config"
 check "rpm --requires: collectd 5.x (>= 5.12.0, < 6) of the same arch" \
 	grep -qxF '(collectd(x86-64) >= 5.12.0 with collectd(x86-64) < 6)' "$tmp/rpm.requires"
