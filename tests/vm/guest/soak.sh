@@ -36,7 +36,7 @@ DRAINED_AFTER=$((RETAINED_FOR + 120))
 # the first pods leave as fast as new ones end: warm-up is RETAINED_FOR
 # from the churn's start (a third of it in runs too short for that).
 WARMUP=$RETAINED_FOR
-MAX_LIVES=8
+MAX_LIVES=40
 TAP_N=0
 tap() { # tap 0|1 text
 	TAP_N=$((TAP_N + 1))
@@ -99,25 +99,45 @@ cpu_ticks() { sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 # mknode.py rewrites node.json: one change at a time.
 node() { flock "$LAB_RUN/node.lock" python3 "$LAB_GUEST_DIR/mknode.py" --node "$LAB_RUN/node.json" "$@"; }
 
-# One pod's life: created, its container writes, reads, stats and removes a
-# file on each mount, then the pod is deleted (cgroups, then state) and the
-# time it ended is noted in ended.txt. Many lives overlap.
-pod_life() { # N
-	local who=soak/soak-$1 rel
-	node --add-pod "$who/besteffort/app" || return 1
-	rel=$(node --cgroup-of "$who/app") || return 1
-	lab_in_cgroup "$rel" sh -c 'for f; do
-			dd if=/dev/zero of="$f" bs=4096 count=16 status=none &&
-			cat "$f" >/dev/null && stat "$f" >/dev/null && rm -f "$f" || exit 1
-		done' io "/mnt/v3/soak-$1" "/mnt/v4/soak-$1" || return 1
-	node --remove-pod "$who" || return 1
-	echo "$1 $SECONDS" >>"$LAB_RUN/ended.txt"
+# Pods come and go in waves: every WAVE seconds one mknode.py call adds
+# the wave's pods (python starts slowly under TCG, and node.json takes one
+# writer at a time: a call per pod held the churn to 2 pods a minute), each
+# new pod's container writes, reads, stats and removes a file on each
+# mount, and one more call deletes the pods whose I/O is done (cgroups,
+# then state). Lives overlap across waves.
+WAVE=30
+PER_WAVE=$((PER_MINUTE * WAVE / 60))
+
+# Adds pods FIRST .. FIRST+COUNT-1; prints "N CGROUP" for each.
+wave_add() { # FIRST COUNT
+	local args=() i
+	for ((i = $1; i < $1 + $2; i++)); do args+=(--add-pod "soak/soak-$i/besteffort/app"); done
+	node "${args[@]}" --print-cgroups | sed -E 's|^soak/soak-([0-9]+)/app |\1 |'
 }
 
-alive() { # PID...: how many still run
-	local p k=0
-	for p; do ! kill -0 "$p" 2>/dev/null || k=$((k + 1)); done
-	echo "$k"
+pod_io() { # N CGROUP
+	lab_in_cgroup "$2" sh -c 'for f; do
+			dd if=/dev/zero of="$f" bs=4096 count=16 status=none &&
+			cat "$f" >/dev/null && stat "$f" >/dev/null && rm -f "$f" || exit 1
+		done' io "/mnt/v3/soak-$1" "/mnt/v4/soak-$1"
+}
+
+# Deletes the pods whose I/O is over (IO_PID: pod -> pid), in one call;
+# counts failed I/O in FAILED.
+declare -A IO_PID=()
+FAILED=0
+wave_remove() {
+	local n gone=()
+	for n in "${!IO_PID[@]}"; do
+		kill -0 "${IO_PID[$n]}" 2>/dev/null && continue
+		wait "${IO_PID[$n]}" || FAILED=$((FAILED + 1))
+		unset "IO_PID[$n]"
+		gone+=("$n")
+	done
+	((${#gone[@]})) || return 0
+	local args=()
+	for n in "${gone[@]}"; do args+=(--remove-pod "soak/soak-$n"); done
+	node "${args[@]}" || FAILED=$((FAILED + ${#gone[@]}))
 }
 
 # collectd's own queue and cache (CollectInternalStats) in a scrape: a
@@ -166,9 +186,7 @@ main() {
 	check "the asan instance runs with AddressSanitizer loaded" \
 		grep -q libasan "/proc/$PID_asan/maps"
 
-	local start=$SECONDS n=0 failed=0 next p sampler
-	local -a lives=()
-	: >"$LAB_RUN/ended.txt"
+	local start=$SECONDS n=0 failed next sampler add k n_new rel
 	# Both instances' RSS every 30 s, from the churn's start.
 	printf 'seconds\tplain_kib\tasan_kib\n' >"$LAB_OUT/rss.tsv"
 	local cpu0_plain cpu0_asan
@@ -182,17 +200,28 @@ main() {
 	) &
 	sampler=$!
 	while ((SECONDS - start < SECS)); do
-		next=$((start + (n + 1) * 60 / PER_MINUTE))
-		# A new pod every 3 s; at most MAX_LIVES alive (a slow VM lowers
-		# the rate instead of piling up pods).
-		while (($(alive "${lives[@]}") >= MAX_LIVES && SECONDS - start < SECS)); do sleep 0.5; done
-		((SECONDS - start < SECS)) || break
-		pod_life "$n" >>"$LAB_OUT/pods.log" 2>&1 &
-		lives+=($!)
-		n=$((n + 1))
+		next=$((SECONDS + WAVE))
+		wave_remove
+		# At most MAX_LIVES pods doing I/O: a slow VM lowers the rate
+		# instead of piling pods up.
+		k=$((MAX_LIVES - ${#IO_PID[@]}))
+		((k < PER_WAVE)) || k=$PER_WAVE
+		if ((k > 0)); then
+			add=$(wave_add "$n" "$k") || FAILED=$((FAILED + k))
+			while read -r n_new rel; do
+				[[ -n $rel ]] || continue
+				pod_io "$n_new" "$rel" >>"$LAB_OUT/pods.log" 2>&1 &
+				IO_PID[$n_new]=$!
+			done <<<"$add"
+			n=$((n + k))
+		fi
 		((SECONDS >= next)) || sleep $((next - SECONDS))
 	done
-	for p in "${lives[@]}"; do wait "$p" || failed=$((failed + 1)); done
+	while ((${#IO_PID[@]})); do
+		wave_remove
+		((${#IO_PID[@]} == 0)) || sleep 1
+	done
+	failed=$FAILED
 	kill "$sampler"
 	local took=$((SECONDS - start)) rss_end rss_warm rss_min rss_max hz cpu_plain cpu_asan
 	hz=$(getconf CLK_TCK)
