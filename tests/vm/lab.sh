@@ -18,6 +18,10 @@
 # Exit status non-zero if anything failed, including a VM that did not boot
 # or NFS that did not come up: nothing is skipped.
 set -euo pipefail
+# A cell's whole VM run, boot to poweroff. The longest cell (5.10, kprobe,
+# four features) took 900 s and more beside the soak and another cell, and
+# run-vm.sh's default is 900 s; a hung guest still ends, 25 minutes on.
+export NFS_EBPF_VM_TIMEOUT=${NFS_EBPF_VM_TIMEOUT:-1500}
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
