@@ -148,8 +148,11 @@ start_collectd() { # NAME CONF_BODY
 	PID_OF=$!
 }
 
+# A collectd far behind writes its whole queue out before it exits: after
+# 60 s it is killed (the next phase needs the CPU, not those values).
 stop_collectd() { # PID
 	kill "$1" 2>/dev/null || true
+	lab_wait 60 "collectd $1 to exit" bash -c "! kill -0 $1" || kill -9 "$1" 2>/dev/null || true
 	wait "$1" 2>/dev/null || true
 }
 
