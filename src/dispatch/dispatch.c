@@ -64,7 +64,6 @@ static void submit_values(submit_t *sub, value_t *values, size_t n) {
  * value list per bucket, every bucket of every series would land in one
  * write_prometheus metric family, which collectd 5 sorts again on every
  * new metric: a busy node's family could never be filled. */
-#define BUCKET_TYPE "nfs_ebpf_buckets"
 static char bucket_type[DATA_MAX_NAME_LEN];
 
 /* The data sources of h's buckets. */
@@ -93,7 +92,7 @@ static void bucket_type_name(const histogram_t *h, const data_source_t *sources,
   for (size_t i = 0; same && i <= h->count; i++)
     same = strcmp(defaults.le[i], h->le[i]) == 0;
   if (same) {
-    sstrncpy(name, BUCKET_TYPE, size);
+    sstrncpy(name, IDENTIFIER_BUCKET_TYPE, size);
     return;
   }
 
@@ -103,7 +102,8 @@ static void bucket_type_name(const histogram_t *h, const data_source_t *sources,
       hash = hash_fnv1a64_update(hash, " ", 1);
     hash = hash_fnv1a64_update(hash, sources[i].name, strlen(sources[i].name));
   }
-  snprintf(name, size, BUCKET_TYPE "_%08" PRIx32, (uint32_t)(hash >> 32));
+  snprintf(name, size, IDENTIFIER_BUCKET_TYPE "_%0*" PRIx32,
+           IDENTIFIER_BUCKET_HASH_LEN, (uint32_t)(hash >> 32));
 }
 
 int dispatch_register_buckets(const histogram_t *h) {

@@ -18,6 +18,7 @@
 #ifndef NFS_EBPF_IDENT_H
 #define NFS_EBPF_IDENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -85,6 +86,15 @@ static inline char identifier_bucket_char(char c, const char *from,
  * allow [a-zA-Z0-9_] only. Returns 0, or -1 (buf "") for an le holding
  * anything but digits, one '.', 'e' and a sign, or a buf too small. */
 int identifier_bucket_source(char *buf, size_t size, const char *le);
+
+/* The bucket type's name (docs/identifiers.md, "The bucket type"): this
+ * for the default bounds, this + "_" + IDENTIFIER_BUCKET_HASH_LEN lowercase
+ * hex digits for others. */
+#define IDENTIFIER_BUCKET_TYPE "nfs_ebpf_buckets"
+#define IDENTIFIER_BUCKET_HASH_LEN 8
+
+/* Whether type is a bucket type, of the default bounds or of others. */
+bool identifier_is_bucket_type(const char *type);
 
 /* The inverse, for readers of the identifiers (nfs-ebpf-top): 0 and the le
  * text in buf, or -1 (buf "") for a name identifier_bucket_source does not

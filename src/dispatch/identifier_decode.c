@@ -114,3 +114,15 @@ int identifier_decode_bucket_source(const char *source, char *buf,
   buf[len] = '\0';
   return 0;
 }
+
+bool identifier_is_bucket_type(const char *type) {
+  size_t len = sizeof(IDENTIFIER_BUCKET_TYPE) - 1;
+  if (type == NULL || strncmp(type, IDENTIFIER_BUCKET_TYPE, len) != 0)
+    return false;
+  const char *hex = type + len;
+  if (*hex == '\0')
+    return true;
+  if (*hex++ != '_' || strlen(hex) != IDENTIFIER_BUCKET_HASH_LEN)
+    return false;
+  return strspn(hex, "0123456789abcdef") == IDENTIFIER_BUCKET_HASH_LEN;
+}

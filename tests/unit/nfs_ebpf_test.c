@@ -91,8 +91,7 @@ static derive_t bucket_of(const char *who, const char *what, const char *le) {
     return -1;
   for (size_t i = mock_dispatch_count(); i-- > 0;) {
     const value_list_t *vl = mock_dispatched(i);
-    if (strncmp(vl->type, "nfs_ebpf_buckets", strlen("nfs_ebpf_buckets")) !=
-            0 ||
+    if (!identifier_is_bucket_type(vl->type) ||
         strcmp(vl->plugin_instance, who) != 0 ||
         strcmp(vl->type_instance, what) != 0)
       continue;
@@ -343,7 +342,7 @@ DEF_TEST(bucket_type_is_registered_and_matches_the_shipped_types_db) {
   EXPECT_EQ_INT(0, read_once());
   const value_list_t *vl = NULL;
   for (size_t i = 0; i < mock_dispatch_count(); i++)
-    if (strncmp(mock_dispatched(i)->type, "nfs_ebpf_buckets", 16) == 0)
+    if (identifier_is_bucket_type(mock_dispatched(i)->type))
       vl = mock_dispatched(i);
   OK(vl != NULL);
   if (vl != NULL) {

@@ -334,14 +334,14 @@ DEF_TEST(bucket_type) {
   longer[sizeof(longer) - 1] = '\0';
   EXPECT_EQ_INT(-1, top_bucket_le(longer, &le));
 
-  OK(top_bucket_type("nfs_ebpf_buckets"));
-  OK(top_bucket_type("nfs_ebpf_buckets_1a2b3c4d"));
-  OK(!top_bucket_type("nfs_ebpf_buckets_1A2B3C4D"));
-  OK(!top_bucket_type("nfs_ebpf_buckets_1a2b3c4"));
-  OK(!top_bucket_type("nfs_ebpf_buckets_1a2b3c4d0"));
-  OK(!top_bucket_type("nfs_ebpf_buckets_"));
-  OK(!top_bucket_type("nfs_ebpf_bucket"));
-  OK(!top_bucket_type("total_operations"));
+  OK(identifier_is_bucket_type("nfs_ebpf_buckets"));
+  OK(identifier_is_bucket_type("nfs_ebpf_buckets_1a2b3c4d"));
+  OK(!identifier_is_bucket_type("nfs_ebpf_buckets_1A2B3C4D"));
+  OK(!identifier_is_bucket_type("nfs_ebpf_buckets_1a2b3c4"));
+  OK(!identifier_is_bucket_type("nfs_ebpf_buckets_1a2b3c4d0"));
+  OK(!identifier_is_bucket_type("nfs_ebpf_buckets_"));
+  OK(!identifier_is_bucket_type("nfs_ebpf_bucket"));
+  OK(!identifier_is_bucket_type("total_operations"));
 
   /* GETVAL of the default bounds: 17 data sources, collectd's rates */
   top_sample_t s = {0};

@@ -51,21 +51,6 @@ int top_split_identifier(const char *id, char *host, char *plugin,
   return 0;
 }
 
-#define BUCKET_TYPE "nfs_ebpf_buckets"
-#define BUCKET_TYPE_LEN (sizeof(BUCKET_TYPE) - 1)
-#define BUCKET_HASH_LEN 8
-
-bool top_bucket_type(const char *type) {
-  if (strncmp(type, BUCKET_TYPE, BUCKET_TYPE_LEN) != 0)
-    return false;
-  const char *hex = type + BUCKET_TYPE_LEN;
-  if (*hex == '\0')
-    return true;
-  if (*hex++ != '_' || strlen(hex) != BUCKET_HASH_LEN)
-    return false;
-  return strspn(hex, "0123456789abcdef") == BUCKET_HASH_LEN;
-}
-
 int top_bucket_le(const char *ds, double *le) {
   char text[TOP_NAME_LEN];
   if (ds == NULL ||
@@ -96,7 +81,7 @@ int top_sample_add(top_sample_t *s, const char *host, const char *plugin,
     return 1;
   top_kind_t kind = TOP_BUCKET;
   double le = 0;
-  if (top_bucket_type(type)) {
+  if (identifier_is_bucket_type(type)) {
     if (top_bucket_le(ds, &le) != 0)
       return 1;
   } else {
@@ -194,12 +179,12 @@ bool top_listval_wanted(const char *id) {
 int top_add_getval(top_sample_t *s, const char *id, double time,
                    const char *answer) {
   char host[TOP_NAME_LEN], plugin[TOP_NAME_LEN], pinst[TOP_NAME_LEN];
-  char type[TOP_NAME_LEN], tinst[TOP_NAME_LEN], ds[TOP_NAME_LEN];
+  char type[TOP_NAME_LEN], tinst[TOP_NAME_LEN];
   double value, le;
   if (top_split_identifier(id, host, plugin, pinst, type, tinst) != 0)
     return 1;
   bool is_rate = strcmp(type, "duration") != 0;
-  if (!top_bucket_type(type)) {
+  if (!identifier_is_bucket_type(type)) {
     if (top_parse_getval(answer, &value) != 0)
       return 1;
     return top_sample_add(s, host, plugin, pinst, type, tinst, NULL, time,
@@ -210,13 +195,15 @@ int top_add_getval(top_sample_t *s, const char *id, double time,
   int n = top_parse_status(answer);
   if (n < 1 || n > TOP_MAX_BUCKETS)
     return 1;
+  char sources[TOP_MAX_BUCKETS][TOP_NAME_LEN];
+  double values[TOP_MAX_BUCKETS];
   for (int i = 0; i < n; i++)
-    if (getval_line(answer, i, ds, &value) != 0 || top_bucket_le(ds, &le) != 0)
+    if (getval_line(answer, i, sources[i], &values[i]) != 0 ||
+        top_bucket_le(sources[i], &le) != 0)
       return 1;
   for (int i = 0; i < n; i++) {
-    getval_line(answer, i, ds, &value);
-    int status = top_sample_add(s, host, plugin, pinst, type, tinst, ds, time,
-                                value, is_rate);
+    int status = top_sample_add(s, host, plugin, pinst, type, tinst, sources[i],
+                                time, values[i], is_rate);
     if (status != 0)
       return status; /* 1 already for the first bucket: not ours */
   }
@@ -272,7 +259,7 @@ static int prom_bucket_metric(const char *name, size_t len, char *type,
     double le;
     if (copy(type, TOP_NAME_LEN, t, (size_t)(p - t)) != 0 ||
         copy(ds, TOP_NAME_LEN, p + 1, (size_t)(end - p - 1)) != 0 ||
-        !top_bucket_type(type) || top_bucket_le(ds, &le) != 0)
+        !identifier_is_bucket_type(type) || top_bucket_le(ds, &le) != 0)
       return -1;
     return 0;
   }

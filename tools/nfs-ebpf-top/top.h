@@ -55,11 +55,6 @@ int top_split_identifier(const char *id, char *host, char *plugin,
                          char *plugin_instance, char *type,
                          char *type_instance);
 
-/* Whether a collectd type is the one latency buckets travel as
- * (docs/identifiers.md, "The bucket type"): "nfs_ebpf_buckets", or
- * "nfs_ebpf_buckets_" and 8 lowercase hex digits for other bounds. */
-bool top_bucket_type(const char *type);
-
 /* The bound of a bucket type's data source: "le_0_001" -> 0.001,
  * "le_1em05" -> 1e-05, "le_1ep06" -> 1e+06, "le_inf" -> +INFINITY.
  * Returns 0, or -1 for any other name. */
