@@ -180,7 +180,7 @@ timing bench-read "$s"
 s=$(date +%s)
 tap_suite fetch "$RESULTS/fetch.tap" bash tests/vm/fetch_kernels_test.sh
 timing fetch "$s"
-# The lab's boots: one stuck before /init is tried again, once.
+# The lab's boots: one that stops before /init (stuck or panicked) is tried again, once.
 s=$(date +%s)
 tap_suite run-vm "$RESULTS/run-vm.tap" bash tests/vm/run_vm_test.sh
 timing run-vm "$s"

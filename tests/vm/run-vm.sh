@@ -153,17 +153,27 @@ main() {
 	initrd=$("$HERE/make-initramfs.sh" "$kver") || die "initramfs for $kver failed"
 	write_job "$outdir/.vm/job.sh" "$kver" "$script" "$@"
 
-	local try qrc
+	local try qrc why
 	for ((try = 1; ; try++)); do
 		qrc=0
 		boot "$kver" "$kdir" "$initrd" "$outdir" "$(basename "$script")" || qrc=$?
-		# A TCG boot that never reaches /init (seen once in a lab of
-		# hundreds: no console output at all, the kernel stuck before its
-		# first line) is the emulator's, not the kernel's: boot again. A
-		# panic or a guest script that hangs is not retried.
-		[[ $qrc == "$BOOT_HUNG" && $try -lt $BOOT_TRIES ]] || break
-		echo "run-vm: $kver: no output from /init after ${BOOT_TIMEOUT}s;" \
-			"booting again (try $((try + 1)) of $BOOT_TRIES)" >&2
+		# A kernel that never reaches /init has not run a line of the
+		# project yet: what stopped it is the emulator. Seen in labs of
+		# hundreds of boots: no console output at all (the kernel stuck
+		# before its first line), and on 6.12 "Oops: int3" in
+		# sched_clock_tick at 3.7 s, a CPU running a jump label that
+		# another CPU was patching (MTTCG and cross-modifying code). Boot
+		# again; a panic or a hang after /init is the guest's and is not
+		# retried.
+		if [[ $qrc == "$BOOT_HUNG" ]]; then
+			why="no output from /init after ${BOOT_TIMEOUT}s"
+		elif ! grep -q 'nfs_ebpf-vm: init started' "$outdir/console.log" 2>/dev/null; then
+			why=$(diagnose "$outdir/console.log" "$qrc")
+		else
+			break
+		fi
+		((try < BOOT_TRIES)) || break
+		echo "run-vm: $kver: $why; booting again (try $((try + 1)) of $BOOT_TRIES)" >&2
 		mv "$outdir/console.log" "$outdir/console.$try.log" 2>/dev/null || true
 	done
 	[[ $qrc != "$BOOT_HUNG" ]] ||

@@ -2,9 +2,10 @@
 # run-vm.sh's boot watchdog, with a stand-in qemu first in PATH and a copy
 # of run-vm.sh beside a stand-in make-initramfs.sh (no kernel is booted).
 # The stand-in qemu either never writes a console line (a TCG boot stuck
-# before /init), reaches /init and runs the guest (writes the console
-# markers and an exit status), or reaches /init and then hangs (a guest
-# script that never ends). Its STANDIN_PLAN file lists one behaviour per
+# before /init), panics before /init (the kernel's panic line, then exits),
+# reaches /init and runs the guest (writes the console markers and an exit
+# status), or reaches /init and then hangs (a guest script that never
+# ends). Its STANDIN_PLAN file lists one behaviour per
 # boot, in order.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -29,6 +30,10 @@ echo boot >>"$STANDIN_DIR/boots"
 n=$(wc -l <"$STANDIN_DIR/boots")
 case $(sed -n "${n}p" "$STANDIN_DIR/plan") in
 hang-before-init) : >"$console"; exec sleep 600 ;;
+panic-before-init)
+	printf '[    3.711991] Kernel panic - not syncing: Fatal exception in interrupt\n' >"$console"
+	exit 0
+	;;
 hang-in-guest)
 	echo 'nfs_ebpf-vm: init started (9.9)' >"$console"
 	echo 'nfs_ebpf-vm: guest script starting' >>"$console"
@@ -86,6 +91,16 @@ tap "$(ok [ "$rc" = 3 -a "$boots" = 2 ])" \
 	"two stuck boots: the VM failure status, no third boot (rc $rc, $boots boots)"
 tap "$(ok grep -q 'kernel did not boot (no output from /init' "$tmp/stuck-twice/log")" \
 	"the failure says the kernel did not boot"
+
+run panic panic-before-init runs
+tap "$(ok [ "$rc" = 0 -a "$boots" = 2 ])" \
+	"a kernel that panics before /init is booted again and the guest runs (rc $rc, $boots boots)"
+tap "$(ok grep -q "kernel did not boot: .*Kernel panic - not syncing: Fatal exception in interrupt; booting again (try 2 of 2)" "$tmp/panic/log")" \
+	"the retry names the panic"
+
+run panic-twice panic-before-init panic-before-init runs
+tap "$(ok [ "$rc" = 3 -a "$boots" = 2 ])" \
+	"two panics before /init: the VM failure status, no third boot (rc $rc, $boots boots)"
 
 VM_TIMEOUT=$((BOOT_TIMEOUT * 2)) run guest-hangs hang-in-guest runs
 tap "$(ok [ "$rc" = 3 -a "$boots" = 1 ])" \
