@@ -72,13 +72,14 @@ CELLS=(
 	"sid fentry before - features=aio,reload,reuse,restart"
 	"sid kprobe after - features=reload"
 	# The unit tests that load BPF, on the lab's kernels; the NFS server
-	# stopped for 60 s under a hard mount (guest scripts of their own), in
-	# both attach modes on 6.1 and in one on each other kernel.
+	# stopped for 60 s under a hard mount (guest scripts of their own) on
+	# every kernel: kprobe on 5.10 (its only mode), fentry on the others.
+	# A 6.1 kprobe outage cell added nothing 5.10's does not check and
+	# cost some 350 s of a loaded CI machine.
 	"5.10 unit - - guest=unit-tests"
 	"6.1 unit - - guest=unit-tests"
 	"6.12 unit - - guest=unit-tests"
 	"6.1 fentry before - guest=outage"
-	"6.1 kprobe before - guest=outage"
 	"5.10 kprobe before - guest=outage"
 	"6.12 fentry before - guest=outage"
 	"sid fentry before - guest=outage"

@@ -14,7 +14,9 @@ LAB_OUT=${LAB_OUT:-/vmout}
 LAB_V3_SERVER=127.0.0.1
 LAB_V4_SERVER=127.0.0.2
 
-lab_log() { echo "lab: $*"; }
+# Each line ends with the seconds since the guest script started, so a slow
+# cell shows where its time went.
+lab_log() { echo "lab: $* (+${SECONDS}s)"; }
 
 # The guest's own checks, as TAP lines in $LAB_OUT/guest.tap (lab.sh
 # renumbers them across the matrix).
