@@ -12,12 +12,15 @@
 # baseline if given) and each output (write_prometheus, network), a fresh
 # collectd runs the plugin:
 #   fill    from collectd's start until every (pod, mount, op) series is
-#           visible (write_prometheus' page; for network, the page of a
-#           receiving collectd), at most FILL_MAX seconds;
-#   steady  STEADY intervals after that, with a scrape every 30 s as a
-#           Prometheus would do: collectd's CPU time (user + system, all
-#           its threads) per second of wall time, its RSS, and collectd's
-#           own write queue and dropped values (CollectInternalStats).
+#           visible (write_prometheus' page; for network, a receiving
+#           collectd's unixsock LISTVAL: a receiver with write_prometheus
+#           would take as long to fill as the sender did), at most FILL_MAX
+#           seconds;
+#   steady  STEADY intervals after that (with write_prometheus a scrape
+#           every 30 s, as a Prometheus would do): the sending collectd's
+#           CPU time (user + system, all its threads) per second of wall
+#           time, its RSS, and its own write queue and dropped values
+#           (CollectInternalStats, through the page or the receiver).
 # Writes to /vmout: results.tsv, collectd-*.log, receiver-*.log, pods.err,
 # scrape-*.txt (the last page of each phase), info.txt.
 set -euo pipefail
@@ -105,6 +108,38 @@ series_in() {
 cpu_ticks() { sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
+# The answer of a collectd's unixsock to one command: its status line
+# ("N Values found", negative N an error) and the N lines that follow.
+sock_cmd() { # SOCKET COMMAND
+	python3 - "$1" "$2" <<-'EOF'
+		import socket, sys
+		s = socket.socket(socket.AF_UNIX)
+		s.settimeout(300)
+		s.connect(sys.argv[1])
+		f = s.makefile("rw")
+		f.write(sys.argv[2] + "\n")
+		f.flush()
+		head = f.readline()
+		print(head, end="")
+		for _ in range(max(int(head.split()[0]), 0)):
+		    print(f.readline(), end="")
+	EOF
+}
+
+# The same series as series_in, among the values a receiver holds.
+series_in_receiver() { # SOCKET
+	sock_cmd "$1" LISTVAL | grep -cE ' bench-node/nfs_ebpf-bench_pod-[0-9]+_app/operations-' || true
+}
+
+# The sender's write queue and dropped values, as its CollectInternalStats
+# values reached the receiver.
+queue_stats_receiver() { # SOCKET
+	local q d
+	q=$(sock_cmd "$1" "GETVAL bench-node/collectd-write_queue/queue_length" | sed -n 's/^value=//p')
+	d=$(sock_cmd "$1" "GETVAL bench-node/collectd-write_queue/derive-dropped" | sed -n 's/^value=//p')
+	printf '%.0f %.0f\n' "${q:-nan}" "${d:-nan}" 2>/dev/null || echo "? ?"
+}
+
 # collectd's write queue and dropped values, as CollectInternalStats
 # reports them for HOST.
 queue_stats() { # PAGE HOST
@@ -158,23 +193,25 @@ stop_collectd() { # PID
 
 # One phase: LABEL (build|baseline), SO, OUTPUT (write_prometheus|network).
 phase() {
-	local label=$1 so=$2 output=$3 name=$1-$3 port pid receiver="" expected
+	local label=$1 so=$2 output=$3 name=$1-$3 port="" pid receiver="" expected
+	local sock=/run/collectd/receiver-$label.sock
 	expected=$((PODS * MOUNTS * OPS))
 	if [[ $output == network ]]; then
-		# The receiver: its own collectd, the stock types and nfs_ebpf's.
+		# The receiver: its own collectd, the stock types and nfs_ebpf's,
+		# values kept in its cache and read through its unixsock.
+		rm -f "$sock"
 		start_collectd "receiver-$label" "Hostname \"bench-receiver\"
 TypesDB \"/usr/share/collectd/types.db\" \"$NFS_EBPF_REPO/collectd.conf.d/nfs_ebpf-types.db\"
 LoadPlugin network
 <Plugin network>
   Listen \"127.0.0.1\" \"25826\"
 </Plugin>
-LoadPlugin write_prometheus
-<Plugin write_prometheus>
-  Host \"127.0.0.1\"
-  Port \"9104\"
+LoadPlugin unixsock
+<Plugin unixsock>
+  SocketFile \"$sock\"
 </Plugin>"
-		receiver=$PID_OF port=9104
-		lab_wait 120 "receiver serving :9104" scrape /dev/null 9104 || lab_die "receiver did not start"
+		receiver=$PID_OF
+		lab_wait 120 "receiver's unixsock" sock_cmd "$sock" LISTVAL || lab_die "receiver did not start"
 		out_conf="LoadPlugin network
 <Plugin network>
   Server \"127.0.0.1\" \"25826\"
@@ -206,8 +243,12 @@ $out_conf"
 	while ((SECONDS - t0 < FILL_MAX)); do
 		sleep 5
 		kill -0 "$pid" 2>/dev/null || lab_die "$name: collectd exited"
-		scrape "$LAB_RUN/page" "$port" || continue
-		seen=$(series_in "$LAB_RUN/page")
+		if [[ -n $receiver ]]; then
+			seen=$(series_in_receiver "$sock")
+		else
+			scrape "$LAB_RUN/page" "$port" || continue
+			seen=$(series_in "$LAB_RUN/page")
+		fi
 		if ((seen >= expected)); then
 			filled=$((SECONDS - t0))
 			break
@@ -216,20 +257,25 @@ $out_conf"
 	local fill_cpu=$((($(cpu_ticks "$pid") - cpu0) / hz))
 	lab_log "$name: ${filled:-not} filled ($seen of $expected series after $((SECONDS - t0)) s, ${fill_cpu} s CPU)"
 
-	# Steady: STEADY intervals, a scrape every 30 s.
+	# Steady: STEADY intervals, a scrape every 30 s (write_prometheus).
 	local s0 c0 steady_s cpu_pct rss q d warnings page=$LAB_OUT/scrape-$name.txt
 	s0=$(date +%s.%N) c0=$(cpu_ticks "$pid")
 	local until=$((SECONDS + STEADY * INTERVAL))
 	while ((SECONDS < until)); do
 		sleep $((until - SECONDS < 30 ? until - SECONDS : 30))
-		scrape "$page" "$port" || true
+		[[ -n $receiver ]] || scrape "$page" "$port" || true
 	done
 	steady_s=$(awk -v a="$s0" -v b="$(date +%s.%N)" 'BEGIN {print b - a}')
 	cpu_pct=$(awk -v t=$(($(cpu_ticks "$pid") - c0)) -v hz="$hz" -v s="$steady_s" \
 		'BEGIN {printf "%.1f", 100 * t / hz / s}')
 	rss=$(($(rss_kib "$pid") / 1024))
-	seen=$(series_in "$page")
-	read -r q d < <(queue_stats "$page" bench-node)
+	if [[ -n $receiver ]]; then
+		seen=$(series_in_receiver "$sock")
+		read -r q d < <(queue_stats_receiver "$sock")
+	else
+		seen=$(series_in "$page")
+		read -r q d < <(queue_stats "$page" bench-node)
+	fi
 	warnings=$(grep -cE 'Low water mark|read-function of plugin .nfs_ebpf. took|took longer than the interval' \
 		"$LAB_OUT/collectd-$name.log" || true)
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$output" "$expected" \
