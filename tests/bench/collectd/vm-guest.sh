@@ -137,7 +137,10 @@ queue_stats_receiver() { # SOCKET
 	local q d
 	q=$(sock_cmd "$1" "GETVAL bench-node/collectd-write_queue/queue_length" | sed -n 's/^value=//p')
 	d=$(sock_cmd "$1" "GETVAL bench-node/collectd-write_queue/derive-dropped" | sed -n 's/^value=//p')
-	printf '%.0f %.0f\n' "${q:-nan}" "${d:-nan}" 2>/dev/null || echo "? ?"
+	# GETVAL answers in %e; a value not there yet is "?", as in queue_stats.
+	[[ -z $q ]] || q=$(printf '%.0f' "$q")
+	[[ -z $d ]] || d=$(printf '%.0f' "$d")
+	echo "${q:-?} ${d:-?}"
 }
 
 # collectd's write queue and dropped values, as CollectInternalStats
