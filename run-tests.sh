@@ -137,6 +137,7 @@ timing alerts "$s"
 # --- Grafana dashboard: importable JSON, up to date (queries: VM lab) ---------
 s=$(date +%s)
 tap_suite dashboard "$RESULTS/dashboard.tap" python3 tests/grafana/dashboard_test.py
+tap_suite dashboard-live "$RESULTS/dashboard-live.tap" python3 tests/grafana/dashboard_selftest.py
 timing dashboard "$s"
 
 # --- nfs-ebpf-top against a real collectd (unixsock and write_prometheus) ------
