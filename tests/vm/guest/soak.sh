@@ -113,9 +113,11 @@ node() { flock "$LAB_RUN/node.lock" python3 "$LAB_GUEST_DIR/mknode.py" --node "$
 # one mount (even pods NFSv3, odd NFSv4.2: two mounts per pod doubled the
 # series collectd had to write, and it fell behind), and one more call
 # deletes the pods whose I/O is done (cgroups, then state). Lives overlap
-# across waves.
+# across waves. Each wave brings the count up to PER_MINUTE a minute of
+# the time to the wave's end (the churn's end at the latest): a wave that
+# started late (the VM was busy) is made up by the next one instead of
+# lowering the rate.
 WAVE=30
-PER_WAVE=$((PER_MINUTE * WAVE / 60))
 
 # Adds pods FIRST .. FIRST+COUNT-1; prints "N CGROUP" for each.
 wave_add() { # FIRST COUNT
@@ -195,7 +197,7 @@ main() {
 	check "the asan instance runs with AddressSanitizer loaded" \
 		grep -q libasan "/proc/$PID_asan/maps"
 
-	local start=$SECONDS n=0 failed next sampler add k n_new rel
+	local start=$SECONDS n=0 failed next sampler add k n_new rel churn
 	# Both instances' RSS every 30 s, from the churn's start.
 	printf 'seconds\tplain_kib\tasan_kib\n' >"$LAB_OUT/rss.tsv"
 	local cpu0_plain cpu0_asan
@@ -210,11 +212,12 @@ main() {
 	sampler=$!
 	while ((SECONDS - start < SECS)); do
 		next=$((SECONDS + WAVE))
+		((next - start < SECS)) || next=$((start + SECS))
 		wave_remove
 		# At most MAX_LIVES pods doing I/O: a slow VM lowers the rate
 		# instead of piling pods up.
-		k=$((MAX_LIVES - ${#IO_PID[@]}))
-		((k < PER_WAVE)) || k=$PER_WAVE
+		k=$((PER_MINUTE * (next - start) / 60 - n))
+		((k < MAX_LIVES - ${#IO_PID[@]})) || k=$((MAX_LIVES - ${#IO_PID[@]}))
 		if ((k > 0)); then
 			add=$(wave_add "$n" "$k") || FAILED=$((FAILED + k))
 			while read -r n_new rel; do
@@ -226,6 +229,7 @@ main() {
 		fi
 		((SECONDS >= next)) || sleep $((next - SECONDS))
 	done
+	churn=$((SECONDS - start))
 	while ((${#IO_PID[@]})); do
 		wave_remove
 		((${#IO_PID[@]} == 0)) || sleep 1
@@ -295,7 +299,7 @@ main() {
 	)
 	check "LeakSanitizer found no leak through the plugin at exit ($leaks)" test "$leaks" = 0
 	{
-		echo "soak: $n pods in ${took}s ($((n * 60 / (took > 0 ? took : 1))) a minute), $failed failed"
+		echo "soak: $n pods started in ${churn}s ($(awk -v n=$n -v s=$churn 'BEGIN {printf "%.1f", n * 60 / (s > 0 ? s : 1)}') a minute, scheduled $PER_MINUTE), the last one's I/O over at ${took}s, $failed failed"
 		echo "soak: plain collectd RSS ${rss_warm} KiB after warm-up (${WARMUP} s), ${rss_end} KiB at the end of the churn (growth ${growth} KiB), ${rss_drained} KiB once drained"
 		echo "soak: plain collectd RSS from warm-up to the end of the churn: min ${rss_min} KiB, max ${rss_max} KiB"
 		echo "soak: collectd CPU during the churn: plain ${cpu_plain} s, asan ${cpu_asan} s (of ${took} s, $(nproc) vCPUs)"
