@@ -12,10 +12,10 @@ series with a value above 0: a query that errors, returns nothing, only NaN
 or only zeros fails (a panel of zeros is what a broken rate looks like, and
 the lab does I/O in the window). Queries over errors and lost events
 (QUIET_METRICS) need a finite value only: a window without a fault or a
-lost event is a healthy one. Dashboard variables are given their "All" value (.*),
-$__rate_interval W (default 1m: the lab passes a window holding all of its
-workloads, so that no rate depends on when the last operation happened)
-and $__interval 15s.
+lost event is a healthy one. Dashboard variables are given their "All"
+value (.*), $__rate_interval W (default 1m: the lab passes a window holding
+all of its workloads, so that no rate depends on when the last operation
+happened) and $__interval 15s.
 """
 import argparse
 import json
