@@ -29,6 +29,20 @@ tap() { # tap OK|FAIL text
 		echo "not ok $TAP_N - $2" | tee -a "$LAB_OUT/guest.tap"
 	fi
 }
+# lab_retap FILE [PREFIX]: a checker's TAP lines (FILE) into guest.tap,
+# renumbered, each text after PREFIX; its comment lines to stdout. Fails
+# when FILE holds no result line (the checker did not run).
+lab_retap() {
+	local line
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) tap OK "${2:-}${line#ok * - }" ;;
+		"not ok "*) tap FAIL "${2:-}${line#not ok * - }" ;;
+		"#"*) echo "$line" ;;
+		esac
+	done <"$1"
+	grep -qE '^(not )?ok ' "$1"
+}
 lab_die() {
 	echo "lab: FAILED: $*"
 	exit 1

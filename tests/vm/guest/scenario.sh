@@ -340,14 +340,7 @@ restart_phase() {
 	lab_scrape_settled "$dir/$(printf %03d "$n")-run2.prom" 120 "nfs_ebpf=\"$who\""
 	python3 "$LAB_GUEST_DIR/../restart_check.py" --scrapes "$dir" --who "$who" \
 		"$dir"/truth-*.json >"$dir/check.tap" 2>&1 || true
-	local line
-	while IFS= read -r line; do
-		case $line in
-		"ok "*) tap OK "restart: ${line#ok * - }" ;;
-		"not ok "*) tap FAIL "restart: ${line#not ok * - }" ;;
-		"#"*) echo "$line" ;;
-		esac
-	done <"$dir/check.tap"
+	lab_retap "$dir/check.tap" "restart: " || tap FAIL "restart: restart_check.py ran (see restart/check.tap)"
 }
 
 # Pods that appear after collectd started: the first I/O comes right after
@@ -513,7 +506,7 @@ prom_growing() { # METRIC: a rate above 0 for web-0 in Prometheus
 		--data-urlencode "query=sum(rate($1{pod=\"web-0\"}[30s])) > 0" | grep -q '"result":\[{'
 }
 dashboard_check() {
-	local line now rel traffic deadline=$((SECONDS + 180))
+	local now rel traffic deadline=$((SECONDS + 180))
 	rel=$(python3 "$LAB_GUEST_DIR/mknode.py" --node "$LAB_RUN/node.json" --cgroup-of shop/web-0/nginx) ||
 		lab_die "no cgroup for shop/web-0/nginx"
 	rm -f "$LAB_RUN/dashboard-live.stop"
@@ -538,13 +531,7 @@ dashboard_check() {
 	python3 "$NFS_EBPF_REPO/tests/grafana/dashboard_test.py" \
 		--prometheus http://127.0.0.1:9090 --time "$now" \
 		--rate-interval "$((now - $1 + 30))s" >"$LAB_OUT/dashboard.tap" 2>&1 || true
-	while IFS= read -r line; do
-		case $line in
-		"ok "*) tap OK "dashboard: ${line#ok * - }" ;;
-		"not ok "*) tap FAIL "dashboard: ${line#not ok * - }" ;;
-		esac
-	done <"$LAB_OUT/dashboard.tap"
-	grep -q '^ok ' "$LAB_OUT/dashboard.tap" || tap FAIL "dashboard: test ran (see dashboard.tap)"
+	lab_retap "$LAB_OUT/dashboard.tap" "dashboard: " || tap FAIL "dashboard: test ran (see dashboard.tap)"
 	kill "$LAB_PROM_PID" 2>/dev/null || true
 }
 
