@@ -44,6 +44,7 @@ start_collectd() { # NAME TYPESDB-LINE PLUGIN-CONFIG
 		Hostname "$name"
 		FQDNLookup false
 		Interval 60
+		WriteThreads 1
 		BaseDir "$dir"
 		PIDFile "$dir/collectd.pid"
 		$2
@@ -108,13 +109,22 @@ check "the sender accepts the bucket value lists (PUTVAL) and sends them (FLUSH)
 	bash -c "[ \$(grep -c '^0 ' '$tmp/putval.log') -eq 5 ]"
 sed 's/^/# sender: /' "$tmp/putval.log"
 
-# The network plugin sends its buffer when it is full or flushed (the
-# FLUSH above); wait for what arrives rather than for a time.
+# PUTVAL only queues a value list: collectd's write thread hands it to the
+# network plugin later, so the FLUSH above may run before the lists are in
+# its buffer, and they would then wait for a buffer that never fills. Flush
+# again on every round and wait for what arrives, not for a time. One write
+# thread per daemon (WriteThreads 1 above) keeps the two bucket updates in
+# order: two threads may swap them, and the receiver then drops the older as
+# "too old" and answers NaN.
 arrived() { # SOCKET IDENTIFIER
 	unixsock "$1" "LISTVAL" 2>/dev/null | grep -qF "$2"
 }
+rate_known() { # SOCKET IDENTIFIER: GETVAL answers a number for le_inf
+	unixsock "$1" "GETVAL $2" 2>/dev/null | grep -q '^le_inf=[0-9]'
+}
 for _ in $(seq 300); do
-	arrived "$tmp/receiver-ours/sock" "$W/nfs_ebpf_buckets-$M" &&
+	unixsock "$tmp/sender/sock" "FLUSH plugin=network" >/dev/null 2>&1
+	rate_known "$tmp/receiver-ours/sock" "$W/nfs_ebpf_buckets-$M" &&
 		arrived "$tmp/receiver-stock/sock" "$W/operations-$M" &&
 		grep -q "Dataset not found: $custom_type" "$tmp/receiver-ours/collectd.log" &&
 		grep -q 'Dataset not found: nfs_ebpf_buckets ' "$tmp/receiver-stock/collectd.log" && break
