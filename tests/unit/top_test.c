@@ -166,6 +166,20 @@ static top_row_t *row(top_table_t *t, const char *name, const char *mount) {
   return NULL;
 }
 
+/* What top_print prints for t with o, echoed to stdout for the test's log.
+ * The caller frees it. */
+static char *printed(top_table_t *t, const top_opts_t *o) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (f == NULL)
+    return strdup("");
+  top_print(f, t, o);
+  fclose(f);
+  printf("%s", text);
+  return text;
+}
+
 /* The line of text that holds both a and b (in that order), or NULL. */
 static const char *line_with(const char *text, const char *a, const char *b) {
   for (const char *line = text; line != NULL && *line != '\0';) {
@@ -238,12 +252,7 @@ DEF_TEST(unixsock_rates_per_pod_container_mount) {
   EXPECT_EQ_DOUBLE(3, r->ops);
 
   /* the table: sorted by ops, name on ties, ESTALE named */
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  top_print(f, &t, &o);
-  fclose(f);
-  printf("%s", text);
+  char *text = printed(&t, &o);
   const char *a = line_with(text, "shop/web-0/nginx ", "/export ");
   const char *b = line_with(text, "shop/web-0/log-shipper ", "/export ");
   const char *c = line_with(text, "shop/web-0/nginx ", "/export-ro ");
@@ -254,9 +263,7 @@ DEF_TEST(unixsock_rates_per_pod_container_mount) {
 
   o.rows = 1;
   o.sort = TOP_SORT_NAME;
-  f = open_memstream(&text, &len);
-  top_print(f, &t, &o);
-  fclose(f);
+  text = printed(&t, &o);
   OK(strstr(text, "@nfs-backup.service") != NULL);
   OK(strstr(text, "(3 more)") != NULL);
   free(text);
@@ -553,12 +560,7 @@ DEF_TEST(write_prometheus_totals) {
   o.per_mount = true;
   top_table_free(&t);
   CHECK_ZERO(top_aggregate(&s, &o, &t));
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  top_print(f, &t, &o);
-  fclose(f);
-  printf("%s", text);
+  char *text = printed(&t, &o);
   OK(strstr(text, "POD ") == text);
   OK(line_with(text, "kube-system/csi-nfs-node-7x2k9 ",
                " [fd00::1]:/exports/team/a/b/c/d/e/f/g/h/i/j ") != NULL);
