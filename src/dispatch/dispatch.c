@@ -83,12 +83,9 @@ static int bucket_sources(const histogram_t *h, data_source_t *sources) {
  * them rather than labelling their counts with the wrong le. */
 static void bucket_type_name(const histogram_t *h, const data_source_t *sources,
                              char *name, size_t size) {
-  const double *bounds;
-  size_t count;
-  histogram_default_bounds(&bounds, &count);
   histogram_t defaults;
-  bool same = histogram_init(&defaults, bounds, count, NULL, 0) == 0 &&
-              defaults.count == h->count;
+  bool same =
+      histogram_init_default(&defaults) == 0 && defaults.count == h->count;
   for (size_t i = 0; same && i <= h->count; i++)
     same = strcmp(defaults.le[i], h->le[i]) == 0;
   if (same) {

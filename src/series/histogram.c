@@ -18,6 +18,12 @@ void histogram_default_bounds(const double **bounds, size_t *count) {
   *count = sizeof(default_bounds) / sizeof(default_bounds[0]);
 }
 
+int histogram_init_default(histogram_t *h) {
+  return histogram_init(h, default_bounds,
+                        sizeof(default_bounds) / sizeof(default_bounds[0]),
+                        NULL, 0);
+}
+
 /* Exact nanoseconds of a double in (0, HISTOGRAM_MAX_BOUND_SECONDS).
  * printf's %f prints the correctly rounded decimal expansion of the
  * double's exact binary value, so 9 decimals are its nearest nanosecond;

@@ -33,6 +33,11 @@ typedef struct {
 /* The default bounds (0.0001 ... 10 seconds, 16 of them). */
 void histogram_default_bounds(const double **bounds, size_t *count);
 
+/* histogram_init with the default bounds: what a configuration without a
+ * Buckets option gets. Returns 0 (the defaults are valid; histogram_test
+ * checks them). */
+int histogram_init_default(histogram_t *h);
+
 /* Validates bounds (seconds) and fills h. Rules, each with its own message
  * in err: 1 <= count <= NFS_EBPF_MAX_BUCKETS; every bound finite, > 0 and
  * below HISTOGRAM_MAX_BOUND_SECONDS; strictly increasing; and still

@@ -178,11 +178,8 @@ static int bench(const char *mountinfo, size_t n) {
     }
   }
 
-  const double *bounds;
-  size_t n_bounds;
   histogram_t histogram;
-  histogram_default_bounds(&bounds, &n_bounds);
-  if (histogram_init(&histogram, bounds, n_bounds, NULL, 0) != 0 ||
+  if (histogram_init_default(&histogram) != 0 ||
       dispatch_register_buckets(&histogram) != 0)
     return -1;
   drain_t drained;

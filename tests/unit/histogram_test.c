@@ -47,6 +47,15 @@ DEF_TEST(default_bounds) {
   /* padding keeps the array sorted */
   EXPECT_EQ_UINT64(UINT64_MAX, h.bounds_ns[16]);
   EXPECT_EQ_UINT64(UINT64_MAX, h.bounds_ns[NFS_EBPF_MAX_BUCKETS - 1]);
+
+  /* histogram_init_default gives the same histogram */
+  histogram_t d;
+  CHECK_ZERO(histogram_init_default(&d));
+  EXPECT_EQ_INT(h.count, d.count);
+  for (size_t i = 0; i < NFS_EBPF_MAX_BUCKETS; i++)
+    EXPECT_EQ_UINT64(h.bounds_ns[i], d.bounds_ns[i]);
+  for (size_t i = 0; i <= h.count; i++)
+    EXPECT_EQ_STR(h.le[i], d.le[i]);
   return 0;
 }
 
