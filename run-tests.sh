@@ -22,6 +22,14 @@ t0=$(date +%s)
 timing() { # NAME START
 	echo "# timing: $1 $(($(date +%s) - $2)) s" | tee -a "$RESULTS/timing.txt"
 }
+# One suite: its TAP lines in $RESULTS/NAME.tap, its time in timing.txt.
+suite() { # NAME CMD...
+	local name=$1 start
+	shift
+	start=$(date +%s)
+	tap_suite "$name" "$RESULTS/$name.tap" "$@"
+	timing "$name" "$start"
+}
 
 # --- dependencies ----------------------------------------------------------
 s=$(date +%s)
@@ -79,9 +87,7 @@ check_undefined() {
 	missing=$(comm -23 "$RESULTS/undefined.txt" "$RESULTS/defined.txt")
 	[ -z "$missing" ] || { echo "unresolved: $missing"; return 1; }
 }
-s=$(date +%s)
-tap_suite build "$RESULTS/build.tap" build
-timing build "$s"
+suite build build
 
 # --- unit tests (make check) -------------------------------------------------
 unit() {
@@ -110,96 +116,60 @@ unit() {
 	[ "$rc" -eq 0 ] || grep -E '(error|Error)' "$RESULTS/make-check.log" | head -20 | sed 's/^/# /'
 	return "$rc"
 }
-s=$(date +%s)
-tap_suite unit "$RESULTS/unit.tap" unit
-timing unit "$s"
+suite unit unit
 
 # --- one style: every C file as clang-format formats it (.clang-format) -------
-s=$(date +%s)
-tap_suite style "$RESULTS/style.tap" tests/style_test.sh
-timing style "$s"
+suite style tests/style_test.sh
 
 # --- the README's Layout section against the tree -----------------------------
-s=$(date +%s)
-tap_suite layout "$RESULTS/layout.tap" python3 tests/layout_test.py
-timing layout "$s"
+suite layout python3 tests/layout_test.py
 
 # --- Prometheus relabelling through a real Prometheus --------------------------
-s=$(date +%s)
-tap_suite relabel "$RESULTS/relabel.tap" tests/prom/relabel_test.sh
-timing relabel "$s"
+suite relabel tests/prom/relabel_test.sh
 
 # --- alerting rules: promtool unit tests, with mutants that must fail --------
-s=$(date +%s)
-tap_suite alerts "$RESULTS/alerts.tap" tests/prom/alerts_test.sh
-timing alerts "$s"
+suite alerts tests/prom/alerts_test.sh
 
 # --- Grafana dashboard: importable JSON, up to date (queries: VM lab) ---------
-s=$(date +%s)
-tap_suite dashboard "$RESULTS/dashboard.tap" python3 tests/grafana/dashboard_test.py
-tap_suite dashboard-live "$RESULTS/dashboard-live.tap" python3 tests/grafana/dashboard_selftest.py
-timing dashboard "$s"
+suite dashboard python3 tests/grafana/dashboard_test.py
+suite dashboard-live python3 tests/grafana/dashboard_selftest.py
 
 # --- nfs-ebpf-top against a real collectd (unixsock and write_prometheus) ------
-s=$(date +%s)
-tap_suite top "$RESULTS/top.tap" tests/top/collectd_test.sh
-timing top "$s"
+suite top tests/top/collectd_test.sh
 
 # --- the bucket type across collectd's network plugin (two real daemons) -----
-s=$(date +%s)
-tap_suite network "$RESULTS/network.tap" tests/network/network_test.sh
-timing network "$s"
+suite network tests/network/network_test.sh
 
 # --- Debian package ------------------------------------------------------------
-s=$(date +%s)
-tap_suite packaging "$RESULTS/packaging.tap" tests/packaging_test.sh
-timing packaging "$s"
+suite packaging tests/packaging_test.sh
 
 # --- fuzz targets: replay of the committed corpus and reproducers under
 #     ASan/UBSan (deterministic); FUZZ_SECONDS>0 also fuzzes each target
-s=$(date +%s)
-if [ -f tests/fuzz/run.sh ]; then
-	if [ "${CI:-}" = true ]; then fuzz_default=20; else fuzz_default=0; fi
-	tap_suite fuzz "$RESULTS/fuzz.tap" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-$fuzz_default}"
-fi
-timing fuzz "$s"
+if [ "${CI:-}" = true ]; then fuzz_default=20; else fuzz_default=0; fi
+suite fuzz bash tests/fuzz/run.sh "${FUZZ_SECONDS:-$fuzz_default}"
 
 # --- benchmark: pod identity at 1,000 and 10,000 containers. It prints
 #     figures (times, memory, ratios); its TAP lines only say that every id
 #     resolved to the right pod, never that something was fast enough.
-s=$(date +%s)
-tap_suite bench "$RESULTS/bench.tap" bash tests/bench/run.sh
-timing bench "$s"
+suite bench bash tests/bench/run.sh
 # A whole read's stages on real BPF maps at 10,000 and 100,000 keys: its
 # TAP lines only say that every key became a series.
-s=$(date +%s)
-tap_suite bench-read "$RESULTS/bench-read.tap" bash tests/bench/run.sh read
-timing bench-read "$s"
+suite bench-read bash tests/bench/run.sh read
 
 # --- VM lab: real kernels, real NFS --------------------------------------------
 # The soak and the lab each fetch the kernels first, at the same moment.
-s=$(date +%s)
-tap_suite fetch "$RESULTS/fetch.tap" bash tests/vm/fetch_kernels_test.sh
-timing fetch "$s"
+suite fetch bash tests/vm/fetch_kernels_test.sh
 # The lab's boots: one that stops before /init (stuck or panicked) is tried again, once.
-s=$(date +%s)
-tap_suite run-vm "$RESULTS/run-vm.tap" bash tests/vm/run_vm_test.sh
-timing run-vm "$s"
+suite run-vm bash tests/vm/run_vm_test.sh
 # The soak (pods churning for 10 minutes under an ASan-built plugin, one
 # VM of its own) paces itself by the clock, so it runs beside the lab's
 # cells rather than after them; its output is reported after the lab's.
 soak_out=$RESULTS/soak.out
 bash tests/vm/soak.sh 6.1 >"$soak_out" 2>&1 &
 soak_pid=$!
-s=$(date +%s)
 # The lab's checker must fail on wrong data before its passes mean anything.
-tap_suite vm-check "$RESULTS/vm-check.tap" python3 tests/vm/check_selftest.py
-if [ -x tests/vm/lab.sh ] || [ -f tests/vm/lab.sh ]; then
-	tap_suite vm "$RESULTS/vm.tap" bash tests/vm/lab.sh
-else
-	echo "not ok - vm: tests/vm/lab.sh does not exist" | tee "$RESULTS/vm.tap"
-fi
-timing vm "$s"
+suite vm-check python3 tests/vm/check_selftest.py
+suite vm bash tests/vm/lab.sh
 
 s=$(date +%s)
 soak_rc=0
