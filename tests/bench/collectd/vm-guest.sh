@@ -32,18 +32,7 @@ MOUNTS=4
 OPS=5 # open, write, read, getattr, close: what pods.c does per mount
 
 parse_args() {
-	while [[ $# -gt 0 ]]; do
-		case $1 in
-		--bin) BIN=$2; shift 2 ;;
-		--plugin) PLUGIN=$2; shift 2 ;;
-		--baseline) BASELINE=$2; shift 2 ;;
-		--pods) PODS=$2; shift 2 ;;
-		--interval) INTERVAL=$2; shift 2 ;;
-		--fill-max) FILL_MAX=$2; shift 2 ;;
-		--steady) STEADY=$2; shift 2 ;;
-		*) lab_die "unknown argument $1" ;;
-		esac
-	done
+	lab_options "BIN PLUGIN BASELINE PODS INTERVAL FILL_MAX STEADY" "$@"
 	[[ -x $BIN/pods ]] || lab_die "pods binary missing in '$BIN'"
 	[[ -f $PLUGIN ]] || lab_die "plugin '$PLUGIN' missing"
 	[[ -z $BASELINE || -f $BASELINE ]] || lab_die "baseline plugin '$BASELINE' missing"

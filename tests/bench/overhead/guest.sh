@@ -3,7 +3,7 @@
 # tests/vm/run-vm.sh; see run.sh for what it measures and why).
 #
 #   guest.sh --bin DIR --plugin SO --runs N --counts "stat=N read=N ..."
-#            --mount OPTIONS --interval SECONDS --funcs "FUNC ..."
+#            --mount-options OPTIONS --interval SECONDS --funcs "FUNC ..."
 #            [--baseline SO] [--acct-runs N]
 #
 # One boot: knfsd, one NFSv3 mount with a cached file set, the floor loader
@@ -35,7 +35,7 @@ set -euo pipefail
 # shellcheck source=../../vm/guest/lib.sh
 source "$NFS_EBPF_REPO/tests/vm/guest/lib.sh"
 
-BIN="" PLUGIN="" BASELINE="" RUNS=15 ACCT_RUNS=3 COUNTS="" MOUNT_OPTS=""
+BIN="" PLUGIN="" BASELINE="" RUNS=15 ACCT_RUNS=3 COUNTS="" MOUNT_OPTIONS=""
 INTERVAL=10 FUNCS=""
 BENCH_DIR=/mnt/bench
 POD=shop/web-0/nginx
@@ -44,27 +44,14 @@ KVER=$(uname -r)
 PROBLEMS=0
 
 parse_args() {
-	while [[ $# -gt 0 ]]; do
-		case $1 in
-		--bin) BIN=$2; shift 2 ;;
-		--plugin) PLUGIN=$2; shift 2 ;;
-		--baseline) BASELINE=$2; shift 2 ;;
-		--acct-runs) ACCT_RUNS=$2; shift 2 ;;
-		--runs) RUNS=$2; shift 2 ;;
-		--counts) COUNTS=$2; shift 2 ;;
-		--mount) MOUNT_OPTS=$2; shift 2 ;;
-		--interval) INTERVAL=$2; shift 2 ;;
-		--funcs) FUNCS=$2; shift 2 ;;
-		*) lab_die "unknown argument $1" ;;
-		esac
-	done
+	lab_options "BIN PLUGIN BASELINE ACCT_RUNS RUNS COUNTS MOUNT_OPTIONS INTERVAL FUNCS" "$@"
 	[[ -x $BIN/workload && -x $BIN/floor && -f $BIN/floor.bpf.o ]] || lab_die "binaries missing in '$BIN'"
 	[[ -f $PLUGIN ]] || lab_die "plugin '$PLUGIN' missing"
 	if [[ -n $BASELINE ]]; then
 		[[ -f $BASELINE ]] || lab_die "baseline plugin '$BASELINE' missing"
 		CONFIGS+=(baseline-fentry baseline-kprobe)
 	fi
-	[[ -n $COUNTS && -n $MOUNT_OPTS && -n $FUNCS ]] || lab_die "--counts, --mount and --funcs are required"
+	[[ -n $COUNTS && -n $MOUNT_OPTIONS && -n $FUNCS ]] || lab_die "--counts, --mount-options and --funcs are required"
 }
 
 problem() {
@@ -80,8 +67,8 @@ bench_mount() {
 	# load it so that both sets, and the floor, hook all of them.
 	{ modprobe nfs && modprobe nfsv4; } || lab_die "cannot load the nfs modules"
 	mkdir -p "$BENCH_DIR"
-	timeout 180 mount -t nfs -o "$MOUNT_OPTS" "$LAB_V3_SERVER:$LAB_EXPORT_DIR/export" "$BENCH_DIR" ||
-		lab_die "NFS did not mount ($MOUNT_OPTS)"
+	timeout 180 mount -t nfs -o "$MOUNT_OPTIONS" "$LAB_V3_SERVER:$LAB_EXPORT_DIR/export" "$BENCH_DIR" ||
+		lab_die "NFS did not mount ($MOUNT_OPTIONS)"
 	mkdir -p "$BENCH_DIR/files" "$BENCH_DIR/churn"
 	head -c 65536 /dev/zero | tr '\0' 'd' >"$BENCH_DIR/files/data"
 	sync
@@ -335,7 +322,7 @@ main() {
 		echo "acct_runs $ACCT_RUNS"
 		echo "baseline ${BASELINE:+yes}"
 		echo "counts $COUNTS"
-		echo "mount $MOUNT_OPTS"
+		echo "mount $MOUNT_OPTIONS"
 		echo "interval $INTERVAL"
 		echo "present $PRESENT"
 		echo "functions $FUNCS"

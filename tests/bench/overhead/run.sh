@@ -132,7 +132,7 @@ main() {
 		"$REPO/tests/vm/run-vm.sh" "$kver" "$HERE/guest.sh" "$dir" \
 			--bin "$OUT/bin" --plugin "$so" --runs "$RUNS" --counts "$COUNTS" \
 			--acct-runs "$ACCT_RUNS" ${BASELINE:+--baseline "$BASELINE"} \
-			--mount "$MOUNT" --interval "$INTERVAL" --funcs "$funcs" || rc=$?
+			--mount-options "$MOUNT" --interval "$INTERVAL" --funcs "$funcs" || rc=$?
 		echo "overhead: $kver: VM exited $rc after $((SECONDS - start))s (results in $dir)" >&2
 		if ((rc != 0)); then
 			failed=1

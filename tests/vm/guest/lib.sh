@@ -47,6 +47,22 @@ lab_die() {
 	echo "lab: FAILED: $*"
 	exit 1
 }
+# lab_options "VAR ..." ARGS...: sets each listed variable from its option,
+# named after it in lower case with - for _ (FILL_MAX: --fill-max VALUE).
+# Any other argument, or an option without its value, ends the script.
+lab_options() {
+	local vars=" $1 " var
+	shift
+	while [[ $# -gt 0 ]]; do
+		var=${1#--}
+		var=${var//-/_}
+		var=${var^^}
+		[[ $1 == --?* && $vars == *" $var "* ]] || lab_die "unknown argument $1"
+		[[ $# -ge 2 ]] || lab_die "$1 needs a value"
+		printf -v "$var" '%s' "$2"
+		shift 2
+	done
+}
 
 # Poll CMD... every 0.2 s until it succeeds or SECONDS_MAX pass.
 # Usage: lab_wait SECONDS_MAX WHAT CMD...
