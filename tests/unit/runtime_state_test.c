@@ -250,16 +250,21 @@ static int real_bundle(const char *name, const char *pod, char *root,
   return bundle_dir(root, ID_REAL);
 }
 
+/* Parses a bundle's config.json as containerd's, with the default checks. */
+static int parse_config(int dfd, const char *label, runtime_container_t *c) {
+  safe_file_policy_t policy = {0};
+  return runtime_json_parse_file(dfd, "config.json", RUNTIME_KIND_CONTAINERD,
+                                 &policy, label, c);
+}
+
 DEF_TEST(file_checks) {
   char root[PATH_MAX];
   int dfd = real_bundle("checks", "p1", root, sizeof(root));
   OK(dfd >= 0);
   runtime_container_t c;
-  safe_file_policy_t policy = {0};
-  EXPECT_EQ_INT(0, runtime_json_parse_file(dfd, "config.json",
-                                           RUNTIME_KIND_CONTAINERD, &policy,
-                                           "t", &c));
+  EXPECT_EQ_INT(0, parse_config(dfd, "t", &c));
   OK(c.is_pod);
+  safe_file_policy_t policy = {0};
 
   /* oversize: a sparse file just over the 16 MiB default is refused from
    * fstat, without reading it */
@@ -290,9 +295,7 @@ DEF_TEST(file_checks) {
   /* not owned by root (nor by us) */
   OK1(geteuid() == 0, "runs as root (needed to give the file another owner)");
   OK(fchownat(dfd, "config.json", 12345, 12345, 0) == 0);
-  EXPECT_EQ_INT(-EPERM, runtime_json_parse_file(dfd, "config.json",
-                                                RUNTIME_KIND_CONTAINERD,
-                                                &policy, "t-owner", &c));
+  EXPECT_EQ_INT(-EPERM, parse_config(dfd, "t-owner", &c));
   OK(!c.is_pod);
   OK(fchownat(dfd, "config.json", 0, 0, 0) == 0);
   /* a path component in the name is refused */
@@ -355,10 +358,7 @@ DEF_TEST(long_pod_name) {
   int dfd = real_bundle("long", pod, root, sizeof(root));
   OK(dfd >= 0);
   runtime_container_t c;
-  safe_file_policy_t policy = {0};
-  EXPECT_EQ_INT(0, runtime_json_parse_file(dfd, "config.json",
-                                           RUNTIME_KIND_CONTAINERD, &policy,
-                                           "t-long", &c));
+  EXPECT_EQ_INT(0, parse_config(dfd, "t-long", &c));
   close(dfd);
   OK(c.is_pod);
   EXPECT_EQ_STR(pod, c.pod);
