@@ -12,3 +12,14 @@ plugin_path() {
 	done
 	return 1
 }
+
+# kver_of SERIES|KVER: the full version of a cached kernel (6.1 ->
+# 6.1.0-NN-amd64); empty if tests/vm/fetch-kernels.sh has not fetched it.
+kver_of() {
+	local cache=${NFS_EBPF_VM_CACHE:-/var/cache/nfs_ebpf-vm}
+	if [[ -f $cache/$1/boot/vmlinuz-$1 ]]; then
+		echo "$1"
+	else
+		"$REPO/tests/vm/fetch-kernels.sh" --series "$1"
+	fi
+}

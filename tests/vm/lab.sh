@@ -103,10 +103,6 @@ retap() {
 	done <"$file"
 }
 
-kver_of() { # newest cached kernel of a series
-	"$HERE/fetch-kernels.sh" --series "$1"
-}
-
 run_cell() {
 	local series=$1 mode=$2 order=$3 expect=$4 kver name dir args start rc=0 kv tag=""
 	local guest=scenario

@@ -91,15 +91,6 @@ hooked_functions() {
 	sed -nE 's/^[[:space:]]*\{"([a-z0-9_]+)", SET_[A-Z0-9]+,.*/\1/p' "$REPO/src/probe/tracer.c" | tr '\n' ' '
 }
 
-kver_of() {
-	local cache=${NFS_EBPF_VM_CACHE:-/var/cache/nfs_ebpf-vm}
-	if [[ -f $cache/$1/boot/vmlinuz-$1 ]]; then
-		echo "$1"
-	else
-		"$REPO/tests/vm/fetch-kernels.sh" --series "$1"
-	fi
-}
-
 main() {
 	local kernels=("$@") k kver dir so funcs rc failed=0 start
 	if [[ ${1:-} == -h || ${1:-} == --help ]]; then
