@@ -4,6 +4,7 @@
 #
 #   vm-guest.sh --bin DIR --plugin SO [--baseline SO] --pods N
 #               --interval SECONDS --fill-max SECONDS --steady INTERVALS
+#               [--outputs "write_prometheus network"]
 #
 # One boot: knfsd with four exports, each mounted (NFSv3), N pods on a
 # kubelet-style node, each pod a process of pods.c doing open, write, read,
@@ -28,11 +29,12 @@ set -euo pipefail
 source "$NFS_EBPF_REPO/tests/vm/guest/lib.sh"
 
 BIN="" PLUGIN="" BASELINE="" PODS=250 INTERVAL=10 FILL_MAX=600 STEADY=12
+OUTPUTS="write_prometheus network"
 MOUNTS=4
 OPS=5 # open, write, read, getattr, close: what pods.c does per mount
 
 parse_args() {
-	lab_options "BIN PLUGIN BASELINE PODS INTERVAL FILL_MAX STEADY" "$@"
+	lab_options "BIN PLUGIN BASELINE PODS INTERVAL FILL_MAX STEADY OUTPUTS" "$@"
 	[[ -x $BIN/pods ]] || lab_die "pods binary missing in '$BIN'"
 	[[ -f $PLUGIN ]] || lab_die "plugin '$PLUGIN' missing"
 	[[ -z $BASELINE || -f $BASELINE ]] || lab_die "baseline plugin '$BASELINE' missing"
@@ -147,7 +149,7 @@ queue_stats() { # PAGE HOST
 start_collectd() { # NAME CONF_BODY
 	local name=$1 dir=$LAB_RUN/plugins-$1 conf=$LAB_RUN/collectd-$1.conf
 	mkdir -p "$dir" "$LAB_CGROUP_ROOT/system.slice/collectd-$name.service"
-	cp /usr/lib/collectd/{logfile,write_prometheus,network}.so "$dir/"
+	cp /usr/lib/collectd/{logfile,write_prometheus,network,unixsock}.so "$dir/"
 	cat >"$conf" <<-EOF
 		FQDNLookup false
 		Interval $INTERVAL
@@ -300,7 +302,7 @@ main() {
 	for label in build ${BASELINE:+baseline}; do
 		so=$PLUGIN
 		[[ $label == build ]] || so=$BASELINE
-		for output in write_prometheus network; do
+		for output in $OUTPUTS; do
 			phase "$label" "$so" "$output"
 		done
 	done

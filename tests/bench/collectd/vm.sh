@@ -13,6 +13,7 @@
 #   tests/bench/collectd/vm.sh [KERNEL]        # default 6.1
 #
 # Environment: PODS (250), INTERVAL (collectd's, s; 10), FILL_MAX (s; 900),
+# OUTPUTS (the cases, "write_prometheus network"),
 # STEADY (intervals; 12), NFS_EBPF_BENCH_BASELINE (another build's
 # nfs_ebpf.so, measured in the same boot), NFS_EBPF_BENCH_OUT (default
 # /var/tmp/nfs_ebpf-collectd-vm), NFS_EBPF_PLUGIN, and run-vm.sh's
@@ -40,7 +41,8 @@ main() {
 	mkdir -p "$dir"
 	"$REPO/tests/vm/run-vm.sh" "$kver" "$HERE/vm-guest.sh" "$dir" --bin "$OUT/bin" \
 		--plugin "$so" ${BASELINE:+--baseline "$BASELINE"} --pods "${PODS:-250}" \
-		--interval "${INTERVAL:-10}" --fill-max "${FILL_MAX:-900}" --steady "${STEADY:-12}" || rc=$?
+		--interval "${INTERVAL:-10}" --fill-max "${FILL_MAX:-900}" --steady "${STEADY:-12}" \
+		--outputs "${OUTPUTS:-write_prometheus network}" || rc=$?
 	echo "collectd-vm: $kver: VM exited $rc (results in $dir)" >&2
 	[[ ! -s $dir/info.txt ]] || sed 's/^/# /' "$dir/info.txt"
 	[[ ! -s $dir/results.tsv ]] || column -t -s $'\t' "$dir/results.tsv"
