@@ -19,9 +19,10 @@ void histogram_default_bounds(const double **bounds, size_t *count) {
 }
 
 int histogram_init_default(histogram_t *h) {
-  return histogram_init(h, default_bounds,
-                        sizeof(default_bounds) / sizeof(default_bounds[0]),
-                        NULL, 0);
+  const double *bounds;
+  size_t count;
+  histogram_default_bounds(&bounds, &count);
+  return histogram_init(h, bounds, count, NULL, 0);
 }
 
 /* Exact nanoseconds of a double in (0, HISTOGRAM_MAX_BOUND_SECONDS).
