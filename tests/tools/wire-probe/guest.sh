@@ -29,12 +29,6 @@ for g in writer syncer reader; do
 done | tee "$LAB_OUT/cgroups.txt"
 echo "cgroup $(stat -c %i "$CG") root" >>"$LAB_OUT/cgroups.txt"
 
-in_cgroup() { # NAME CMD...
-	local g=$1
-	shift
-	bash -c 'echo $$ >"$0/cgroup.procs" && exec "${@}"' "$CG/$g" "$@"
-}
-
 mkfifo /run/wire_probe.in
 "$BIN/wire_probe" "$BIN/wire_probe.bpf.o" /run/wire_probe.ready \
 	</run/wire_probe.in >"$LAB_OUT/charged.tsv" 2>"$LAB_OUT/wire_probe.err" &
@@ -46,7 +40,7 @@ cp /proc/self/mountstats "$LAB_OUT/mountstats.before"
 
 for v in v3 v4; do
 	rm -f /run/wrote /run/go
-	in_cgroup writer python3 -c '
+	lab_in_cgroup writer python3 -c '
 import os, sys, time
 f = open(sys.argv[1], "wb")
 f.write(b"w" * (4 << 20))
@@ -57,14 +51,14 @@ while not os.path.exists("/run/go"):
 f.close()' "/mnt/$v/written" &
 	writer=$!
 	lab_wait 120 "the writer's 4 MiB" test -e /run/wrote || lab_die "writer"
-	in_cgroup syncer sync
+	lab_in_cgroup syncer sync
 	touch /run/go
 	wait "$writer" || lab_die "writer failed"
 	echo 3 >/proc/sys/vm/drop_caches
-	in_cgroup reader cat "/mnt/$v-ro/data" >/dev/null
+	lab_in_cgroup reader cat "/mnt/$v-ro/data" >/dev/null
 	echo 3 >/proc/sys/vm/drop_caches
-	in_cgroup reader ls -lR "/mnt/$v" >/dev/null
-	in_cgroup syncer dd if=/dev/zero of="/mnt/$v/synced" bs=64k count=16 conv=fsync status=none
+	lab_in_cgroup reader ls -lR "/mnt/$v" >/dev/null
+	lab_in_cgroup syncer dd if=/dev/zero of="/mnt/$v/synced" bs=64k count=16 conv=fsync status=none
 done
 
 cp /proc/self/mountstats "$LAB_OUT/mountstats.after"
