@@ -22,22 +22,15 @@
 #include <bpf/bpf_core_read.h>
 #include "nfs_ebpf.h"
 #include "core_fixes.bpf.h"
+#include "current_cgroup.bpf.h"
+#include "aggregate.bpf.h"
 
 /* 1 when the inode operations take an idmap/userns first argument. */
 #define IDMAP_SHIFT (inode_ops_have_idmap_arg() ? 1 : 0)
 
 #define EEXIST_ERR 17
-/* css_set.subsys[] length as declared in vmlinux_min.h: the bound of the
- * relocated enum cgroup_subsys_id value used as an index into it. */
-#define CSS_SET_SUBSYS_LEN                                                     \
-  ((int)(sizeof(((struct css_set *)0)->subsys) /                               \
-         sizeof(((struct css_set *)0)->subsys[0])))
-
-/* Settings, written by user space between open and load. */
-const volatile __u64 bucket_bounds_ns[NFS_EBPF_MAX_BUCKETS] = {};
-const volatile __u32 nr_buckets = 0;
-/* enum nfs_ebpf_cgroup_controller: whose cgroup ids name pods. */
-const volatile __u32 cgroup_controller = NFS_CGROUP_V2;
+/* Settings, written by user space between open and load (the bucket bounds
+ * and the cgroup controller in aggregate.bpf.h and current_cgroup.bpf.h). */
 /* enum nfs_ebpf_ret_kind of nfs_mkdir on this kernel. */
 const volatile __u32 mkdir_ret_kind = NFS_RET_UNKNOWN;
 /* 1: start records live in task_starts (task-local storage); 0: in
@@ -61,13 +54,6 @@ struct {
   __type(key, struct err_key);
   __type(value, __u64);
 } op_errors SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, NFS_LOST_MAX);
-  __type(key, __u32);
-  __type(value, __u64);
-} lost_events SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -106,69 +92,6 @@ struct {
   __type(key, struct start_key);
   __type(value, __u8);
 } start_refused SEC(".maps");
-
-static __always_inline void count_lost(__u32 reason) {
-  __u64 *v = bpf_map_lookup_elem(&lost_events, &reason);
-
-  if (v)
-    __sync_fetch_and_add(v, 1);
-}
-
-/*
- * css_set.subsys[] index of the configured v1 controller: the kernel's own
- * enum cgroup_subsys_id value, relocated at load time. Its position in
- * /proc/cgroups is not it: since 6.12, commit af000ce85293 ("cgroup: Do not
- * report unavailable v1 controllers in /proc/cgroups"), that file leaves out
- * controllers without v1 files (memory with CONFIG_MEMCG_V1=n). Only the
- * configured case survives the verifier's dead-code pruning (rodata), so a
- * kernel without one of the other controllers still loads. -1: unknown.
- */
-static __always_inline int v1_subsys_index(void) {
-  switch (cgroup_controller) {
-  case NFS_CGROUP_V1_MEMORY:
-    if (bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id))
-      return bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
-    break;
-  case NFS_CGROUP_V1_PIDS:
-    if (bpf_core_enum_value_exists(enum cgroup_subsys_id, pids_cgrp_id))
-      return bpf_core_enum_value(enum cgroup_subsys_id, pids_cgrp_id);
-    break;
-  case NFS_CGROUP_V1_CPUSET:
-    if (bpf_core_enum_value_exists(enum cgroup_subsys_id, cpuset_cgrp_id))
-      return bpf_core_enum_value(enum cgroup_subsys_id, cpuset_cgrp_id);
-    break;
-  }
-  return -1;
-}
-
-static __always_inline __u64 current_cgroup_id(void) {
-  struct task_struct *task;
-  struct css_set *cset;
-  struct cgroup_subsys_state **slot;
-  struct cgroup_subsys_state *css = NULL;
-  struct kernfs_node *kn;
-  int idx;
-
-  if (cgroup_controller == NFS_CGROUP_V2)
-    return bpf_get_current_cgroup_id();
-
-  /* On a v1-only host bpf_get_current_cgroup_id() is the v2 root for
-   * everyone, so follow the chosen controller's hierarchy instead. */
-  idx = v1_subsys_index();
-  if (idx < 0 || idx >= CSS_SET_SUBSYS_LEN)
-    return 0;
-  task = (struct task_struct *)bpf_get_current_task();
-  cset = BPF_CORE_READ(task, cgroups);
-  if (!cset)
-    return 0;
-  slot = __builtin_preserve_access_index(&cset->subsys[0]);
-  if (bpf_probe_read_kernel(&css, sizeof(css), slot + idx) || !css)
-    return 0;
-  kn = BPF_CORE_READ(css, cgroup, kn);
-  if (!kn)
-    return 0;
-  return kernfs_node_id(kn);
-}
 
 /* Device of the superblock, from whichever object the hook gets first. */
 static __always_inline __u32 dev_of_inode(struct inode *inode) {
@@ -381,9 +304,7 @@ static __always_inline void account(__u32 op, const struct start_val *start,
       .op = op,
   };
   __u64 delta = bpf_ktime_get_ns() - start->ts;
-  __u32 n = nr_buckets;
   struct op_stats *s;
-  __u32 i;
 
   s = stats_slot(&key);
   if (!s)
@@ -392,16 +313,8 @@ static __always_inline void account(__u32 op, const struct start_val *start,
   __sync_fetch_and_add(&s->latency_ns, delta);
   if (bytes)
     __sync_fetch_and_add(&s->bytes, bytes);
-  /* Latencies above the last bound land only in count (the +Inf
-   * bucket, which user space derives from count). */
-  for (i = 0; i < NFS_EBPF_MAX_BUCKETS; i++) {
-    if (i >= n)
-      break;
-    if (delta <= bucket_bounds_ns[i]) {
-      __sync_fetch_and_add(&s->buckets[i], 1);
-      break;
-    }
-  }
+  /* count is the +Inf bucket */
+  bucket_add(s->buckets, delta);
   if (err < 0)
     count_error(&key, err);
 }

@@ -61,6 +61,17 @@ enum nfs_ebpf_lost_reason {
    * or detached mid-call); counted when its thread enters the same hook
    * again or exits */
   NFS_LOST_MISSED_RETURN,
+  /* wire level (bpf/nfs_wire.bpf.c): rpc_stats map at max_entries */
+  NFS_LOST_RPC_STATS_MAP_FULL,
+  /* an RPC of no mount the BPF side knows yet: neither its I/O header nor
+   * its rpc client led to a superblock (the client's mount was not
+   * walked into since the plugin started) */
+  NFS_LOST_RPC_MOUNT_UNKNOWN,
+  /* RPCs the kernel did not run the wire level's counting program for
+   * (recursion protection: a preempted run of it was still active on that
+   * CPU). Not counted by the BPF side, which never ran: user space adds the
+   * program's recursion_misses (src/probe/wire.c). */
+  NFS_LOST_RPC_PROGRAM_SKIPPED,
   NFS_LOST_MAX,
 };
 
@@ -142,6 +153,78 @@ struct start_val {
 /* One thread's calls in flight, a slot per hook (task_starts). */
 struct task_starts {
   struct start_val hook[NFS_HOOK_MAX];
+};
+
+/*
+ * Wire level (bpf/nfs_wire.bpf.c): per finished NFS RPC attempt, what
+ * rpc_count_iostats_metrics adds to /proc/self/mountstats, charged to the
+ * cgroup that caused it.
+ */
+
+/* The NFS program's RPC number: its rpc clients' cl_prog. */
+#define NFS_EBPF_NFS_PROGRAM 100003
+
+/* Room for a procedure name as mountstats prints it (rpc_procinfo.p_name;
+ * the longest, NFSv4's "BIND_CONN_TO_SESSION", has 20 characters). */
+#define NFS_EBPF_PROC_LEN 24
+
+/* Who an RPC is charged to when it is not a cgroup (rpc_key.cgroup_id).
+ * Real cgroup ids are kernfs ids, never 0 or all ones. */
+#define NFS_EBPF_CGROUP_UNATTRIBUTED 0ULL
+#define NFS_EBPF_CGROUP_NFS_CLIENT (~0ULL)
+
+/* Which mountstats an RPC's client feeds (rpc_key.scope). */
+enum nfs_ebpf_rpc_scope {
+  NFS_RPC_SCOPE_MOUNT,  /* the mount's own rpc client (nfs_server.client) */
+  NFS_RPC_SCOPE_SERVER, /* the server's shared client (nfs_client's
+                           cl_rpcclient): lease, session and state RPCs,
+                           shown in the mountstats of every mount of it */
+  NFS_RPC_SCOPE_MAX,
+};
+
+/* Key of the rpc_stats map. */
+struct rpc_key {
+  __u64 cgroup_id; /* or NFS_EBPF_CGROUP_UNATTRIBUTED / _NFS_CLIENT */
+  __u32 dev;       /* super_block->s_dev of the mount (of one mount of the
+                      server for NFS_RPC_SCOPE_SERVER) */
+  __u32 scope;     /* enum nfs_ebpf_rpc_scope */
+  char proc[NFS_EBPF_PROC_LEN]; /* NUL-terminated */
+};
+
+/* Value of the rpc_stats map: mountstats' per-op columns, cumulative, and
+ * the RTT histogram of the RPCs that got a reply. `requests` first, like
+ * op_stats.count: user space treats both as vectors of counters whose first
+ * one counts events. */
+struct rpc_stats {
+  __u64 requests;       /* mountstats "ops": attempts completed */
+  __u64 transmissions;  /* "ntrans" */
+  __u64 major_timeouts; /* "timeouts" */
+  __u64 errors;         /* completed with tk_status < 0 */
+  __u64 sent_bytes;     /* "bytes sent" (rq_xmit_bytes_sent) */
+  __u64 received_bytes; /* "bytes received" (rq_reply_bytes_recvd) */
+  __u64 queue_ns;       /* "queue": last transmission - start */
+  __u64 rtt_ns;         /* "rtt" */
+  __u64 execute_ns;     /* "execute": completion - start */
+  __u64 replies;        /* RPCs with an RTT (a reply matched) */
+  /* as op_stats.buckets, over the RTT of the RPCs counted in replies */
+  __u64 rtt_buckets[NFS_EBPF_MAX_BUCKETS];
+};
+
+/* Value of client_mounts (key: struct rpc_clnt *): the mount an rpc
+ * client belongs to, learnt where the NFS client walks an inode. */
+struct client_mount {
+  __u64 server; /* struct nfs_server *, to check the entry is current */
+  __u32 dev;
+  __u32 scope; /* enum nfs_ebpf_rpc_scope */
+};
+
+/* Value of context_writers (key: struct nfs_open_context *): the cgroup
+ * that last wrote through that open file, and the inode it wrote (checked
+ * against the WRITE's, so a context freed and reallocated for another file
+ * is never taken for the old one). */
+struct context_writer {
+  __u64 cgroup_id;
+  __u64 inode;
 };
 
 #endif /* NFS_EBPF_H */

@@ -6,7 +6,8 @@
  * loaded on: field order and the absent members below do not matter, only
  * the names and types of the members that are declared. This keeps the
  * object independent of the build machine's kernel (which may not even have
- * NFS). Only vmlinux types appear here; nothing from nfs.ko's BTF is needed.
+ * NFS). Only vmlinux types appear here; the wire level's sunrpc and nfs
+ * types, which need those modules' BTF, are in sunrpc_min.h.
  */
 #ifndef NFS_EBPF_VMLINUX_MIN_H
 #define NFS_EBPF_VMLINUX_MIN_H
@@ -49,6 +50,7 @@ typedef long ssize_t;
 enum bpf_map_type {
   BPF_MAP_TYPE_HASH = 1,
   BPF_MAP_TYPE_ARRAY = 2,
+  BPF_MAP_TYPE_LRU_HASH = 9,
   BPF_MAP_TYPE_TASK_STORAGE = 29,
 };
 
@@ -105,6 +107,7 @@ struct pt_regs {
 
 struct super_block {
   dev_t s_dev;
+  void *s_fs_info; /* struct nfs_server * on NFS (sunrpc_min.h) */
 } __attribute__((preserve_access_index));
 
 struct inode {
@@ -128,6 +131,7 @@ struct file {
   struct path f_path;
   struct inode *f_inode;
   fmode_t f_mode;
+  void *private_data; /* struct nfs_open_context * on NFS */
 } __attribute__((preserve_access_index));
 
 struct kiocb {
@@ -165,6 +169,7 @@ struct css_set {
 } __attribute__((preserve_access_index));
 
 struct task_struct {
+  unsigned int flags; /* PF_* */
   struct css_set *cgroups;
 } __attribute__((preserve_access_index));
 

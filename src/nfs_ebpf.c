@@ -35,6 +35,7 @@
 #include "resolve.h"
 #include "series.h"
 #include "tracer.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <math.h>
@@ -55,6 +56,7 @@ static char **conf_state_dirs;
 static size_t conf_state_dir_count;
 static cdtime_t conf_retain_ended;
 static size_t conf_max_watches; /* 0: identity's default */
+static bool conf_wire = true;   /* the wire level (nfs_ebpf_rpc_*) */
 
 /*
  * Run-time state, owned by init/read/shutdown. collectd never runs one
@@ -63,6 +65,7 @@ static size_t conf_max_watches; /* 0: identity's default */
  */
 static histogram_t histogram;
 static tracer_t *tracer;
+static wire_t *wire; /* NULL: the wire level is off */
 static mount_table_t *mounts;
 static identity_t *identity;
 static series_table_t *series;
@@ -201,6 +204,8 @@ static int nfs_ebpf_config(oconfig_item_t *ci) {
       status = config_retain_ended(child);
     else if (strcasecmp("MaxInotifyWatches", child->key) == 0)
       status = config_max_watches(child);
+    else if (strcasecmp("Wire", child->key) == 0)
+      status = cf_util_get_boolean(child, &conf_wire);
     else {
       ERROR("nfs_ebpf plugin: unknown option \"%s\".", child->key);
       status = -1;
@@ -218,6 +223,8 @@ static void host_file(char *buf, size_t size, const char *path) {
  * failure path and shutdown share it, so a failed init leaves no watcher
  * thread, inotify descriptor or BPF object behind. */
 static void free_runtime(void) {
+  wire_close(wire); /* uses the tracer's lost_events map */
+  wire = NULL;
   tracer_close(tracer); /* detaches every probe first */
   tracer = NULL;
   series_table_destroy(series);
@@ -239,7 +246,7 @@ static int nfs_ebpf_init(void) {
     ERROR("nfs_ebpf plugin: invalid Bucket configuration: %s", err);
     return -1;
   }
-  if (dispatch_register_buckets(&histogram) != 0)
+  if (dispatch_register_buckets(&histogram, conf_wire) != 0)
     return -1;
   if (conf_retain_ended == 0)
     conf_retain_ended = TIME_T_TO_CDTIME_T(600);
@@ -301,9 +308,30 @@ static int nfs_ebpf_init(void) {
   if (tracer_open(&tcfg, &tracer) != 0)
     goto fail; /* tracer_open logged the cause and what to do about it */
 
+  if (conf_wire) {
+    wire_config_t wcfg = {
+        .nr_buckets = tcfg.nr_buckets,
+        .max_entries = conf_max_entries,
+        .cgroup_controller = tcfg.cgroup_controller,
+        .sys_module_dir = sys_module,
+        .lost_events_fd = tracer_lost_fd(tracer),
+    };
+    memcpy(wcfg.bucket_bounds_ns, tcfg.bucket_bounds_ns,
+           sizeof(wcfg.bucket_bounds_ns));
+    /* Without it (logged) operations are still reported. */
+    if (conf_attach_mode == TRACER_ATTACH_KPROBE)
+      WARNING("nfs_ebpf plugin: the wire level (nfs_ebpf_rpc_*) needs "
+              "fentry and BTF tracepoints on sunrpc and nfs, and AttachMode "
+              "\"kprobe\" asks for none: it is off. Set \"Wire false\" to "
+              "silence this.");
+    else
+      wire_open(&wcfg, &wire);
+  }
+
   /* Attach now if the nfs modules are already loaded; otherwise every read
    * checks again, so a mount made later is traced without a restart. */
   tracer_sync_modules(tracer);
+  wire_sync_modules(wire);
   const char *v1 = NULL;
   if (identity_cgroup_mode(identity, &v1) != IDENTITY_CGROUP_V1)
     v1 = NULL;
@@ -325,6 +353,8 @@ static void submit_lost(cdtime_t now) {
   uint64_t lost[NFS_LOST_MAX] = {0};
   if (tracer_read_lost(tracer, lost) != 0)
     return; /* logged by the tracer; no number beats a wrong number */
+  /* the BPF side never ran for these: the kernel counted them */
+  lost[NFS_LOST_RPC_PROGRAM_SKIPPED] += wire_skipped(wire);
   dispatch_lost(lost, now);
 }
 
@@ -346,6 +376,7 @@ static int nfs_ebpf_read(user_data_t *ud) {
   read_number++;
 
   tracer_sync_modules(tracer);
+  wire_sync_modules(wire);
   mount_table_refresh(mounts, false);
   identity_tick(identity, now);
 
@@ -355,13 +386,14 @@ static int nfs_ebpf_read(user_data_t *ud) {
    * where it was, and retires nothing; the next read catches up, as the
    * kernel values are cumulative. */
   series_begin_interval(series, read_number);
-  if (drain_read_maps(&drained, tracer) == 0) {
+  if (drain_read_maps(&drained, tracer, wire) == 0) {
     resolve_t r = {.mounts = mounts,
                    .identity = identity,
                    .series = series,
                    .read_number = read_number};
     resolve_keys(&r, &drained.stats);
-    drain_collect(&drained, tracer, series);
+    resolve_rpc_keys(&r, &drained.rpc);
+    drain_collect(&drained, tracer, wire, series);
     series_commit_interval(series);
     dispatch_series(series, &histogram, now);
   }

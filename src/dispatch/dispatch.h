@@ -13,9 +13,10 @@
 
 /* Registers the type the buckets of h travel as (one data source per
  * bucket; docs/identifiers.md, "The bucket type") and logs its types.db
- * line. Call before dispatch_series, with the histogram it will be given.
- * Returns 0, or -1 (logged). */
-int dispatch_register_buckets(const histogram_t *h);
+ * line; with `wire`, also the wire level's types (its RTT buckets and its
+ * columns). Call before dispatch_series, with the histogram it will be
+ * given. Returns 0, or -1 (logged). */
+int dispatch_register_buckets(const histogram_t *h, bool wire);
 void dispatch_unregister_buckets(void);
 
 /* Every series of the table, stamped `now`. */

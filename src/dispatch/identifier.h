@@ -91,6 +91,12 @@ int identifier_bucket_source(char *buf, size_t size, const char *le);
  * for the default bounds, this + "_" + IDENTIFIER_BUCKET_HASH_LEN lowercase
  * hex digits for others. */
 #define IDENTIFIER_BUCKET_TYPE "nfs_ebpf_buckets"
+/* The wire level's RTT histogram: the same data sources (same bounds) under
+ * a type of its own, hashed the same way for other bounds. */
+#define IDENTIFIER_RTT_BUCKET_TYPE "nfs_ebpf_rtt_buckets"
+/* The wire level's mountstats columns: one value list per series, one data
+ * source per column (docs/identifiers.md, "Wire level"). */
+#define IDENTIFIER_RPC_TYPE "nfs_ebpf_rpc"
 #define IDENTIFIER_BUCKET_HASH_LEN 8
 
 /* Whether type is a bucket type, of the default bounds or of others. */

@@ -32,6 +32,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "kmodule.h"
 #include "nfs_ebpf.skel.h"
 #include "tracer.h"
 
@@ -138,6 +139,13 @@ static void libbpf_reset_warnings(void) {
   libbpf_last_warning[0] = '\0';
   libbpf_failed_prog[0] = '\0';
   libbpf_verifier_reason[0] = '\0';
+}
+
+void tracer_libbpf_reset(void) { libbpf_reset_warnings(); }
+
+const char *tracer_libbpf_warning(void) {
+  return libbpf_verifier_reason[0] ? libbpf_verifier_reason
+                                   : libbpf_last_warning;
 }
 
 /* The verifier log ends with the refusal, then statistics lines. */
@@ -374,57 +382,6 @@ static int share_maps(const tracer_t *t, struct nfs_ebpf *skel) {
     }
   }
   return 0;
-}
-
-/*
- * Module state. Returns false when the module is not loaded. ident tells
- * one load of the module from the next: the inode of its /sys/module
- * directory (sysfs gives a new directory a new inode number) and the
- * address of its .text section, or "builtin" when the code is part of the
- * kernel image. The address alone is not enough: a module loaded again
- * can land where it was before, and its kprobes, gone with the old code,
- * would never be attached again.
- */
-static bool module_state(const tracer_t *t, const char *module, char *ident,
-                         size_t identifier_size, bool *builtin) {
-  char path[PATH_MAX + 64];
-  char buf[64] = "";
-  struct stat st;
-
-  *builtin = false;
-  snprintf(path, sizeof(path), "%s/%s", t->sys_module_dir, module);
-  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-    return false;
-
-  /* Loadable modules have initstate; built-in code only shows up in
-   * /sys/module because of its parameters. */
-  snprintf(path, sizeof(path), "%s/%s/initstate", t->sys_module_dir, module);
-  FILE *fh = fopen(path, "r");
-  if (fh == NULL) {
-    *builtin = true;
-    sstrncpy(ident, "builtin", identifier_size);
-    return true;
-  }
-  if (fgets(buf, sizeof(buf), fh) == NULL)
-    buf[0] = '\0';
-  fclose(fh);
-  /* "coming" or "going": not ready (or being removed); look again
-   * next interval. */
-  if (strncmp(buf, "live", 4) != 0)
-    return false;
-
-  snprintf(path, sizeof(path), "%s/%s/sections/.text", t->sys_module_dir,
-           module);
-  fh = fopen(path, "r");
-  buf[0] = '\0';
-  if (fh != NULL) {
-    if (fgets(buf, sizeof(buf), fh) == NULL)
-      buf[0] = '\0';
-    fclose(fh);
-  }
-  buf[strcspn(buf, "\n")] = '\0';
-  snprintf(ident, identifier_size, "live:%ju:%s", (uintmax_t)st.st_ino, buf);
-  return true;
 }
 
 /*
@@ -819,8 +776,8 @@ int tracer_sync_modules(tracer_t *t) {
     tracer_set_t *s = &t->sets[set];
     char ident[64] = "";
     bool builtin = false;
-    bool present =
-        module_state(t, set_modules[set], ident, sizeof(ident), &builtin);
+    bool present = kmodule_state(t->sys_module_dir, set_modules[set], ident,
+                                 sizeof(ident), &builtin);
 
     /* A built-in NFS client may have NFSv4 built in too, without a
      * /sys/module/nfsv4 directory: look for its functions anyway. */
@@ -952,6 +909,10 @@ int tracer_stats_fd(const tracer_t *t) {
 
 int tracer_errors_fd(const tracer_t *t) {
   return t != NULL ? bpf_map__fd(t->base->maps.op_errors) : -EINVAL;
+}
+
+int tracer_lost_fd(const tracer_t *t) {
+  return t != NULL ? bpf_map__fd(t->base->maps.lost_events) : -EINVAL;
 }
 
 int tracer_read_lost(tracer_t *t, uint64_t lost[NFS_LOST_MAX]) {

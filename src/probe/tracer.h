@@ -58,6 +58,16 @@ int tracer_errors_fd(const tracer_t *t);
  * nfs_ebpf_lost_reason). Returns 0 or -errno. */
 int tracer_read_lost(tracer_t *t, uint64_t lost[NFS_LOST_MAX]);
 
+/* File descriptor of the lost_events array map, which the wire level's
+ * object shares. */
+int tracer_lost_fd(const tracer_t *t);
+
+/* libbpf's words about the last failure since tracer_libbpf_reset (the
+ * verifier's reason when it refused a program): tracer_open installs the
+ * log hook every BPF object of the plugin goes through. "" if none. */
+void tracer_libbpf_reset(void);
+const char *tracer_libbpf_warning(void);
+
 /* Detaches everything and frees t (NULL is fine). */
 void tracer_close(tracer_t *t);
 

@@ -6,6 +6,7 @@
 #include "resolve.h"
 
 #include "identifier.h"
+#include "rpc_procs.h"
 
 #include <errno.h>
 
@@ -36,7 +37,7 @@ static int resolve_who(const pod_identity_t *id, identity_state_t state,
  * mount (the number was reused) is rebound to the new mount's series. */
 static series_t *resolve_key(const resolve_t *r, const struct op_key *key,
                              const pod_identity_t *id, identity_state_t state,
-                             bool *mounts_forced) {
+                             bool whole_server, bool *mounts_forced) {
   const nfs_mount_t *mnt = mount_table_lookup(r->mounts, key->dev);
   series_t *bound = series_bound(r->series, key);
   if (bound != NULL) {
@@ -45,8 +46,8 @@ static series_t *resolve_key(const resolve_t *r, const struct op_key *key,
     /* Still the same mount, or umounted (nothing adds to the key then). */
     if (mnt == NULL || mnt->generation == series_bound_mount(r->series, key))
       return bound;
-    series_t *s =
-        series_get(r->series, bound->who, mnt->server, mnt->export_, key->op);
+    series_t *s = series_get(r->series, bound->who, mnt->server,
+                             whole_server ? "" : mnt->export_, key->op);
     if (s == NULL || series_rebind(r->series, key, s, mnt->generation) != 0) {
       ERROR("nfs_ebpf plugin: out of memory adding a series; device %" PRIu32
             ":%" PRIu32 " stays reported under its previous mount.",
@@ -72,7 +73,7 @@ static series_t *resolve_key(const resolve_t *r, const struct op_key *key,
   const char *server, *export_;
   if (mnt != NULL) {
     server = mnt->server;
-    export_ = mnt->export_;
+    export_ = whole_server ? "" : mnt->export_;
   } else if (give_up) {
     /* In no mount namespace we could read (its processes are gone).
      * Name the device rather than guess a server. */
@@ -113,8 +114,42 @@ void resolve_keys(const resolve_t *r, const kstats_snapshot_t *stats) {
     pod_identity_t id;
     identity_answer_t answer =
         identity_resolve(r->identity, key->cgroup_id, &id);
-    if (resolve_key(r, key, &id, answer.state, &mounts_forced) != NULL &&
+    if (resolve_key(r, key, &id, answer.state, false, &mounts_forced) != NULL &&
         !answer.alive)
       series_retire_ready(r->series, key, val->count);
+  }
+}
+
+/* Who an RPC is charged to when it is no cgroup: a name of its own, final
+ * at once and never retired. */
+static bool rpc_charged_name(uint64_t cgroup_id, pod_identity_t *id) {
+  const char *name =
+      cgroup_id == NFS_EBPF_CGROUP_UNATTRIBUTED ? RESOLVE_CGROUP_UNATTRIBUTED
+      : cgroup_id == NFS_EBPF_CGROUP_NFS_CLIENT ? RESOLVE_CGROUP_NFS_CLIENT
+                                                : NULL;
+  if (name == NULL)
+    return false;
+  memset(id, 0, sizeof(*id));
+  sstrncpy(id->cgroup, name, sizeof(id->cgroup));
+  return true;
+}
+
+void resolve_rpc_keys(const resolve_t *r, const kstats_snapshot_t *rpc) {
+  bool mounts_forced = false;
+  for (size_t i = 0; i < rpc->len; i++) {
+    const struct rpc_key *rk = kstats_key(rpc, i);
+    const struct rpc_stats *val = kstats_val(rpc, i);
+    struct op_key key;
+    if (rpc_binding_key(rk, &key) != 0)
+      continue; /* logged once */
+    pod_identity_t id;
+    identity_answer_t answer = {.state = IDENTITY_FINAL, .alive = true};
+    if (!rpc_charged_name(rk->cgroup_id, &id))
+      answer = identity_resolve(r->identity, rk->cgroup_id, &id);
+    if (resolve_key(r, &key, &id, answer.state,
+                    rk->scope == NFS_RPC_SCOPE_SERVER,
+                    &mounts_forced) != NULL &&
+        !answer.alive)
+      series_retire_ready(r->series, &key, val->requests);
   }
 }

@@ -29,4 +29,16 @@ typedef struct {
 /* Bind every key of an op_stats snapshot to its series. */
 void resolve_keys(const resolve_t *r, const kstats_snapshot_t *stats);
 
+/* The `cgroup` label of RPCs no process can be charged with
+ * (NFS_EBPF_CGROUP_UNATTRIBUTED), and of the NFS client's own work on a
+ * server's shared client: lease renewal, state recovery
+ * (NFS_EBPF_CGROUP_NFS_CLIENT). */
+#define RESOLVE_CGROUP_UNATTRIBUTED "unattributed"
+#define RESOLVE_CGROUP_NFS_CLIENT "nfs-client"
+
+/* The same for an rpc_stats snapshot. RPCs on a server's shared client
+ * (NFS_RPC_SCOPE_SERVER) are reported under the server with an empty
+ * export: they belong to every mount of it. */
+void resolve_rpc_keys(const resolve_t *r, const kstats_snapshot_t *rpc);
+
 #endif /* NFS_EBPF_RESOLVE_H */

@@ -32,7 +32,7 @@ typedef struct binding_s {
   uint64_t first_seen;
   uint64_t mount; /* mount generation the key was bound under */
 
-  struct op_stats *base; /* NULL: zero (never rebound) */
+  series_values_t *base; /* NULL: zero (never rebound) */
   err_base_t *err_bases;
   size_t n_err_bases;
   series_t *prev;        /* the series of the mount before, until folded */
@@ -168,12 +168,22 @@ series_t *series_get(series_table_t *t, const char *who, const char *server,
   return s;
 }
 
-static void stats_add(struct op_stats *dst, const struct op_stats *src) {
-  dst->count += src->count;
-  dst->bytes += src->bytes;
-  dst->latency_ns += src->latency_ns;
-  for (size_t i = 0; i < NFS_EBPF_MAX_BUCKETS; i++)
-    dst->buckets[i] += src->buckets[i];
+/* series_values_t as the counters it is made of */
+#define VALUE_WORDS (sizeof(series_values_t) / sizeof(__u64))
+_Static_assert(sizeof(series_values_t) % sizeof(__u64) == 0,
+               "series values are __u64 counters");
+_Static_assert(offsetof(struct op_stats, count) == 0 &&
+                   offsetof(struct rpc_stats, requests) == 0,
+               "both levels count events in their first word");
+
+static __u64 *words(series_values_t *v) { return (__u64 *)v; }
+static const __u64 *cwords(const series_values_t *v) {
+  return (const __u64 *)v;
+}
+
+static void stats_add(series_values_t *dst, const series_values_t *src) {
+  for (size_t i = 0; i < VALUE_WORDS; i++)
+    words(dst)[i] += cwords(src)[i];
 }
 
 void series_commit_interval(series_table_t *t) {
@@ -198,12 +208,12 @@ static int series_reserve_ended(series_t *s) {
 }
 
 void series_add_stats(series_table_t *t, series_t *s,
-                      const struct op_stats *val, bool retire) {
+                      const series_values_t *val, bool retire) {
   if (retire) {
     if (series_reserve_ended(s) != 0) {
-      ERROR("nfs_ebpf plugin: out of memory: %" PRIu64 " operations of an "
+      ERROR("nfs_ebpf plugin: out of memory: %" PRIu64 " events of an "
             "ended key are lost from series %s.",
-            (uint64_t)val->count, s->who);
+            (uint64_t)cwords(val)[0], s->who);
       return;
     }
     stats_add(&s->ended->staged, val);
@@ -237,7 +247,7 @@ int series_add_errors(series_table_t *t, series_t *s, uint16_t err,
   return 0;
 }
 
-void series_total(const series_t *s, struct op_stats *out) {
+void series_total(const series_t *s, series_values_t *out) {
   *out = s->live;
   if (s->ended != NULL)
     stats_add(out, &s->ended->committed);
@@ -341,31 +351,28 @@ int series_rebind(series_table_t *t, const struct op_key *key, series_t *s,
   return 0;
 }
 
-/* a - b, field by field; b <= a unless the kernel key was recreated (then
- * nothing of it belongs to the old series: all of a is new). b NULL: 0. */
-static void stats_since(const struct op_stats *a, const struct op_stats *b,
-                        struct op_stats *out) {
-  if (b == NULL || a->count < b->count) {
+/* a - b, word by word; b <= a unless the kernel key was recreated (its
+ * event count went down: then nothing of it belongs to the old series, all
+ * of a is new). b NULL: 0. */
+static void stats_since(const series_values_t *a, const series_values_t *b,
+                        series_values_t *out) {
+  if (b == NULL || cwords(a)[0] < cwords(b)[0]) {
     *out = *a;
     return;
   }
-  out->count = a->count - b->count;
-  out->bytes = a->bytes >= b->bytes ? a->bytes - b->bytes : 0;
-  out->latency_ns =
-      a->latency_ns >= b->latency_ns ? a->latency_ns - b->latency_ns : 0;
-  for (size_t i = 0; i < NFS_EBPF_MAX_BUCKETS; i++)
-    out->buckets[i] =
-        a->buckets[i] >= b->buckets[i] ? a->buckets[i] - b->buckets[i] : 0;
+  for (size_t i = 0; i < VALUE_WORDS; i++)
+    words(out)[i] =
+        cwords(a)[i] >= cwords(b)[i] ? cwords(a)[i] - cwords(b)[i] : 0;
 }
 
 /* The first stats value after a rebinding: everything up to now happened
  * on the old mount, so its series keeps it for good and the new one starts
  * from here. */
 static void take_stats_base(series_table_t *t, binding_t *b,
-                            const struct op_stats *val) {
+                            const series_values_t *val) {
   if (!b->rebase_stats)
     return;
-  struct op_stats part;
+  series_values_t part;
   stats_since(val, b->base, &part);
   if (b->prev != NULL)
     series_add_stats(t, b->prev, &part, true);
@@ -375,23 +382,23 @@ static void take_stats_base(series_table_t *t, binding_t *b,
 }
 
 static void key_stats(series_table_t *t, const struct op_key *key,
-                      const struct op_stats *val, bool retire) {
+                      const series_values_t *val, bool retire) {
   binding_t *b = binding_find(t, key);
   if (b == NULL || b->series == NULL)
     return;
   take_stats_base(t, b, val);
-  struct op_stats part;
+  series_values_t part;
   stats_since(val, b->base, &part);
   series_add_stats(t, b->series, &part, retire);
 }
 
 void series_add_key_stats(series_table_t *t, const struct op_key *key,
-                          const struct op_stats *val) {
+                          const series_values_t *val) {
   key_stats(t, key, val, false);
 }
 
 void series_retire_key_stats(series_table_t *t, const struct op_key *key,
-                             const struct op_stats *val) {
+                             const series_values_t *val) {
   key_stats(t, key, val, true);
 }
 

@@ -36,6 +36,15 @@
  * value_list_t fields. */
 #define SERIES_NAME_LEN 128
 
+/* What a series accumulates: an operation's or an RPC procedure's kernel
+ * values (the series' op says which: rpc_procs.h). Both are plain
+ * cumulative __u64 counters, added and subtracted word by word, and both
+ * count events in their first word. */
+typedef union {
+  struct op_stats op;
+  struct rpc_stats rpc;
+} series_values_t;
+
 typedef struct {
   uint16_t err; /* positive errno */
   uint64_t retired;
@@ -47,8 +56,8 @@ typedef struct {
  * their final values, as of the last committed read and staged by this
  * one. Most series never have any, so it is allocated for the first. */
 typedef struct {
-  struct op_stats committed;
-  struct op_stats staged; /* this read, until committed */
+  series_values_t committed;
+  series_values_t staged; /* this read, until committed */
 } series_ended_t;
 
 typedef struct series_s {
@@ -61,10 +70,10 @@ typedef struct series_s {
    * identifier_what_tail of server and export), built once here rather
    * than per bucket per read; NULL: each is built whole. */
   char *what_tail;
-  uint32_t op; /* enum nfs_ebpf_op */
+  uint32_t op; /* enum nfs_ebpf_op, or an RPC op (rpc_procs.h) */
 
-  struct op_stats live;
-  struct op_stats staged_live; /* this read, until committed */
+  series_values_t live;
+  series_values_t staged_live; /* this read, until committed */
   series_ended_t *ended;       /* NULL until a key ends or moves */
   series_errno_t *errnos;
   size_t n_errnos;
@@ -102,12 +111,12 @@ series_t *series_get(series_table_t *t, const char *who, const char *server,
  * makes it earlier, when the key is marked for retirement or rebound, where
  * a failure can wait); without memory for it the value is logged as lost. */
 void series_add_stats(series_table_t *t, series_t *s,
-                      const struct op_stats *val, bool retire);
+                      const series_values_t *val, bool retire);
 int series_add_errors(series_table_t *t, series_t *s, uint16_t err,
                       uint64_t count, bool retire);
 
 /* live + retired, as of the last committed read */
-void series_total(const series_t *s, struct op_stats *out);
+void series_total(const series_t *s, series_values_t *out);
 
 /* Drop series that no live kernel key has fed since `oldest_stamp`: the
  * pod is gone and its last values have been reported for long enough. */
@@ -136,7 +145,7 @@ void series_unbind(series_table_t *t, const struct op_key *key);
 /* Add a bound key's cumulative kernel values to its series (the part since
  * its last rebinding). Keys that are not bound are ignored. */
 void series_add_key_stats(series_table_t *t, const struct op_key *key,
-                          const struct op_stats *val);
+                          const series_values_t *val);
 int series_add_key_errors(series_table_t *t, const struct op_key *key,
                           uint16_t err, uint64_t count);
 
@@ -152,7 +161,7 @@ bool series_retire_ready(series_table_t *t, const struct op_key *key,
 bool series_retiring(const series_table_t *t, const struct op_key *key);
 void series_retire_cancel(series_table_t *t, const struct op_key *key);
 void series_retire_key_stats(series_table_t *t, const struct op_key *key,
-                             const struct op_stats *val);
+                             const series_values_t *val);
 int series_retire_key_errors(series_table_t *t, const struct op_key *key,
                              uint16_t err, uint64_t count);
 

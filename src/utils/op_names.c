@@ -22,6 +22,9 @@ static const char *const lost_reason_names[] = {
     [NFS_LOST_ERRORS_MAP_FULL] = "errors_map_full",
     [NFS_LOST_MISSED_ENTRY] = "missed_entry",
     [NFS_LOST_MISSED_RETURN] = "missed_return",
+    [NFS_LOST_RPC_STATS_MAP_FULL] = "rpc_stats_map_full",
+    [NFS_LOST_RPC_MOUNT_UNKNOWN] = "rpc_mount_unknown",
+    [NFS_LOST_RPC_PROGRAM_SKIPPED] = "rpc_program_skipped",
 };
 
 /* Sized by their initializers, not by the enums, so that the build fails

@@ -71,10 +71,11 @@ static series_table_t *fill(size_t n) {
     series_t *s = series_get(t, who, server, export_, ops[i % 4]);
     if (s == NULL)
       return NULL;
-    struct op_stats val = {
-        .count = 1000 + i, .bytes = 4096 * i, .latency_ns = 1000000 * i};
+    series_values_t val = {.op = {.count = 1000 + i,
+                                  .bytes = 4096 * i,
+                                  .latency_ns = 1000000 * i}};
     for (size_t b = 0; b < NFS_EBPF_MAX_BUCKETS; b++)
-      val.buckets[b] = (i + b) % 7;
+      val.op.buckets[b] = (i + b) % 7;
     series_add_stats(t, s, &val, false);
     if (i % 10 == 0 && (series_add_errors(t, s, 5, i, false) != 0 ||
                         series_add_errors(t, s, 116, 1, false) != 0))
@@ -87,7 +88,7 @@ static series_table_t *fill(size_t n) {
 static int bench(size_t n) {
   histogram_t histogram;
   if (histogram_init_default(&histogram) != 0 ||
-      dispatch_register_buckets(&histogram) != 0)
+      dispatch_register_buckets(&histogram, false) != 0)
     return -1;
   series_table_t *t = fill(n);
   if (t == NULL) {

@@ -47,6 +47,7 @@ if [ "${1:-}" = dispatch ]; then
 		"$ROOT/src/dispatch/dispatch.c" "$ROOT/src/dispatch/identifier.c" \
 		"$ROOT/src/series/series.c" "$ROOT/src/series/histogram.c" \
 		"$ROOT/src/utils/op_names.c" "$ROOT/src/utils/errno_names.c" \
+		"$ROOT/src/utils/rpc_procs.c" "$ROOT/src/utils/log_once.c" \
 		"$ROOT/src/utils/hash.c"
 	exec "$OUT/dispatch_bench" "$@"
 fi
@@ -59,8 +60,8 @@ if [ "${1:-}" = read ]; then
 		"$ROOT/src/series/series.c" "$ROOT/src/series/histogram.c" \
 		"$ROOT/src/dispatch/dispatch.c" "$ROOT/src/dispatch/identifier.c" \
 		"$ROOT/src/utils/op_names.c" "$ROOT/src/utils/errno_names.c" \
-		"$ROOT/src/utils/hash.c" "$ROOT/src/utils/log_once.c" \
-		"$ROOT/src/utils/safe_file.c" -lbpf
+		"$ROOT/src/utils/rpc_procs.c" "$ROOT/src/utils/hash.c" \
+		"$ROOT/src/utils/log_once.c" "$ROOT/src/utils/safe_file.c" -lbpf
 	exec "$OUT/read_bench" "$ROOT/tests/fixtures/mountinfo/k8s-node.mountinfo" "$@"
 fi
 

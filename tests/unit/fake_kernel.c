@@ -56,6 +56,38 @@ void tracer_close(tracer_t *t) {
   (void)t;
   fake.tracer_closed++;
 }
+int tracer_lost_fd(const tracer_t *t) {
+  (void)t;
+  return FAKE_LOST_FD;
+}
+
+/* wire */
+struct wire_s {
+  int unused;
+};
+static struct wire_s the_wire;
+
+int wire_open(const wire_config_t *cfg, wire_t **out) {
+  fake.wire_config = *cfg;
+  fake.wire_opened++;
+  if (fake.wire_open_status != 0)
+    return fake.wire_open_status;
+  *out = &the_wire;
+  return 0;
+}
+int wire_sync_modules(wire_t *w) {
+  (void)w;
+  return 0;
+}
+int wire_stats_fd(const wire_t *w) {
+  (void)w;
+  return FAKE_RPC_FD;
+}
+uint64_t wire_skipped(wire_t *w) { return w != NULL ? fake.rpc_skipped : 0; }
+void wire_close(wire_t *w) {
+  if (w != NULL)
+    fake.wire_closed++;
+}
 
 /* kstats: the two fake maps (kstats.h's own snapshot_init and _free
  * manage the buffers). A snapshot is a copy, as the real one is: what the
@@ -63,16 +95,24 @@ void tracer_close(tracer_t *t) {
 int kstats_read(int map_fd, kstats_snapshot_t *s) {
   /* A failed read, as the real one fails: an error and a partial or
    * stale snapshot the caller must not use. */
-  int status = map_fd == FAKE_STATS_FD ? fake.stats_read_status
-                                       : fake.errors_read_status;
+  int status = map_fd == FAKE_STATS_FD    ? fake.stats_read_status
+               : map_fd == FAKE_ERRORS_FD ? fake.errors_read_status
+                                          : 0;
   if (status != 0) {
     s->len = 0;
     return status;
   }
-  bool stats = map_fd == FAKE_STATS_FD;
-  const void *keys = stats ? (const void *)fake.stats_keys : fake.err_keys;
-  const void *vals = stats ? (const void *)fake.stats_vals : fake.err_vals;
-  size_t n = stats ? fake.n_stats : fake.n_errs;
+  const void *keys = fake.err_keys, *vals = fake.err_vals;
+  size_t n = fake.n_errs;
+  if (map_fd == FAKE_STATS_FD) {
+    keys = fake.stats_keys;
+    vals = fake.stats_vals;
+    n = fake.n_stats;
+  } else if (map_fd == FAKE_RPC_FD) {
+    keys = fake.rpc_keys;
+    vals = fake.rpc_vals;
+    n = fake.n_rpc;
+  }
   if (s->cap < FAKE_MAX) {
     free(s->keys);
     free(s->vals);
@@ -103,6 +143,17 @@ static int fake_remove(int map_fd, const void *key, void *value) {
         fake.stats_vals[i] = fake.stats_vals[fake.n_stats - 1];
         fake.n_stats--;
         fake.deleted_stats++;
+        return 0;
+      }
+  } else if (map_fd == FAKE_RPC_FD) {
+    for (size_t i = 0; i < fake.n_rpc; i++)
+      if (memcmp(&fake.rpc_keys[i], key, sizeof(struct rpc_key)) == 0) {
+        if (value != NULL)
+          memcpy(value, &fake.rpc_vals[i], sizeof(struct rpc_stats));
+        fake.rpc_keys[i] = fake.rpc_keys[fake.n_rpc - 1];
+        fake.rpc_vals[i] = fake.rpc_vals[fake.n_rpc - 1];
+        fake.n_rpc--;
+        fake.deleted_rpc++;
         return 0;
       }
   } else {
@@ -228,6 +279,18 @@ void fake_kill_cgroup(uint64_t id) {
   fake_cgroup_t *c = find_cgroup(id);
   if (c != NULL)
     c->dead = true;
+}
+
+struct rpc_stats *fake_set_rpc(uint64_t cgroup_id, uint32_t dev, uint32_t scope,
+                               const char *proc) {
+  struct rpc_key k = {.cgroup_id = cgroup_id, .dev = dev, .scope = scope};
+  sstrncpy(k.proc, proc, sizeof(k.proc));
+  for (size_t i = 0; i < fake.n_rpc; i++)
+    if (memcmp(&fake.rpc_keys[i], &k, sizeof(k)) == 0)
+      return &fake.rpc_vals[i];
+  fake.rpc_keys[fake.n_rpc] = k;
+  memset(&fake.rpc_vals[fake.n_rpc], 0, sizeof(struct rpc_stats));
+  return &fake.rpc_vals[fake.n_rpc++];
 }
 
 struct op_stats *fake_set_stats(uint64_t cgroup_id, uint32_t dev, uint32_t op) {

@@ -9,9 +9,12 @@
 #include "kstats.h"
 #include "nfs_ebpf.h"
 #include "tracer.h"
+#include "wire.h"
 
 #define FAKE_STATS_FD 1001
 #define FAKE_ERRORS_FD 1002
+#define FAKE_RPC_FD 1003
+#define FAKE_LOST_FD 1004
 #define FAKE_MAX 64
 
 typedef struct {
@@ -35,6 +38,15 @@ typedef struct {
   __u64 err_vals[FAKE_MAX];
   size_t n_errs;
   size_t deleted_stats, deleted_errs;
+  /* the wire level: wire_open fails with wire_open_status */
+  int wire_open_status;
+  int wire_opened, wire_closed;
+  wire_config_t wire_config;
+  struct rpc_key rpc_keys[FAKE_MAX];
+  struct rpc_stats rpc_vals[FAKE_MAX];
+  size_t n_rpc;
+  size_t deleted_rpc;
+  uint64_t rpc_skipped; /* wire_skipped */
   int stats_read_status, errors_read_status; /* kstats_read's result */
   int delete_status;     /* non-zero: deletions fail with it */
   uint64_t late_count;   /* operations landing just before a deletion */
@@ -61,6 +73,9 @@ void fake_resolve_to_pod(uint64_t id, const char *ns, const char *pod,
 void fake_kill_cgroup(uint64_t id);
 /* The op_stats value of a key, created zeroed if new. */
 struct op_stats *fake_set_stats(uint64_t cgroup_id, uint32_t dev, uint32_t op);
+/* The rpc_stats value of a key, created zeroed if new. */
+struct rpc_stats *fake_set_rpc(uint64_t cgroup_id, uint32_t dev, uint32_t scope,
+                               const char *proc);
 void fake_set_error(uint64_t cgroup_id, uint32_t dev, uint32_t op, int err,
                     uint64_t count);
 

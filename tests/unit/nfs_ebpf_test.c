@@ -47,6 +47,7 @@ static void reset_plugin(void) {
   conf_bucket_count = 0;
   conf_max_entries = NFS_EBPF_DEFAULT_MAX_ENTRIES;
   conf_retain_ended = 0;
+  conf_wire = true;
   read_number = 0;
   last_read_time = 0;
   fake_reset();
@@ -276,9 +277,10 @@ DEF_TEST(pod_read_becomes_contract_values) {
   return 0;
 }
 
-/* The shipped types.db line (collectd.conf.d/nfs_ebpf-types.db), with
- * every run of blanks made one space; "" if unreadable. */
-static void shipped_types_db_line(char *line, size_t size) {
+/* Line `nth` (from 0) of the shipped types.db
+ * (collectd.conf.d/nfs_ebpf-types.db), comments left out, with every run of
+ * blanks made one space; "" if unreadable or absent. */
+static void shipped_types_db_line(size_t nth, char *line, size_t size) {
   const char *srcdir = getenv("srcdir");
   char path[PATH_MAX];
   snprintf(path, sizeof(path), "%s/collectd.conf.d/nfs_ebpf-types.db",
@@ -287,7 +289,7 @@ static void shipped_types_db_line(char *line, size_t size) {
   FILE *fh = fopen(path, "r");
   char raw[2048];
   while (fh != NULL && fgets(raw, sizeof(raw), fh) != NULL) {
-    if (raw[0] == '#' || raw[0] == '\n')
+    if (raw[0] == '#' || raw[0] == '\n' || nth-- > 0)
       continue;
     size_t len = 0;
     for (const char *c = raw; *c != '\0' && len + 1 < size; c++) {
@@ -321,15 +323,25 @@ DEF_TEST(bucket_type_is_registered_and_matches_the_shipped_types_db) {
     EXPECT_EQ_STR("le_inf", ds[16].name);
     EXPECT_EQ_INT(DS_TYPE_DERIVE, ds[16].type);
   }
-  char shipped[2048];
-  shipped_types_db_line(shipped, sizeof(shipped));
-  static const char first[] = "nfs_ebpf_buckets le_0_0001:DERIVE:0:U, ";
-  OK(strncmp(shipped, first, strlen(first)) == 0);
-  char logged[2100];
-  snprintf(logged, sizeof(logged), "types.db line: %s", shipped);
-  EXPECT_EQ_INT(1, mock_log_count(LOG_INFO, logged));
+  /* Every type the plugin registers (the wire level's too: it is on by
+   * default) is the package's, line for line, and no other. */
+  static const char *const types[] = {"nfs_ebpf_buckets ",
+                                      "nfs_ebpf_rtt_buckets ", "nfs_ebpf_rpc "};
+  for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+    char shipped[2048];
+    shipped_types_db_line(i, shipped, sizeof(shipped));
+    OK1(strncmp(shipped, types[i], strlen(types[i])) == 0, types[i]);
+    char logged[2100];
+    snprintf(logged, sizeof(logged), "types.db line: %s", shipped);
+    EXPECT_EQ_INT(1, mock_log_count(LOG_INFO, logged));
+  }
+  char none[2048];
+  shipped_types_db_line(3, none, sizeof(none));
+  EXPECT_EQ_STR("", none);
+  EXPECT_EQ_INT(3, mock_log_count(LOG_INFO, "types.db line: "));
   EXPECT_EQ_INT(0, nfs_ebpf_shutdown());
   OK(mock_data_sources("nfs_ebpf_buckets", &n) == NULL);
+  OK(mock_data_sources("nfs_ebpf_rpc", &n) == NULL);
 
   /* Other bounds: a name of their own, so a receiver that knows only the
    * default bounds cannot mislabel them. */
@@ -359,6 +371,157 @@ DEF_TEST(bucket_type_is_registered_and_matches_the_shipped_types_db) {
   }
   EXPECT_EQ_INT(2, bucket_of("shop_web-0_nginx", WHAT_READ, "+Inf"));
   EXPECT_EQ_INT(0, mock_log_count(LOG_ERR, "mock: dataset"));
+  return 0;
+}
+
+/* One value of a wire level series' nfs_ebpf_rpc value list, by its data
+ * source's position; -1 if the list is missing. */
+static double rpc_column(const char *who, const char *what, size_t column) {
+  const value_list_t *vl = find(who, "nfs_ebpf_rpc", what);
+  if (vl == NULL || column >= vl->values_len)
+    return -1;
+  size_t n;
+  const data_source_t *ds = mock_data_sources("nfs_ebpf_rpc", &n);
+  if (ds == NULL || column >= n)
+    return -1;
+  return ds[column].type == DS_TYPE_GAUGE ? vl->values[column].gauge
+                                          : (double)vl->values[column].derive;
+}
+
+/* RTT bucket `le` of a wire level series (-1 if missing). */
+static derive_t rtt_bucket_of(const char *who, const char *what,
+                              const char *le) {
+  char source[DATA_MAX_NAME_LEN];
+  const value_list_t *vl = find(who, "nfs_ebpf_rtt_buckets", what);
+  size_t n;
+  const data_source_t *ds = mock_data_sources("nfs_ebpf_rtt_buckets", &n);
+  if (vl == NULL || ds == NULL ||
+      identifier_bucket_source(source, sizeof(source), le) != 0)
+    return -1;
+  for (size_t j = 0; j < n && j < vl->values_len; j++)
+    if (strcmp(ds[j].name, source) == 0)
+      return vl->values[j].derive;
+  return -1;
+}
+
+DEF_TEST(wire_level_series) {
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  EXPECT_EQ_INT(1, fake.wire_opened);
+  EXPECT_EQ_INT(FAKE_LOST_FD, fake.wire_config.lost_events_fd);
+  fake_add_pod(100, "shop", "web-0", "nginx");
+  struct rpc_stats *w =
+      fake_set_rpc(100, DEV_DATA, NFS_RPC_SCOPE_MOUNT, "WRITE");
+  w->requests = 16;
+  w->transmissions = 18;
+  w->major_timeouts = 1;
+  w->errors = 2;
+  w->sent_bytes = 16 * 65700;
+  w->received_bytes = 16 * 200;
+  w->replies = 15;
+  w->queue_ns = 1500000000;
+  w->rtt_ns = 250000000;
+  w->execute_ns = 2000000000;
+  w->rtt_buckets[3] = 10; /* <= 1 ms */
+  w->rtt_buckets[9] = 5;  /* <= 100 ms */
+  fake_set_rpc(NFS_EBPF_CGROUP_UNATTRIBUTED, DEV_DATA, NFS_RPC_SCOPE_MOUNT,
+               "GETATTR")
+      ->requests = 3;
+  fake_set_rpc(NFS_EBPF_CGROUP_NFS_CLIENT, DEV_DATA, NFS_RPC_SCOPE_SERVER,
+               "SEQUENCE")
+      ->requests = 7;
+  /* an operation series on the same mount keeps its own names */
+  fake_set_stats(100, DEV_DATA, NFS_OP_WRITE)->count = 4;
+  EXPECT_EQ_INT(0, read_once());
+
+  const char *who = "shop_web-0_nginx", *what = "WRITE@10.0.0.5:|vol|data";
+  /* struct rpc_stats' columns, in the order of the shipped types.db */
+  EXPECT_EQ_INT(16, rpc_column(who, what, 0));
+  EXPECT_EQ_INT(18, rpc_column(who, what, 1));
+  EXPECT_EQ_INT(1, rpc_column(who, what, 2));
+  EXPECT_EQ_INT(2, rpc_column(who, what, 3));
+  EXPECT_EQ_INT(16 * 65700, rpc_column(who, what, 4));
+  EXPECT_EQ_INT(16 * 200, rpc_column(who, what, 5));
+  EXPECT_EQ_INT(15, rpc_column(who, what, 6));
+  OK(rpc_column(who, what, 7) == 1.5);
+  OK(rpc_column(who, what, 8) == 0.25);
+  OK(rpc_column(who, what, 9) == 2.0);
+  /* cumulative RTT buckets; +Inf is the replies */
+  EXPECT_EQ_INT(0, rtt_bucket_of(who, what, "0.0005"));
+  EXPECT_EQ_INT(10, rtt_bucket_of(who, what, "0.001"));
+  EXPECT_EQ_INT(15, rtt_bucket_of(who, what, "0.1"));
+  EXPECT_EQ_INT(15, rtt_bucket_of(who, what, "+Inf"));
+  EXPECT_EQ_INT(4, derive_of(who, "operations", "write@10.0.0.5:|vol|data"));
+  /* what no process caused, under names of its own; the server's shared
+   * client under the server alone */
+  EXPECT_EQ_INT(3,
+                rpc_column("@unattributed", "GETATTR@10.0.0.5:|vol|data", 0));
+  EXPECT_EQ_INT(7, rpc_column("@nfs-client", "SEQUENCE@10.0.0.5:", 0));
+  EXPECT_EQ_INT(0, mock_log_count(LOG_ERR, ""));
+  /* RPCs the kernel skipped the counting program for are lost events */
+  EXPECT_EQ_INT(0, derive_of("", "derive", "rpc_program_skipped"));
+  fake.rpc_skipped = 2;
+  fake.lost[NFS_LOST_RPC_MOUNT_UNKNOWN] = 1;
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(2, derive_of("", "derive", "rpc_program_skipped"));
+  EXPECT_EQ_INT(1, derive_of("", "derive", "rpc_mount_unknown"));
+  return 0;
+}
+
+DEF_TEST(wire_level_keys_of_ended_pods_are_retired) {
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  fake_add_pod(300, "shop", "db-0", "pg");
+  fake_add_pod(301, "shop", "db-0", "pg");
+  fake_set_rpc(300, DEV_DATA, NFS_RPC_SCOPE_MOUNT, "COMMIT")->requests = 5;
+  fake_set_rpc(301, DEV_DATA, NFS_RPC_SCOPE_MOUNT, "COMMIT")->requests = 1;
+  const char *who = "shop_db-0_pg", *what = "COMMIT@10.0.0.5:|vol|data";
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(6, rpc_column(who, what, 0));
+  fake_kill_cgroup(300);
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(0, fake.deleted_rpc);
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(1, fake.deleted_rpc);
+  EXPECT_EQ_INT(6, rpc_column(who, what, 0));
+  fake_set_rpc(301, DEV_DATA, NFS_RPC_SCOPE_MOUNT, "COMMIT")->requests = 2;
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(7, rpc_column(who, what, 0));
+  return 0;
+}
+
+DEF_TEST(wire_level_can_be_turned_off) {
+  reset_plugin();
+  const char *off[] = {"Wire", "false"};
+  EXPECT_EQ_INT(0, configure(off, 2));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  EXPECT_EQ_INT(0, fake.wire_opened);
+  fake_add_pod(100, "shop", "web-0", "nginx");
+  fake_set_rpc(100, DEV_DATA, NFS_RPC_SCOPE_MOUNT, "READ")->requests = 1;
+  EXPECT_EQ_INT(0, read_once());
+  OK(find("shop_web-0_nginx", "nfs_ebpf_rpc", NULL) == NULL);
+  size_t n;
+  OK(mock_data_sources("nfs_ebpf_rpc", &n) == NULL);
+
+  /* kprobe mode asks for no fentry: off, with a line that says so */
+  reset_plugin();
+  const char *kprobe[] = {"AttachMode", "kprobe"};
+  EXPECT_EQ_INT(0, configure(kprobe, 2));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  EXPECT_EQ_INT(0, fake.wire_opened);
+  EXPECT_EQ_INT(1, mock_log_count(LOG_WARNING, "wire level"));
+
+  /* a wire level that cannot start leaves the operations running */
+  reset_plugin();
+  fake.wire_open_status = -EPERM;
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  fake_set_stats(100, DEV_DATA, NFS_OP_READ)->count = 1;
+  fake_add_pod(100, "shop", "web-0", "nginx");
+  EXPECT_EQ_INT(0, read_once());
+  EXPECT_EQ_INT(1, derive_of("shop_web-0_nginx", "operations", WHAT_READ));
   return 0;
 }
 
@@ -870,6 +1033,9 @@ int main(void) {
   RUN_TEST(clock_stepped_back_still_advances_value_time);
   RUN_TEST(host_root_prefixes_host_paths);
   RUN_TEST(shutdown_closes_the_tracer);
+  RUN_TEST(wire_level_series);
+  RUN_TEST(wire_level_keys_of_ended_pods_are_retired);
+  RUN_TEST(wire_level_can_be_turned_off);
   unlink(mountinfo_path);
   END_TEST;
 }

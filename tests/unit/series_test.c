@@ -9,9 +9,10 @@
 
 #include "series.h"
 
-static struct op_stats stats(uint64_t count, uint64_t bytes) {
-  struct op_stats v = {.count = count, .bytes = bytes, .latency_ns = count};
-  v.buckets[0] = count;
+static series_values_t stats(uint64_t count, uint64_t bytes) {
+  series_values_t v = {
+      .op = {.count = count, .bytes = bytes, .latency_ns = count}};
+  v.op.buckets[0] = count;
   return v;
 }
 
@@ -32,14 +33,14 @@ DEF_TEST(keys_of_one_pod_add_up) {
   EXPECT_EQ_INT(-EEXIST, series_bind(t, &k1, s, 1));
   OK(series_bound(t, &k1) == s);
 
-  struct op_stats a = stats(3, 300), b = stats(4, 400), total;
+  series_values_t a = stats(3, 300), b = stats(4, 400), total;
   series_add_stats(t, s, &a, false);
   series_add_stats(t, s, &b, false);
   series_commit_interval(t);
   series_total(s, &total);
-  EXPECT_EQ_UINT64(7, total.count);
-  EXPECT_EQ_UINT64(700, total.bytes);
-  EXPECT_EQ_UINT64(7, total.buckets[0]);
+  EXPECT_EQ_UINT64(7, total.op.count);
+  EXPECT_EQ_UINT64(700, total.op.bytes);
+  EXPECT_EQ_UINT64(7, total.op.buckets[0]);
   series_table_destroy(t);
   return 0;
 }
@@ -54,13 +55,13 @@ DEF_TEST(retired_keys_keep_their_counts) {
 
   /* Read 1: both alive. */
   series_begin_interval(t, 1);
-  struct op_stats v_old = stats(10, 0), v_new = stats(1, 0), total;
+  series_values_t v_old = stats(10, 0), v_new = stats(1, 0), total;
   series_add_stats(t, s, &v_old, false);
   series_add_stats(t, s, &v_new, false);
   EXPECT_EQ_INT(0, series_add_errors(t, s, 30, 2, false));
   series_commit_interval(t);
   series_total(s, &total);
-  EXPECT_EQ_UINT64(11, total.count);
+  EXPECT_EQ_UINT64(11, total.op.count);
 
   /* Read 2: the old cgroup is gone; its final value is retired and its key
    * removed. The total must not drop. */
@@ -72,7 +73,7 @@ DEF_TEST(retired_keys_keep_their_counts) {
   series_commit_interval(t);
   series_unbind(t, &old);
   series_total(s, &total);
-  EXPECT_EQ_UINT64(12, total.count);
+  EXPECT_EQ_UINT64(12, total.op.count);
   EXPECT_EQ_UINT64(1, s->n_errnos);
   EXPECT_EQ_UINT64(2, s->errnos[0].retired + s->errnos[0].live);
 
@@ -81,7 +82,7 @@ DEF_TEST(retired_keys_keep_their_counts) {
   series_add_stats(t, s, &v_new, false);
   series_commit_interval(t);
   series_total(s, &total);
-  EXPECT_EQ_UINT64(12, total.count);
+  EXPECT_EQ_UINT64(12, total.op.count);
   EXPECT_EQ_UINT64(2, s->errnos[0].retired + s->errnos[0].live);
   series_table_destroy(t);
   return 0;
@@ -92,7 +93,7 @@ DEF_TEST(retired_keys_keep_their_counts) {
 DEF_TEST(uncommitted_read_changes_nothing) {
   series_table_t *t = series_table_create();
   series_t *s = series_get(t, "ns_pod_c", "srv", "/e", 0);
-  struct op_stats v_old = stats(10, 100), v_new = stats(1, 10), total;
+  series_values_t v_old = stats(10, 100), v_new = stats(1, 10), total;
   series_begin_interval(t, 1);
   series_add_stats(t, s, &v_old, false);
   series_add_stats(t, s, &v_new, false);
@@ -104,8 +105,8 @@ DEF_TEST(uncommitted_read_changes_nothing) {
   series_add_stats(t, s, &v_old, true);
   EXPECT_EQ_INT(0, series_add_errors(t, s, 5, 3, true));
   series_total(s, &total);
-  EXPECT_EQ_UINT64(11, total.count);
-  EXPECT_EQ_UINT64(110, total.bytes);
+  EXPECT_EQ_UINT64(11, total.op.count);
+  EXPECT_EQ_UINT64(110, total.op.bytes);
   EXPECT_EQ_UINT64(3, s->errnos[0].retired + s->errnos[0].live);
 
   /* Read 3 succeeds: the old key retired once, the new one live. */
@@ -116,8 +117,8 @@ DEF_TEST(uncommitted_read_changes_nothing) {
   series_add_stats(t, s, &v_new, false);
   series_commit_interval(t);
   series_total(s, &total);
-  EXPECT_EQ_UINT64(12, total.count);
-  EXPECT_EQ_UINT64(120, total.bytes);
+  EXPECT_EQ_UINT64(12, total.op.count);
+  EXPECT_EQ_UINT64(120, total.op.bytes);
   EXPECT_EQ_UINT64(3, s->errnos[0].retired + s->errnos[0].live);
   series_table_destroy(t);
   return 0;

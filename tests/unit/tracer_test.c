@@ -201,7 +201,9 @@ DEF_TEST(reload_at_the_same_address_is_a_new_load) {
   snprintf(sections, sizeof(sections), "%s/sections", dir);
   mkdir(sections, 0755);
   write_file(sections, ".text", "0xffffffffc0a00000\n");
-  OK1(module_state(&t, "nfsv4", before, sizeof(before), &builtin) && !builtin,
+  OK1(kmodule_state(t.sys_module_dir, "nfsv4", before, sizeof(before),
+                    &builtin) &&
+          !builtin,
       "a live module");
   /* rmmod, then modprobe: the same .text address. sysfs numbers its
    * directories cyclically, so the new one never has the old inode. A
@@ -214,7 +216,8 @@ DEF_TEST(reload_at_the_same_address_is_a_new_load) {
   write_file(dir, "initstate", "live\n");
   mkdir(sections, 0755);
   write_file(sections, ".text", "0xffffffffc0a00000\n");
-  OK1(module_state(&t, "nfsv4", after, sizeof(after), &builtin), "live again");
+  OK1(kmodule_state(t.sys_module_dir, "nfsv4", after, sizeof(after), &builtin),
+      "live again");
   OK1(strcmp(before, after) != 0,
       "the reload is told apart from the first load");
   return 0;
