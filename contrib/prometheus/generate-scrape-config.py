@@ -27,8 +27,29 @@ BUCKETS = "collectd_nfs_ebpf_" + BUCKET_TYPE + "_le_" + BUCKET_LE + "_total"
 # the same, le text in group 1
 BUCKETS_LE = "collectd_nfs_ebpf_" + BUCKET_TYPE + "_le_(" + BUCKET_LE + ")_total"
 
+# The wire level: its RTT histogram has the same data sources under a type of
+# its own, and its mountstats columns are the data sources of one type,
+# nfs_ebpf_rpc (DERIVE counters get _total, GAUGE time sums do not).
+RTT_TYPE = "nfs_ebpf_rtt_buckets(?:_[0-9a-f]{8})?"
+RTT_BUCKETS = "collectd_nfs_ebpf_" + RTT_TYPE + "_le_" + BUCKET_LE + "_total"
+RTT_BUCKETS_LE = "collectd_nfs_ebpf_" + RTT_TYPE + "_le_(" + BUCKET_LE + ")_total"
+RPC = "collectd_nfs_ebpf_nfs_ebpf_rpc_"
+RPC_NAMES = [
+    (RPC + "requests_total", "nfs_ebpf_rpc_requests_total"),
+    (RPC + "transmissions_total", "nfs_ebpf_rpc_transmissions_total"),
+    (RPC + "major_timeouts_total", "nfs_ebpf_rpc_major_timeouts_total"),
+    (RPC + "errors_total", "nfs_ebpf_rpc_errors_total"),
+    (RPC + "sent_bytes_total", "nfs_ebpf_rpc_sent_bytes_total"),
+    (RPC + "received_bytes_total", "nfs_ebpf_rpc_received_bytes_total"),
+    (RPC + "replies_total", "nfs_ebpf_rpc_rtt_seconds_count"),
+    (RPC + "queue_seconds", "nfs_ebpf_rpc_queue_seconds_total"),
+    (RPC + "rtt_seconds", "nfs_ebpf_rpc_rtt_seconds_sum"),
+    (RPC + "execute_seconds", "nfs_ebpf_rpc_execute_seconds_total"),
+    (RTT_BUCKETS, "nfs_ebpf_rpc_rtt_seconds_bucket"),
+]
+
 # collectd write_prometheus metric name (a regex) -> contract name
-NAMES = [
+NAMES = RPC_NAMES + [
     ("collectd_nfs_ebpf_operations_total", "nfs_ebpf_operation_duration_seconds_count"),
     (BUCKETS, "nfs_ebpf_operation_duration_seconds_bucket"),
     ("collectd_nfs_ebpf_duration_seconds", "nfs_ebpf_operation_duration_seconds_sum"),
@@ -106,10 +127,19 @@ header = """\
 #   collectd_nfs_ebpf_errors_total            -> nfs_ebpf_operation_errors_total
 #   collectd_nfs_ebpf_total_bytes_total       -> nfs_ebpf_bytes_total
 #   collectd_nfs_ebpf_derive_total            -> nfs_ebpf_lost_events_total
+# and the wire level (type nfs_ebpf_rpc, one data source per column):
+#   collectd_nfs_ebpf_nfs_ebpf_rpc_<column>[_total]
+#                                             -> nfs_ebpf_rpc_<column>_total
+#     (requests, transmissions, major_timeouts, errors, sent_bytes,
+#     received_bytes, queue_seconds, execute_seconds; rtt_seconds is the
+#     RTT histogram's _sum and replies its _count)
+#   collectd_nfs_ebpf_nfs_ebpf_rtt_buckets[_<hex>]_le_<ds>_total
+#                                             -> nfs_ebpf_rpc_rtt_seconds_bucket
 # The label nfs_ebpf="<who>" (plugin instance) becomes namespace, pod and
 # container ("<namespace>_<pod>_<container>") or cgroup ("@<cgroup>"); the
 # label type="<what>" (type instance) becomes op, errno, server and export
-# ("<op>[-<ERRNO>]@<server>:<export>"). Lost-event counters have no plugin
+# ("<op>[-<ERRNO>]@<server>:<export>"; "<PROC>@<server>:<export>", into
+# proc, on the wire level). Lost-event counters have no plugin
 # instance, and write_prometheus then puts the type instance (the reason)
 # into the nfs_ebpf label instead of `type`: both are handled. A bucket's le
 # comes from its metric name: one family per bucket, named after the data
@@ -175,7 +205,14 @@ rule(source_labels=[WHO], regex="@(.*)",
 # 5. what
 PLAIN = ("collectd_nfs_ebpf_(?:operations_total|duration_seconds|total_bytes_total|"
          + BUCKETS[len("collectd_nfs_ebpf_"):] + ")")
-rule("5. what: <op>@<mount> (count, sum, bytes, buckets)",
+WIRE = ("collectd_nfs_ebpf_(?:"
+        + "|".join(n[len("collectd_nfs_ebpf_"):] for n, _ in RPC_NAMES) + ")")
+rule("5. what, wire level: <PROC>@<mount> (every nfs_ebpf_rpc_* series)",
+     source_labels=["__name__", WHAT], separator=";",
+     regex=WIRE + ";([^@]*)@(.*)", target_label="proc", replacement="${1}")
+rule(source_labels=["__name__", WHAT], separator=";",
+     regex=WIRE + ";([^@]*)@(.*)", target_label=MOUNT, replacement="${2}")
+rule("what, operations: <op>@<mount> (count, sum, bytes, buckets)",
      source_labels=["__name__", WHAT], separator=";",
      regex=PLAIN + ";([^@]*)@(.*)", target_label="op", replacement="${1}")
 rule(source_labels=["__name__", WHAT], separator=";",
@@ -196,6 +233,8 @@ rule("le of a bucket: its data source name, from the metric name, decoded\n"
      "most one of each; 1em05 -> 1e-05, 1ep06 -> 1e+06). A regex that does\n"
      "not match (no '_' in 1em05) leaves the value as it is.",
      source_labels=["__name__"], regex=BUCKETS_LE, target_label=LE,
+     replacement="${1}")
+rule(source_labels=["__name__"], regex=RTT_BUCKETS_LE, target_label=LE,
      replacement="${1}")
 rule(source_labels=[LE], regex="inf", target_label=LE, replacement="+Inf")
 rule(source_labels=[LE], regex="([^_]*)_(.*)", target_label=LE,

@@ -6,7 +6,9 @@
 # series whose name also starts with collectd_nfs_. The relabel test runs the
 # committed capture through Prometheus; rerun this to refresh it:
 #   tests/prom/capture-fixture.sh > tests/prom/fixtures/write_prometheus.txt
-# A histogram is one multi-value PUTVAL of nfs_ebpf's bucket type (one data
+# The wire level's columns are one multi-value PUTVAL of nfs_ebpf_rpc and
+# its RTT histogram one of nfs_ebpf_rtt_buckets (both in the shipped
+# types.db). A histogram is one multi-value PUTVAL of nfs_ebpf's bucket type (one data
 # source per bucket, docs/identifiers.md "The bucket type"): the default
 # bounds' nfs_ebpf_buckets from the shipped collectd.conf.d/nfs_ebpf-types.db,
 # and other bounds' nfs_ebpf_buckets_<hex> from a types.db written here, so
@@ -50,6 +52,9 @@ nfs_ebpf-@user.slice/errors-write-EIO@10.0.0.5:|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|
 nfs_ebpf-shop_web-0-very-long-name~0123456789ab_nginx/operations-readdir@10.0.0.5:|vol|data 1
 nfs_ebpf-argo_data-pipeline-nightly-ingest-data-pipeline-nightly-ingest-data-pipeline-nightly-ingest-data-pipeline-nig~020ffc47d5db_main/operations-read@10.0.0.5:|vol|data 11
 nfs_ebpf-@~656ce3a8fd56/operations-read@10.0.0.5:|vol|data 13
+nfs_ebpf-shop_web-0_nginx/nfs_ebpf_rpc-WRITE@10.0.0.5:|vol|data 16:18:1:2:1052864:3200:15:1.5:0.25:2
+nfs_ebpf-shop_web-0_nginx/nfs_ebpf_rtt_buckets-WRITE@10.0.0.5:|vol|data 0:0:0:10:10:10:10:10:10:15:15:15:15:15:15:15:15
+nfs_ebpf-@nfs-client/nfs_ebpf_rpc-SEQUENCE@10.0.0.5: 7:7:0:0:868:560:7:0:0.01:0.02
 nfs_ebpf/derive-stats_map_full 12
 nfs_ebpf/derive-missed_return 0
 nfs-v3client/nfs_procedure-read 42

@@ -138,6 +138,37 @@ expected = [
     s("nfs_ebpf_operation_duration_seconds_count", "1", M1, op="readdir", namespace="shop",
       pod="web-0-very-long-name~0123456789ab", container="nginx",
       what="hash-shortened pod name kept verbatim"),
+] + [
+    s(name, value, POD, M1, proc="WRITE", what="wire level: " + name)
+    for name, value in (("nfs_ebpf_rpc_requests_total", "16"),
+                        ("nfs_ebpf_rpc_transmissions_total", "18"),
+                        ("nfs_ebpf_rpc_major_timeouts_total", "1"),
+                        ("nfs_ebpf_rpc_errors_total", "2"),
+                        ("nfs_ebpf_rpc_sent_bytes_total", "1052864"),
+                        ("nfs_ebpf_rpc_received_bytes_total", "3200"),
+                        ("nfs_ebpf_rpc_rtt_seconds_count", "15"),
+                        ("nfs_ebpf_rpc_queue_seconds_total", "1.5"),
+                        ("nfs_ebpf_rpc_rtt_seconds_sum", "0.25"),
+                        ("nfs_ebpf_rpc_execute_seconds_total", "2"))
+] + [
+    s("nfs_ebpf_rpc_rtt_seconds_bucket", v, POD, M1, proc="WRITE", le=le,
+      what="wire level RTT bucket (nfs_ebpf_rtt_buckets)")
+    for le, v in zip(WRITE_LES, ["0", "0", "0", "10", "10", "10", "10", "10", "10",
+                                 "15", "15", "15", "15", "15", "15", "15", "15"])
+] + [
+    s(name, value, proc="SEQUENCE", cgroup="nfs-client", server="10.0.0.5",
+      what="wire level, the server's shared client: no export label")
+    for name, value in (("nfs_ebpf_rpc_requests_total", "7"),
+                        ("nfs_ebpf_rpc_transmissions_total", "7"),
+                        ("nfs_ebpf_rpc_major_timeouts_total", "0"),
+                        ("nfs_ebpf_rpc_errors_total", "0"),
+                        ("nfs_ebpf_rpc_sent_bytes_total", "868"),
+                        ("nfs_ebpf_rpc_received_bytes_total", "560"),
+                        ("nfs_ebpf_rpc_rtt_seconds_count", "7"),
+                        ("nfs_ebpf_rpc_queue_seconds_total", "0"),
+                        ("nfs_ebpf_rpc_rtt_seconds_sum", "0.01"),
+                        ("nfs_ebpf_rpc_execute_seconds_total", "0.02"))
+] + [
     s("nfs_ebpf_lost_events_total", "12", reason="stats_map_full",
       what="lost events: reason from a series without plugin instance"),
     s("nfs_ebpf_lost_events_total", "0", reason="missed_return"),
@@ -174,11 +205,11 @@ tap(not leaked, "raw nfs_ebpf/type and temporary labels removed%s" % ("" if not 
 # on any series of the job: no bucket family name, no temporary label, in
 # a name or a label value
 stray = sorted({"%s=%s" % (l, v) for k in got for l, v in k
-                if "nfs_ebpf_buckets" in v or "nfs_ebpf_buckets" in l or l.startswith("__nfs_ebpf")})
+                if re.search("nfs_ebpf_(rtt_)?buckets|collectd_nfs_ebpf_", v + " " + l) or l.startswith("__nfs_ebpf")})
 tap(not stray, "no raw nfs_ebpf_buckets name or __nfs_ebpf_* label left on any series%s"
     % ("" if not stray else ": %r" % stray[:3]))
 allowed = {"__name__", "instance", "namespace", "pod", "container", "cgroup", "server", "export",
-           "op", "le", "errno", "reason"}
+           "op", "proc", "le", "errno", "reason"}
 odd = sorted({l for k in ours for l, _ in k} - allowed)
 tap(not odd, "only contract labels on nfs_ebpf_ series%s" % ("" if not odd else ": %r" % odd))
 pipes = [v for k in ours for l, v in k if "|" in v]
