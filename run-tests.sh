@@ -169,6 +169,7 @@ bash tests/vm/soak.sh 6.1 >"$soak_out" 2>&1 &
 soak_pid=$!
 # The lab's checker must fail on wrong data before its passes mean anything.
 suite vm-check python3 tests/vm/check_selftest.py
+suite vm-check-wire python3 tests/vm/check_wire_selftest.py
 suite vm bash tests/vm/lab.sh
 
 s=$(date +%s)

@@ -83,6 +83,11 @@ CELLS=(
 	"5.10 kprobe before - guest=outage"
 	"6.12 fentry before - guest=outage"
 	"sid fentry before - guest=outage"
+	# The wire level (guest wire.sh, checked by check_wire.py): it needs
+	# module BTF, so every kernel but 5.10, in fentry mode.
+	"6.1 fentry before - guest=wire"
+	"6.12 auto before - guest=wire"
+	"sid fentry before - guest=wire"
 )
 INFRA_CELLS=("5.10 none mixed -" "6.1 none after -" "6.12 none before -")
 
@@ -101,6 +106,23 @@ retap() {
 		"#"*) echo "$line" ;;
 		esac
 	done <"$file"
+}
+
+# check_wire NAME DIR: a guest=wire cell's snapshots, through the shipped
+# relabel rules in one Prometheus run, against its mountstats.
+check_wire() {
+	local name=$1 dir=$2
+	if ! python3 "$HERE/check_wire.py" merge "$dir" "$dir/wire-merged.txt" >"$dir/merge.log" 2>&1; then
+		tap 1 "$name: the guest's snapshots are readable (see $dir/merge.log)"
+		return
+	fi
+	if ! "$REPO/tests/prom/relabel-through-prometheus.sh" "$dir/wire-merged.txt" \
+		"$dir/wire-relabeled.json" >"$dir/relabel.log" 2>&1; then
+		tap 1 "$name: scrapes relabelled through Prometheus (see $dir/relabel.log)"
+		return
+	fi
+	python3 "$HERE/check_wire.py" check "$dir" "$dir/wire-relabeled.json" >"$dir/check.tap" 2>&1 || true
+	retap "$name: " "$dir/check.tap"
 }
 
 run_cell() {
@@ -138,6 +160,10 @@ run_cell() {
 		return
 	fi
 	tap 0 "$name: VM scenario completed ($((SECONDS - start))s)"
+	if [[ $guest == wire ]]; then
+		check_wire "$name" "$dir"
+		return
+	fi
 	[[ $expect != refuse && $mode != none && $guest == scenario ]] || return 0
 
 	# Prometheus returns only samples within its 5 min lookback, and a cell

@@ -112,6 +112,28 @@ write_plugin_conf() {
 	EOF
 }
 
+# The wire level (Wire is on by default) attaches where the kernel has BTF
+# for sunrpc and nfs and fentry is allowed; elsewhere one line says why it
+# is off.
+wire_check() {
+	local want what
+	[[ $MODE != none ]] || return 0
+	if [[ $MODE == kprobe ]]; then
+		want='the wire level \(nfs_ebpf_rpc_\*\) needs fentry' what="off in kprobe mode, said once"
+	elif [[ ! -e /sys/kernel/btf/sunrpc ]]; then
+		want='the wire level \(nfs_ebpf_rpc_\*\) is off: this kernel has no BTF for its modules'
+		what="off without module BTF, said once"
+	else
+		want='wire level: attached [0-9]+ programs to sunrpc and nfs' what="attached"
+	fi
+	if lab_wait_log "$want" 120 && (($(grep -cE "$want" "$LAB_OUT/collectd.log") == 1)); then
+		tap OK "wire level $what"
+	else
+		tap FAIL "wire level $what"
+		grep 'wire level' "$LAB_OUT/collectd.log" | head -n 5 || true
+	fi
+}
+
 # Wait for "attached N programs to MODULE (MODE)" and check the mode.
 wait_attached() {
 	local module=$1 line got
@@ -650,6 +672,7 @@ main() {
 	esac
 	wait_attached nfs
 	wait_attached nfsv4
+	wire_check
 	if has daemonset; then
 		lab_wait_ds_log() { grep -qE "nfs_ebpf plugin: attached [0-9]+ programs to $1 \(" "$LAB_OUT/collectd-ds.log"; }
 		lab_wait 180 "DaemonSet attach" lab_wait_ds_log nfsv4 || lab_die "DaemonSet collectd did not attach to nfsv4"

@@ -1,0 +1,207 @@
+#!/bin/bash
+# The wire level inside a lab VM (run by run-vm.sh, chosen by lab.sh's cell
+# word guest=wire): real knfsd, NFSv3 and NFSv4.2 mounts, the real collectd
+# with the plugin, and workloads in pods whose RPCs are known. The guest
+# records; tests/vm/check_wire.py (on the host, after the shipped relabel
+# rules) asserts.
+#
+#   wire.sh --mode fentry|auto [--order ...]
+#
+# Snapshots: after every phase, once the plugin's values settled, one scrape
+# (wire-<n>.txt) and /proc/self/mountstats (wire-<n>.mountstats), taken
+# while nothing else runs. Phases (wire-phases.json says which snapshot
+# ends which):
+#   cache      the page cache dropped, shop/web-0/nginx reads a file twice
+#   sync       batch/loader writes into a file it keeps open; a node process
+#              (nfs-backup.service, in no pod) runs sync(1)
+#   flusher    the same, and the flusher writes it back after
+#              dirty_expire_centisecs, while the file is still open
+#   direct     nginx writes and reads with O_DIRECT
+#   metadata   nginx stats files a node process made before the first
+#              snapshot, after the caches were dropped
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
+MODE=auto
+WEB=shop/web-0/nginx
+LOADER=batch/loader-7d9f8c6b5-x2kqp/loader
+NODE=system.slice/nfs-backup.service
+FILE_MIB=8
+N_FILES=100
+SNAP=0
+PHASES=()
+
+parse_args() {
+	# --order and --expect-mode are lab.sh's cell words, not used here
+	local ORDER EXPECT_MODE
+	lab_options "MODE ORDER EXPECT_MODE" "$@"
+	case $MODE in auto | fentry) ;; *) lab_die "the wire level needs fentry: bad --mode $MODE" ;; esac
+}
+
+# snapshot PHASE: wait until the plugin read everything, then scrape and copy
+# mountstats back to back.
+snapshot() {
+	local phase=$1 f=$LAB_OUT/wire-$SNAP
+	lab_scrape_settled "$f.txt" 180 '^collectd_nfs_ebpf_' || lab_die "no settled scrape after $phase"
+	cp /proc/self/mountstats "$f.mountstats"
+	PHASES+=("$phase")
+	lab_log "snapshot $SNAP after $phase"
+	SNAP=$((SNAP + 1))
+}
+
+drop_caches() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+}
+
+# A file of FILE_MIB MiB written by the node, on the server for good.
+node_file() {
+	lab_in_cgroup "$NODE" dd if=/dev/zero of="$1" bs=1M count="$FILE_MIB" conv=fsync status=none ||
+		lab_die "cannot write $1"
+}
+
+phase_cache() {
+	local v
+	for v in v3 v4; do
+		node_file "/mnt/$v/cached"
+		# for the metadata phase
+		mkdir -p "/mnt/$v/meta"
+		lab_in_cgroup "$NODE" python3 -c 'import sys
+for i in range(int(sys.argv[2])): open("%s/f%d" % (sys.argv[1], i), "w").close()' \
+			"/mnt/$v/meta" "$N_FILES" || lab_die "cannot create files on $v"
+	done
+	snapshot setup
+	drop_caches
+	for v in v3 v4; do
+		lab_in_pod "$WEB" sh -c "cat /mnt/$v/cached >/dev/null; cat /mnt/$v/cached >/dev/null" ||
+			lab_die "the reads of /mnt/$v/cached failed"
+	done
+	snapshot cache
+}
+
+# keep_writing FILE READY GO: in the loader pod, write FILE_MIB MiB into FILE
+# and keep it open until GO exists.
+keep_writing() {
+	lab_in_pod "$LOADER" python3 -c '
+import os, sys, time
+f = open(sys.argv[1], "wb")
+f.write(b"w" * (int(sys.argv[4]) << 20))
+f.flush()
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.1)
+f.close()' "$1" "$2" "$3" "$FILE_MIB" &
+}
+
+# WRITE bytes sent so far on the mount at $1, from mountstats.
+write_bytes_sent() {
+	awk -v m="$1" '$1 == "device" { on = ($5 == m) } on && $1 == "WRITE:" { print $5; exit }' \
+		/proc/self/mountstats
+}
+written_back() { (($(write_bytes_sent "$1") >= $2)); }
+
+phase_writeback() {
+	local v pids=() before
+	rm -f "$LAB_RUN"/wb-*
+	for v in v3 v4; do
+		keep_writing "/mnt/$v/by-sync" "$LAB_RUN/wb-$v.ready" "$LAB_RUN/wb-go"
+		pids+=($!)
+	done
+	for v in v3 v4; do
+		lab_wait 120 "the loader's $v writes" test -e "$LAB_RUN/wb-$v.ready" || lab_die "writer $v"
+	done
+	lab_in_cgroup "$NODE" sync
+	touch "$LAB_RUN/wb-go"
+	wait "${pids[@]}" || lab_die "a writer failed"
+	snapshot sync
+
+	# The flusher: dirty pages older than 1 s are written back within 1 s.
+	sysctl -qw vm.dirty_expire_centisecs=100 vm.dirty_writeback_centisecs=100
+	rm -f "$LAB_RUN"/wb-*
+	pids=()
+	for v in v3 v4; do
+		before=$(write_bytes_sent "/mnt/$v")
+		keep_writing "/mnt/$v/by-flusher" "$LAB_RUN/wb-$v.ready" "$LAB_RUN/wb-go"
+		pids+=($!)
+		lab_wait 120 "the loader's $v writes" test -e "$LAB_RUN/wb-$v.ready" || lab_die "writer $v"
+		lab_wait 120 "the flusher to write back /mnt/$v" \
+			written_back "/mnt/$v" $((before + (FILE_MIB << 20))) ||
+			lab_die "the flusher did not write /mnt/$v back"
+	done
+	touch "$LAB_RUN/wb-go"
+	wait "${pids[@]}" || lab_die "a writer failed"
+	sysctl -qw vm.dirty_expire_centisecs=3000 vm.dirty_writeback_centisecs=500
+	snapshot flusher
+}
+
+phase_direct() {
+	local v
+	for v in v3 v4; do
+		lab_in_pod "$WEB" dd if=/dev/zero of="/mnt/$v/direct" bs=1M count="$FILE_MIB" \
+			oflag=direct status=none || lab_die "O_DIRECT write on $v"
+		lab_in_pod "$WEB" dd if="/mnt/$v/direct" of=/dev/null bs=1M iflag=direct status=none ||
+			lab_die "O_DIRECT read on $v"
+	done
+	snapshot direct
+}
+
+# The caches dropped, nginx stats the files the node made before the first
+# snapshot, in one process.
+phase_metadata() {
+	drop_caches
+	lab_in_pod "$WEB" python3 -c 'import os, sys
+for d in sys.argv[2:]:
+    for i in range(int(sys.argv[1])): os.stat("%s/f%d" % (d, i))' \
+		"$N_FILES" /mnt/v3/meta /mnt/v4/meta || lab_die "stat failed"
+	snapshot metadata
+}
+
+main() {
+	parse_args "$@"
+	: >"$LAB_OUT/guest.tap"
+	lab_base
+	lab_nfs_server
+	lab_node
+	lab_mount v3
+	lab_mount v4
+	sysctl -qw kernel.bpf_stats_enabled=1 || true
+	local so=${NFS_EBPF_PLUGIN:-$NFS_EBPF_REPO/.libs/nfs_ebpf.so}
+	[[ -f $so ]] || lab_die "plugin not built ($so)"
+	cp "$so" /usr/lib/collectd/nfs_ebpf.so
+	cat >"$LAB_RUN/plugin.conf" <<-EOF
+		LoadPlugin nfs_ebpf
+		<Plugin nfs_ebpf>
+		  AttachMode "$MODE"
+		</Plugin>
+	EOF
+	lab_collectd_conf "$LAB_RUN/collectd.conf" "$LAB_RUN/plugin.conf"
+	lab_collectd_start "$LAB_RUN/collectd.conf"
+	if lab_wait_log 'nfs_ebpf plugin: wire level: attached [0-9]+ programs' 180; then
+		tap OK "wire level attached: $(grep -m1 -oE 'wire level: attached.*' "$LAB_OUT/collectd.log")"
+	else
+		tap FAIL "wire level attached"
+		grep nfs_ebpf "$LAB_OUT/collectd.log" | tail -n 20
+		lab_die "the wire level did not attach"
+	fi
+	# Every mount walked once, so its rpc client is known before the first
+	# measured window.
+	ls -l /mnt/v3 /mnt/v3-ro /mnt/v4 /mnt/v4-ro >/dev/null
+
+	phase_cache
+	phase_writeback
+	phase_direct
+	phase_metadata
+
+	python3 -c 'import json, sys; json.dump({"phases": sys.argv[2:]}, open(sys.argv[1], "w"))' \
+		"$LAB_OUT/wire-phases.json" "${PHASES[@]}"
+	cp "$LAB_RUN/node.json" "$LAB_OUT/node.json"
+	# For the record: what the wire level learnt, and what each program
+	# cost (kernel.bpf_stats_enabled: run time and runs per program).
+	bpftool map dump name client_mounts >"$LAB_OUT/wire-client_mounts.txt" 2>&1 || true
+	bpftool -j prog show >"$LAB_OUT/wire-progs.json" 2>/dev/null || true
+	lab_collectd_stop
+	tap OK "guest ran every phase (${#PHASES[@]} snapshots)"
+}
+
+main "$@"
