@@ -46,7 +46,7 @@ typedef struct {
   struct rpc_stats rpc_vals[FAKE_MAX];
   size_t n_rpc;
   size_t deleted_rpc;
-  uint64_t rpc_skipped; /* wire_skipped */
+  uint64_t rpc_skipped;                      /* wire_skipped */
   int stats_read_status, errors_read_status; /* kstats_read's result */
   int delete_status;     /* non-zero: deletions fail with it */
   uint64_t late_count;   /* operations landing just before a deletion */
