@@ -32,6 +32,7 @@ FILE_MIB = 8
 N_FILES = 100
 WEB = ("shop", "web-0", "nginx")
 LOADER = ("batch", "loader-7d9f8c6b5-x2kqp", "loader")
+ETCD = ("kube-system", "etcd-nfs-ebpf-vm", "etcd")
 # mountstats' per-op columns -> the metric of each
 COLUMNS = [
     ("ops", "nfs_ebpf_rpc_requests_total"),
@@ -221,6 +222,23 @@ def check(d, series_path):
                 tap(pod >= N_FILES and pod == total,
                     "metadata, %s: %d of %d LOOKUP/GETATTR/ACCESS RPCs charged to the pod that stat()ed %d files"
                     % (v, pod, total, N_FILES))
+        if phase == "retrans":
+            # the mount the pod read from across the outage: its
+            # retransmissions and major timeouts, all of them the pod's
+            sel = of_source(points["/mnt/rt"], shared_too=False)
+
+            def total(metric, who=None):
+                return delta(snaps, a, b, metric, lambda m: sel(m) and (who is None or who_of(m) == who))
+            reqs = total("nfs_ebpf_rpc_requests_total", ETCD)
+            trans = total("nfs_ebpf_rpc_transmissions_total", ETCD)
+            tmo = total("nfs_ebpf_rpc_major_timeouts_total", ETCD)
+            extra = trans - reqs
+            all_extra = total("nfs_ebpf_rpc_transmissions_total") - total("nfs_ebpf_rpc_requests_total")
+            tap(reqs >= 1 and extra >= 1 and tmo >= 1 and extra == all_extra and
+                tmo == total("nfs_ebpf_rpc_major_timeouts_total"),
+                "retrans: the pod's RPCs across the outage: %d requests, %d transmissions, %d major "
+                "timeouts; every retransmission and timeout of the mount is the pod's" % (reqs, trans, tmo))
+
     last = snaps[len(phases) - 1]
     counts = {}
     infs = {}

@@ -37,6 +37,15 @@ LOST = ["start_map_full", "stats_map_full", "errors_map_full", "missed_entry", "
         "rpc_stats_map_full", "rpc_mount_unknown", "rpc_program_skipped"]
 
 
+ETCD = {"namespace": "kube-system", "pod": "etcd-nfs-ebpf-vm", "container": "etcd"}
+# an ACCESS across the outage on /mnt/rt (same source as /mnt/v3)
+RETRANS = [
+    (ETCD, V3, "ACCESS", {"ops": (0, 2), "ntrans": (0, 5), "timeouts": (0, 22), "bytes_sent": (0, 288),
+                          "bytes_recv": (0, 240)}),
+    (ETCD, V3, "READ", {"ops": (0, 1), "ntrans": (0, 1), "bytes_sent": (0, 112), "bytes_recv": (0, 65664)}),
+]
+
+
 def mountstats(series, snap):
     per = {}
     for _, mount, proc, cols in series:
@@ -46,7 +55,12 @@ def mountstats(series, snap):
             for c, v in cols.items():
                 row[c] = row.get(c, 0) + v[snap]
     out = []
-    for src, point in (("127.0.0.1:/srv/nfs/export", "/mnt/v3"), ("127.0.0.2:/export", "/mnt/v4")):
+    for src, point in (("127.0.0.1:/srv/nfs/export", "/mnt/v3"), ("127.0.0.2:/export", "/mnt/v4"),
+                       ("127.0.0.1:/srv/nfs/export", "/mnt/rt")):
+        if point == "/mnt/rt":
+            # a second mount of the same source: its counts are its own
+            out.append("device %s mounted on %s with fstype nfs statvers=1.1" % (src, point))
+            continue
         out.append("device %s mounted on %s with fstype nfs statvers=1.1" % (src, point))
         out.append("\tper-op statistics")
         for proc, row in sorted(per.get(src, {}).items()):
@@ -80,7 +94,8 @@ def series_json(series, lost_after, rtt_inf_after):
     return res
 
 
-def run(series=SERIES, plugin_series=None, lost_after=None, rtt_inf_after=None, misses=None):
+def run(series=SERIES, plugin_series=None, lost_after=None, rtt_inf_after=None, misses=None,
+        phase="sync"):
     """check_wire's output and its failed lines for a built result: the
     kernel's mountstats from `series`, the plugin's from plugin_series;
     `misses`: the counting program's recursion_misses (default: the
@@ -91,7 +106,7 @@ def run(series=SERIES, plugin_series=None, lost_after=None, rtt_inf_after=None, 
     with tempfile.TemporaryDirectory() as d:
         json.dump([{"name": "tp_btf_rpc_stats_latency", "run_cnt": 70, "run_time_ns": 7000,
                     "recursion_misses": misses}], open(d + "/wire-progs.json", "w"))
-        json.dump({"phases": ["setup", "sync"]}, open(d + "/wire-phases.json", "w"))
+        json.dump({"phases": ["setup", phase]}, open(d + "/wire-phases.json", "w"))
         for snap in (0, 1):
             open("%s/wire-%d.mountstats" % (d, snap), "w").write(mountstats(series, snap))
         json.dump(series_json(plugin_series or series, lost_after, rtt_inf_after),
@@ -161,6 +176,15 @@ tap(fails_only(bad, "rpc_program_skipped"),
 lines, bad = run(plugin_series=skip)
 tap(len(bad) >= 1 and any("equals mountstats" in l for l in bad),
     "check_wire.py fails on the same WRITE short with no skip reported", lines)
+
+lines, bad = run(series=RETRANS, phase="retrans")
+tap(not bad and any("22 major timeouts" in l for l in lines),
+    "check_wire.py passes retransmissions and timeouts charged to the pod across the outage", lines)
+other = copy.deepcopy(RETRANS)
+other[0] = (LOADER,) + other[0][1:]
+lines, bad = run(series=RETRANS, plugin_series=other, phase="retrans")
+tap(fails_only(bad, "retrans: the pod's RPCs"),
+    "check_wire.py fails when the retransmissions are charged to another pod", lines)
 
 lines, bad = run(rtt_inf_after=0)
 tap(fails_only(bad, "+Inf"), "check_wire.py fails when an RTT histogram's +Inf differs from _count", lines)

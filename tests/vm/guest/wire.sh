@@ -5,7 +5,7 @@
 # records; tests/vm/check_wire.py (on the host, after the shipped relabel
 # rules) asserts.
 #
-#   wire.sh --mode fentry|auto [--order ...]
+#   wire.sh --mode fentry|auto [--order ...] [--outage SECONDS]
 #
 # Snapshots: after every phase, once the plugin's values settled, one scrape
 # (wire-<n>.txt) and /proc/self/mountstats (wire-<n>.mountstats), taken
@@ -19,13 +19,17 @@
 #   direct     nginx writes and reads with O_DIRECT
 #   metadata   nginx stats files a node process made before the first
 #              snapshot, after the caches were dropped
+#   retrans    every packet on lo is lost for OUTAGE seconds, and the
+#              connection broken, while kube-system/etcd reads from a mount
+#              with a short timeo
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-MODE=auto
+MODE=auto OUTAGE=20
 WEB=shop/web-0/nginx
 LOADER=batch/loader-7d9f8c6b5-x2kqp/loader
+ETCD=kube-system/etcd-nfs-ebpf-vm/etcd
 NODE=system.slice/nfs-backup.service
 FILE_MIB=8
 N_FILES=100
@@ -35,7 +39,7 @@ PHASES=()
 parse_args() {
 	# --order and --expect-mode are lab.sh's cell words, not used here
 	local ORDER EXPECT_MODE
-	lab_options "MODE ORDER EXPECT_MODE" "$@"
+	lab_options "MODE ORDER EXPECT_MODE OUTAGE" "$@"
 	case $MODE in auto | fentry) ;; *) lab_die "the wire level needs fentry: bad --mode $MODE" ;; esac
 }
 
@@ -143,6 +147,10 @@ phase_direct() {
 		lab_in_pod "$WEB" dd if="/mnt/$v/direct" of=/dev/null bs=1M iflag=direct status=none ||
 			lab_die "O_DIRECT read on $v"
 	done
+	# The retrans phase needs its connection up (an idle one is closed
+	# after 5 minutes, and a request waiting for a connection is not sent).
+	lab_in_cgroup "$NODE" dd if=/mnt/rt/slow of=/dev/null bs=4k count=1 iflag=direct status=none ||
+		lab_die "read on /mnt/rt"
 	snapshot direct
 }
 
@@ -157,6 +165,37 @@ for d in sys.argv[2:]:
 	snapshot metadata
 }
 
+# A mount of its own (nosharecache: its own superblock and rpc client) with
+# a 1 s timeo and 2 retransmissions before a major timeout; mounted before
+# collectd starts, like the others, so its own mount-time RPCs are in no
+# window.
+retrans_mount() {
+	mkdir -p /mnt/rt
+	timeout 180 mount -t nfs -o vers=3,nolock,hard,timeo=10,retrans=2,nosharecache \
+		"$LAB_V3_SERVER:$LAB_EXPORT_DIR/export" /mnt/rt || lab_die "NFS did not mount on /mnt/rt"
+	node_file /mnt/rt/slow
+	modprobe sch_netem || lab_die "no sch_netem: cannot lose packets"
+}
+
+# Every packet on lo is lost for OUTAGE seconds while etcd opens and reads a
+# file on /mnt/rt. Over TCP the RPC client leaves resending to TCP while the
+# connection stands, so the connection is broken too (ss -K, as a reset
+# would be): the client reconnects, each connect that times out is a minor
+# timeout and `retrans` of them a major one, and once packets flow again the
+# request is sent once more. (The lab saw the open's ACCESS take them: 2
+# requests, 4 or 5 transmissions, 22 to 24 major timeouts.)
+phase_retrans() {
+	tc qdisc add dev lo root netem loss 100% || lab_die "tc netem failed"
+	lab_in_pod "$ETCD" dd if=/mnt/rt/slow of=/dev/null bs=64k count=1 iflag=direct status=none &
+	local reader=$!
+	sleep 3
+	ss -K dst "$LAB_V3_SERVER" dport = 2049 >/dev/null || lab_die "ss -K failed"
+	sleep "$OUTAGE"
+	tc qdisc del dev lo root || lab_die "tc qdisc del failed"
+	wait "$reader" || lab_die "the read across the outage failed"
+	snapshot retrans
+}
+
 main() {
 	parse_args "$@"
 	: >"$LAB_OUT/guest.tap"
@@ -165,6 +204,7 @@ main() {
 	lab_node
 	lab_mount v3
 	lab_mount v4
+	retrans_mount
 	sysctl -qw kernel.bpf_stats_enabled=1 || true
 	local so=${NFS_EBPF_PLUGIN:-$NFS_EBPF_REPO/.libs/nfs_ebpf.so}
 	[[ -f $so ]] || lab_die "plugin not built ($so)"
@@ -186,12 +226,13 @@ main() {
 	fi
 	# Every mount walked once, so its rpc client is known before the first
 	# measured window.
-	ls -l /mnt/v3 /mnt/v3-ro /mnt/v4 /mnt/v4-ro >/dev/null
+	ls -l /mnt/v3 /mnt/v3-ro /mnt/v4 /mnt/v4-ro /mnt/rt >/dev/null
 
 	phase_cache
 	phase_writeback
 	phase_direct
 	phase_metadata
+	phase_retrans
 
 	python3 -c 'import json, sys; json.dump({"phases": sys.argv[2:]}, open(sys.argv[1], "w"))' \
 		"$LAB_OUT/wire-phases.json" "${PHASES[@]}"
