@@ -70,7 +70,8 @@ sources() {
 	cgroup_path) echo src/resolve/cgroup_path.c ;;
 	config) echo tests/unit/fake_kernel.c src/drain/drain.c src/resolve/resolve.c \
 		src/dispatch/dispatch.c src/resolve/mount_table.c src/series/series.c \
-		src/dispatch/identifier.c src/series/histogram.c src/utils/op_names.c src/utils/errno_names.c \
+		src/dispatch/identifier.c src/series/histogram.c src/utils/op_names.c src/utils/rpc_procs.c \
+		src/utils/errno_names.c \
 		src/utils/hash.c src/utils/log_once.c src/utils/safe_file.c src/resolve/cgroup_path.c ;;
 	esac
 }
