@@ -50,6 +50,13 @@ INFRA=${NFS_EBPF_LAB_INFRA:-0}
 # tests that load BPF, on that kernel), outage (the NFS server stops for
 # 60 s under a hard mount while a pod has calls in flight).
 CELLS=(
+	# The wire level (guest wire.sh, checked by check_wire.py): it needs
+	# module BTF, so every kernel but 5.10, in fentry mode. First: they are
+	# among the longest cells, and the matrix ends sooner with short ones
+	# last.
+	"6.1 fentry before - guest=wire"
+	"6.12 auto before - guest=wire"
+	"sid fentry before - guest=wire"
 	# The faults run on every kernel where they apply (fentry does not exist
 	# on 5.10: no module BTF). mapfull sits where nothing else in the cell
 	# needs new keys: 5.10 and 6.1 compare map errors before Linux 6.4's
@@ -83,11 +90,6 @@ CELLS=(
 	"5.10 kprobe before - guest=outage"
 	"6.12 fentry before - guest=outage"
 	"sid fentry before - guest=outage"
-	# The wire level (guest wire.sh, checked by check_wire.py): it needs
-	# module BTF, so every kernel but 5.10, in fentry mode.
-	"6.1 fentry before - guest=wire"
-	"6.12 auto before - guest=wire"
-	"sid fentry before - guest=wire"
 )
 INFRA_CELLS=("5.10 none mixed -" "6.1 none after -" "6.12 none before -")
 
