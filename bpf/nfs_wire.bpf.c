@@ -168,7 +168,8 @@ static __always_inline bool proc_is(const char *proc, const char *name,
 }
 #define PROC_IS(proc, literal) proc_is(proc, literal, sizeof(literal))
 
-/* Mount and writer of a READ, WRITE or COMMIT, from its call data.
+/* Mount of a READ, WRITE or COMMIT from its call data, and for WRITE and
+ * COMMIT the open context whose writer is charged (0 for reads).
  * READ_PLUS (NFSv4.2) is a READ whose reply may describe holes: the client
  * uses it where the server offers it (Debian's 6.12 and later do), with the
  * same I/O header. */
@@ -182,7 +183,8 @@ static __always_inline bool io_of_task(const struct rpc_task *task,
     struct nfs_pgio_header *hdr = calldata;
 
     *inode = BPF_CORE_READ(hdr, inode);
-    *context = (__u64)BPF_CORE_READ(hdr, args.context);
+    if (proc[0] == 'W') /* of READ, READ_PLUS and WRITE */
+      *context = (__u64)BPF_CORE_READ(hdr, args.context);
     return true;
   }
   if (PROC_IS(proc, "COMMIT")) {
@@ -197,18 +199,18 @@ static __always_inline bool io_of_task(const struct rpc_task *task,
 
 /* Who to charge: see the top of this file. */
 static __always_inline __u64 charged_cgroup(const struct rpc_task *task,
-                                            const char *proc,
                                             struct inode *inode, __u64 context,
                                             __u32 scope) {
   __u64 key = (__u64)task;
-  struct creator *c = bpf_map_lookup_elem(&rpc_creators, &key);
+  struct creator *c;
 
-  if (context && (PROC_IS(proc, "WRITE") || PROC_IS(proc, "COMMIT"))) {
+  if (context) { /* WRITE or COMMIT */
     struct context_writer *w = bpf_map_lookup_elem(&context_writers, &context);
 
     if (w && w->inode == (__u64)inode)
       return w->cgroup_id;
   }
+  c = bpf_map_lookup_elem(&rpc_creators, &key);
   if (c && !c->kernel_thread)
     return c->cgroup_id;
   if (c && scope == NFS_RPC_SCOPE_SERVER)
@@ -287,7 +289,7 @@ static __always_inline int on_rpc_counted(const struct rpc_task *task,
     count_lost(NFS_LOST_RPC_MOUNT_UNKNOWN);
     return 0;
   }
-  key.cgroup_id = charged_cgroup(task, key.proc, inode, context, key.scope);
+  key.cgroup_id = charged_cgroup(task, inode, context, key.scope);
   s = rpc_slot(&key);
   if (s)
     count_rpc(task, req, times, s);
@@ -296,10 +298,11 @@ static __always_inline int on_rpc_counted(const struct rpc_task *task,
 
 static __always_inline int on_rpc_begin(const struct rpc_task *task) {
   __u64 key = (__u64)task;
-  struct creator c = {.kernel_thread = in_kernel_thread()};
+  struct creator c = {};
 
   if (BPF_CORE_READ(task, tk_client, cl_prog) != NFS_EBPF_NFS_PROGRAM)
     return 0;
+  c.kernel_thread = in_kernel_thread();
   if (!c.kernel_thread)
     c.cgroup_id = current_cgroup_id();
   bpf_map_update_elem(&rpc_creators, &key, &c, BPF_ANY);
