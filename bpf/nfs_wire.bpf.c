@@ -23,9 +23,11 @@
  * Which mount: READ / WRITE / COMMIT through their I/O header's inode,
  * everything else through the rpc client, mapped to its superblock where
  * the NFS client checks permissions on an inode (every path walk) or
- * revalidates one. An RPC of a client not mapped yet (one the mount sends
- * before its superblock exists, or before any of its inodes was seen since
- * the plugin started) is counted as NFS_LOST_RPC_MOUNT_UNKNOWN.
+ * revalidates one; the server's shared client also from the nfs_client
+ * that NFSv4 lease renewals carry (learn_shared_client). An RPC of a client
+ * not mapped yet (one a mount sends before its superblock exists, or before
+ * any of its inodes was seen since the plugin started) is counted as
+ * NFS_LOST_RPC_MOUNT_UNKNOWN.
  *
  * Needs fentry and tp_btf on the sunrpc and nfs modules (module BTF, 5.11+);
  * user space (src/probe/wire.c) leaves the wire level off without them.
@@ -83,6 +85,15 @@ struct {
   __type(key, __u64); /* struct rpc_clnt * */
   __type(value, struct client_mount);
 } client_mounts SEC(".maps");
+
+static __always_inline bool proc_is(const char *proc, const char *name,
+                                    int len) {
+  for (int i = 0; i < len; i++)
+    if (proc[i] != name[i])
+      return false;
+  return true;
+}
+#define PROC_IS(proc, literal) proc_is(proc, literal, sizeof(literal))
 
 static __always_inline bool in_kernel_thread(void) {
   struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -143,6 +154,40 @@ static __always_inline bool mount_of_client(struct rpc_clnt *client,
   return true;
 }
 
+/* An RPC the NFSv4 client sends on a server's shared client for the
+ * server itself: lease renewal and session upkeep, which go on while no
+ * inode of the server is touched (an idle mount, or one not walked since
+ * the plugin started) and so would never find their client learnt. Their
+ * call data starts with the nfs_client (fs/nfs/nfs4proc.c: struct
+ * nfs4_sequence_data of SEQUENCE, nfs4_renewdata of RENEW,
+ * nfs4_reclaim_complete_data of RECLAIM_COMPLETE), whose cl_superblocks
+ * lists the server's mounts: learn the client from the first one. Taken
+ * only when that nfs_client's shared client is the task's own. */
+static __always_inline bool learn_shared_client(const struct rpc_task *task,
+                                                const char *proc) {
+  struct rpc_clnt *client = BPF_CORE_READ(task, tk_client);
+  void *calldata = BPF_CORE_READ(task, tk_calldata);
+  struct nfs_client *clp = NULL;
+  struct list_head *head, *first;
+  struct nfs_server *server;
+
+  if (!PROC_IS(proc, "SEQUENCE") && !PROC_IS(proc, "RENEW") &&
+      !PROC_IS(proc, "RECLAIM_COMPLETE"))
+    return false;
+  if (!calldata || bpf_probe_read_kernel(&clp, sizeof(clp), calldata) || !clp ||
+      BPF_CORE_READ(clp, cl_rpcclient) != client)
+    return false;
+  head = (void *)clp + bpf_core_field_offset(struct nfs_client, cl_superblocks);
+  first = BPF_CORE_READ(clp, cl_superblocks.next);
+  if (!first || first == head)
+    return false; /* the server has no mount left */
+  server =
+      (void *)first - bpf_core_field_offset(struct nfs_server, client_link);
+  learn_client((__u64)client, (__u64)server, BPF_CORE_READ(server, s_dev),
+               NFS_RPC_SCOPE_SERVER);
+  return true;
+}
+
 static __always_inline void learn_writer(struct file *file) {
   __u64 context = (__u64)BPF_CORE_READ(file, private_data);
   struct context_writer w = {
@@ -158,15 +203,6 @@ static __always_inline void learn_writer(struct file *file) {
     return;
   bpf_map_update_elem(&context_writers, &context, &w, BPF_ANY);
 }
-
-static __always_inline bool proc_is(const char *proc, const char *name,
-                                    int len) {
-  for (int i = 0; i < len; i++)
-    if (proc[i] != name[i])
-      return false;
-  return true;
-}
-#define PROC_IS(proc, literal) proc_is(proc, literal, sizeof(literal))
 
 /* Mount of a READ, WRITE or COMMIT from its call data, and for WRITE and
  * COMMIT the open context whose writer is charged (0 for reads).
@@ -285,7 +321,9 @@ static __always_inline int on_rpc_counted(const struct rpc_task *task,
     key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
     key.scope = NFS_RPC_SCOPE_MOUNT;
     learn_mount(inode);
-  } else if (!mount_of_client(BPF_CORE_READ(task, tk_client), &key)) {
+  } else if (!mount_of_client(BPF_CORE_READ(task, tk_client), &key) &&
+             !(learn_shared_client(task, key.proc) &&
+               mount_of_client(BPF_CORE_READ(task, tk_client), &key))) {
     count_lost(NFS_LOST_RPC_MOUNT_UNKNOWN);
     return 0;
   }

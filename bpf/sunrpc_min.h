@@ -42,14 +42,20 @@ struct rpc_task {
 
 struct nfs_open_context;
 
+struct list_head {
+  struct list_head *next;
+} __attribute__((preserve_access_index));
+
 struct nfs_client {
-  struct rpc_clnt *cl_rpcclient; /* shared by the server's mounts */
+  struct rpc_clnt *cl_rpcclient;   /* shared by the server's mounts */
+  struct list_head cl_superblocks; /* its nfs_servers, by client_link */
 } __attribute__((preserve_access_index));
 
 /* super_block.s_fs_info of an NFS mount */
 struct nfs_server {
   struct nfs_client *nfs_client;
-  struct rpc_clnt *client; /* this mount's own clone */
+  struct list_head client_link; /* in nfs_client.cl_superblocks */
+  struct rpc_clnt *client;      /* this mount's own clone */
   dev_t s_dev;
 } __attribute__((preserve_access_index));
 

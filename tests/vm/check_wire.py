@@ -188,7 +188,32 @@ def check(d, series_path):
             sel = of_source(points[mount], shared_too=False)
             return delta(snaps, a, b, metric, lambda m: sel(m) and m.get("op") == op and who_of(m) == who)
 
+        if phase == "lease":
+            # the mounts idle since before collectd started: the renewal is
+            # placed on the server of /mnt/v4 without any of its inodes seen
+            server, _ = split_source(points["/mnt/v4"])
+            renewals = delta(snaps, a, b, "nfs_ebpf_rpc_requests_total",
+                             lambda m: m.get("server") == server and m.get("proc") in ("SEQUENCE", "RENEW")
+                             and who_of(m) == ("@nfs-client",) and m.get("export", "") == "")
+            unknown = lost_delta(a, b, "rpc_mount_unknown")
+            tap(renewals >= 1 and unknown == 0,
+                "lease: %d lease renewal(s) of the idle NFSv4 mount's server charged to nfs-client, "
+                "%d RPCs of an unknown mount" % (renewals, unknown))
         for mount, v in sorted(MOUNTS.items()):
+            if phase in ("same-uid", "other-uid"):
+                total = charged("WRITE", "nfs_ebpf_rpc_sent_bytes_total", None, mount)
+                loader = charged("WRITE", "nfs_ebpf_rpc_sent_bytes_total", LOADER, mount)
+                web = charged("WRITE", "nfs_ebpf_rpc_sent_bytes_total", WEB, mount)
+                half = FILE_MIB * MIB / 2
+                # as another uid, each pod's pages go in WRITEs of its own:
+                # each pod is charged at least its half (more where the
+                # kernel sent pages twice: Debian's 7.2 did on NFSv3)
+                own = phase == "same-uid" or min(loader, web) >= half
+                tap(total >= FILE_MIB * MIB and loader + web == total and own,
+                    "%s, %s: two pods wrote alternate 64 KiB chunks of one file: WRITE wire bytes "
+                    "%.3f MiB to batch/loader (%.1f %%), %.3f MiB to shop/web-0 (%.1f %%), none to anyone else"
+                    % (phase, v, loader / MIB, 100.0 * loader / total if total else 0,
+                       web / MIB, 100.0 * web / total if total else 0))
             if phase == "cache":
                 app_bytes = app("read", "nfs_ebpf_bytes_total", WEB, mount)
                 wire = sum(charged(p, "nfs_ebpf_rpc_received_bytes_total", WEB, mount) for p in READS)
@@ -251,9 +276,10 @@ def check(d, series_path):
     odd = [dict(k) for k, v in counts.items() if infs.get(k) != v]
     tap(counts and not odd, "every RTT histogram's +Inf bucket equals its _count (%d series)%s"
         % (len(counts), "" if not odd else ": %r" % odd[:2]))
-    # Before the first snapshot the mounts are walked for the first time
-    # since collectd started: RPCs of a mount not seen yet are
-    # rpc_mount_unknown there (README "Wire level"), never later.
+    # From the first snapshot on (collectd attached, no inode touched yet)
+    # nothing is lost: not the idle mounts' lease renewals, not the first
+    # RPCs of each mount's first walk. Before it, RPCs a mount sent before
+    # the plugin saw it may be rpc_mount_unknown (README "Wire level").
     first = snaps[0]
     lost = {dict(l)["reason"]: v - first.get((n, l), 0.0) for (n, l), v in last.items()
             if n == "nfs_ebpf_lost_events_total"}

@@ -186,6 +186,44 @@ lines, bad = run(series=RETRANS, plugin_series=other, phase="retrans")
 tap(fails_only(bad, "retrans: the pod's RPCs"),
     "check_wire.py fails when the retransmissions are charged to another pod", lines)
 
+lines, bad = run(phase="lease")
+tap(not bad and any("lease: 1 lease renewal" in l for l in lines),
+    "check_wire.py passes an idle mount's lease renewal charged to nfs-client", lines)
+lines, bad = run(phase="lease", plugin_series=[s for s in SERIES if s[2] != "SEQUENCE"],
+                 lost_after={"rpc_mount_unknown": 1})
+tap(any("lease:" in l for l in bad) and any("no event lost" in l for l in bad),
+    "check_wire.py fails when the idle mount's lease renewal is an RPC of an unknown mount", lines)
+
+WEB = {"namespace": "shop", "pod": "web-0", "container": "nginx"}
+
+
+def shared(loader_mib, web_mib):
+    """Two pods' WRITEs of one 8 MiB file on both mounts."""
+    out = []
+    for mount in (V3, V4):
+        for who, mib in ((LOADER, loader_mib), (WEB, web_mib)):
+            n = int(mib * 4)
+            out.append((who, mount, "WRITE", {"ops": (0, n), "ntrans": (0, n),
+                                              "bytes_sent": (0, int(mib * MIB) + 160 * n),
+                                              "bytes_recv": (0, 160 * n)}))
+    return out
+
+
+lines, bad = run(series=shared(4, 4), phase="other-uid")
+tap(not bad and any("other-uid, v3" in l and "(50.0 %)" in l for l in lines),
+    "check_wire.py passes two uids' interleaved writes charged to each writer", lines)
+lines, bad = run(series=shared(8, 0), phase="same-uid")
+tap(not bad and any("same-uid, v4" in l and "(100.0 %)" in l for l in lines),
+    "check_wire.py passes one uid's joined WRITEs charged to the writer of their first page", lines)
+lines, bad = run(series=shared(4, 4), plugin_series=shared(8, 0), phase="other-uid")
+tap(fails_only(bad, "two pods wrote"),
+    "check_wire.py fails when another uid's writes are charged to the first writer", lines)
+stray = shared(4, 4)
+stray[0] = ({"cgroup": "unattributed"},) + stray[0][1:]
+lines, bad = run(series=shared(4, 4), plugin_series=stray, phase="same-uid")
+tap(fails_only(bad, "two pods wrote"),
+    "check_wire.py fails when a shared file's WRITEs go to neither writer", lines)
+
 lines, bad = run(rtt_inf_after=0)
 tap(fails_only(bad, "+Inf"), "check_wire.py fails when an RTT histogram's +Inf differs from _count", lines)
 

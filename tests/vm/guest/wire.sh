@@ -11,6 +11,9 @@
 # (wire-<n>.txt) and /proc/self/mountstats (wire-<n>.mountstats), taken
 # while nothing else runs. Phases (wire-phases.json says which snapshot
 # ends which):
+#   start      collectd attached; no inode touched since it started
+#   lease      the NFSv4 client renewed its lease, the mounts still idle
+#   setup      every mount walked, files written by a node process
 #   cache      the page cache dropped, shop/web-0/nginx reads a file twice
 #   sync       batch/loader writes into a file it keeps open; a node process
 #              (nfs-backup.service, in no pod) runs sync(1)
@@ -43,12 +46,24 @@ parse_args() {
 	case $MODE in auto | fentry) ;; *) lab_die "the wire level needs fentry: bad --mode $MODE" ;; esac
 }
 
+# The per-procedure lines of every mount's statistics (not its age or its
+# transport's idle time, which change by themselves).
+op_lines() { grep -E '^device|^[[:space:]]+[A-Z][A-Z0-9_]*: [0-9]' /proc/self/mountstats; }
+
 # snapshot PHASE: wait until the plugin read everything, then scrape and copy
-# mountstats back to back.
+# mountstats. An RPC can come at any time (the NFSv4 lease is renewed
+# whenever the mount has been idle for a while), so the scrape counts only
+# when the mounts' statistics are the same before it settled and after:
+# then the plugin has read every RPC mountstats shows.
 snapshot() {
-	local phase=$1 f=$LAB_OUT/wire-$SNAP
-	lab_scrape_settled "$f.txt" 180 '^collectd_nfs_ebpf_' || lab_die "no settled scrape after $phase"
-	cp /proc/self/mountstats "$f.mountstats"
+	local phase=$1 f=$LAB_OUT/wire-$SNAP before try
+	for try in 1 2 3 4 5; do
+		before=$(op_lines)
+		lab_scrape_settled "$f.txt" 180 '^collectd_nfs_ebpf_' || lab_die "no settled scrape after $phase"
+		cp /proc/self/mountstats "$f.mountstats"
+		[[ $(op_lines) != "$before" ]] || break
+		lab_log "an RPC came while snapshot $SNAP settled (try $try): again"
+	done
 	PHASES+=("$phase")
 	lab_log "snapshot $SNAP after $phase"
 	SNAP=$((SNAP + 1))
@@ -63,6 +78,21 @@ drop_caches() {
 node_file() {
 	lab_in_cgroup "$NODE" dd if=/dev/zero of="$1" bs=1M count="$FILE_MIB" conv=fsync status=none ||
 		lab_die "cannot write $1"
+}
+
+# No inode touched since collectd started (the mounts were made before it):
+# the NFSv4 client renews its lease on the server's shared client (a
+# SEQUENCE every two thirds of knfsd's 90 s lease while the mount is idle),
+# which the plugin must place without having seen the server's inodes.
+lease_renewed() { (($(op_column /mnt/v4 SEQUENCE 2) > $1)); }
+
+phase_lease() {
+	local before
+	snapshot start
+	before=$(op_column /mnt/v4 SEQUENCE 2)
+	lab_wait 240 "the NFSv4 client's lease renewal" lease_renewed "$before" ||
+		lab_die "no SEQUENCE on /mnt/v4 in 240 s"
+	snapshot lease
 }
 
 phase_cache() {
@@ -98,11 +128,13 @@ while not os.path.exists(sys.argv[3]):
 f.close()' "$1" "$2" "$3" "$FILE_MIB" &
 }
 
-# WRITE bytes sent so far on the mount at $1, from mountstats.
-write_bytes_sent() {
-	awk -v m="$1" '$1 == "device" { on = ($5 == m) } on && $1 == "WRITE:" { print $5; exit }' \
-		/proc/self/mountstats
+# op_column MOUNT PROC N: column N of PROC's line in MOUNT's mountstats
+# (2 ops, 5 bytes sent; 0 before the first).
+op_column() {
+	awk -v m="$1" -v p="$2:" -v n="$3" '$1 == "device" { on = ($5 == m) }
+		on && $1 == p { v = $n; exit } END { print v + 0 }' /proc/self/mountstats
 }
+write_bytes_sent() { op_column "$1" WRITE 5; }
 written_back() { (($(write_bytes_sent "$1") >= $2)); }
 
 phase_writeback() {
@@ -224,8 +256,8 @@ main() {
 		grep nfs_ebpf "$LAB_OUT/collectd.log" | tail -n 20
 		lab_die "the wire level did not attach"
 	fi
-	# Every mount walked once, so its rpc client is known before the first
-	# measured window.
+	phase_lease
+	# Every mount walked once: the first RPCs of each in the setup window.
 	ls -l /mnt/v3 /mnt/v3-ro /mnt/v4 /mnt/v4-ro /mnt/rt >/dev/null
 
 	phase_cache
