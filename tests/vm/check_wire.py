@@ -220,7 +220,7 @@ def check(d, series_path):
                 tap(app_bytes == 2 * FILE_MIB * MIB and FILE_MIB * MIB <= wire <= FILE_MIB * MIB * 1.02,
                     "cache, %s: the pod read %d MiB (2 x the file) and %.3f MiB came over the wire (the file once)"
                     % (v, app_bytes / MIB, wire / MIB))
-            if phase in ("sync", "flusher"):
+            if phase in ("sync", "flusher", "mmap"):
                 for proc in ("WRITE", "COMMIT"):
                     total = charged(proc, "nfs_ebpf_rpc_sent_bytes_total", None, mount)
                     pod = charged(proc, "nfs_ebpf_rpc_sent_bytes_total", LOADER, mount)

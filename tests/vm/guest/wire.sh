@@ -19,6 +19,10 @@
 #              (nfs-backup.service, in no pod) runs sync(1)
 #   flusher    the same, and the flusher writes it back after
 #              dirty_expire_centisecs, while the file is still open
+#   mmap       as sync, the loader writing through a shared mapping
+#   same-uid   batch/loader and nginx write alternate 64 KiB chunks of one
+#              file as the same uid and keep it open; the node runs sync
+#   other-uid  the same with nginx as another uid
 #   direct     nginx writes and reads with O_DIRECT
 #   metadata   nginx stats files a node process made before the first
 #              snapshot, after the caches were dropped
@@ -114,18 +118,27 @@ for i in range(int(sys.argv[2])): open("%s/f%d" % (sys.argv[1], i), "w").close()
 	snapshot cache
 }
 
-# keep_writing FILE READY GO: in the loader pod, write FILE_MIB MiB into FILE
-# and keep it open until GO exists.
+# keep_writing FILE READY GO [mmap]: in the loader pod, write FILE_MIB MiB
+# into FILE (with write(2), or through a shared mapping) and keep it open
+# (and mapped) until GO exists.
 keep_writing() {
 	lab_in_pod "$LOADER" python3 -c '
-import os, sys, time
-f = open(sys.argv[1], "wb")
-f.write(b"w" * (int(sys.argv[4]) << 20))
-f.flush()
-open(sys.argv[2], "w").close()
-while not os.path.exists(sys.argv[3]):
+import mmap, os, sys, time
+path, ready, go, size, how = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]) << 20, sys.argv[5]
+fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+if how == "mmap":
+    os.ftruncate(fd, size)
+    m = mmap.mmap(fd, size)
+    for off in range(0, size, 4096):
+        m[off:off + 4096] = b"m" * 4096
+else:
+    os.write(fd, b"w" * size)
+open(ready, "w").close()
+while not os.path.exists(go):
     time.sleep(0.1)
-f.close()' "$1" "$2" "$3" "$FILE_MIB" &
+if how == "mmap":
+    m.close()
+os.close(fd)' "$1" "$2" "$3" "$FILE_MIB" "${4:-write}" &
 }
 
 # op_column MOUNT PROC N: column N of PROC's line in MOUNT's mountstats
@@ -137,20 +150,27 @@ op_column() {
 write_bytes_sent() { op_column "$1" WRITE 5; }
 written_back() { (($(write_bytes_sent "$1") >= $2)); }
 
-phase_writeback() {
-	local v pids=() before
+# synced_by_node PHASE FILE write|mmap: the loader writes FILE on each mount
+# and keeps it open; a node process runs sync; snapshot PHASE.
+synced_by_node() {
+	local phase=$1 file=$2 how=$3 v pids=()
 	rm -f "$LAB_RUN"/wb-*
 	for v in v3 v4; do
-		keep_writing "/mnt/$v/by-sync" "$LAB_RUN/wb-$v.ready" "$LAB_RUN/wb-go"
+		keep_writing "/mnt/$v/$file" "$LAB_RUN/wb-$v.ready" "$LAB_RUN/wb-go" "$how"
 		pids+=($!)
 	done
 	for v in v3 v4; do
-		lab_wait 120 "the loader's $v writes" test -e "$LAB_RUN/wb-$v.ready" || lab_die "writer $v"
+		lab_wait 120 "the loader's $v writes ($how)" test -e "$LAB_RUN/wb-$v.ready" || lab_die "writer $v ($how)"
 	done
 	lab_in_cgroup "$NODE" sync
 	touch "$LAB_RUN/wb-go"
-	wait "${pids[@]}" || lab_die "a writer failed"
-	snapshot sync
+	wait "${pids[@]}" || lab_die "a writer failed ($how)"
+	snapshot "$phase"
+}
+
+phase_writeback() {
+	local v pids=() before
+	synced_by_node sync by-sync write
 
 	# The flusher: dirty pages older than 1 s are written back within 1 s.
 	sysctl -qw vm.dirty_expire_centisecs=100 vm.dirty_writeback_centisecs=100
@@ -169,6 +189,63 @@ phase_writeback() {
 	wait "${pids[@]}" || lab_die "a writer failed"
 	sysctl -qw vm.dirty_expire_centisecs=3000 vm.dirty_writeback_centisecs=500
 	snapshot flusher
+
+	# Through a shared mapping (the writer learnt where the page fault
+	# makes a page writable), written back by the node's sync.
+	synced_by_node mmap by-mmap mmap
+}
+
+# share_writer FILE UID PARITY READY GO: in the pod of $WHO, as UID, write
+# every other CHUNK of a FILE_MIB MiB file (PARITY 0: the even ones, 1: the
+# odd ones) and keep it open until GO exists.
+CHUNK=65536
+share_writer() {
+	lab_in_pod "$WHO" python3 -c '
+import os, sys, time
+path, uid, parity, ready, go, size, chunk = sys.argv[1:8]
+uid, parity, size, chunk = int(uid), int(parity), int(size) << 20, int(chunk)
+os.setresgid(uid, uid, uid)
+os.setresuid(uid, uid, uid)
+fd = os.open(path, os.O_WRONLY)
+for off in range(parity * chunk, size, 2 * chunk):
+    os.pwrite(fd, b"s" * chunk, off)
+open(ready, "w").close()
+while not os.path.exists(go):
+    time.sleep(0.1)
+os.close(fd)' "$@" "$FILE_MIB" "$CHUNK" &
+}
+
+# Two pods write one file, interleaved in 64 KiB chunks, and keep it open
+# while a node process runs sync: with the same uid ("same-uid": the NFS
+# client joins both opens' pages into one WRITE, charged to the writer of
+# its first page) and with different uids ("other-uid": never joined).
+phase_shared() {
+	local v kind uid2 pids
+	for kind in same-uid other-uid; do
+		uid2=0
+		[[ $kind == same-uid ]] || uid2=1000
+		# the writers' ready files, writable by either uid
+		rm -rf "$LAB_RUN/sh"
+		mkdir -m 1777 "$LAB_RUN/sh"
+		pids=()
+		for v in v3 v4; do
+			# shellcheck disable=SC2016 # sh expands $1
+			lab_in_cgroup "$NODE" sh -c ': >"$1" && chmod 666 "$1"' _ "/mnt/$v/$kind" ||
+				lab_die "cannot create /mnt/$v/$kind"
+			WHO=$LOADER share_writer "/mnt/$v/$kind" 0 0 "$LAB_RUN/sh/$v-0" "$LAB_RUN/sh/go"
+			pids+=($!)
+			WHO=$WEB share_writer "/mnt/$v/$kind" "$uid2" 1 "$LAB_RUN/sh/$v-1" "$LAB_RUN/sh/go"
+			pids+=($!)
+		done
+		for v in v3 v4; do
+			lab_wait 120 "the $kind writers on $v" test -e "$LAB_RUN/sh/$v-0" -a -e "$LAB_RUN/sh/$v-1" ||
+				lab_die "a $kind writer on $v"
+		done
+		lab_in_cgroup "$NODE" sync
+		touch "$LAB_RUN/sh/go"
+		wait "${pids[@]}" || lab_die "a $kind writer failed"
+		snapshot "$kind"
+	done
 }
 
 phase_direct() {
@@ -262,6 +339,7 @@ main() {
 
 	phase_cache
 	phase_writeback
+	phase_shared
 	phase_direct
 	phase_metadata
 	phase_retrans
