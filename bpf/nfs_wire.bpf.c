@@ -29,8 +29,10 @@
  * any of its inodes was seen since the plugin started) is counted as
  * NFS_LOST_RPC_MOUNT_UNKNOWN.
  *
- * Needs fentry and tp_btf on the sunrpc and nfs modules (module BTF, 5.11+);
- * user space (src/probe/wire.c) leaves the wire level off without them.
+ * Needs the sunrpc and nfs modules' BTF for its CO-RE reads (5.11+): user
+ * space (src/probe/wire.c) leaves the wire level off without it, and
+ * attaches either the tp_btf / fentry programs or, in AttachMode "kprobe"
+ * (and where those cannot attach), the raw_tp / kprobe ones.
  */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
@@ -347,6 +349,11 @@ static __always_inline int on_rpc_begin(const struct rpc_task *task) {
   return 0;
 }
 
+/* Every hook has two thin wrappers over the same code: the BTF-typed one
+ * (tp_btf, fentry) and, for AttachMode "kprobe", one that uses no
+ * trampoline (raw_tp, kprobe); src/probe/wire.c loads one set. Both read
+ * every field through CO-RE probe reads, so both see the same values. */
+
 /* ---- sunrpc ---- */
 SEC("tp_btf/rpc_task_begin")
 int BPF_PROG(tp_btf_rpc_task_begin, const struct rpc_task *task) {
@@ -364,10 +371,22 @@ int BPF_PROG(tp_btf_rpc_stats_latency, const struct rpc_task *task,
   return task ? on_rpc_counted(task, &t) : 0;
 }
 
+SEC("raw_tp/rpc_task_begin")
+int BPF_PROG(raw_tp_rpc_task_begin, const struct rpc_task *task) {
+  return task ? on_rpc_begin(task) : 0;
+}
+
+SEC("raw_tp/rpc_stats_latency")
+int BPF_PROG(raw_tp_rpc_stats_latency, const struct rpc_task *task,
+             ktime_t backlog, ktime_t rtt, ktime_t execute) {
+  struct rpc_times t = {.queue = backlog, .rtt = rtt, .execute = execute};
+
+  return task ? on_rpc_counted(task, &t) : 0;
+}
+
 /* ---- nfs: who writes through which open context, which client serves
  * which mount ---- */
-SEC("fentry/nfs_file_write")
-int BPF_PROG(fentry_nfs_file_write, struct kiocb *iocb) {
+static __always_inline int on_file_write(struct kiocb *iocb) {
   struct file *file = BPF_CORE_READ(iocb, ki_filp);
 
   learn_writer(file);
@@ -375,8 +394,24 @@ int BPF_PROG(fentry_nfs_file_write, struct kiocb *iocb) {
   return 0;
 }
 
+SEC("fentry/nfs_file_write")
+int BPF_PROG(fentry_nfs_file_write, struct kiocb *iocb) {
+  return on_file_write(iocb);
+}
+
+SEC("kprobe/nfs_file_write")
+int BPF_KPROBE(kprobe_nfs_file_write, struct kiocb *iocb) {
+  return on_file_write(iocb);
+}
+
 SEC("fentry/nfs_vm_page_mkwrite")
 int BPF_PROG(fentry_nfs_vm_page_mkwrite, struct vm_fault *vmf) {
+  learn_writer(BPF_CORE_READ(vmf, vma, vm_file));
+  return 0;
+}
+
+SEC("kprobe/nfs_vm_page_mkwrite")
+int BPF_KPROBE(kprobe_nfs_vm_page_mkwrite, struct vm_fault *vmf) {
   learn_writer(BPF_CORE_READ(vmf, vma, vm_file));
   return 0;
 }
@@ -390,10 +425,23 @@ int BPF_PROG(fentry_nfs_permission, void *idmap, struct inode *inode) {
   return 0;
 }
 
+SEC("kprobe/nfs_permission")
+int BPF_KPROBE(kprobe_nfs_permission, void *idmap, struct inode *inode) {
+  learn_mount(inode);
+  return 0;
+}
+
 /* Before every GETATTR that revalidates an inode: stat() of a mount's root
  * and fstat() of an open file walk no directory. */
 SEC("fentry/__nfs_revalidate_inode")
 int BPF_PROG(fentry___nfs_revalidate_inode, void *server, struct inode *inode) {
+  learn_mount(inode);
+  return 0;
+}
+
+SEC("kprobe/__nfs_revalidate_inode")
+int BPF_KPROBE(kprobe___nfs_revalidate_inode, void *server,
+               struct inode *inode) {
   learn_mount(inode);
   return 0;
 }

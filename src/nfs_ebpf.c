@@ -310,6 +310,7 @@ static int nfs_ebpf_init(void) {
 
   if (conf_wire) {
     wire_config_t wcfg = {
+        .mode = conf_attach_mode,
         .nr_buckets = tcfg.nr_buckets,
         .max_entries = conf_max_entries,
         .cgroup_controller = tcfg.cgroup_controller,
@@ -319,13 +320,7 @@ static int nfs_ebpf_init(void) {
     memcpy(wcfg.bucket_bounds_ns, tcfg.bucket_bounds_ns,
            sizeof(wcfg.bucket_bounds_ns));
     /* Without it (logged) operations are still reported. */
-    if (conf_attach_mode == TRACER_ATTACH_KPROBE)
-      WARNING("nfs_ebpf plugin: the wire level (nfs_ebpf_rpc_*) needs "
-              "fentry and BTF tracepoints on sunrpc and nfs, and AttachMode "
-              "\"kprobe\" asks for none: it is off. Set \"Wire false\" to "
-              "silence this.");
-    else
-      wire_open(&wcfg, &wire);
+    wire_open(&wcfg, &wire);
   }
 
   /* Attach now if the nfs modules are already loaded; otherwise every read

@@ -1,7 +1,10 @@
 /*
  * Loader of the wire level (see wire.h). Like tracer.c, the object is
  * opened twice: a base instance that only creates the maps, and an attached
- * instance per load of the modules, which reuses the base's maps.
+ * instance per load of the modules, which reuses the base's maps. The
+ * object holds two sets of the same programs, one BTF-typed (tp_btf,
+ * fentry) and one without trampolines (raw_tp, kprobe); an attached
+ * instance loads one set.
  */
 #include "collectd_compat.h"
 
@@ -21,14 +24,15 @@
 static const char *const wire_modules[] = {"sunrpc", "nfs"};
 #define NR_WIRE_MODULES (sizeof(wire_modules) / sizeof(wire_modules[0]))
 
-/* Programs whose function a kernel may lack (or have inlined): loaded
- * where /proc/kallsyms has it, else left out with what that costs. */
+/* Functions a kernel may lack (or have inlined): their programs are
+ * loaded where /proc/kallsyms has them, else left out with what that
+ * costs. */
 static const struct {
-  const char *prog, *func, *without;
+  const char *func, *without;
 } optional_progs[] = {
-    {"fentry_nfs_vm_page_mkwrite", "nfs_vm_page_mkwrite",
+    {"nfs_vm_page_mkwrite",
      "pages written through mmap are charged to whoever writes them back"},
-    {"fentry___nfs_revalidate_inode", "__nfs_revalidate_inode",
+    {"__nfs_revalidate_inode",
      "a mount is learnt at the first path walk into it only"},
 };
 #define NR_OPTIONAL (sizeof(optional_progs) / sizeof(optional_progs[0]))
@@ -41,6 +45,7 @@ struct wire_s {
   char sys_module_dir[PATH_MAX];
   struct nfs_wire *base;     /* maps only */
   struct nfs_wire *attached; /* programs; NULL while detached */
+  bool kprobes;              /* attached: the raw_tp / kprobe set */
   struct bpf_link *links[8];
   int nlinks;
   char ident[2 * 80];        /* the modules' idents when attached */
@@ -83,7 +88,9 @@ static uint64_t skipped_now(const wire_t *w) {
   if (w->attached == NULL)
     return 0;
   memset(&info, 0, sizeof(info));
-  int fd = bpf_program__fd(w->attached->progs.tp_btf_rpc_stats_latency);
+  int fd =
+      bpf_program__fd(w->kprobes ? w->attached->progs.raw_tp_rpc_stats_latency
+                                 : w->attached->progs.tp_btf_rpc_stats_latency);
   if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
     return 0;
   return info.recursion_misses;
@@ -123,10 +130,37 @@ static bool modules_ident(const wire_t *w, char *ident, size_t size,
   return true;
 }
 
-static int load_attach(wire_t *w, char *why, size_t why_size) {
+/* The attach set a program belongs to: true for raw_tp and kprobe. */
+static bool in_kprobe_set(const struct bpf_program *prog) {
+  return bpf_program__type(prog) != BPF_PROG_TYPE_TRACING;
+}
+
+/* Loads the programs of one set (kprobes: raw_tp / kprobe, else tp_btf /
+ * fentry) but those of functions kallsyms lacks. */
+static void choose_programs(wire_t *w, bool kprobes) {
+  bool present[NR_OPTIONAL];
+  struct bpf_program *prog;
+
+  find_optional(present);
+  bpf_object__for_each_program(prog, w->attached->obj) {
+    /* "fentry/<function>", "kprobe/<function>", "raw_tp/<tracepoint>" */
+    const char *target = strchr(bpf_program__section_name(prog), '/');
+    bool load = in_kprobe_set(prog) == kprobes;
+    for (size_t i = 0; load && target != NULL && i < NR_OPTIONAL; i++)
+      load = present[i] || strcmp(target + 1, optional_progs[i].func) != 0;
+    bpf_program__set_autoload(prog, load);
+  }
+  for (size_t i = 0; i < NR_OPTIONAL; i++)
+    if (!present[i])
+      INFO("nfs_ebpf plugin: wire level: %s not found in this kernel; %s.",
+           optional_progs[i].func, optional_progs[i].without);
+}
+
+static int load_attach(wire_t *w, bool kprobes, char *why, size_t why_size) {
   struct bpf_program *prog;
   int err;
 
+  w->kprobes = kprobes;
   w->attached = nfs_wire__open();
   if (w->attached == NULL) {
     snprintf(why, why_size, "opening the BPF object: %s", STRERRNO);
@@ -154,18 +188,7 @@ static int load_attach(wire_t *w, char *why, size_t why_size) {
     }
   }
 
-  bool present[NR_OPTIONAL];
-  find_optional(present);
-  for (size_t i = 0; i < NR_OPTIONAL; i++) {
-    if (present[i])
-      continue;
-    prog = bpf_object__find_program_by_name(w->attached->obj,
-                                            optional_progs[i].prog);
-    if (prog != NULL)
-      bpf_program__set_autoload(prog, false);
-    INFO("nfs_ebpf plugin: wire level: %s not found in this kernel; %s.",
-         optional_progs[i].func, optional_progs[i].without);
-  }
+  choose_programs(w, kprobes);
 
   tracer_libbpf_reset();
   err = nfs_wire__load(w->attached);
@@ -230,7 +253,16 @@ int wire_sync_modules(wire_t *w) {
   }
 
   char why[768] = "";
-  int rc = load_attach(w, why, sizeof(why));
+  int rc =
+      load_attach(w, w->cfg.mode == TRACER_ATTACH_KPROBE, why, sizeof(why));
+  if (rc <= 0 && w->cfg.mode == TRACER_ATTACH_AUTO) {
+    INFO("nfs_ebpf plugin: wire level: tp_btf/fentry did not attach (%s); "
+         "trying raw_tp/kprobe.",
+         why);
+    detach(w);
+    why[0] = '\0';
+    rc = load_attach(w, true, why, sizeof(why));
+  }
   if (rc <= 0) {
     ERROR("nfs_ebpf plugin: the wire level (nfs_ebpf_rpc_*) is off until "
           "sunrpc or nfs is loaded again: %s",
@@ -240,8 +272,9 @@ int wire_sync_modules(wire_t *w) {
     return 0;
   }
   sstrncpy(w->ident, ident, sizeof(w->ident));
-  INFO("nfs_ebpf plugin: wire level: attached %d programs to sunrpc and nfs.",
-       rc);
+  INFO("nfs_ebpf plugin: wire level: attached %d programs to sunrpc and nfs "
+       "(%s).",
+       rc, w->kprobes ? "raw_tp/kprobe" : "tp_btf/fentry");
   return rc;
 }
 

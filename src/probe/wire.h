@@ -6,9 +6,12 @@
  * and again whenever one of them is reloaded. Its maps, made at open, live
  * until wire_close, so counters stay cumulative across module reloads.
  *
- * The wire level needs fentry and tp_btf on those modules (BTF for modules,
- * CONFIG_DEBUG_INFO_BTF_MODULES, 5.11+). Where it cannot attach it says so
- * once and stays off; the operations (tracer.h) are traced regardless.
+ * The wire level reads those modules' structures through their BTF
+ * (CONFIG_DEBUG_INFO_BTF_MODULES, 5.11+). It attaches as tp_btf and fentry
+ * programs, or as raw_tp and kprobe ones in AttachMode "kprobe" and where
+ * the former cannot attach in "auto". Where it cannot attach at all it
+ * says so once and stays off; the operations (tracer.h) are traced
+ * regardless.
  */
 #ifndef NFS_EBPF_WIRE_H
 #define NFS_EBPF_WIRE_H
@@ -16,9 +19,11 @@
 #include <stdint.h>
 
 #include "nfs_ebpf.h"
+#include "tracer.h"
 
 typedef struct {
   /* as tracer_config_t */
+  tracer_attach_mode_t mode;
   uint64_t bucket_bounds_ns[NFS_EBPF_MAX_BUCKETS];
   uint32_t nr_buckets;
   uint32_t max_entries;

@@ -505,13 +505,19 @@ DEF_TEST(wire_level_can_be_turned_off) {
   size_t n;
   OK(mock_data_sources("nfs_ebpf_rpc", &n) == NULL);
 
-  /* kprobe mode asks for no fentry: off, with a line that says so */
+  /* it takes the operations' attach mode: kprobe mode attaches it with
+   * raw_tp and kprobes, and says nothing about it being off */
   reset_plugin();
   const char *kprobe[] = {"AttachMode", "kprobe"};
   EXPECT_EQ_INT(0, configure(kprobe, 2));
   EXPECT_EQ_INT(0, nfs_ebpf_init());
-  EXPECT_EQ_INT(0, fake.wire_opened);
-  EXPECT_EQ_INT(1, mock_log_count(LOG_WARNING, "wire level"));
+  EXPECT_EQ_INT(1, fake.wire_opened);
+  EXPECT_EQ_INT(TRACER_ATTACH_KPROBE, fake.wire_config.mode);
+  EXPECT_EQ_INT(0, mock_log_count(LOG_WARNING, "wire level"));
+  reset_plugin();
+  EXPECT_EQ_INT(0, configure(NULL, 0));
+  EXPECT_EQ_INT(0, nfs_ebpf_init());
+  EXPECT_EQ_INT(TRACER_ATTACH_AUTO, fake.wire_config.mode);
 
   /* a wire level that cannot start leaves the operations running */
   reset_plugin();

@@ -304,8 +304,9 @@ def kernel_misses(d):
         progs = json.load(open(d + "/wire-progs.json"))
     except (OSError, ValueError):
         return None
+    # tp_btf_... or, attached with kprobes, raw_tp_rpc_stats_latency
     return sum(p.get("recursion_misses", 0) for p in progs
-               if p.get("name", "").startswith("tp_btf_rpc_stat"))
+               if p.get("name", "").startswith(("tp_btf_rpc_stat", "raw_tp_rpc_stat")))
 
 
 def print_costs(d):
@@ -324,15 +325,15 @@ def print_costs(d):
             per[name] = (ns / runs, runs)
             print("# cost: %-34s %8.0f ns/run over %d runs" % (name, ns / runs, runs))
     # The kernel truncates program names to 15 characters.
-    begin = next((v for k, v in per.items() if k.startswith("tp_btf_rpc_task")), None)
-    count = next((v for k, v in per.items() if k.startswith("tp_btf_rpc_stat")), None)
-    read_in = next((v for k, v in per.items() if k.startswith("fentry_nfs_file") and "read" in k), None)
-    read_out = next((v for k, v in per.items() if k.startswith("fexit_nfs_file_") and "read" in k), None)
+    begin = next((v for k, v in per.items() if k.startswith(("tp_btf_rpc_task", "raw_tp_rpc_task"))), None)
+    count = next((v for k, v in per.items() if k.startswith(("tp_btf_rpc_stat", "raw_tp_rpc_stat"))), None)
+    read_in = next((v for k, v in per.items() if k in ("fentry_nfs_file_read", "kprobe_nfs_file_read")), None)
+    read_out = next((v for k, v in per.items() if k in ("fexit_nfs_file_read", "kretprobe_nfs_file_read")), None)
     if begin and count:
         print("# cost: wire level per RPC (rpc_task_begin + rpc_stats_latency): %.0f ns"
               % (begin[0] + count[0]))
     if read_in and read_out:
-        print("# cost: operations per nfs_file_read call (fentry + fexit): %.0f ns"
+        print("# cost: operations per nfs_file_read call (entry + return): %.0f ns"
               % (read_in[0] + read_out[0]))
 
 

@@ -13,9 +13,10 @@
 log_count() { grep -cE "$1" "$LAB_OUT/collectd.log" || true; }
 
 reload_modules() {
-	local m out removed=1 before_nfs before_v4
+	local m out removed=1 before_nfs before_v4 before_wire
 	before_nfs=$(log_count 'nfs_ebpf plugin: attached [0-9]+ programs to nfs \(')
 	before_v4=$(log_count 'nfs_ebpf plugin: attached [0-9]+ programs to nfsv4 \(')
+	before_wire=$(log_count 'nfs_ebpf plugin: wire level: attached [0-9]+ programs')
 	# The earlier workloads' calls must have been read (and their device
 	# named from the mount table) before their mounts go: a call read out
 	# only after its umount is reported under unknown-dev-* (README).
@@ -50,6 +51,17 @@ reload_modules() {
 		else
 			tap FAIL "traced again after the reload, without a restart"
 			grep nfs_ebpf "$LAB_OUT/collectd.log" | tail -n 10 || true
+		fi
+		# The wire level's programs on nfs went with it (kprobes) and
+		# come back; without module BTF (5.10) it was never on.
+		if [[ -e /sys/kernel/btf/sunrpc ]]; then
+			if lab_wait "120" "wire level attached again" \
+				test_log_grew 'nfs_ebpf plugin: wire level: attached [0-9]+ programs' "$before_wire"; then
+				tap OK "wire level attached again after the reload: $(grep -E 'wire level: attached' "$LAB_OUT/collectd.log" | tail -n1 | sed 's/.*nfs_ebpf plugin: //')"
+			else
+				tap FAIL "wire level attached again after the reload"
+				grep 'wire level' "$LAB_OUT/collectd.log" | tail -n 5 || true
+			fi
 		fi
 	else
 		# The kernel refused: fine where fentry holds the module, but the

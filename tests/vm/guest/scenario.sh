@@ -113,18 +113,17 @@ write_plugin_conf() {
 }
 
 # The wire level (Wire is on by default) attaches where the kernel has BTF
-# for sunrpc and nfs and fentry is allowed; elsewhere one line says why it
-# is off.
+# for sunrpc and nfs, with raw_tp and kprobes in kprobe mode and tp_btf and
+# fentry otherwise; elsewhere one line says why it is off.
 wire_check() {
-	local want what
+	local want what set='tp_btf/fentry'
 	[[ $MODE != none ]] || return 0
-	if [[ $MODE == kprobe ]]; then
-		want='the wire level \(nfs_ebpf_rpc_\*\) needs fentry' what="off in kprobe mode, said once"
-	elif [[ ! -e /sys/kernel/btf/sunrpc ]]; then
+	[[ $MODE != kprobe ]] || set='raw_tp/kprobe'
+	if [[ ! -e /sys/kernel/btf/sunrpc ]]; then
 		want='the wire level \(nfs_ebpf_rpc_\*\) is off: this kernel has no BTF for its modules'
 		what="off without module BTF, said once"
 	else
-		want='wire level: attached [0-9]+ programs to sunrpc and nfs' what="attached"
+		want="wire level: attached [0-9]+ programs to sunrpc and nfs \\($set\\)" what="attached ($set)"
 	fi
 	if lab_wait_log "$want" 120 && (($(grep -cE "$want" "$LAB_OUT/collectd.log") == 1)); then
 		tap OK "wire level $what"

@@ -47,7 +47,7 @@ parse_args() {
 	# --order and --expect-mode are lab.sh's cell words, not used here
 	local ORDER EXPECT_MODE
 	lab_options "MODE ORDER EXPECT_MODE OUTAGE" "$@"
-	case $MODE in auto | fentry) ;; *) lab_die "the wire level needs fentry: bad --mode $MODE" ;; esac
+	case $MODE in auto | fentry | kprobe) ;; *) lab_die "bad --mode $MODE" ;; esac
 }
 
 # The per-procedure lines of every mount's statistics (not its age or its
@@ -326,7 +326,10 @@ main() {
 	EOF
 	lab_collectd_conf "$LAB_RUN/collectd.conf" "$LAB_RUN/plugin.conf"
 	lab_collectd_start "$LAB_RUN/collectd.conf"
-	if lab_wait_log 'nfs_ebpf plugin: wire level: attached [0-9]+ programs' 180; then
+	# kprobe mode attaches the raw_tp / kprobe set, the others tp_btf / fentry
+	local set='tp_btf/fentry'
+	[[ $MODE != kprobe ]] || set='raw_tp/kprobe'
+	if lab_wait_log "nfs_ebpf plugin: wire level: attached [0-9]+ programs .*\\($set\\)" 180; then
 		tap OK "wire level attached: $(grep -m1 -oE 'wire level: attached.*' "$LAB_OUT/collectd.log")"
 	else
 		tap FAIL "wire level attached"
