@@ -5,12 +5,10 @@
 
 The dashboard reads the metric names and labels that the shipped scrape job
 (contrib/prometheus/scrape-config.yml) produces. Its rows answer, in order:
-which pods do the most NFS work, how slow it is for them, what fails, and
-whether the plugin itself is healthy. tests/grafana/dashboard_test.py checks
-the JSON and runs every query against a Prometheus that scraped a lab run.
-The wire-level panels (what the NAS sees per pod) join once the plugin
-reports nfs_ebpf_rpc_* (issue 7): a panel whose query can only return
-nothing would fail that test.
+which pods do the most NFS work, how slow it is for them, what fails, what
+the NAS had to do for them (the wire level), and whether the plugin itself
+is healthy. tests/grafana/dashboard_test.py checks the JSON and runs every
+query against a Prometheus that scraped a lab run.
 """
 import json
 import sys
@@ -142,6 +140,49 @@ def panels():
             [target("sum by (namespace, pod, cgroup, errno) (rate(nfs_ebpf_operation_errors_total%s%s))"
                     % (sel(), RATE), WHO + " {{errno}}")],
             "ops", stack=True),
+        row("What the NAS does: RPCs on the wire (the wire level)"),
+        timeseries(
+            "NAS bytes per second by pod",
+            "Bytes on the wire, RPC headers included: sent (WRITE and the "
+            "requests) and received (READ and the replies). Buffered writeback "
+            "is charged to the pod that wrote; page cache hits are not here.",
+            [target("sum by (namespace, pod, cgroup) (rate(nfs_ebpf_rpc_sent_bytes_total%s%s))"
+                    % (sel(), RATE), WHO + " sent"),
+             target("sum by (namespace, pod, cgroup) (rate(nfs_ebpf_rpc_received_bytes_total%s%s))"
+                    % (sel(), RATE), WHO + " received", ref="B")],
+            "Bps", stack=True),
+        timeseries(
+            "RPCs per second by pod and procedure",
+            "What each pod made the NAS do: READ, WRITE, COMMIT, GETATTR, "
+            "LOOKUP, ACCESS, on NFSv4 OPEN, CLOSE, SEQUENCE... "
+            "nfs-client is the NFS client's own lease and session traffic.",
+            [target("sum by (namespace, pod, cgroup, proc) (rate(nfs_ebpf_rpc_requests_total%s%s))"
+                    % (sel(), RATE), WHO + " {{proc}}")],
+            "reqps", stack=True),
+        timeseries(
+            "NAS response time and client queue time by procedure",
+            "Round trip time, transmission to reply (the NAS and the network), "
+            "against the time RPCs waited in the client before going out "
+            "(slots, congestion, reconnects): is the NAS slow, or are we "
+            "queueing?",
+            [target("sum by (proc) (rate(nfs_ebpf_rpc_rtt_seconds_sum%s%s)) / "
+                    "sum by (proc) (rate(nfs_ebpf_rpc_rtt_seconds_count%s%s))"
+                    % (sel(), RATE, sel(), RATE), "RTT {{proc}}"),
+             target("sum by (proc) (rate(nfs_ebpf_rpc_queue_seconds_total%s%s)) / "
+                    "sum by (proc) (rate(nfs_ebpf_rpc_requests_total%s%s))"
+                    % (sel(), RATE, sel(), RATE), "queue {{proc}}", ref="B")],
+            "s"),
+        timeseries(
+            "Retransmissions and major timeouts by pod",
+            "Transmissions beyond one per RPC, and major timeouts (the mount's "
+            "timeo and retrans exhausted): a lossy network or a NAS that does "
+            "not answer. Zero on a healthy node.",
+            [target("sum by (namespace, pod, cgroup) (rate(nfs_ebpf_rpc_transmissions_total%s%s)) - "
+                    "sum by (namespace, pod, cgroup) (rate(nfs_ebpf_rpc_requests_total%s%s))"
+                    % (sel(), RATE, sel(), RATE), WHO + " retransmissions"),
+             target("sum by (namespace, pod, cgroup) (rate(nfs_ebpf_rpc_major_timeouts_total%s%s))"
+                    % (sel(), RATE), WHO + " major timeouts", ref="B")],
+            "ops"),
         row("Plugin health"),
         timeseries(
             "Lost events per second by reason",

@@ -73,7 +73,8 @@ def main():
     url = "http://127.0.0.1:%d" % server.server_port
     tap = dashboard_test.Tap()
     q = quiet(dash)
-    tap.check(len(q) == 3, "three panel queries are over errors or lost events", repr(sorted(q)))
+    tap.check(len(q) == 5, "five panel queries are over errors, lost events, retransmissions or "
+              "major timeouts", repr(sorted(q)))
 
     got = verdicts(url, dash, "0")
     wrong = sorted(k for k, ok in got.items() if ok != (k in q))
