@@ -304,13 +304,20 @@ static __always_inline void count_rpc(const struct rpc_task *task,
 }
 
 static __always_inline int on_rpc_counted(const struct rpc_task *task,
-                                          const struct rpc_times *times) {
-  struct rpc_rqst *req = BPF_CORE_READ(task, tk_rqstp);
+                                          ktime_t queue, ktime_t rtt,
+                                          ktime_t execute) {
+  struct rpc_times times = {.queue = queue, .rtt = rtt, .execute = execute};
+  struct rpc_rqst *req;
   struct rpc_key key = {};
   struct inode *inode = NULL;
   __u64 context = 0;
   const char *name;
   struct rpc_stats *s;
+
+  /* the verifier of 6.12 treats a tp_btf task argument as possibly NULL */
+  if (!task)
+    return 0;
+  req = BPF_CORE_READ(task, tk_rqstp);
 
   /* The tracepoint fires only for an attempt the kernel counted: one with
    * a request and per-op metrics. */
@@ -332,7 +339,7 @@ static __always_inline int on_rpc_counted(const struct rpc_task *task,
   key.cgroup_id = charged_cgroup(task, inode, context, key.scope);
   s = rpc_slot(&key);
   if (s)
-    count_rpc(task, req, times, s);
+    count_rpc(task, req, &times, s);
   return 0;
 }
 
@@ -340,7 +347,7 @@ static __always_inline int on_rpc_begin(const struct rpc_task *task) {
   __u64 key = (__u64)task;
   struct creator c = {};
 
-  if (BPF_CORE_READ(task, tk_client, cl_prog) != NFS_EBPF_NFS_PROGRAM)
+  if (!task || BPF_CORE_READ(task, tk_client, cl_prog) != NFS_EBPF_NFS_PROGRAM)
     return 0;
   c.kernel_thread = in_kernel_thread();
   if (!c.kernel_thread)
@@ -357,8 +364,12 @@ static __always_inline int on_rpc_begin(const struct rpc_task *task) {
 /* ---- sunrpc ---- */
 SEC("tp_btf/rpc_task_begin")
 int BPF_PROG(tp_btf_rpc_task_begin, const struct rpc_task *task) {
-  /* the verifier of 6.12 treats this argument as possibly NULL */
-  return task ? on_rpc_begin(task) : 0;
+  return on_rpc_begin(task);
+}
+
+SEC("raw_tp/rpc_task_begin")
+int BPF_PROG(raw_tp_rpc_task_begin, const struct rpc_task *task) {
+  return on_rpc_begin(task);
 }
 
 /* Fired at the end of rpc_count_iostats_metrics, with what it added to
@@ -366,22 +377,13 @@ int BPF_PROG(tp_btf_rpc_task_begin, const struct rpc_task *task) {
 SEC("tp_btf/rpc_stats_latency")
 int BPF_PROG(tp_btf_rpc_stats_latency, const struct rpc_task *task,
              ktime_t backlog, ktime_t rtt, ktime_t execute) {
-  struct rpc_times t = {.queue = backlog, .rtt = rtt, .execute = execute};
-
-  return task ? on_rpc_counted(task, &t) : 0;
-}
-
-SEC("raw_tp/rpc_task_begin")
-int BPF_PROG(raw_tp_rpc_task_begin, const struct rpc_task *task) {
-  return task ? on_rpc_begin(task) : 0;
+  return on_rpc_counted(task, backlog, rtt, execute);
 }
 
 SEC("raw_tp/rpc_stats_latency")
 int BPF_PROG(raw_tp_rpc_stats_latency, const struct rpc_task *task,
              ktime_t backlog, ktime_t rtt, ktime_t execute) {
-  struct rpc_times t = {.queue = backlog, .rtt = rtt, .execute = execute};
-
-  return task ? on_rpc_counted(task, &t) : 0;
+  return on_rpc_counted(task, backlog, rtt, execute);
 }
 
 /* ---- nfs: who writes through which open context, which client serves
