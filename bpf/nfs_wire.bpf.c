@@ -166,16 +166,17 @@ static __always_inline bool mount_of_client(struct rpc_clnt *client,
  * lists the server's mounts: learn the client from the first one. Taken
  * only when that nfs_client's shared client is the task's own. */
 static __always_inline bool learn_shared_client(const struct rpc_task *task,
+                                                struct rpc_clnt *client,
                                                 const char *proc) {
-  struct rpc_clnt *client = BPF_CORE_READ(task, tk_client);
-  void *calldata = BPF_CORE_READ(task, tk_calldata);
   struct nfs_client *clp = NULL;
   struct list_head *head, *first;
   struct nfs_server *server;
+  void *calldata;
 
   if (!PROC_IS(proc, "SEQUENCE") && !PROC_IS(proc, "RENEW") &&
       !PROC_IS(proc, "RECLAIM_COMPLETE"))
     return false;
+  calldata = BPF_CORE_READ(task, tk_calldata);
   if (!calldata || bpf_probe_read_kernel(&clp, sizeof(clp), calldata) || !clp ||
       BPF_CORE_READ(clp, cl_rpcclient) != client)
     return false;
@@ -307,6 +308,7 @@ static __always_inline int on_rpc_counted(const struct rpc_task *task,
                                           ktime_t queue, ktime_t rtt,
                                           ktime_t execute) {
   struct rpc_times times = {.queue = queue, .rtt = rtt, .execute = execute};
+  struct rpc_clnt *client;
   struct rpc_rqst *req;
   struct rpc_key key = {};
   struct inode *inode = NULL;
@@ -318,10 +320,11 @@ static __always_inline int on_rpc_counted(const struct rpc_task *task,
   if (!task)
     return 0;
   req = BPF_CORE_READ(task, tk_rqstp);
+  client = BPF_CORE_READ(task, tk_client);
 
   /* The tracepoint fires only for an attempt the kernel counted: one with
    * a request and per-op metrics. */
-  if (!req || BPF_CORE_READ(task, tk_client, cl_prog) != NFS_EBPF_NFS_PROGRAM)
+  if (!req || BPF_CORE_READ(client, cl_prog) != NFS_EBPF_NFS_PROGRAM)
     return 0;
   name = BPF_CORE_READ(task, tk_msg.rpc_proc, p_name);
   if (name)
@@ -330,9 +333,9 @@ static __always_inline int on_rpc_counted(const struct rpc_task *task,
     key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
     key.scope = NFS_RPC_SCOPE_MOUNT;
     learn_mount(inode);
-  } else if (!mount_of_client(BPF_CORE_READ(task, tk_client), &key) &&
-             !(learn_shared_client(task, key.proc) &&
-               mount_of_client(BPF_CORE_READ(task, tk_client), &key))) {
+  } else if (!mount_of_client(client, &key) &&
+             !(learn_shared_client(task, client, key.proc) &&
+               mount_of_client(client, &key))) {
     count_lost(NFS_LOST_RPC_MOUNT_UNKNOWN);
     return 0;
   }
