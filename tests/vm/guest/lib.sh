@@ -288,6 +288,10 @@ lab_in_pod() {
 
 # ---- collectd --------------------------------------------------------------
 
+# lab_wire_set MODE: the wire level's program set for an AttachMode, as its
+# attach line names it (src/probe/wire.c).
+lab_wire_set() { if [[ $1 == kprobe ]]; then echo raw_tp/kprobe; else echo tp_btf/fentry; fi; }
+
 # collectd's interval in the lab. Under qemu TCG one read of a few hundred
 # values can take longer than a second; write_prometheus drops series not
 # updated within Timeout intervals, so a short interval makes whole series

@@ -116,9 +116,9 @@ write_plugin_conf() {
 # for sunrpc and nfs, with raw_tp and kprobes in kprobe mode and tp_btf and
 # fentry otherwise; elsewhere one line says why it is off.
 wire_check() {
-	local want what set='tp_btf/fentry'
+	local want what set
 	[[ $MODE != none ]] || return 0
-	[[ $MODE != kprobe ]] || set='raw_tp/kprobe'
+	set=$(lab_wire_set "$MODE")
 	if [[ ! -e /sys/kernel/btf/sunrpc ]]; then
 		want='the wire level \(nfs_ebpf_rpc_\*\) is off: this kernel has no BTF for its modules'
 		what="off without module BTF, said once"

@@ -326,9 +326,8 @@ main() {
 	EOF
 	lab_collectd_conf "$LAB_RUN/collectd.conf" "$LAB_RUN/plugin.conf"
 	lab_collectd_start "$LAB_RUN/collectd.conf"
-	# kprobe mode attaches the raw_tp / kprobe set, the others tp_btf / fentry
-	local set='tp_btf/fentry'
-	[[ $MODE != kprobe ]] || set='raw_tp/kprobe'
+	local set
+	set=$(lab_wire_set "$MODE")
 	if lab_wait_log "nfs_ebpf plugin: wire level: attached [0-9]+ programs .*\\($set\\)" 180; then
 		tap OK "wire level attached: $(grep -m1 -oE 'wire level: attached.*' "$LAB_OUT/collectd.log")"
 	else
